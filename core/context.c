@@ -1,0 +1,150 @@
+#include "context.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "env.h"
+#include "status.h"
+#include "../kernels/cpu/threading.h"
+
+#define STR2(x) #x
+#define STR(x)  STR2(x)
+
+const char *usine_version(void)
+{
+    return STR(USINE_VERSION_MAJOR) "." STR(USINE_VERSION_MINOR) "." STR(USINE_VERSION_PATCH);
+}
+
+usine_status usine_context_options_init(usine_context_options *options)
+{
+    usine_clear_error();
+    if (!options)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "options is NULL");
+    memset(options, 0, sizeof *options);
+    options->struct_size = sizeof *options;
+    return USINE_SUCCESS;
+}
+
+/* Default thread count: USINE_NUM_THREADS, else OpenMP's. */
+static int resolve_threads(int option, const usine_env *env)
+{
+    if (option > 0)
+        return option;
+    if (env->num_threads > 0)
+        return env->num_threads;
+    int t = usine_cpu_default_threads();
+    return t > 0 ? t : 1;
+}
+
+static usine_status check_options(const usine_context_options *options)
+{
+    if (!options)
+        return USINE_SUCCESS;
+    /* The first two fields exist in every version: older callers pass a smaller struct. */
+    if (options->struct_size < offsetof(usine_context_options, device))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, "usine_create",
+                          "options->struct_size = %zu: call usine_context_options_init first",
+                          options->struct_size);
+    if (options->num_threads < 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, "usine_create",
+                          "options->num_threads = %d is negative", options->num_threads);
+    if (options->struct_size >= offsetof(usine_context_options, device) + sizeof(const char *) &&
+        options->device && strcmp(options->device, "cpu") != 0)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, "usine_create",
+                          "options->device = '%s': only 'cpu' is available in this build",
+                          options->device);
+    return USINE_SUCCESS;
+}
+
+static usine_status choose_kernels(usine_context *ctx, const usine_env *env)
+{
+    static const usine_dtype dtypes[USINE_GEMM_DTYPES] = {USINE_F32, USINE_F64};
+    for (int i = 0; i < USINE_GEMM_DTYPES; i++) {
+        char message[256];
+        usine_select_error err = usine_select_gemm(dtypes[i], ctx->isa, env->kernels,
+                                                   &ctx->gemm[i], message, sizeof message);
+        if (err == USINE_SELECT_ISA_TOO_HIGH)
+            return usine_fail(USINE_ERROR_NOT_SUPPORTED, "usine_create", "%s", message);
+        if (err)
+            return usine_fail(err == USINE_SELECT_NO_KERNEL ? USINE_ERROR_INTERNAL
+                                                            : USINE_ERROR_INVALID_ARGUMENT,
+                              "usine_create", "%s", message);
+        if (env->blocking[0] > 0) {
+            /* MC and NC stay multiples of the tile, as the driver requires. */
+            const usine_gemm_kernel *k = ctx->gemm[i].kernel;
+            ctx->gemm[i].blocking.mc = (env->blocking[0] + k->mr - 1) / k->mr * k->mr;
+            ctx->gemm[i].blocking.kc = env->blocking[1];
+            ctx->gemm[i].blocking.nc = (env->blocking[2] + k->nr - 1) / k->nr * k->nr;
+            ctx->gemm[i].rule = "USINE_GEMM_BLOCKING";
+        }
+    }
+    return USINE_SUCCESS;
+}
+
+usine_status usine_create(usine_context **context, const usine_context_options *options)
+{
+    usine_clear_error();
+    if (!context)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "context is NULL");
+    *context = NULL;
+    usine_status st = check_options(options);
+    usine_env env;
+    if (st == USINE_SUCCESS)
+        st = usine_env_read(&env, __func__);
+    if (st != USINE_SUCCESS)
+        return st;
+    usine_context *ctx = (usine_context *)calloc(1, sizeof *ctx);
+    if (!ctx)
+        return usine_fail(USINE_ERROR_OUT_OF_MEMORY, __func__, "cannot allocate a context");
+    ctx->threads_option = options ? options->num_threads : 0;
+    ctx->num_threads = resolve_threads(ctx->threads_option, &env);
+    ctx->isa = env.isa;
+    ctx->verbose = env.verbose;
+    st = choose_kernels(ctx, &env);
+    if (st != USINE_SUCCESS) {
+        free(ctx);
+        return st;
+    }
+    *context = ctx;
+    return USINE_SUCCESS;
+}
+
+usine_status usine_destroy(usine_context *context)
+{
+    usine_clear_error();
+    free(context);
+    return USINE_SUCCESS;
+}
+
+usine_status usine_get_num_threads(const usine_context *context, int *num_threads)
+{
+    usine_clear_error();
+    if (!context)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "context is NULL");
+    if (!num_threads)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "num_threads is NULL");
+    *num_threads = context->num_threads;
+    return USINE_SUCCESS;
+}
+
+usine_status usine_set_num_threads(usine_context *context, int num_threads)
+{
+    usine_clear_error();
+    if (!context)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "context is NULL");
+    if (num_threads < 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "num_threads = %d is negative",
+                          num_threads);
+    usine_env env;
+    usine_status st = usine_env_read(&env, __func__);
+    if (st != USINE_SUCCESS)
+        return st;
+    context->threads_option = num_threads;
+    context->num_threads = resolve_threads(num_threads, &env);
+    return USINE_SUCCESS;
+}
+
+int usine_context_threads(const usine_context *context)
+{
+    return usine_cpu_in_parallel() ? 1 : context->num_threads;
+}

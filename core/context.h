@@ -1,0 +1,24 @@
+/* The context: resolved settings plus the kernel chosen for each dtype, so that a call
+ * does no lookup, no environment read and no file I/O. */
+#ifndef USINE_CORE_CONTEXT_H
+#define USINE_CORE_CONTEXT_H
+
+#include "usine.h"
+#include "../autotune/select.h"
+#include "../kernels/cpu/cpu_isa.h"
+
+/* GEMM dtypes with a CPU kernel, as indices into usine_context.gemm. */
+#define USINE_GEMM_DTYPES 2
+
+struct usine_context {
+    int threads_option; /* as set by the caller: 0 = default */
+    int num_threads;    /* resolved, >= 1 */
+    usine_cpu_isa isa;  /* detected, capped by USINE_CPU_ISA */
+    int verbose;        /* USINE_VERBOSE */
+    usine_gemm_choice gemm[USINE_GEMM_DTYPES];
+};
+
+/* Threads a call made now may use: 1 inside the caller's OpenMP parallel region. */
+int usine_context_threads(const usine_context *context);
+
+#endif

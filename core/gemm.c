@@ -1,0 +1,405 @@
+/* The GEMM entry points: argument checks, the row-major to column-major turn, dispatch. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "context.h"
+#include "status.h"
+#include "workspace.h"
+#include "../kernels/cpu/gemm/gemm_driver.h"
+
+/* Everything a GEMM call says, kept together for the checks and the verbose line. */
+typedef struct gemm_call {
+    const char *function;
+    usine_dtype dtype;
+    usine_layout layout;
+    usine_transpose trans_a, trans_b;
+    int64_t m, n, k;
+    double alpha, beta;
+    int64_t lda, ldb, ldc;
+} gemm_call;
+
+/* Span of one stored matrix: the elements from its first to its last, inclusive. */
+typedef struct span {
+    int64_t elements; /* 0 for an empty matrix */
+    int64_t bytes;
+} span;
+
+static int is_transpose(usine_transpose t)
+{
+    return t == USINE_TRANS;
+}
+
+static const char *dtype_name(usine_dtype dtype)
+{
+    static const char *const names[] = {"f32", "f64", "bf16", "f16", "s8", "u8", "s32"};
+    return (unsigned)dtype < sizeof names / sizeof names[0] ? names[dtype] : "?";
+}
+
+static int gemm_dtype_index(usine_dtype dtype)
+{
+    return dtype == USINE_F32 ? 0 : dtype == USINE_F64 ? 1 : -1;
+}
+
+/* ------------------------------------------------------------------ checks */
+
+static usine_status check_ld(const gemm_call *g, const char *name, int64_t ld, int64_t rows,
+                             int64_t cols, const char *what)
+{
+    const int64_t need_raw = g->layout == USINE_ROW_MAJOR ? cols : rows;
+    const int64_t need = need_raw > 1 ? need_raw : 1;
+    if (ld < need)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "%s = %" PRId64 " is less than %" PRId64 ", the %s of %s (%s-major)",
+                          name, ld, need, g->layout == USINE_ROW_MAJOR ? "columns" : "rows",
+                          what, g->layout == USINE_ROW_MAJOR ? "row" : "column");
+    return USINE_SUCCESS;
+}
+
+/* Stored dimensions of A (m x k, or k x m when transposed), B (k x n or n x k), C (m x n). */
+static void stored_a(const gemm_call *g, int64_t *rows, int64_t *cols)
+{
+    *rows = is_transpose(g->trans_a) ? g->k : g->m;
+    *cols = is_transpose(g->trans_a) ? g->m : g->k;
+}
+
+static void stored_b(const gemm_call *g, int64_t *rows, int64_t *cols)
+{
+    *rows = is_transpose(g->trans_b) ? g->n : g->k;
+    *cols = is_transpose(g->trans_b) ? g->k : g->n;
+}
+
+static usine_status check_scalars_and_enums(usine_context *ctx, const gemm_call *g)
+{
+    if (!ctx)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function, "context is NULL");
+    if ((unsigned)g->dtype > USINE_S32)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function, "dtype = %d is not a usine_dtype",
+                          (int)g->dtype);
+    if (gemm_dtype_index(g->dtype) < 0)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
+                          "dtype %s is not supported yet (f32 and f64 are)", dtype_name(g->dtype));
+    if (g->layout != USINE_ROW_MAJOR && g->layout != USINE_COL_MAJOR)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "layout = %d is neither USINE_ROW_MAJOR nor USINE_COL_MAJOR",
+                          (int)g->layout);
+    if (g->trans_a != USINE_NO_TRANS && g->trans_a != USINE_TRANS)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "trans_a = %d is neither USINE_NO_TRANS nor USINE_TRANS",
+                          (int)g->trans_a);
+    if (g->trans_b != USINE_NO_TRANS && g->trans_b != USINE_TRANS)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "trans_b = %d is neither USINE_NO_TRANS nor USINE_TRANS",
+                          (int)g->trans_b);
+    const int64_t sizes[3] = {g->m, g->n, g->k};
+    const char *const names[3] = {"m", "n", "k"};
+    for (int i = 0; i < 3; i++)
+        if (sizes[i] < 0)
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                              "%s = %" PRId64 " is negative", names[i], sizes[i]);
+    int64_t r, c;
+    stored_a(g, &r, &c);
+    usine_status st = check_ld(g, "lda", g->lda, r, c, "A as stored");
+    if (st)
+        return st;
+    stored_b(g, &r, &c);
+    st = check_ld(g, "ldb", g->ldb, r, c, "B as stored");
+    if (st)
+        return st;
+    return check_ld(g, "ldc", g->ldc, g->m, g->n, "C");
+}
+
+/* The span of a stored rows x cols matrix, or OVERFLOW if it does not fit in memory. */
+static usine_status matrix_span(const gemm_call *g, const char *name, int64_t rows, int64_t cols,
+                                int64_t ld, span *out)
+{
+    out->elements = out->bytes = 0;
+    if (rows == 0 || cols == 0)
+        return USINE_SUCCESS;
+    const int64_t outer = g->layout == USINE_ROW_MAJOR ? rows : cols;
+    const int64_t inner = g->layout == USINE_ROW_MAJOR ? cols : rows;
+    int64_t e;
+    const int64_t es = (int64_t)usine_cpu_gemm_dtype_size(g->dtype);
+    if (__builtin_mul_overflow(outer - 1, ld, &e) || __builtin_add_overflow(e, inner, &e) ||
+        __builtin_mul_overflow(e, es, &out->bytes) || (uint64_t)out->bytes > PTRDIFF_MAX)
+        return usine_fail(USINE_ERROR_OVERFLOW, g->function,
+                          "%s spans more than the address space (%" PRId64 " x %" PRId64
+                          ", leading dimension %" PRId64 ")",
+                          name, rows, cols, ld);
+    out->elements = e;
+    return USINE_SUCCESS;
+}
+
+/* Span of `count` matrices `stride` elements apart, each of span `one`. */
+static usine_status batch_span(const gemm_call *g, const char *name, span one, int64_t stride,
+                               int64_t count, span *out)
+{
+    *out = one;
+    if (one.elements == 0 || count <= 1)
+        return USINE_SUCCESS;
+    int64_t e;
+    if (__builtin_mul_overflow(count - 1, stride, &e) ||
+        __builtin_add_overflow(e, one.elements, &e) ||
+        __builtin_mul_overflow(e, one.bytes / one.elements, &out->bytes) ||
+        (uint64_t)out->bytes > PTRDIFF_MAX)
+        return usine_fail(USINE_ERROR_OVERFLOW, g->function,
+                          "the %" PRId64 " matrices of %s, %" PRId64
+                          " elements apart, span more than the address space",
+                          count, name, stride);
+    out->elements = e;
+    return USINE_SUCCESS;
+}
+
+static int overlaps(const void *p, span sp, const void *q, span sq)
+{
+    const uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
+    return sp.bytes > 0 && sq.bytes > 0 && a < b + (uintptr_t)sq.bytes &&
+           b < a + (uintptr_t)sp.bytes;
+}
+
+static usine_status check_pointer(const gemm_call *g, const char *name, const void *p, span s)
+{
+    if (!p)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function, "%s is NULL", name);
+    if (UINTPTR_MAX - (uintptr_t)p < (uintptr_t)s.bytes)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "%s + its span (%" PRId64 " bytes) wraps around the address space",
+                          name, s.bytes);
+    return USINE_SUCCESS;
+}
+
+/* A and B are read only when there is something to multiply. */
+static int reads_ab(const gemm_call *g)
+{
+    return g->m > 0 && g->n > 0 && g->k > 0 && g->alpha != 0.0;
+}
+
+/* Pointers of one product (named as the caller knows them) and their spans. */
+static usine_status check_operands(const gemm_call *g, const char *names[3], const void *a,
+                                   span sa, const void *b, span sb, const void *c, span sc)
+{
+    usine_status st = check_pointer(g, names[2], c, sc);
+    if (st || !reads_ab(g))
+        return st;
+    if ((st = check_pointer(g, names[0], a, sa)) || (st = check_pointer(g, names[1], b, sb)))
+        return st;
+    if (overlaps(c, sc, a, sa) || overlaps(c, sc, b, sb))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "%s overlaps %s: the output must not alias an input", names[2],
+                          overlaps(c, sc, a, sa) ? names[0] : names[1]);
+    return USINE_SUCCESS;
+}
+
+/* Spans of one A, B and C. */
+static usine_status operand_spans(const gemm_call *g, span *sa, span *sb, span *sc)
+{
+    int64_t r, c;
+    stored_a(g, &r, &c);
+    usine_status st = matrix_span(g, "A", r, c, g->lda, sa);
+    if (st)
+        return st;
+    stored_b(g, &r, &c);
+    if ((st = matrix_span(g, "B", r, c, g->ldb, sb)))
+        return st;
+    return matrix_span(g, "C", g->m, g->n, g->ldc, sc);
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+/* The column-major problem the driver sees: C^T = op(B)^T op(A)^T for row-major. */
+static usine_gemm_shape driver_shape(const gemm_call *g)
+{
+    /* op(A)(i,p) = a[i*rs + p*cs]: column-major N has rs = 1, T has cs = 1; row-major the
+     * other way round. */
+    const int a_unit_rows = (g->layout == USINE_COL_MAJOR) != is_transpose(g->trans_a);
+    const int b_unit_rows = (g->layout == USINE_COL_MAJOR) != is_transpose(g->trans_b);
+    const int64_t a_rs = a_unit_rows ? 1 : g->lda, a_cs = a_unit_rows ? g->lda : 1;
+    const int64_t b_rs = b_unit_rows ? 1 : g->ldb, b_cs = b_unit_rows ? g->ldb : 1;
+    usine_gemm_shape s = {g->m, g->n, g->k, a_rs, a_cs, b_rs, b_cs, g->ldc, g->alpha, g->beta};
+    if (g->layout == USINE_ROW_MAJOR) {
+        s.m = g->n;
+        s.n = g->m;
+        s.a_rs = b_cs;
+        s.a_cs = b_rs;
+        s.b_rs = a_cs;
+        s.b_cs = a_rs;
+    }
+    return s;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* USINE_VERBOSE=1: one line per call on stderr (oneDNN's ONEDNN_VERBOSE, in spirit). */
+static void log_call(const usine_context *ctx, const gemm_call *g, const usine_gemm_plan *plan,
+                     int64_t count, double seconds)
+{
+    const double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k * (double)count;
+    fprintf(stderr,
+            "usine: %s %s %s %c%c m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " batch=%" PRId64
+            " kernel=%s rule=%s mc=%" PRId64 " kc=%" PRId64 " nc=%" PRId64
+            " threads=%d time=%.1fus %.2f GFLOP/s\n",
+            g->function, dtype_name(g->dtype), g->layout == USINE_ROW_MAJOR ? "row" : "col",
+            is_transpose(g->trans_a) ? 'T' : 'N', is_transpose(g->trans_b) ? 'T' : 'N', g->m,
+            g->n, g->k, count, plan->kernel->name, ctx->gemm[gemm_dtype_index(g->dtype)].rule,
+            plan->blocking.mc, plan->blocking.kc, plan->blocking.nc, plan->max_threads,
+            seconds * 1e6, seconds > 0 ? flops / seconds * 1e-9 : 0.0);
+}
+
+/* Runs a checked batch: the operands are the caller's, in the caller's layout. */
+static usine_status run(usine_context *ctx, const gemm_call *g, usine_gemm_batch batch)
+{
+    const double start = ctx->verbose ? now_seconds() : 0;
+    const usine_gemm_choice *choice = &ctx->gemm[gemm_dtype_index(g->dtype)];
+    const usine_gemm_plan plan = {choice->kernel, choice->blocking, usine_context_threads(ctx)};
+    const usine_gemm_shape shape = driver_shape(g);
+    if (g->layout == USINE_ROW_MAJOR) { /* the driver computes C^T = op(B)^T op(A)^T */
+        const void *t = batch.base.a;
+        batch.base.a = batch.base.b;
+        batch.base.b = t;
+        const int64_t ts = batch.stride_a;
+        batch.stride_a = batch.stride_b;
+        batch.stride_b = ts;
+        const void *const *ta = batch.a_array;
+        batch.a_array = batch.b_array;
+        batch.b_array = ta;
+    }
+    const size_t bytes = usine_cpu_gemm_workspace_size(&plan, &shape, batch.count);
+    void *ws = bytes ? usine_workspace_acquire(bytes) : NULL;
+    if (bytes && !ws)
+        return usine_fail(USINE_ERROR_OUT_OF_MEMORY, g->function,
+                          "cannot allocate %zu bytes of packing workspace", bytes);
+    usine_cpu_gemm_run(&plan, &shape, &batch, ws);
+    if (ctx->verbose)
+        log_call(ctx, g, &plan, batch.count, now_seconds() - start);
+    return USINE_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+usine_status usine_gemm(usine_context *context, usine_dtype dtype, usine_layout layout,
+                        usine_transpose trans_a, usine_transpose trans_b, int64_t m, int64_t n,
+                        int64_t k, double alpha, const void *a, int64_t lda, const void *b,
+                        int64_t ldb, double beta, void *c, int64_t ldc)
+{
+    usine_clear_error();
+    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m, n, k, alpha, beta,
+                         lda,      ldb,   ldc};
+    usine_status st = check_scalars_and_enums(context, &g);
+    if (st || m == 0 || n == 0)
+        return st;
+    span sa, sb, sc;
+    static const char *names[3] = {"a", "b", "c"};
+    if ((st = operand_spans(&g, &sa, &sb, &sc)) ||
+        (st = check_operands(&g, names, a, sa, b, sb, c, sc)))
+        return st;
+    const usine_gemm_batch batch = {.count = 1, .base = {a, b, c}};
+    return run(context, &g, batch);
+}
+
+usine_status usine_gemm_strided_batched(usine_context *context, usine_dtype dtype,
+                                        usine_layout layout, usine_transpose trans_a,
+                                        usine_transpose trans_b, int64_t m, int64_t n, int64_t k,
+                                        double alpha, const void *a, int64_t lda,
+                                        int64_t stride_a, const void *b, int64_t ldb,
+                                        int64_t stride_b, double beta, void *c, int64_t ldc,
+                                        int64_t stride_c, int64_t batch_count)
+{
+    usine_clear_error();
+    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m, n, k, alpha, beta,
+                         lda,      ldb,   ldc};
+    usine_status st = check_scalars_and_enums(context, &g);
+    if (st)
+        return st;
+    const int64_t strides[3] = {stride_a, stride_b, stride_c};
+    const char *const stride_names[3] = {"stride_a", "stride_b", "stride_c"};
+    for (int i = 0; i < 3; i++)
+        if (strides[i] < 0)
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
+                              "%s = %" PRId64 " is negative", stride_names[i], strides[i]);
+    if (batch_count < 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
+                          "batch_count = %" PRId64 " is negative", batch_count);
+    if (batch_count == 0 || m == 0 || n == 0)
+        return USINE_SUCCESS;
+    span sa, sb, sc, all_a, all_b, all_c;
+    if ((st = operand_spans(&g, &sa, &sb, &sc)))
+        return st;
+    if (batch_count > 1 && stride_c < sc.elements)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
+                          "stride_c = %" PRId64 " is less than the span of one C (%" PRId64
+                          " elements): the C matrices would overlap",
+                          stride_c, sc.elements);
+    static const char *names[3] = {"a", "b", "c"};
+    if ((st = batch_span(&g, "A", sa, stride_a, batch_count, &all_a)) ||
+        (st = batch_span(&g, "B", sb, stride_b, batch_count, &all_b)) ||
+        (st = batch_span(&g, "C", sc, stride_c, batch_count, &all_c)) ||
+        (st = check_operands(&g, names, a, all_a, b, all_b, c, all_c)))
+        return st;
+    const usine_gemm_batch batch = {.count = batch_count,
+                                    .base = {a, b, c},
+                                    .stride_a = stride_a,
+                                    .stride_b = stride_b,
+                                    .stride_c = stride_c};
+    return run(context, &g, batch);
+}
+
+usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine_layout layout,
+                                usine_transpose trans_a, usine_transpose trans_b, int64_t m,
+                                int64_t n, int64_t k, double alpha, const void *const *a,
+                                int64_t lda, const void *const *b, int64_t ldb, double beta,
+                                void *const *c, int64_t ldc, int64_t batch_count)
+{
+    usine_clear_error();
+    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m, n, k, alpha, beta,
+                         lda,      ldb,   ldc};
+    usine_status st = check_scalars_and_enums(context, &g);
+    if (st)
+        return st;
+    if (batch_count < 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
+                          "batch_count = %" PRId64 " is negative", batch_count);
+    if (batch_count == 0 || m == 0 || n == 0)
+        return USINE_SUCCESS;
+    if (!c || (reads_ab(&g) && (!a || !b)))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "the pointer array %s is NULL",
+                          !c ? "c" : !a ? "a" : "b");
+    span sa, sb, sc;
+    if ((st = operand_spans(&g, &sa, &sb, &sc)))
+        return st;
+    for (int64_t i = 0; i < batch_count; i++) {
+        char na[32], nb[32], nc[32];
+        snprintf(na, sizeof na, "a[%" PRId64 "]", i);
+        snprintf(nb, sizeof nb, "b[%" PRId64 "]", i);
+        snprintf(nc, sizeof nc, "c[%" PRId64 "]", i);
+        const char *names[3] = {na, nb, nc};
+        if ((st = check_operands(&g, names, reads_ab(&g) ? a[i] : NULL, sa,
+                                 reads_ab(&g) ? b[i] : NULL, sb, c[i], sc)))
+            return st;
+    }
+    const usine_gemm_batch batch = {
+        .count = batch_count, .a_array = a, .b_array = b, .c_array = c};
+    return run(context, &g, batch);
+}
+
+usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype, int64_t m,
+                                    int64_t n, int64_t k, const char **name)
+{
+    usine_clear_error();
+    if (!context)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "context is NULL");
+    if (!name)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "name is NULL");
+    if (m < 0 || n < 0 || k < 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "a size is negative");
+    const int i = gemm_dtype_index(dtype);
+    if (i < 0)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, __func__,
+                          "dtype %s is not supported yet (f32 and f64 are)", dtype_name(dtype));
+    *name = context->gemm[i].kernel->name;
+    return USINE_SUCCESS;
+}

@@ -1,0 +1,51 @@
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* 512 bytes holds the longest message usine writes (a function name, an argument name
+ * and three 64-bit numbers) with room to spare; longer ones are truncated, never overrun. */
+static _Thread_local char last_error[512];
+
+const char *usine_status_string(usine_status status)
+{
+    switch (status) {
+    case USINE_SUCCESS:
+        return "success";
+    case USINE_ERROR_INVALID_ARGUMENT:
+        return "invalid argument";
+    case USINE_ERROR_OVERFLOW:
+        return "size overflow";
+    case USINE_ERROR_NOT_SUPPORTED:
+        return "not supported";
+    case USINE_ERROR_OUT_OF_MEMORY:
+        return "out of memory";
+    case USINE_ERROR_DEVICE:
+        return "device error";
+    case USINE_ERROR_INTERNAL:
+        return "internal error";
+    }
+    return "unknown status";
+}
+
+const char *usine_last_error(void)
+{
+    return last_error;
+}
+
+void usine_clear_error(void)
+{
+    last_error[0] = '\0';
+}
+
+usine_status usine_fail(usine_status status, const char *function, const char *format, ...)
+{
+    int used = snprintf(last_error, sizeof last_error, "%s: ", function);
+    if (used < 0 || (size_t)used >= sizeof last_error)
+        return status;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(last_error + used, sizeof last_error - (size_t)used, format, args);
+    va_end(args);
+    return status;
+}

@@ -1,0 +1,54 @@
+#include "workspace.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+typedef struct workspace {
+    void *data;
+    size_t bytes;
+} workspace;
+
+static pthread_key_t key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static int key_ok;
+
+static void release(void *p)
+{
+    workspace *ws = (workspace *)p;
+    free(ws->data);
+    free(ws);
+}
+
+static void make_key(void)
+{
+    key_ok = pthread_key_create(&key, release) == 0;
+}
+
+void *usine_workspace_acquire(size_t bytes)
+{
+    pthread_once(&key_once, make_key);
+    if (!key_ok)
+        return NULL;
+    if (bytes == 0)
+        bytes = 64;
+    workspace *ws = (workspace *)pthread_getspecific(key);
+    if (!ws) {
+        ws = (workspace *)calloc(1, sizeof *ws);
+        if (!ws || pthread_setspecific(key, ws) != 0) {
+            free(ws);
+            return NULL;
+        }
+    }
+    if (ws->bytes >= bytes)
+        return ws->data;
+    /* Round up to 1 MiB steps so that slowly growing shapes do not reallocate each call. */
+    const size_t step = (size_t)1 << 20;
+    const size_t size = (bytes + step - 1) / step * step;
+    void *data = aligned_alloc(64, size);
+    if (!data)
+        return NULL;
+    free(ws->data);
+    ws->data = data;
+    ws->bytes = size;
+    return data;
+}

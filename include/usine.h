@@ -1,0 +1,172 @@
+/*
+ * usine: hand-optimised GEMM, attention and convolution kernels, chosen at run time.
+ *
+ * The public C API. Every call returns a usine_status; on failure
+ * usine_last_error() returns a message naming the offending argument.
+ *
+ * Conventions:
+ *   - sizes, leading dimensions and strides are int64_t (element counts, not bytes);
+ *   - matrices are row-major or column-major (usine_layout), as in CBLAS;
+ *   - the caller owns every buffer; usine never keeps a pointer after a call returns;
+ *   - output buffers must not overlap input buffers (checked where it is cheap).
+ */
+#ifndef USINE_H
+#define USINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(USINE_STATIC_DEFINE)
+#define USINE_API
+#elif defined(__GNUC__)
+#define USINE_API __attribute__((visibility("default")))
+#else
+#define USINE_API
+#endif
+
+#define USINE_VERSION_MAJOR 0
+#define USINE_VERSION_MINOR 1
+#define USINE_VERSION_PATCH 0
+
+/* The library's version as "MAJOR.MINOR.PATCH" (the one linked, not the header's). */
+USINE_API const char *usine_version(void);
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum usine_status {
+    USINE_SUCCESS = 0,
+    USINE_ERROR_INVALID_ARGUMENT = 1, /* null pointer, negative size, bad enum, small ld */
+    USINE_ERROR_OVERFLOW = 2,         /* a size whose byte extent does not fit in memory */
+    USINE_ERROR_NOT_SUPPORTED = 3,    /* dtype, device or combination not implemented */
+    USINE_ERROR_OUT_OF_MEMORY = 4,    /* a workspace allocation failed */
+    USINE_ERROR_DEVICE = 5,           /* device absent or its runtime reported an error */
+    USINE_ERROR_INTERNAL = 6          /* a bug in usine: please report it */
+} usine_status;
+
+/* A static English description of a status code ("unknown status" for others). */
+USINE_API const char *usine_status_string(usine_status status);
+
+/*
+ * The message of the last failed call made by this thread, naming the function and the
+ * offending argument, e.g. "usine_gemm: lda = 3 is less than max(1, k) = 5". The empty
+ * string if no call failed yet. Valid until this thread's next usine call.
+ */
+USINE_API const char *usine_last_error(void);
+
+/* ---------------------------------------------------------------- enums */
+
+typedef enum usine_dtype {
+    USINE_F32 = 0,
+    USINE_F64 = 1,
+    USINE_BF16 = 2, /* reserved: low-precision GEMM is not implemented yet */
+    USINE_F16 = 3,  /* reserved */
+    USINE_S8 = 4,   /* reserved */
+    USINE_U8 = 5,   /* reserved */
+    USINE_S32 = 6   /* reserved */
+} usine_dtype;
+
+/* Values match CBLAS's CblasRowMajor / CblasColMajor and CblasNoTrans / CblasTrans. */
+typedef enum usine_layout { USINE_ROW_MAJOR = 101, USINE_COL_MAJOR = 102 } usine_layout;
+
+typedef enum usine_transpose { USINE_NO_TRANS = 111, USINE_TRANS = 112 } usine_transpose;
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct usine_context usine_context;
+
+typedef struct usine_context_options {
+    /* sizeof(usine_context_options) as the caller compiled it: lets later versions add
+     * fields without breaking callers. usine_context_options_init() sets it. */
+    size_t struct_size;
+    /* Threads for each call: 0 = default (USINE_NUM_THREADS, else OpenMP's
+     * omp_get_max_threads()). A call made from inside an OpenMP parallel region runs on
+     * one thread whatever this says, so that usine never oversubscribes the cores. */
+    int num_threads;
+    /* Device: NULL or "cpu". Other devices are not available in this version. */
+    const char *device;
+} usine_context_options;
+
+/* Fills *options with the defaults and sets struct_size. */
+USINE_API usine_status usine_context_options_init(usine_context_options *options);
+
+/* Creates a context; options may be NULL for the defaults. *context is NULL on failure. */
+USINE_API usine_status usine_create(usine_context **context, const usine_context_options *options);
+
+/* Destroys a context (NULL is accepted and ignored). */
+USINE_API usine_status usine_destroy(usine_context *context);
+
+/* Thread count used by the context's calls (the resolved value, never 0). */
+USINE_API usine_status usine_get_num_threads(const usine_context *context, int *num_threads);
+
+/* Changes the thread count: 0 returns to the default; negative is an error. */
+USINE_API usine_status usine_set_num_threads(usine_context *context, int num_threads);
+
+/* ---------------------------------------------------------------- GEMM */
+
+/*
+ * C = alpha * op(A) * op(B) + beta * C, with op(X) = X or X^T, C of size m x n,
+ * op(A) m x k, op(B) k x n, BLAS semantics:
+ *   - dtype is USINE_F32 (float buffers) or USINE_F64 (double buffers); alpha and beta
+ *     are passed as double and rounded to the dtype;
+ *   - beta == 0: C is written, never read (NaN or Inf already in C does not leak);
+ *   - alpha == 0 or k == 0: C = beta * C, and A and B are not read;
+ *   - m == 0 or n == 0: nothing is done (A, B, C may then be NULL);
+ *   - leading dimensions must be >= max(1, number of columns) in row-major,
+ *     >= max(1, number of rows) in column-major, of the stored (not transposed) matrix;
+ *   - C must not overlap A or B.
+ * Errors: USINE_ERROR_INVALID_ARGUMENT (null context or pointer, bad enum, negative size,
+ * small leading dimension, overlap), USINE_ERROR_OVERFLOW (extent does not fit),
+ * USINE_ERROR_NOT_SUPPORTED (dtype). On error C is untouched.
+ */
+USINE_API usine_status usine_gemm(usine_context *context, usine_dtype dtype,
+                                  usine_layout layout, usine_transpose trans_a,
+                                  usine_transpose trans_b, int64_t m, int64_t n, int64_t k,
+                                  double alpha, const void *a, int64_t lda, const void *b,
+                                  int64_t ldb, double beta, void *c, int64_t ldc);
+
+/*
+ * batch_count independent GEMMs of the same shape; matrix i starts at a + i * stride_a
+ * (likewise b, c; strides in elements). stride_a or stride_b may be 0 (a shared operand);
+ * the C matrices must not overlap one another: stride_c must be at least the extent of
+ * one C (ldc * (columns - 1) + rows in column-major). batch_count == 0 does nothing.
+ * All arguments are checked before any C is written.
+ */
+USINE_API usine_status usine_gemm_strided_batched(
+    usine_context *context, usine_dtype dtype, usine_layout layout, usine_transpose trans_a,
+    usine_transpose trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
+    int64_t lda, int64_t stride_a, const void *b, int64_t ldb, int64_t stride_b, double beta,
+    void *c, int64_t ldc, int64_t stride_c, int64_t batch_count);
+
+/*
+ * batch_count independent GEMMs of the same shape, from arrays of pointers:
+ * C[i] = alpha * op(A[i]) * op(B[i]) + beta * C[i]. Every pointer is checked (non-NULL,
+ * C[i] not overlapping A[i] or B[i]) before any C is written. The C[i] must not overlap
+ * one another (not checked: the caller's responsibility, as in cuBLAS).
+ */
+USINE_API usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype,
+                                          usine_layout layout, usine_transpose trans_a,
+                                          usine_transpose trans_b, int64_t m, int64_t n,
+                                          int64_t k, double alpha, const void *const *a,
+                                          int64_t lda, const void *const *b, int64_t ldb,
+                                          double beta, void *const *c, int64_t ldc,
+                                          int64_t batch_count);
+
+/* ---------------------------------------------------------------- introspection */
+
+/*
+ * Name of the kernel usine_gemm would run for this problem on this context's machine,
+ * e.g. "usine_sgemm_cpu_avx512_32x12" (a static string). USINE_KERNEL=<name> forces it.
+ */
+USINE_API usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype,
+                                              int64_t m, int64_t n, int64_t k,
+                                              const char **name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* USINE_H */

@@ -1,0 +1,69 @@
+#include "cpu_isa.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* XCR0 says which register states the OS saves on a context switch: a CPU with AVX-512
+ * under an OS (or hypervisor) that does not save zmm state must not run zmm code. */
+static unsigned long long read_xcr0(void)
+{
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+static usine_cpu_isa detect(void)
+{
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+        return USINE_ISA_GENERIC;
+    const int has_fma = (ecx >> 12) & 1, has_osxsave = (ecx >> 27) & 1, has_avx = (ecx >> 28) & 1;
+    if (!has_osxsave || !has_avx || !has_fma)
+        return USINE_ISA_GENERIC;
+    const unsigned long long xcr0 = read_xcr0();
+    const int os_ymm = (xcr0 & 0x6) == 0x6;    /* SSE + AVX state */
+    const int os_zmm = (xcr0 & 0xe6) == 0xe6;  /* + opmask, ZMM_Hi256, Hi16_ZMM */
+    if (!os_ymm || __get_cpuid_max(0, NULL) < 7)
+        return USINE_ISA_GENERIC;
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    const int has_avx2 = (ebx >> 5) & 1;
+    if (!has_avx2)
+        return USINE_ISA_GENERIC;
+    const int f = (ebx >> 16) & 1, dq = (ebx >> 17) & 1, bw = (ebx >> 30) & 1, vl = (ebx >> 31) & 1;
+    if (os_zmm && f && dq && bw && vl)
+        return USINE_ISA_AVX512;
+    return USINE_ISA_AVX2;
+}
+#else
+static usine_cpu_isa detect(void)
+{
+    return USINE_ISA_GENERIC;
+}
+#endif
+
+usine_cpu_isa usine_cpu_isa_detect(void)
+{
+    /* cpuid is cheap and the answer never changes: racing threads store the same value. */
+    static _Atomic int cached = -1;
+    if (cached < 0)
+        cached = (int)detect();
+    return (usine_cpu_isa)cached;
+}
+
+static const char *const isa_names[USINE_ISA_COUNT] = {"generic", "avx2", "avx512"};
+
+const char *usine_cpu_isa_name(usine_cpu_isa isa)
+{
+    return (unsigned)isa < USINE_ISA_COUNT ? isa_names[isa] : "unknown";
+}
+
+int usine_cpu_isa_from_name(const char *name)
+{
+    for (int i = 0; i < USINE_ISA_COUNT; i++)
+        if (strcmp(name, isa_names[i]) == 0)
+            return i;
+    return -1;
+}

@@ -1,0 +1,22 @@
+/* x86 instruction-set levels usine has kernels for, detected at run time. */
+#ifndef USINE_KERNELS_CPU_ISA_H
+#define USINE_KERNELS_CPU_ISA_H
+
+/* Ordered: a level implies every lower one. */
+typedef enum usine_cpu_isa {
+    USINE_ISA_GENERIC = 0, /* portable C, any CPU */
+    USINE_ISA_AVX2 = 1,    /* AVX2 + FMA3, OS saves ymm state */
+    USINE_ISA_AVX512 = 2,  /* AVX-512 F/VL/BW/DQ (x86-64-v4), OS saves zmm and opmask state */
+    USINE_ISA_COUNT = 3
+} usine_cpu_isa;
+
+/* Highest level this CPU and OS support (cpuid + XGETBV), computed once. */
+usine_cpu_isa usine_cpu_isa_detect(void);
+
+/* "generic", "avx2", "avx512". */
+const char *usine_cpu_isa_name(usine_cpu_isa isa);
+
+/* Parses a name as above; returns -1 for an unknown name. */
+int usine_cpu_isa_from_name(const char *name);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * f32 GEMM for AVX2 + FMA3: a 16x6 tile (the Haswell shape) with an 8x6 kernel for the
+ * last rows. Register map: 12 ymm accumulators (2 vectors of 8 rows x 6 columns), 2 for
+ * the A column, 1 for the broadcast B element: 15 of the 16 ymm registers. 12 FMA chains
+ * cover latency 4 x 2 FMAs per cycle (8 needed). Partial rows use vmaskmov (AVX2 has no
+ * mask registers): the mask is a lane-index compare.
+ */
+#include <immintrin.h>
+
+#include "gemm_kernel.h"
+#include "gemv_impl.h"
+#include "pack_impl.h"
+
+USINE_INLINE __m256i rows_mask_ps(int rows)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lanes);
+}
+
+#define UKR_FUNC                 ukr_ymm
+#define UKR_T                    float
+#define UKR_V                    __m256
+#define UKR_LANES                8
+#define UKR_MASK                 __m256i
+#define UKR_MASK_FOR(rows)       rows_mask_ps(rows)
+#define UKR_LOAD(p)              _mm256_load_ps(p)
+#define UKR_BCAST(x)             _mm256_set1_ps(x)
+#define UKR_FMA(a, b, c)         _mm256_fmadd_ps(a, b, c)
+#define UKR_MUL(a, b)            _mm256_mul_ps(a, b)
+#define UKR_ZERO()               _mm256_setzero_ps()
+#define UKR_MASKLOAD(mask, p)    _mm256_maskload_ps(p, mask)
+#define UKR_MASKSTORE(p, mask, v) _mm256_maskstore_ps(p, mask, v)
+#include "ukr_x86_impl.h"
+
+#define NR 6
+
+#define DEFINE_UKR(name, MV)                                                                       \
+    static void name(int64_t k, const void *a, const void *b, void *c, int64_t ldc, int m, int n,  \
+                     const void *alpha, const void *beta)                                          \
+    {                                                                                              \
+        ukr_ymm(MV, NR, k, (const float *)a, (const float *)b, (float *)c, ldc, m, n,              \
+                *(const float *)alpha, *(const float *)beta);                                      \
+    }
+
+DEFINE_UKR(ukr_16x6, 2)
+DEFINE_UKR(ukr_8x6, 1)
+USINE_DEFINE_PACK(pack_16, float, 16)
+USINE_DEFINE_PACK(pack_8, float, 8)
+USINE_DEFINE_PACK(pack_6, float, NR)
+USINE_DEFINE_GEMV(gemv, float)
+
+const usine_gemm_kernel usine_sgemm_cpu_avx2_16x6 = {
+    .name = "usine_sgemm_cpu_avx2_16x6",
+    .dtype = USINE_F32,
+    .isa = USINE_ISA_AVX2,
+    .mr = 16,
+    .nr = NR,
+    .ukr = ukr_16x6,
+    .pack_a = pack_16,
+    .pack_b = pack_6,
+    .gemv = gemv,
+    .n_edges = 1,
+    .edges = {{8, ukr_8x6, pack_8}},
+};

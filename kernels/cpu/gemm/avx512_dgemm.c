@@ -1,0 +1,88 @@
+/*
+ * f64 GEMM for AVX-512 (x86-64-v4): a 16x12 tile, with 8x12 (zmm) and 4x12 (ymm, VL)
+ * kernels for the last rows. Same register map as the f32 kernel (avx512_sgemm.c): 24 zmm
+ * accumulators, 2 for the A column, B broadcast from memory into the FMAs.
+ */
+#include <immintrin.h>
+
+#include "gemm_kernel.h"
+#include "gemv_impl.h"
+#include "pack_impl.h"
+
+/* FMA with a broadcast memory operand: see avx512_sgemm.c for why this is asm. */
+USINE_INLINE __m512d fma_bcast_zmm(__m512d a, const double *p, __m512d c)
+{
+    __asm__("vfmadd231pd %1%{1to8%}, %2, %0" : "+v"(c) : "m"(*p), "v"(a));
+    return c;
+}
+
+USINE_INLINE __m256d fma_bcast_ymm(__m256d a, const double *p, __m256d c)
+{
+    __asm__("vfmadd231pd %1%{1to4%}, %2, %0" : "+v"(c) : "m"(*p), "v"(a));
+    return c;
+}
+
+#define UKR_FUNC                 ukr_zmm
+#define UKR_T                    double
+#define UKR_V                    __m512d
+#define UKR_LANES                8
+#define UKR_MASK                 __mmask8
+#define UKR_MASK_FOR(rows)       ((__mmask8)((rows) >= 8 ? 0xff : (rows) <= 0 ? 0 : (1u << (rows)) - 1))
+#define UKR_LOAD(p)              _mm512_load_pd(p)
+#define UKR_BCAST(x)             _mm512_set1_pd(x)
+#define UKR_FMA(a, b, c)         _mm512_fmadd_pd(a, b, c)
+#define UKR_MUL(a, b)            _mm512_mul_pd(a, b)
+#define UKR_ZERO()               _mm512_setzero_pd()
+#define UKR_MASKLOAD(mask, p)    _mm512_maskz_loadu_pd(mask, p)
+#define UKR_MASKSTORE(p, mask, v) _mm512_mask_storeu_pd(p, mask, v)
+#define UKR_FMA_BCAST(a, p, c)   fma_bcast_zmm(a, p, c)
+#include "ukr_x86_impl.h"
+
+#define UKR_FUNC                 ukr_ymm
+#define UKR_T                    double
+#define UKR_V                    __m256d
+#define UKR_LANES                4
+#define UKR_MASK                 __mmask8
+#define UKR_MASK_FOR(rows)       ((__mmask8)((rows) >= 4 ? 0xf : (rows) <= 0 ? 0 : (1u << (rows)) - 1))
+#define UKR_LOAD(p)              _mm256_load_pd(p)
+#define UKR_BCAST(x)             _mm256_set1_pd(x)
+#define UKR_FMA(a, b, c)         _mm256_fmadd_pd(a, b, c)
+#define UKR_MUL(a, b)            _mm256_mul_pd(a, b)
+#define UKR_ZERO()               _mm256_setzero_pd()
+#define UKR_MASKLOAD(mask, p)    _mm256_maskz_loadu_pd(mask, p)
+#define UKR_MASKSTORE(p, mask, v) _mm256_mask_storeu_pd(p, mask, v)
+#define UKR_FMA_BCAST(a, p, c)   fma_bcast_ymm(a, p, c)
+#include "ukr_x86_impl.h"
+
+#define NR 12
+
+#define DEFINE_UKR(name, body, MV)                                                                 \
+    static void name(int64_t k, const void *a, const void *b, void *c, int64_t ldc, int m, int n,  \
+                     const void *alpha, const void *beta)                                          \
+    {                                                                                              \
+        body(MV, NR, k, (const double *)a, (const double *)b, (double *)c, ldc, m, n,              \
+             *(const double *)alpha, *(const double *)beta);                                       \
+    }
+
+DEFINE_UKR(ukr_16x12, ukr_zmm, 2)
+DEFINE_UKR(ukr_8x12, ukr_zmm, 1)
+DEFINE_UKR(ukr_4x12, ukr_ymm, 1)
+USINE_DEFINE_PACK(pack_16, double, 16)
+USINE_DEFINE_PACK(pack_8, double, 8)
+USINE_DEFINE_PACK(pack_4, double, 4)
+USINE_DEFINE_PACK(pack_12, double, NR)
+USINE_DEFINE_GEMV(gemv, double)
+
+const usine_gemm_kernel usine_dgemm_cpu_avx512_16x12 = {
+    .name = "usine_dgemm_cpu_avx512_16x12",
+    .dtype = USINE_F64,
+    .isa = USINE_ISA_AVX512,
+    .mr = 16,
+    .nr = NR,
+    .ukr = ukr_16x12,
+    .pack_a = pack_16,
+    .pack_b = pack_12,
+    .gemv = gemv,
+    .n_edges = 2,
+    .edges = {{8, ukr_8x12, pack_8}, {4, ukr_4x12, pack_4}},
+};

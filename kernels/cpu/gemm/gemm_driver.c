@@ -1,0 +1,401 @@
+#include "gemm_driver.h"
+
+#include <string.h>
+
+#include "../threading.h"
+
+/* Work below which a second thread costs more (team start-up, duplicated packing) than it
+ * saves: 2^22 flops is ~40 us on one AVX-512 core, ten times an OpenMP fork/join. */
+#define MIN_FLOPS_PER_THREAD (1 << 22)
+
+/* Workspace pieces start on cache-line boundaries (the panels are read with aligned
+ * vector loads). */
+#define ALIGN 64
+
+/* Relative costs used to choose how threads split C: one packed element costs about as
+ * much as 16 flops on a core that retires 32 flops per cycle (a pack moves ~2 elements
+ * per cycle). Only the ratio matters. */
+#define PACK_COST_IN_FLOPS 16
+
+typedef union scalar {
+    float f32;
+    double f64;
+} scalar;
+
+static scalar to_scalar(usine_dtype dtype, double x)
+{
+    scalar s;
+    memset(&s, 0, sizeof s);
+    if (dtype == USINE_F32)
+        s.f32 = (float)x;
+    else
+        s.f64 = x;
+    return s;
+}
+
+size_t usine_cpu_gemm_dtype_size(usine_dtype dtype)
+{
+    return dtype == USINE_F32 ? 4 : dtype == USINE_F64 ? 8 : 0;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* The block size that splits `total` into as few blocks of at most about `block` as
+ * possible, all equal up to a multiple of `unit`. */
+static int64_t balanced(int64_t total, int64_t block, int64_t unit)
+{
+    const int64_t blocks = ceil_div(total, block);
+    return ceil_div(ceil_div(total, blocks), unit) * unit;
+}
+
+static size_t align_up(size_t x)
+{
+    return (x + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* ------------------------------------------------------------------ C-only cases */
+
+/* C = beta * C for alpha == 0 or k == 0; beta == 0 writes zeros without reading C. */
+static void scale_c(usine_dtype dtype, int64_t m, int64_t n, void *c, int64_t ldc, double beta)
+{
+    if (beta == 1.0)
+        return;
+    for (int64_t j = 0; j < n; j++) {
+        if (dtype == USINE_F32) {
+            float *col = (float *)c + j * ldc;
+            const float b = (float)beta;
+            for (int64_t i = 0; i < m; i++)
+                col[i] = b == 0.0f ? 0.0f : b * col[i];
+        } else {
+            double *col = (double *)c + j * ldc;
+            for (int64_t i = 0; i < m; i++)
+                col[i] = beta == 0.0 ? 0.0 : beta * col[i];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ row panels */
+
+/* One packed A panel: `width` rows wide (the kernel's MR), `rows` of them real. */
+typedef struct row_panel {
+    int width, rows;
+    usine_gemm_ukr_fn *ukr;
+    usine_gemm_pack_fn *pack;
+} row_panel;
+
+/* Splits the last `rem` (< MR) rows of a block into panels: the narrowest kernel that
+ * covers them, unless it would waste a whole narrow panel's worth of lanes, in which
+ * case the widest kernel that fits goes first. Returns the number of panels (<= 3). */
+static int split_remainder(const usine_gemm_kernel *kernel, int rem, row_panel out[3])
+{
+    int count = 0;
+    const int narrowest = kernel->n_edges ? kernel->edges[kernel->n_edges - 1].mr : kernel->mr;
+    while (rem > 0 && count < 3) {
+        row_panel cover = {kernel->mr, 0, kernel->ukr, kernel->pack_a};
+        row_panel fit = {0, 0, NULL, NULL};
+        for (int e = 0; e < kernel->n_edges; e++) {
+            const usine_gemm_edge *edge = &kernel->edges[e];
+            if (edge->mr >= rem && edge->mr < cover.width)
+                cover = (row_panel){edge->mr, 0, edge->ukr, edge->pack_a};
+            if (edge->mr <= rem && edge->mr > fit.width)
+                fit = (row_panel){edge->mr, 0, edge->ukr, edge->pack_a};
+        }
+        row_panel take = (cover.width - rem >= narrowest && fit.width > 0) ? fit : cover;
+        take.rows = take.width < rem ? take.width : rem;
+        out[count++] = take;
+        rem -= take.rows;
+    }
+    return count;
+}
+
+/* ------------------------------------------------------------------ one thread's GEMM */
+
+typedef struct sub_problem {
+    const usine_gemm_plan *plan;
+    const usine_gemm_shape *shape;
+    size_t es;
+    const scalar *alpha, *beta, *one;
+} sub_problem;
+
+/* Asks for `bytes` at p in L2: the next B micro-panel comes from L3 while the current
+ * one is still in use, instead of stalling the first microkernel call that needs it. */
+static void prefetch_l2(const char *p, size_t bytes)
+{
+    for (size_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch(p + off, 0, 2);
+}
+
+/* The five loops over a rows x cols block of C starting at (row0, col0). */
+static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, int64_t row0,
+                       int64_t rows, int64_t col0, int64_t cols, char *ws_a, char *ws_b)
+{
+    const usine_gemm_kernel *kernel = sp->plan->kernel;
+    const usine_gemm_shape *s = sp->shape;
+    const int64_t nr = kernel->nr, mr = kernel->mr;
+    /* Equal blocks rather than full ones and a remnant: k = 2048 with KC = 336 would end
+     * on a 32-deep block that pays a whole pass over C for little work. */
+    const int64_t kc = balanced(s->k, sp->plan->blocking.kc, 1);
+    const int64_t mc = balanced(rows, sp->plan->blocking.mc, mr);
+    const int64_t nc = balanced(cols, sp->plan->blocking.nc, nr);
+    const size_t es = sp->es;
+    const char *a = (const char *)ops->a, *b = (const char *)ops->b;
+    char *c = (char *)ops->c;
+
+    for (int64_t jc = col0; jc < col0 + cols; jc += nc) {
+        const int64_t nb = min64(nc, col0 + cols - jc);
+        for (int64_t pc = 0; pc < s->k; pc += kc) {
+            const int64_t kb = min64(kc, s->k - pc);
+            const void *beta = pc == 0 ? (const void *)sp->beta : (const void *)sp->one;
+            kernel->pack_b(nb, kb, b + (pc * s->b_rs + jc * s->b_cs) * es, s->b_cs, s->b_rs,
+                           ws_b);
+            for (int64_t ic = row0; ic < row0 + rows; ic += mc) {
+                const int64_t mb = min64(mc, row0 + rows - ic);
+                const int64_t full = mb / mr * mr;
+                row_panel edge[3];
+                const int n_edge = split_remainder(kernel, (int)(mb - full), edge);
+                const char *a_blk = a + (ic * s->a_rs + pc * s->a_cs) * es;
+                kernel->pack_a(full, kb, a_blk, s->a_rs, s->a_cs, ws_a);
+                char *edge_dst = ws_a + full * kb * es;
+                int64_t edge_row = full;
+                for (int e = 0; e < n_edge; e++) {
+                    edge[e].pack(edge[e].rows, kb, a_blk + edge_row * s->a_rs * es, s->a_rs,
+                                 s->a_cs, edge_dst);
+                    edge_dst += (int64_t)edge[e].width * kb * es;
+                    edge_row += edge[e].rows;
+                }
+                for (int64_t jr = 0; jr < nb; jr += nr) {
+                    const int n_eff = (int)min64(nr, nb - jr);
+                    const char *bp = ws_b + jr * kb * es;
+                    if (jr + nr < nb)
+                        prefetch_l2(bp + nr * kb * es, (size_t)(nr * kb) * es);
+                    char *c_col = c + (ic + (jc + jr) * s->ldc) * es;
+                    for (int64_t ir = 0; ir < full; ir += mr)
+                        kernel->ukr(kb, ws_a + ir * kb * es, bp, c_col + ir * es, s->ldc, (int)mr,
+                                    n_eff, sp->alpha, beta);
+                    const char *ap = ws_a + full * kb * es;
+                    int64_t ir = full;
+                    for (int e = 0; e < n_edge; e++) {
+                        edge[e].ukr(kb, ap, bp, c_col + ir * es, s->ldc, edge[e].rows, n_eff,
+                                    sp->alpha, beta);
+                        ap += (int64_t)edge[e].width * kb * es;
+                        ir += edge[e].rows;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* n == 1 or m == 1: a matrix-vector product over the given rows of the output vector. */
+static void gemv_block(const sub_problem *sp, const usine_gemm_operands *ops, int64_t row0,
+                       int64_t rows)
+{
+    const usine_gemm_shape *s = sp->shape;
+    const size_t es = sp->es;
+    const char *a = (const char *)ops->a, *b = (const char *)ops->b;
+    char *c = (char *)ops->c;
+    if (s->n == 1) /* y = C(:,0), X = op(A), v = op(B)(:,0) */
+        sp->plan->kernel->gemv(rows, s->k, a + row0 * s->a_rs * es, s->a_rs, s->a_cs, b, s->b_rs,
+                               c + row0 * es, 1, sp->alpha, sp->beta);
+    else /* m == 1: y = C(0,:), X = op(B)^T, v = op(A)(0,:) */
+        sp->plan->kernel->gemv(rows, s->k, b + row0 * s->b_cs * es, s->b_cs, s->b_rs, a, s->a_cs,
+                               c + row0 * s->ldc * es, s->ldc, sp->alpha, sp->beta);
+}
+
+static int is_gemv(const usine_gemm_shape *s)
+{
+    return s->n == 1 || s->m == 1;
+}
+
+/* ------------------------------------------------------------------ workspace */
+
+static size_t pack_a_bytes(const usine_gemm_plan *plan, const usine_gemm_shape *s, size_t es)
+{
+    /* Balanced blocks exceed MC by less than MR; the panels cover them to a multiple of MR. */
+    const int64_t kb = min64(plan->blocking.kc, s->k);
+    const int64_t rows = min64(plan->blocking.mc, s->m) + 2 * plan->kernel->mr;
+    return align_up((size_t)(rows * kb) * es);
+}
+
+static size_t pack_b_bytes(const usine_gemm_plan *plan, const usine_gemm_shape *s, size_t es)
+{
+    const int64_t kb = min64(plan->blocking.kc, s->k);
+    const int64_t cols = min64(plan->blocking.nc, s->n) + 2 * plan->kernel->nr;
+    return align_up((size_t)(cols * kb) * es);
+}
+
+static size_t per_thread_bytes(const usine_gemm_plan *plan, const usine_gemm_shape *s)
+{
+    if (is_gemv(s) || s->k == 0 || s->alpha == 0.0)
+        return 0;
+    const size_t es = usine_cpu_gemm_dtype_size(plan->kernel->dtype);
+    return pack_a_bytes(plan, s, es) + pack_b_bytes(plan, s, es);
+}
+
+/* Threads worth using for `items` problems of this shape. */
+static int useful_threads(const usine_gemm_plan *plan, const usine_gemm_shape *s, int64_t items)
+{
+    const double flops = 2.0 * (double)s->m * (double)s->n * (double)s->k * (double)items;
+    const double cap = flops / MIN_FLOPS_PER_THREAD;
+    int threads = plan->max_threads;
+    if (cap < threads)
+        threads = cap < 1 ? 1 : (int)cap;
+    return threads;
+}
+
+size_t usine_cpu_gemm_workspace_size(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
+                                     int64_t count)
+{
+    return (size_t)useful_threads(plan, shape, count) * per_thread_bytes(plan, shape);
+}
+
+/* ------------------------------------------------------------------ threads */
+
+/* How `threads` threads split C: tm row groups x tn column groups. Each thread packs its
+ * own panels, so a split of the rows repacks all of B in every row group (and a split of
+ * the columns all of A): the cost model charges the slowest thread its multiply-adds,
+ * rounded up to whole tiles, plus its packing. */
+static void choose_grid(const usine_gemm_kernel *kernel, const usine_gemm_shape *s, int threads,
+                        int *tm, int *tn)
+{
+    const int64_t row_tiles = ceil_div(s->m, kernel->mr), col_tiles = ceil_div(s->n, kernel->nr);
+    double best = -1;
+    *tm = 1;
+    *tn = 1;
+    for (int r = 1; r <= threads; r++) {
+        if (threads % r != 0 || r > row_tiles || threads / r > col_tiles)
+            continue;
+        const int cgroups = threads / r;
+        const double mu = (double)(ceil_div(row_tiles, r) * kernel->mr);
+        const double nu = (double)(ceil_div(col_tiles, cgroups) * kernel->nr);
+        const double cost = 2.0 * mu * nu * (double)s->k +
+                            PACK_COST_IN_FLOPS * (mu + nu) * (double)s->k;
+        if (best < 0 || cost < best) {
+            best = cost;
+            *tm = r;
+            *tn = cgroups;
+        }
+    }
+}
+
+/* [begin, end) of part `index` of `parts` when `units` units of `unit` elements each
+ * (the last one possibly short, total `total`) are shared out as evenly as possible. */
+static void share(int64_t total, int64_t unit, int parts, int index, int64_t *begin,
+                  int64_t *count)
+{
+    const int64_t units = ceil_div(total, unit);
+    const int64_t base = units / parts, extra = units % parts;
+    const int64_t first = index * base + (index < extra ? index : extra);
+    const int64_t mine = base + (index < extra ? 1 : 0);
+    *begin = min64(first * unit, total);
+    *count = min64((first + mine) * unit, total) - *begin;
+}
+
+typedef struct run_args {
+    sub_problem sp;
+    const usine_gemm_batch *batch;
+    char *workspace;
+    size_t per_thread;
+    int64_t item; /* -1: threads share out whole items; else threads split this item */
+} run_args;
+
+static usine_gemm_operands batch_item(const usine_gemm_batch *batch, int64_t i, size_t es)
+{
+    usine_gemm_operands ops;
+    /* A and B may be absent (NULL) when they are not read: alpha == 0 or k == 0. */
+    if (batch->c_array) {
+        ops.a = batch->a_array ? batch->a_array[i] : NULL;
+        ops.b = batch->b_array ? batch->b_array[i] : NULL;
+        ops.c = batch->c_array[i];
+    } else {
+        ops.a = batch->base.a ? (const char *)batch->base.a + (size_t)(i * batch->stride_a) * es
+                              : NULL;
+        ops.b = batch->base.b ? (const char *)batch->base.b + (size_t)(i * batch->stride_b) * es
+                              : NULL;
+        ops.c = (char *)batch->base.c + (size_t)(i * batch->stride_c) * es;
+    }
+    return ops;
+}
+
+/* The share of one item's C that thread `index` of `count` computes. */
+static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int index, int count,
+                          char *ws)
+{
+    const usine_gemm_shape *s = r->sp.shape;
+    const usine_gemm_kernel *kernel = r->sp.plan->kernel;
+    if (s->k == 0 || s->alpha == 0.0) {
+        int64_t col0, cols;
+        share(s->n, 1, count, index, &col0, &cols);
+        scale_c(kernel->dtype, s->m, cols, (char *)ops->c + col0 * s->ldc * r->sp.es, s->ldc,
+                s->beta);
+        return;
+    }
+    if (is_gemv(s)) {
+        int64_t row0, rows;
+        share(s->n == 1 ? s->m : s->n, 64, count, index, &row0, &rows);
+        if (rows > 0)
+            gemv_block(&r->sp, ops, row0, rows);
+        return;
+    }
+    int tm, tn;
+    choose_grid(kernel, s, count, &tm, &tn);
+    if (index >= tm * tn)
+        return;
+    int64_t row0, rows, col0, cols;
+    share(s->m, kernel->mr, tm, index / tn, &row0, &rows);
+    share(s->n, kernel->nr, tn, index % tn, &col0, &cols);
+    if (rows > 0 && cols > 0)
+        gemm_block(&r->sp, ops, row0, rows, col0, cols, ws,
+                   ws + pack_a_bytes(r->sp.plan, s, r->sp.es));
+}
+
+static void run_body(void *arg, int index, int count)
+{
+    const run_args *r = (const run_args *)arg;
+    char *ws = r->workspace + (size_t)index * r->per_thread;
+    if (r->item >= 0) {
+        const usine_gemm_operands ops = batch_item(r->batch, r->item, r->sp.es);
+        run_item_part(r, &ops, index, count, ws);
+        return;
+    }
+    int64_t first, mine;
+    share(r->batch->count, 1, count, index, &first, &mine);
+    for (int64_t i = first; i < first + mine; i++) {
+        const usine_gemm_operands ops = batch_item(r->batch, i, r->sp.es);
+        run_item_part(r, &ops, 0, 1, ws);
+    }
+}
+
+void usine_cpu_gemm_run(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
+                        const usine_gemm_batch *batch, void *workspace)
+{
+    const usine_dtype dtype = plan->kernel->dtype;
+    const scalar alpha = to_scalar(dtype, shape->alpha), beta = to_scalar(dtype, shape->beta);
+    const scalar one = to_scalar(dtype, 1.0);
+    run_args r = {
+        .sp = {plan, shape, usine_cpu_gemm_dtype_size(dtype), &alpha, &beta, &one},
+        .batch = batch,
+        .workspace = (char *)workspace,
+        .per_thread = per_thread_bytes(plan, shape),
+        .item = -1,
+    };
+    const int threads = useful_threads(plan, shape, batch->count);
+    /* Whole items per thread when they share out evenly (no synchronisation, no packing
+     * duplicated); otherwise every item in turn, split across all threads. */
+    if (batch->count >= threads && (batch->count % threads == 0 || batch->count >= 4 * threads)) {
+        usine_cpu_parallel(threads, run_body, &r);
+        return;
+    }
+    for (int64_t i = 0; i < batch->count; i++) {
+        r.item = i;
+        usine_cpu_parallel(useful_threads(plan, shape, 1), run_body, &r);
+    }
+}

@@ -1,0 +1,78 @@
+/*
+ * The CPU GEMM microkernel contract (STYLE.md, lesson 1): every ISA implements the same
+ * small set of functions on packed panels; the portable driver (gemm_driver.c) does the
+ * five loops, the packing calls and the threading. Adding a kernel = one file defining a
+ * usine_gemm_kernel plus one line in gemm_registry.c.
+ *
+ * Notation: the driver works on a column-major C (m x n); op(A)(i,p) = a[i*rs + p*cs],
+ * op(B)(p,j) = b[p*rs + j*cs]. Row-major problems are turned into column-major ones by
+ * computing C^T = op(B)^T op(A)^T before they get here.
+ */
+#ifndef USINE_KERNELS_CPU_GEMM_KERNEL_H
+#define USINE_KERNELS_CPU_GEMM_KERNEL_H
+
+#include <stdint.h>
+
+#include "usine.h"
+#include "../cpu_isa.h"
+
+/*
+ * Microkernel: C[0:m, 0:n] = alpha * A~ * B~ + beta * C[0:m, 0:n], where
+ *   A~ (MR x k) is a packed panel: column p at a + p * MR (elements of the dtype);
+ *   B~ (k x NR) is a packed panel: row p at b + p * NR;
+ *   C is column-major with column stride ldc; 1 <= m <= MR and 1 <= n <= NR;
+ *   alpha, beta point to values of the dtype; beta == 0: C is not read.
+ * Panels are 64-byte aligned; C has no alignment guarantee.
+ */
+typedef void usine_gemm_ukr_fn(int64_t k, const void *a, const void *b, void *c, int64_t ldc,
+                               int m, int n, const void *alpha, const void *beta);
+
+/*
+ * Packing: rows [0, rows) x columns [0, k) of X, with X(i,p) = x[i*rs + p*cs], go into
+ * ceil(rows / W) panels of W rows, panel after panel, each W x k with column p at
+ * panel + p * W; rows past `rows` are zero. W is the function's own panel width.
+ * A is packed with W = MR; B is packed as B^T (X(j,p) = op(B)(p,j)) with W = NR.
+ */
+typedef void usine_gemm_pack_fn(int64_t rows, int64_t k, const void *x, int64_t rs, int64_t cs,
+                                void *dst);
+
+/*
+ * Matrix-vector product for n == 1: y[i*incy] = alpha * sum_p X(i,p) * v[p*incv]
+ * + beta * y[i*incy] for i < m, X(i,p) = x[i*rs + p*cs]; beta == 0: y is not read.
+ * Packing would only add traffic here: every element of X is used once.
+ */
+typedef void usine_gemv_fn(int64_t m, int64_t k, const void *x, int64_t rs, int64_t cs,
+                           const void *v, int64_t incv, void *y, int64_t incy,
+                           const void *alpha, const void *beta);
+
+/* A narrower microkernel for the last rows of C (same NR), with its own A packing. */
+typedef struct usine_gemm_edge {
+    int mr;
+    usine_gemm_ukr_fn *ukr;
+    usine_gemm_pack_fn *pack_a;
+} usine_gemm_edge;
+
+#define USINE_GEMM_MAX_EDGES 2
+
+typedef struct usine_gemm_kernel {
+    const char *name;  /* usine_<t>gemm_cpu_<isa>_<MR>x<NR>: printable, forcible, in the db */
+    usine_dtype dtype; /* USINE_F32 or USINE_F64 (same dtype for A, B, C) */
+    usine_cpu_isa isa; /* lowest ISA level the code needs */
+    int mr, nr;
+    usine_gemm_ukr_fn *ukr;
+    usine_gemm_pack_fn *pack_a; /* W = mr */
+    usine_gemm_pack_fn *pack_b; /* W = nr */
+    usine_gemv_fn *gemv;
+    /* Narrower kernels, widest first, so that m = 35 costs a 32-row and an 8-row tile
+     * rather than two 32-row tiles. */
+    int n_edges;
+    usine_gemm_edge edges[USINE_GEMM_MAX_EDGES];
+} usine_gemm_kernel;
+
+/* Cache blocking of the five loops (in elements): NC columns of B per outer block, KC
+ * deep, MC rows of A per packed block. MC is a multiple of MR and NC of NR. */
+typedef struct usine_gemm_blocking {
+    int64_t mc, kc, nc;
+} usine_gemm_blocking;
+
+#endif

@@ -1,0 +1,26 @@
+#include "gemm_registry.h"
+
+#include <string.h>
+
+extern const usine_gemm_kernel usine_sgemm_cpu_avx512_32x12, usine_sgemm_cpu_avx2_16x6,
+    usine_sgemm_cpu_generic_8x4;
+extern const usine_gemm_kernel usine_dgemm_cpu_avx512_16x12, usine_dgemm_cpu_avx2_8x6,
+    usine_dgemm_cpu_generic_4x4;
+
+const usine_gemm_kernel *const usine_gemm_registry[] = {
+    &usine_sgemm_cpu_avx512_32x12,
+    &usine_sgemm_cpu_avx2_16x6,
+    &usine_sgemm_cpu_generic_8x4,
+    &usine_dgemm_cpu_avx512_16x12,
+    &usine_dgemm_cpu_avx2_8x6,
+    &usine_dgemm_cpu_generic_4x4,
+    NULL,
+};
+
+const usine_gemm_kernel *usine_gemm_kernel_by_name(const char *name)
+{
+    for (const usine_gemm_kernel *const *k = usine_gemm_registry; *k; k++)
+        if (strcmp((*k)->name, name) == 0)
+            return *k;
+    return NULL;
+}

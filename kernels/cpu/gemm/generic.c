@@ -1,0 +1,60 @@
+/*
+ * Portable C GEMM kernels (f32 8x4, f64 4x4): the fallback on any CPU and the kernels the
+ * forced-generic path tests. Plain loops over a small tile; compiled without ISA flags,
+ * so on x86-64 the compiler may use SSE2 and nothing newer.
+ */
+#include "gemm_kernel.h"
+#include "gemv_impl.h"
+#include "pack_impl.h"
+
+#define DEFINE_GENERIC_UKR(name, T, MR, NR)                                                        \
+    static void name(int64_t k, const void *av, const void *bv, void *cv, int64_t ldc, int m,      \
+                     int n, const void *alphav, const void *betav)                                 \
+    {                                                                                              \
+        const T *a = (const T *)av, *b = (const T *)bv;                                            \
+        T *c = (T *)cv;                                                                            \
+        const T alpha = *(const T *)alphav, beta = *(const T *)betav;                              \
+        T acc[NR][MR];                                                                             \
+        memset(acc, 0, sizeof acc);                                                                \
+        for (int64_t p = 0; p < k; p++, a += MR, b += NR)                                          \
+            for (int j = 0; j < NR; j++)                                                           \
+                for (int i = 0; i < MR; i++)                                                       \
+                    acc[j][i] += a[i] * b[j];                                                      \
+        for (int j = 0; j < n; j++)                                                                \
+            for (int i = 0; i < m; i++)                                                            \
+                c[i + j * ldc] = beta == (T)0 ? alpha * acc[j][i]                                  \
+                                              : alpha * acc[j][i] + beta * c[i + j * ldc];         \
+    }
+
+DEFINE_GENERIC_UKR(sgemm_ukr_8x4, float, 8, 4)
+USINE_DEFINE_PACK(sgemm_pack_8, float, 8)
+USINE_DEFINE_PACK(sgemm_pack_4, float, 4)
+USINE_DEFINE_GEMV(sgemv, float)
+
+const usine_gemm_kernel usine_sgemm_cpu_generic_8x4 = {
+    .name = "usine_sgemm_cpu_generic_8x4",
+    .dtype = USINE_F32,
+    .isa = USINE_ISA_GENERIC,
+    .mr = 8,
+    .nr = 4,
+    .ukr = sgemm_ukr_8x4,
+    .pack_a = sgemm_pack_8,
+    .pack_b = sgemm_pack_4,
+    .gemv = sgemv,
+};
+
+DEFINE_GENERIC_UKR(dgemm_ukr_4x4, double, 4, 4)
+USINE_DEFINE_PACK(dgemm_pack_4, double, 4)
+USINE_DEFINE_GEMV(dgemv, double)
+
+const usine_gemm_kernel usine_dgemm_cpu_generic_4x4 = {
+    .name = "usine_dgemm_cpu_generic_4x4",
+    .dtype = USINE_F64,
+    .isa = USINE_ISA_GENERIC,
+    .mr = 4,
+    .nr = 4,
+    .ukr = dgemm_ukr_4x4,
+    .pack_a = dgemm_pack_4,
+    .pack_b = dgemm_pack_4,
+    .gemv = dgemv,
+};

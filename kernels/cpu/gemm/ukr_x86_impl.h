@@ -1,0 +1,123 @@
+/*
+ * Register-blocked x86 microkernel body, instantiated once per (ISA, vector width, dtype)
+ * by defining the UKR_* macros below and including this file. The kernel files then wrap
+ * UKR_FUNC with constant MV (vectors per column of the tile) and NR (columns), so that
+ * the compiler unrolls every loop over the tile and keeps the MV x NR accumulators in
+ * registers (checked in the generated assembly: no accumulator spills).
+ *
+ * Tile: MR = MV * UKR_LANES rows of C in MV vectors, NR columns. Per k step: MV vector
+ * loads of the packed A column, NR broadcasts of the packed B row, MV * NR FMAs.
+ *
+ * Required macros: UKR_FUNC, UKR_T, UKR_V, UKR_LANES, UKR_MASK, UKR_MASK_FOR(rows),
+ * UKR_LOAD(p), UKR_BCAST(x), UKR_FMA(a, b, c), UKR_MUL(a, b), UKR_ZERO(),
+ * UKR_MASKLOAD(mask, p), UKR_MASKSTORE(p, mask, v).
+ */
+
+/* Distance, in k steps, at which the A panel is prefetched: it streams from L2 while the
+ * B panel sits in L1 (the BLIS loop order), so a few hundred cycles ahead hides L2 latency. */
+#ifndef UKR_PREFETCH_STEPS
+#define UKR_PREFETCH_STEPS 8
+#endif
+
+#ifndef UKR_FMA_BCAST
+#define UKR_FMA_BCAST(a, p, c) UKR_FMA(a, UKR_BCAST(*(p)), c)
+#endif
+
+/* One k step: MV vector loads of A, NR broadcasts of B, MV x NR FMAs. */
+#define UKR_STEP(a, b)                                                                             \
+    do {                                                                                           \
+        UKR_V av[3];                                                                               \
+        _Pragma("GCC unroll 3") for (int v = 0; v < MV; v++) av[v] = UKR_LOAD((a) + v * UKR_LANES); \
+        _Pragma("GCC unroll 16") for (int jj = 0; jj < NR; jj++)                                   \
+        {                                                                                          \
+            _Pragma("GCC unroll 3") for (int v = 0; v < MV; v++) acc[v][jj] =                     \
+                UKR_FMA_BCAST(av[v], &(b)[jj], acc[v][jj]);                                       \
+        }                                                                                          \
+    } while (0)
+
+USINE_INLINE void UKR_FUNC(int MV, int NR, int64_t k, const UKR_T *a, const UKR_T *b, UKR_T *c,
+                           int64_t ldc, int m, int n, UKR_T alpha, UKR_T beta)
+{
+    UKR_V acc[3][16];
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; j++)
+#pragma GCC unroll 3
+        for (int v = 0; v < MV; v++)
+            acc[v][j] = UKR_ZERO();
+
+    /* C is touched once, after the k loop, and often comes from memory. Its lines are
+     * asked for into L2 now (the A panel streaming through L1 would evict them from there)
+     * and into L1 one column per step during the last NR steps. */
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; j++)
+        if (j < n)
+#pragma GCC unroll 3
+            for (int v = 0; v < MV; v++)
+                __builtin_prefetch(c + j * ldc + v * UKR_LANES, 1, 2);
+
+    const int MR = MV * UKR_LANES;
+    int64_t p = 0;
+    for (; p < k - NR; p++) {
+#pragma GCC unroll 3
+        for (int v = 0; v < MV; v++)
+            __builtin_prefetch(a + UKR_PREFETCH_STEPS * MR + v * UKR_LANES, 0, 3);
+        UKR_STEP(a, b);
+        a += MR;
+        b += NR;
+    }
+    for (int j = 0; p < k; p++, j++) {
+        if (j < n)
+#pragma GCC unroll 3
+            for (int v = 0; v < MV; v++)
+                __builtin_prefetch(c + j * ldc + v * UKR_LANES, 1, 3);
+        UKR_STEP(a, b);
+        a += MR;
+        b += NR;
+    }
+
+    /* Store: masked along m (a partial last tile costs no extra pass), guarded along n. */
+    UKR_MASK mask[3];
+#pragma GCC unroll 3
+    for (int v = 0; v < MV; v++)
+        mask[v] = UKR_MASK_FOR(m - v * UKR_LANES);
+    const UKR_V valpha = UKR_BCAST(alpha);
+    if (beta == (UKR_T)0) {
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; j++) {
+            if (j >= n)
+                break;
+#pragma GCC unroll 3
+            for (int v = 0; v < MV; v++)
+                UKR_MASKSTORE(c + j * ldc + v * UKR_LANES, mask[v], UKR_MUL(valpha, acc[v][j]));
+        }
+    } else {
+        const UKR_V vbeta = UKR_BCAST(beta);
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; j++) {
+            if (j >= n)
+                break;
+#pragma GCC unroll 3
+            for (int v = 0; v < MV; v++) {
+                UKR_T *cp = c + j * ldc + v * UKR_LANES;
+                const UKR_V old = UKR_MASKLOAD(mask[v], cp);
+                UKR_MASKSTORE(cp, mask[v], UKR_FMA(valpha, acc[v][j], UKR_MUL(vbeta, old)));
+            }
+        }
+    }
+}
+
+#undef UKR_FUNC
+#undef UKR_T
+#undef UKR_V
+#undef UKR_LANES
+#undef UKR_MASK
+#undef UKR_MASK_FOR
+#undef UKR_LOAD
+#undef UKR_BCAST
+#undef UKR_FMA
+#undef UKR_MUL
+#undef UKR_ZERO
+#undef UKR_MASKLOAD
+#undef UKR_MASKSTORE
+#undef UKR_STEP
+#undef UKR_FMA_BCAST
