@@ -6,7 +6,7 @@
  * rest holds the other operand's stream, C and whatever the caller keeps hot. */
 #define L1_SHARE_FOR_B_PANEL 0.75 /* KC x NR panel of B, reused by every A panel */
 #define L2_SHARE_FOR_A_BLOCK 0.75 /* MC x KC block of A, reused by every B panel */
-#define L3_SHARE_FOR_B_BLOCK 0.5 /* KC x NC block of B, reused by every A block */
+#define L3_SHARE_FOR_B_BLOCK 0.5  /* KC x NC block of B, reused by every A block */
 
 static int64_t round_down(int64_t x, int64_t multiple, int64_t floor)
 {
@@ -20,8 +20,8 @@ usine_gemm_blocking usine_model_gemm_blocking(const usine_topology *t,
     const int64_t es = (int64_t)usine_cpu_gemm_dtype_size(kernel->dtype);
     usine_gemm_blocking b;
     /* KC: the B micro-panel fills its share of L1; a multiple of 8 keeps panels aligned. */
-    b.kc = round_down((int64_t)(t->l1d.size_bytes * L1_SHARE_FOR_B_PANEL) / (kernel->nr * es),
-                      8, 64);
+    b.kc =
+        round_down((int64_t)(t->l1d.size_bytes * L1_SHARE_FOR_B_PANEL) / (kernel->nr * es), 8, 64);
     /* MC: the packed A block fills its share of one core's L2. */
     const int64_t l2 = t->l2.size_bytes / (t->l2.cores_sharing > 0 ? t->l2.cores_sharing : 1);
     b.mc = round_down((int64_t)(l2 * L2_SHARE_FOR_A_BLOCK) / (b.kc * es), kernel->mr, kernel->mr);

@@ -43,21 +43,21 @@ static int check_name(const char *name, void *vctx)
     check_ctx *c = (check_ctx *)vctx;
     const usine_gemm_kernel *k = usine_gemm_kernel_by_name(name);
     if (!k) {
-        snprintf(c->message, c->size, "USINE_KERNEL names '%s', which is not a usine kernel",
-                 name);
+        snprintf(c->message, c->size, "USINE_KERNEL names '%s', which is not a usine kernel", name);
         return USINE_SELECT_UNKNOWN_NAME;
     }
     if (k->isa > c->cap) {
-        snprintf(c->message, c->size, "USINE_KERNEL names '%s', which needs %s; this CPU (or "
-                 "USINE_CPU_ISA) allows %s", name, usine_cpu_isa_name(k->isa),
-                 usine_cpu_isa_name(c->cap));
+        snprintf(c->message, c->size,
+                 "USINE_KERNEL names '%s', which needs %s; this CPU (or "
+                 "USINE_CPU_ISA) allows %s",
+                 name, usine_cpu_isa_name(k->isa), usine_cpu_isa_name(c->cap));
         return USINE_SELECT_ISA_TOO_HIGH;
     }
     return 0;
 }
 
-usine_select_error usine_select_check_forced(const char *forced, usine_cpu_isa cap,
-                                             char *message, size_t size)
+usine_select_error usine_select_check_forced(const char *forced, usine_cpu_isa cap, char *message,
+                                             size_t size)
 {
     check_ctx c = {cap, message, size};
     return (usine_select_error)for_each_name(forced, check_name, &c);

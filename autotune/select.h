@@ -18,9 +18,9 @@ typedef struct usine_gemm_choice {
 
 typedef enum usine_select_error {
     USINE_SELECT_OK = 0,
-    USINE_SELECT_UNKNOWN_NAME,  /* a forced name is not in the registry */
-    USINE_SELECT_ISA_TOO_HIGH,  /* a forced kernel needs an ISA above the cap */
-    USINE_SELECT_NO_KERNEL      /* no kernel for the dtype */
+    USINE_SELECT_UNKNOWN_NAME, /* a forced name is not in the registry */
+    USINE_SELECT_ISA_TOO_HIGH, /* a forced kernel needs an ISA above the cap */
+    USINE_SELECT_NO_KERNEL     /* no kernel for the dtype */
 } usine_select_error;
 
 /* forced: NULL or a comma-separated list of kernel names (at most one per dtype is used).
@@ -29,7 +29,7 @@ usine_select_error usine_select_gemm(usine_dtype dtype, usine_cpu_isa cap, const
                                      usine_gemm_choice *choice, char *message, size_t size);
 
 /* Checks every name in a forced list (unknown names, ISA above the cap). */
-usine_select_error usine_select_check_forced(const char *forced, usine_cpu_isa cap,
-                                             char *message, size_t size);
+usine_select_error usine_select_check_forced(const char *forced, usine_cpu_isa cap, char *message,
+                                             size_t size);
 
 #endif

@@ -49,9 +49,7 @@ static void read_sysconf(void)
     topology.source = "sysconf";
 }
 #else
-static void read_sysconf(void)
-{
-}
+static void read_sysconf(void) {}
 #endif
 
 #ifdef USINE_HAVE_HWLOC

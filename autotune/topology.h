@@ -5,10 +5,10 @@
 #include <stdint.h>
 
 typedef struct usine_cache_level {
-    int64_t size_bytes;  /* of one instance; 0 if the level is absent or unknown */
+    int64_t size_bytes; /* of one instance; 0 if the level is absent or unknown */
     int line_bytes;
-    int associativity;   /* ways; 0 unknown, -1 fully associative */
-    int cores_sharing;   /* cores under one instance */
+    int associativity; /* ways; 0 unknown, -1 fully associative */
+    int cores_sharing; /* cores under one instance */
 } usine_cache_level;
 
 typedef struct usine_topology {

@@ -61,8 +61,8 @@ static usine_status choose_kernels(usine_context *ctx, const usine_env *env)
     static const usine_dtype dtypes[USINE_GEMM_DTYPES] = {USINE_F32, USINE_F64};
     for (int i = 0; i < USINE_GEMM_DTYPES; i++) {
         char message[256];
-        usine_select_error err = usine_select_gemm(dtypes[i], ctx->isa, env->kernels,
-                                                   &ctx->gemm[i], message, sizeof message);
+        usine_select_error err = usine_select_gemm(dtypes[i], ctx->isa, env->kernels, &ctx->gemm[i],
+                                                   message, sizeof message);
         if (err == USINE_SELECT_ISA_TOO_HIGH)
             return usine_fail(USINE_ERROR_NOT_SUPPORTED, "usine_create", "%s", message);
         if (err)

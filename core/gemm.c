@@ -51,8 +51,8 @@ static usine_status check_ld(const gemm_call *g, const char *name, int64_t ld, i
     if (ld < need)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
                           "%s = %" PRId64 " is less than %" PRId64 ", the %s of %s (%s-major)",
-                          name, ld, need, g->layout == USINE_ROW_MAJOR ? "columns" : "rows",
-                          what, g->layout == USINE_ROW_MAJOR ? "row" : "column");
+                          name, ld, need, g->layout == USINE_ROW_MAJOR ? "columns" : "rows", what,
+                          g->layout == USINE_ROW_MAJOR ? "row" : "column");
     return USINE_SUCCESS;
 }
 
@@ -74,8 +74,8 @@ static usine_status check_scalars_and_enums(usine_context *ctx, const gemm_call 
     if (!ctx)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function, "context is NULL");
     if ((unsigned)g->dtype > USINE_S32)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function, "dtype = %d is not a usine_dtype",
-                          (int)g->dtype);
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "dtype = %d is not a usine_dtype", (int)g->dtype);
     if (gemm_dtype_index(g->dtype) < 0)
         return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
                           "dtype %s is not supported yet (f32 and f64 are)", dtype_name(g->dtype));
@@ -163,8 +163,8 @@ static usine_status check_pointer(const gemm_call *g, const char *name, const vo
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function, "%s is NULL", name);
     if (UINTPTR_MAX - (uintptr_t)p < (uintptr_t)s.bytes)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
-                          "%s + its span (%" PRId64 " bytes) wraps around the address space",
-                          name, s.bytes);
+                          "%s + its span (%" PRId64 " bytes) wraps around the address space", name,
+                          s.bytes);
     return USINE_SUCCESS;
 }
 
@@ -175,8 +175,8 @@ static int reads_ab(const gemm_call *g)
 }
 
 /* Pointers of one product (named as the caller knows them) and their spans. */
-static usine_status check_operands(const gemm_call *g, const char *names[3], const void *a,
-                                   span sa, const void *b, span sb, const void *c, span sc)
+static usine_status check_operands(const gemm_call *g, const char *names[3], const void *a, span sa,
+                                   const void *b, span sb, const void *c, span sc)
 {
     usine_status st = check_pointer(g, names[2], c, sc);
     if (st || !reads_ab(g))
@@ -244,8 +244,8 @@ static void log_call(const usine_context *ctx, const gemm_call *g, const usine_g
             " kernel=%s rule=%s mc=%" PRId64 " kc=%" PRId64 " nc=%" PRId64
             " threads=%d time=%.1fus %.2f GFLOP/s\n",
             g->function, dtype_name(g->dtype), g->layout == USINE_ROW_MAJOR ? "row" : "col",
-            is_transpose(g->trans_a) ? 'T' : 'N', is_transpose(g->trans_b) ? 'T' : 'N', g->m,
-            g->n, g->k, count, plan->kernel->name, ctx->gemm[gemm_dtype_index(g->dtype)].rule,
+            is_transpose(g->trans_a) ? 'T' : 'N', is_transpose(g->trans_b) ? 'T' : 'N', g->m, g->n,
+            g->k, count, plan->kernel->name, ctx->gemm[gemm_dtype_index(g->dtype)].rule,
             plan->blocking.mc, plan->blocking.kc, plan->blocking.nc, plan->max_threads,
             seconds * 1e6, seconds > 0 ? flops / seconds * 1e-9 : 0.0);
 }
@@ -287,8 +287,8 @@ usine_status usine_gemm(usine_context *context, usine_dtype dtype, usine_layout 
                         int64_t ldb, double beta, void *c, int64_t ldc)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m, n, k, alpha, beta,
-                         lda,      ldb,   ldc};
+    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,  n,
+                         k,        alpha, beta,   lda,     ldb,     ldc};
     usine_status st = check_scalars_and_enums(context, &g);
     if (st || m == 0 || n == 0)
         return st;
@@ -304,14 +304,13 @@ usine_status usine_gemm(usine_context *context, usine_dtype dtype, usine_layout 
 usine_status usine_gemm_strided_batched(usine_context *context, usine_dtype dtype,
                                         usine_layout layout, usine_transpose trans_a,
                                         usine_transpose trans_b, int64_t m, int64_t n, int64_t k,
-                                        double alpha, const void *a, int64_t lda,
-                                        int64_t stride_a, const void *b, int64_t ldb,
-                                        int64_t stride_b, double beta, void *c, int64_t ldc,
-                                        int64_t stride_c, int64_t batch_count)
+                                        double alpha, const void *a, int64_t lda, int64_t stride_a,
+                                        const void *b, int64_t ldb, int64_t stride_b, double beta,
+                                        void *c, int64_t ldc, int64_t stride_c, int64_t batch_count)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m, n, k, alpha, beta,
-                         lda,      ldb,   ldc};
+    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,  n,
+                         k,        alpha, beta,   lda,     ldb,     ldc};
     usine_status st = check_scalars_and_enums(context, &g);
     if (st)
         return st;
@@ -355,8 +354,8 @@ usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine
                                 void *const *c, int64_t ldc, int64_t batch_count)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m, n, k, alpha, beta,
-                         lda,      ldb,   ldc};
+    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,  n,
+                         k,        alpha, beta,   lda,     ldb,     ldc};
     usine_status st = check_scalars_and_enums(context, &g);
     if (st)
         return st;
@@ -367,7 +366,9 @@ usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine
         return USINE_SUCCESS;
     if (!c || (reads_ab(&g) && (!a || !b)))
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "the pointer array %s is NULL",
-                          !c ? "c" : !a ? "a" : "b");
+                          !c   ? "c"
+                          : !a ? "a"
+                               : "b");
     span sa, sb, sc;
     if ((st = operand_spans(&g, &sa, &sb, &sc)))
         return st;
@@ -381,13 +382,12 @@ usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine
                                  reads_ab(&g) ? b[i] : NULL, sb, c[i], sc)))
             return st;
     }
-    const usine_gemm_batch batch = {
-        .count = batch_count, .a_array = a, .b_array = b, .c_array = c};
+    const usine_gemm_batch batch = {.count = batch_count, .a_array = a, .b_array = b, .c_array = c};
     return run(context, &g, batch);
 }
 
-usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype, int64_t m,
-                                    int64_t n, int64_t k, const char **name)
+usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype, int64_t m, int64_t n,
+                                    int64_t k, const char **name)
 {
     usine_clear_error();
     if (!context)

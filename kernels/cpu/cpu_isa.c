@@ -24,8 +24,8 @@ static usine_cpu_isa detect(void)
     if (!has_osxsave || !has_avx || !has_fma)
         return USINE_ISA_GENERIC;
     const unsigned long long xcr0 = read_xcr0();
-    const int os_ymm = (xcr0 & 0x6) == 0x6;    /* SSE + AVX state */
-    const int os_zmm = (xcr0 & 0xe6) == 0xe6;  /* + opmask, ZMM_Hi256, Hi16_ZMM */
+    const int os_ymm = (xcr0 & 0x6) == 0x6;   /* SSE + AVX state */
+    const int os_zmm = (xcr0 & 0xe6) == 0xe6; /* + opmask, ZMM_Hi256, Hi16_ZMM */
     if (!os_ymm || __get_cpuid_max(0, NULL) < 7)
         return USINE_ISA_GENERIC;
     __cpuid_count(7, 0, eax, ebx, ecx, edx);

@@ -14,29 +14,36 @@ USINE_INLINE __m256i rows_mask_pd(int rows)
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(rows), lanes);
 }
 
-#define UKR_FUNC                 ukr_ymm
-#define UKR_T                    double
-#define UKR_V                    __m256d
-#define UKR_LANES                4
-#define UKR_MASK                 __m256i
-#define UKR_MASK_FOR(rows)       rows_mask_pd(rows)
-#define UKR_LOAD(p)              _mm256_load_pd(p)
-#define UKR_BCAST(x)             _mm256_set1_pd(x)
-#define UKR_FMA(a, b, c)         _mm256_fmadd_pd(a, b, c)
-#define UKR_MUL(a, b)            _mm256_mul_pd(a, b)
-#define UKR_ZERO()               _mm256_setzero_pd()
-#define UKR_MASKLOAD(mask, p)    _mm256_maskload_pd(p, mask)
+#define UKR_FUNC                  ukr_ymm
+#define UKR_T                     double
+#define UKR_V                     __m256d
+#define UKR_LANES                 4
+#define UKR_MASK                  __m256i
+#define UKR_MASK_FOR(rows)        rows_mask_pd(rows)
+#define UKR_LOAD(p)               _mm256_loadu_pd(p)
+#define UKR_BCAST(x)              _mm256_set1_pd(x)
+#define UKR_FMA(a, b, c)          _mm256_fmadd_pd(a, b, c)
+#define UKR_MUL(a, b)             _mm256_mul_pd(a, b)
+#define UKR_ZERO()                _mm256_setzero_pd()
+#define UKR_MASKLOAD(mask, p)     _mm256_maskload_pd(p, mask)
 #define UKR_MASKSTORE(p, mask, v) _mm256_maskstore_pd(p, mask, v)
 #include "ukr_x86_impl.h"
 
 #define NR 6
 
+/* ukr (B~ by rows) and ukr_bt (B~ by columns) for one tile shape. */
 #define DEFINE_UKR(name, MV)                                                                       \
-    static void name(int64_t k, const void *a, const void *b, void *c, int64_t ldc, int m, int n,  \
-                     const void *alpha, const void *beta)                                          \
+    static void name(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step,      \
+                     void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
     {                                                                                              \
-        ukr_ymm(MV, NR, k, (const double *)a, (const double *)b, (double *)c, ldc, m, n,           \
-                *(const double *)alpha, *(const double *)beta);                                    \
+        ukr_ymm(MV, NR, 0, k, (const double *)a, a_step, (const double *)b, b_step, (double *)c,   \
+                ldc, m, n, *(const double *)alpha, *(const double *)beta);                         \
+    }                                                                                              \
+    static void name##_bt(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step, \
+                          void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta) \
+    {                                                                                              \
+        ukr_ymm(MV, NR, 1, k, (const double *)a, a_step, (const double *)b, b_step, (double *)c,   \
+                ldc, m, n, *(const double *)alpha, *(const double *)beta);                         \
     }
 
 DEFINE_UKR(ukr_8x6, 2)
@@ -53,9 +60,10 @@ const usine_gemm_kernel usine_dgemm_cpu_avx2_8x6 = {
     .mr = 8,
     .nr = NR,
     .ukr = ukr_8x6,
+    .ukr_bt = ukr_8x6_bt,
     .pack_a = pack_8,
     .pack_b = pack_6,
     .gemv = gemv,
     .n_edges = 1,
-    .edges = {{4, ukr_4x6, pack_4}},
+    .edges = {{4, ukr_4x6, ukr_4x6_bt, pack_4}},
 };

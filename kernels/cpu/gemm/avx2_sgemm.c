@@ -17,29 +17,36 @@ USINE_INLINE __m256i rows_mask_ps(int rows)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lanes);
 }
 
-#define UKR_FUNC                 ukr_ymm
-#define UKR_T                    float
-#define UKR_V                    __m256
-#define UKR_LANES                8
-#define UKR_MASK                 __m256i
-#define UKR_MASK_FOR(rows)       rows_mask_ps(rows)
-#define UKR_LOAD(p)              _mm256_load_ps(p)
-#define UKR_BCAST(x)             _mm256_set1_ps(x)
-#define UKR_FMA(a, b, c)         _mm256_fmadd_ps(a, b, c)
-#define UKR_MUL(a, b)            _mm256_mul_ps(a, b)
-#define UKR_ZERO()               _mm256_setzero_ps()
-#define UKR_MASKLOAD(mask, p)    _mm256_maskload_ps(p, mask)
+#define UKR_FUNC                  ukr_ymm
+#define UKR_T                     float
+#define UKR_V                     __m256
+#define UKR_LANES                 8
+#define UKR_MASK                  __m256i
+#define UKR_MASK_FOR(rows)        rows_mask_ps(rows)
+#define UKR_LOAD(p)               _mm256_loadu_ps(p)
+#define UKR_BCAST(x)              _mm256_set1_ps(x)
+#define UKR_FMA(a, b, c)          _mm256_fmadd_ps(a, b, c)
+#define UKR_MUL(a, b)             _mm256_mul_ps(a, b)
+#define UKR_ZERO()                _mm256_setzero_ps()
+#define UKR_MASKLOAD(mask, p)     _mm256_maskload_ps(p, mask)
 #define UKR_MASKSTORE(p, mask, v) _mm256_maskstore_ps(p, mask, v)
 #include "ukr_x86_impl.h"
 
 #define NR 6
 
+/* ukr (B~ by rows) and ukr_bt (B~ by columns) for one tile shape. */
 #define DEFINE_UKR(name, MV)                                                                       \
-    static void name(int64_t k, const void *a, const void *b, void *c, int64_t ldc, int m, int n,  \
-                     const void *alpha, const void *beta)                                          \
+    static void name(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step,      \
+                     void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
     {                                                                                              \
-        ukr_ymm(MV, NR, k, (const float *)a, (const float *)b, (float *)c, ldc, m, n,              \
-                *(const float *)alpha, *(const float *)beta);                                      \
+        ukr_ymm(MV, NR, 0, k, (const float *)a, a_step, (const float *)b, b_step, (float *)c, ldc, \
+                m, n, *(const float *)alpha, *(const float *)beta);                                \
+    }                                                                                              \
+    static void name##_bt(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step, \
+                          void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta) \
+    {                                                                                              \
+        ukr_ymm(MV, NR, 1, k, (const float *)a, a_step, (const float *)b, b_step, (float *)c, ldc, \
+                m, n, *(const float *)alpha, *(const float *)beta);                                \
     }
 
 DEFINE_UKR(ukr_16x6, 2)
@@ -56,9 +63,10 @@ const usine_gemm_kernel usine_sgemm_cpu_avx2_16x6 = {
     .mr = 16,
     .nr = NR,
     .ukr = ukr_16x6,
+    .ukr_bt = ukr_16x6_bt,
     .pack_a = pack_16,
     .pack_b = pack_6,
     .gemv = gemv,
     .n_edges = 1,
-    .edges = {{8, ukr_8x6, pack_8}},
+    .edges = {{8, ukr_8x6, ukr_8x6_bt, pack_8}},
 };

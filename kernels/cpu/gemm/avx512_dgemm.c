@@ -22,46 +22,53 @@ USINE_INLINE __m256d fma_bcast_ymm(__m256d a, const double *p, __m256d c)
     return c;
 }
 
-#define UKR_FUNC                 ukr_zmm
-#define UKR_T                    double
-#define UKR_V                    __m512d
-#define UKR_LANES                8
-#define UKR_MASK                 __mmask8
-#define UKR_MASK_FOR(rows)       ((__mmask8)((rows) >= 8 ? 0xff : (rows) <= 0 ? 0 : (1u << (rows)) - 1))
-#define UKR_LOAD(p)              _mm512_load_pd(p)
-#define UKR_BCAST(x)             _mm512_set1_pd(x)
-#define UKR_FMA(a, b, c)         _mm512_fmadd_pd(a, b, c)
-#define UKR_MUL(a, b)            _mm512_mul_pd(a, b)
-#define UKR_ZERO()               _mm512_setzero_pd()
-#define UKR_MASKLOAD(mask, p)    _mm512_maskz_loadu_pd(mask, p)
+#define UKR_FUNC                  ukr_zmm
+#define UKR_T                     double
+#define UKR_V                     __m512d
+#define UKR_LANES                 8
+#define UKR_MASK                  __mmask8
+#define UKR_MASK_FOR(rows)        ((__mmask8)((rows) >= 8 ? 0xff : (rows) <= 0 ? 0 : (1u << (rows)) - 1))
+#define UKR_LOAD(p)               _mm512_loadu_pd(p)
+#define UKR_BCAST(x)              _mm512_set1_pd(x)
+#define UKR_FMA(a, b, c)          _mm512_fmadd_pd(a, b, c)
+#define UKR_MUL(a, b)             _mm512_mul_pd(a, b)
+#define UKR_ZERO()                _mm512_setzero_pd()
+#define UKR_MASKLOAD(mask, p)     _mm512_maskz_loadu_pd(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm512_mask_storeu_pd(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)   fma_bcast_zmm(a, p, c)
+#define UKR_FMA_BCAST(a, p, c)    fma_bcast_zmm(a, p, c)
 #include "ukr_x86_impl.h"
 
-#define UKR_FUNC                 ukr_ymm
-#define UKR_T                    double
-#define UKR_V                    __m256d
-#define UKR_LANES                4
-#define UKR_MASK                 __mmask8
-#define UKR_MASK_FOR(rows)       ((__mmask8)((rows) >= 4 ? 0xf : (rows) <= 0 ? 0 : (1u << (rows)) - 1))
-#define UKR_LOAD(p)              _mm256_load_pd(p)
-#define UKR_BCAST(x)             _mm256_set1_pd(x)
-#define UKR_FMA(a, b, c)         _mm256_fmadd_pd(a, b, c)
-#define UKR_MUL(a, b)            _mm256_mul_pd(a, b)
-#define UKR_ZERO()               _mm256_setzero_pd()
-#define UKR_MASKLOAD(mask, p)    _mm256_maskz_loadu_pd(mask, p)
+#define UKR_FUNC                  ukr_ymm
+#define UKR_T                     double
+#define UKR_V                     __m256d
+#define UKR_LANES                 4
+#define UKR_MASK                  __mmask8
+#define UKR_MASK_FOR(rows)        ((__mmask8)((rows) >= 4 ? 0xf : (rows) <= 0 ? 0 : (1u << (rows)) - 1))
+#define UKR_LOAD(p)               _mm256_loadu_pd(p)
+#define UKR_BCAST(x)              _mm256_set1_pd(x)
+#define UKR_FMA(a, b, c)          _mm256_fmadd_pd(a, b, c)
+#define UKR_MUL(a, b)             _mm256_mul_pd(a, b)
+#define UKR_ZERO()                _mm256_setzero_pd()
+#define UKR_MASKLOAD(mask, p)     _mm256_maskz_loadu_pd(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm256_mask_storeu_pd(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)   fma_bcast_ymm(a, p, c)
+#define UKR_FMA_BCAST(a, p, c)    fma_bcast_ymm(a, p, c)
 #include "ukr_x86_impl.h"
 
 #define NR 12
 
+/* ukr (B~ by rows) and ukr_bt (B~ by columns) for one tile shape. */
 #define DEFINE_UKR(name, body, MV)                                                                 \
-    static void name(int64_t k, const void *a, const void *b, void *c, int64_t ldc, int m, int n,  \
-                     const void *alpha, const void *beta)                                          \
+    static void name(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step,      \
+                     void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
     {                                                                                              \
-        body(MV, NR, k, (const double *)a, (const double *)b, (double *)c, ldc, m, n,              \
-             *(const double *)alpha, *(const double *)beta);                                       \
+        body(MV, NR, 0, k, (const double *)a, a_step, (const double *)b, b_step, (double *)c, ldc, \
+             m, n, *(const double *)alpha, *(const double *)beta);                                 \
+    }                                                                                              \
+    static void name##_bt(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step, \
+                          void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta) \
+    {                                                                                              \
+        body(MV, NR, 1, k, (const double *)a, a_step, (const double *)b, b_step, (double *)c, ldc, \
+             m, n, *(const double *)alpha, *(const double *)beta);                                 \
     }
 
 DEFINE_UKR(ukr_16x12, ukr_zmm, 2)
@@ -80,9 +87,10 @@ const usine_gemm_kernel usine_dgemm_cpu_avx512_16x12 = {
     .mr = 16,
     .nr = NR,
     .ukr = ukr_16x12,
+    .ukr_bt = ukr_16x12_bt,
     .pack_a = pack_16,
     .pack_b = pack_12,
     .gemv = gemv,
     .n_edges = 2,
-    .edges = {{8, ukr_8x12, pack_8}, {4, ukr_4x12, pack_4}},
+    .edges = {{8, ukr_8x12, ukr_8x12_bt, pack_8}, {4, ukr_4x12, ukr_4x12_bt, pack_4}},
 };

@@ -18,14 +18,18 @@
 
 /*
  * Microkernel: C[0:m, 0:n] = alpha * A~ * B~ + beta * C[0:m, 0:n], where
- *   A~ (MR x k) is a packed panel: column p at a + p * MR (elements of the dtype);
- *   B~ (k x NR) is a packed panel: row p at b + p * NR;
+ *   A~ (MR x k): column p at a + p * a_step (elements of the dtype): a packed panel
+ *      (a_step = MR, 64-byte aligned) or, read in place, a column-major block of A;
+ *   B~ (k x NR): for `ukr`, row p at b + p * b_step (packed: b_step = NR); for `ukr_bt`,
+ *      column j at b + j * b_step (B read in place where its columns are contiguous);
  *   C is column-major with column stride ldc; 1 <= m <= MR and 1 <= n <= NR;
  *   alpha, beta point to values of the dtype; beta == 0: C is not read.
- * Panels are 64-byte aligned; C has no alignment guarantee.
+ * All MR rows of A~ and NR columns of B~ are read whatever m and n say: operands read in
+ * place must be full tiles (the driver packs partial ones, zero-padded).
  */
-typedef void usine_gemm_ukr_fn(int64_t k, const void *a, const void *b, void *c, int64_t ldc,
-                               int m, int n, const void *alpha, const void *beta);
+typedef void usine_gemm_ukr_fn(int64_t k, const void *a, int64_t a_step, const void *b,
+                               int64_t b_step, void *c, int64_t ldc, int m, int n,
+                               const void *alpha, const void *beta);
 
 /*
  * Packing: rows [0, rows) x columns [0, k) of X, with X(i,p) = x[i*rs + p*cs], go into
@@ -42,13 +46,13 @@ typedef void usine_gemm_pack_fn(int64_t rows, int64_t k, const void *x, int64_t 
  * Packing would only add traffic here: every element of X is used once.
  */
 typedef void usine_gemv_fn(int64_t m, int64_t k, const void *x, int64_t rs, int64_t cs,
-                           const void *v, int64_t incv, void *y, int64_t incy,
-                           const void *alpha, const void *beta);
+                           const void *v, int64_t incv, void *y, int64_t incy, const void *alpha,
+                           const void *beta);
 
 /* A narrower microkernel for the last rows of C (same NR), with its own A packing. */
 typedef struct usine_gemm_edge {
     int mr;
-    usine_gemm_ukr_fn *ukr;
+    usine_gemm_ukr_fn *ukr, *ukr_bt;
     usine_gemm_pack_fn *pack_a;
 } usine_gemm_edge;
 
@@ -60,6 +64,7 @@ typedef struct usine_gemm_kernel {
     usine_cpu_isa isa; /* lowest ISA level the code needs */
     int mr, nr;
     usine_gemm_ukr_fn *ukr;
+    usine_gemm_ukr_fn *ukr_bt;  /* the same tile with B~ read by columns */
     usine_gemm_pack_fn *pack_a; /* W = mr */
     usine_gemm_pack_fn *pack_b; /* W = nr */
     usine_gemv_fn *gemv;

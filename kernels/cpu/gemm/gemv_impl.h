@@ -26,7 +26,7 @@
     }                                                                                              \
                                                                                                    \
     /* X columns contiguous (rs == 1): y += X(:, p) * v[p], four columns a pass. */                \
-    static void name##_cols(int64_t m, int64_t k, const T *x, int64_t cs, const T *v,             \
+    static void name##_cols(int64_t m, int64_t k, const T *x, int64_t cs, const T *v,              \
                             int64_t incv, T *y, int64_t incy, T alpha, T beta)                     \
     {                                                                                              \
         T acc[USINE_GEMV_CHUNK];                                                                   \
@@ -51,7 +51,7 @@
         }                                                                                          \
     }                                                                                              \
                                                                                                    \
-    /* Any other strides: one dot product per row. */                                             \
+    /* Any other strides: one dot product per row. */                                              \
     static void name##_rows(int64_t m, int64_t k, const T *x, int64_t rs, int64_t cs, const T *v,  \
                             int64_t incv, T *y, int64_t incy, T alpha, T beta)                     \
     {                                                                                              \

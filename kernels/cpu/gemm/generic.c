@@ -7,23 +7,36 @@
 #include "gemv_impl.h"
 #include "pack_impl.h"
 
-#define DEFINE_GENERIC_UKR(name, T, MR, NR)                                                        \
-    static void name(int64_t k, const void *av, const void *bv, void *cv, int64_t ldc, int m,      \
-                     int n, const void *alphav, const void *betav)                                 \
+/* A tile with B~(p,j) = b[p*b_row + j*b_col]: (b_step, 1) by rows, (1, b_step) by columns. */
+#define DEFINE_GENERIC_TILE(name, T, MR, NR)                                                       \
+    static void name(int64_t k, const T *a, int64_t a_step, const T *b, int64_t b_row,             \
+                     int64_t b_col, T *c, int64_t ldc, int m, int n, T alpha, T beta)              \
     {                                                                                              \
-        const T *a = (const T *)av, *b = (const T *)bv;                                            \
-        T *c = (T *)cv;                                                                            \
-        const T alpha = *(const T *)alphav, beta = *(const T *)betav;                              \
         T acc[NR][MR];                                                                             \
         memset(acc, 0, sizeof acc);                                                                \
-        for (int64_t p = 0; p < k; p++, a += MR, b += NR)                                          \
+        for (int64_t p = 0; p < k; p++, a += a_step, b += b_row)                                   \
             for (int j = 0; j < NR; j++)                                                           \
                 for (int i = 0; i < MR; i++)                                                       \
-                    acc[j][i] += a[i] * b[j];                                                      \
+                    acc[j][i] += a[i] * b[j * b_col];                                              \
         for (int j = 0; j < n; j++)                                                                \
             for (int i = 0; i < m; i++)                                                            \
-                c[i + j * ldc] = beta == (T)0 ? alpha * acc[j][i]                                  \
-                                              : alpha * acc[j][i] + beta * c[i + j * ldc];         \
+                c[i + j * ldc] =                                                                   \
+                    beta == (T)0 ? alpha * acc[j][i] : alpha * acc[j][i] + beta * c[i + j * ldc];  \
+    }
+
+#define DEFINE_GENERIC_UKR(name, T, MR, NR)                                                        \
+    DEFINE_GENERIC_TILE(name##_tile, T, MR, NR)                                                    \
+    static void name(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step,      \
+                     void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
+    {                                                                                              \
+        name##_tile(k, (const T *)a, a_step, (const T *)b, b_step, 1, (T *)c, ldc, m, n,           \
+                    *(const T *)alpha, *(const T *)beta);                                          \
+    }                                                                                              \
+    static void name##_bt(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step, \
+                          void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta) \
+    {                                                                                              \
+        name##_tile(k, (const T *)a, a_step, (const T *)b, 1, b_step, (T *)c, ldc, m, n,           \
+                    *(const T *)alpha, *(const T *)beta);                                          \
     }
 
 DEFINE_GENERIC_UKR(sgemm_ukr_8x4, float, 8, 4)
@@ -38,6 +51,7 @@ const usine_gemm_kernel usine_sgemm_cpu_generic_8x4 = {
     .mr = 8,
     .nr = 4,
     .ukr = sgemm_ukr_8x4,
+    .ukr_bt = sgemm_ukr_8x4_bt,
     .pack_a = sgemm_pack_8,
     .pack_b = sgemm_pack_4,
     .gemv = sgemv,
@@ -54,6 +68,7 @@ const usine_gemm_kernel usine_dgemm_cpu_generic_4x4 = {
     .mr = 4,
     .nr = 4,
     .ukr = dgemm_ukr_4x4,
+    .ukr_bt = dgemm_ukr_4x4_bt,
     .pack_a = dgemm_pack_4,
     .pack_b = dgemm_pack_4,
     .gemv = dgemv,

@@ -70,7 +70,7 @@ USINE_INLINE void usine_pack_panels(int W, int ES, int64_t rows, int64_t k, cons
 
 /* Defines `static void name(...)`, a usine_gemm_pack_fn for panel width W and type T. */
 #define USINE_DEFINE_PACK(name, T, W)                                                              \
-    static void name(int64_t rows, int64_t k, const void *x, int64_t rs, int64_t cs, void *dst)   \
+    static void name(int64_t rows, int64_t k, const void *x, int64_t rs, int64_t cs, void *dst)    \
     {                                                                                              \
         usine_pack_panels(W, (int)sizeof(T), rows, k, x, rs, cs, dst);                             \
     }

@@ -1,42 +1,51 @@
 /*
  * Register-blocked x86 microkernel body, instantiated once per (ISA, vector width, dtype)
  * by defining the UKR_* macros below and including this file. The kernel files then wrap
- * UKR_FUNC with constant MV (vectors per column of the tile) and NR (columns), so that
- * the compiler unrolls every loop over the tile and keeps the MV x NR accumulators in
- * registers (checked in the generated assembly: no accumulator spills).
+ * UKR_FUNC with constant MV (vectors per column of the tile), NR (columns) and BT (how B
+ * is laid out), so that the compiler unrolls every loop over the tile and keeps the
+ * MV x NR accumulators in registers (checked in the generated assembly: no spills).
  *
  * Tile: MR = MV * UKR_LANES rows of C in MV vectors, NR columns. Per k step: MV vector
- * loads of the packed A column, NR broadcasts of the packed B row, MV * NR FMAs.
+ * loads of the A column, NR broadcasts of B elements folded into MV * NR FMAs.
+ * A~(i,p) = a[i + p*a_step]; B~(p,j) = b[p*b_step + j] (BT = 0: rows of B contiguous, as
+ * packed) or b[p + j*b_step] (BT = 1: columns of B contiguous, read in place).
  *
  * Required macros: UKR_FUNC, UKR_T, UKR_V, UKR_LANES, UKR_MASK, UKR_MASK_FOR(rows),
- * UKR_LOAD(p), UKR_BCAST(x), UKR_FMA(a, b, c), UKR_MUL(a, b), UKR_ZERO(),
- * UKR_MASKLOAD(mask, p), UKR_MASKSTORE(p, mask, v).
+ * UKR_LOAD(p) (unaligned), UKR_BCAST(x), UKR_FMA(a, b, c), UKR_MUL(a, b), UKR_ZERO(),
+ * UKR_MASKLOAD(mask, p), UKR_MASKSTORE(p, mask, v); optional UKR_FMA_BCAST(a, p, c).
  */
 
-/* Distance, in k steps, at which the A panel is prefetched: it streams from L2 while the
- * B panel sits in L1 (the BLIS loop order), so a few hundred cycles ahead hides L2 latency. */
+/* Distance, in k steps, at which A is prefetched: it streams from L2 while B sits in L1
+ * (the BLIS loop order), so a few hundred cycles ahead hides the L2 latency. */
 #ifndef UKR_PREFETCH_STEPS
 #define UKR_PREFETCH_STEPS 8
 #endif
+
+/* BT = 1 reads B's columns from memory: each is prefetched this many elements ahead
+ * (two or more cache lines, ~ a DRAM latency of k steps). */
+#define UKR_BT_PREFETCH (128 / (int)sizeof(UKR_T))
+#define UKR_BT_BLOCK    (64 / (int)sizeof(UKR_T))
 
 #ifndef UKR_FMA_BCAST
 #define UKR_FMA_BCAST(a, p, c) UKR_FMA(a, UKR_BCAST(*(p)), c)
 #endif
 
-/* One k step: MV vector loads of A, NR broadcasts of B, MV x NR FMAs. */
-#define UKR_STEP(a, b)                                                                             \
+/* One k step: MV vector loads of A, NR broadcasts of B (element jj at bp[jj * bs]). */
+#define UKR_STEP(ap, bp, bs)                                                                       \
     do {                                                                                           \
         UKR_V av[3];                                                                               \
-        _Pragma("GCC unroll 3") for (int v = 0; v < MV; v++) av[v] = UKR_LOAD((a) + v * UKR_LANES); \
+        _Pragma("GCC unroll 3") for (int v = 0; v < MV; v++) av[v] =                               \
+            UKR_LOAD((ap) + v * UKR_LANES);                                                        \
         _Pragma("GCC unroll 16") for (int jj = 0; jj < NR; jj++)                                   \
         {                                                                                          \
-            _Pragma("GCC unroll 3") for (int v = 0; v < MV; v++) acc[v][jj] =                     \
-                UKR_FMA_BCAST(av[v], &(b)[jj], acc[v][jj]);                                       \
+            _Pragma("GCC unroll 3") for (int v = 0; v < MV; v++) acc[v][jj] =                      \
+                UKR_FMA_BCAST(av[v], &(bp)[jj * (bs)], acc[v][jj]);                                \
         }                                                                                          \
     } while (0)
 
-USINE_INLINE void UKR_FUNC(int MV, int NR, int64_t k, const UKR_T *a, const UKR_T *b, UKR_T *c,
-                           int64_t ldc, int m, int n, UKR_T alpha, UKR_T beta)
+USINE_INLINE void UKR_FUNC(int MV, int NR, int BT, int64_t k, const UKR_T *a, int64_t a_step,
+                           const UKR_T *b, int64_t b_step, UKR_T *c, int64_t ldc, int m, int n,
+                           UKR_T alpha, UKR_T beta)
 {
     UKR_V acc[3][16];
 #pragma GCC unroll 16
@@ -45,9 +54,9 @@ USINE_INLINE void UKR_FUNC(int MV, int NR, int64_t k, const UKR_T *a, const UKR_
         for (int v = 0; v < MV; v++)
             acc[v][j] = UKR_ZERO();
 
-    /* C is touched once, after the k loop, and often comes from memory. Its lines are
-     * asked for into L2 now (the A panel streaming through L1 would evict them from there)
-     * and into L1 one column per step during the last NR steps. */
+            /* C is touched once, after the k loop, and often comes from memory. Its lines are
+             * asked for into L2 now (the A panel streaming through L1 would evict them from there)
+             * and into L1 one column per step during the last NR steps. */
 #pragma GCC unroll 16
     for (int j = 0; j < NR; j++)
         if (j < n)
@@ -55,24 +64,42 @@ USINE_INLINE void UKR_FUNC(int MV, int NR, int64_t k, const UKR_T *a, const UKR_
             for (int v = 0; v < MV; v++)
                 __builtin_prefetch(c + j * ldc + v * UKR_LANES, 1, 2);
 
-    const int MR = MV * UKR_LANES;
+    const int64_t b_row = BT ? 1 : b_step, b_col = BT ? b_step : 1;
     int64_t p = 0;
+    if (BT) {
+        /* Blocks of one cache line of each B column: prefetch NR lines, then use them. */
+        for (; p + UKR_BT_BLOCK <= k - NR; p += UKR_BT_BLOCK) {
+#pragma GCC unroll 16
+            for (int j = 0; j < NR; j++)
+                __builtin_prefetch(b + j * b_col + UKR_BT_PREFETCH, 0, 3);
+            for (int q = 0; q < UKR_BT_BLOCK; q++) {
+#pragma GCC unroll 3
+                for (int v = 0; v < MV; v++)
+                    __builtin_prefetch(a + UKR_PREFETCH_STEPS * a_step + v * UKR_LANES, 0, 3);
+                UKR_STEP(a, b, b_col);
+                a += a_step;
+                b += b_row;
+            }
+        }
+    }
+/* Two steps per iteration halve the loop overhead (measured +1% at 2048^3 on Zen 4). */
+#pragma GCC unroll 2
     for (; p < k - NR; p++) {
 #pragma GCC unroll 3
         for (int v = 0; v < MV; v++)
-            __builtin_prefetch(a + UKR_PREFETCH_STEPS * MR + v * UKR_LANES, 0, 3);
-        UKR_STEP(a, b);
-        a += MR;
-        b += NR;
+            __builtin_prefetch(a + UKR_PREFETCH_STEPS * a_step + v * UKR_LANES, 0, 3);
+        UKR_STEP(a, b, b_col);
+        a += a_step;
+        b += b_row;
     }
     for (int j = 0; p < k; p++, j++) {
         if (j < n)
 #pragma GCC unroll 3
             for (int v = 0; v < MV; v++)
                 __builtin_prefetch(c + j * ldc + v * UKR_LANES, 1, 3);
-        UKR_STEP(a, b);
-        a += MR;
-        b += NR;
+        UKR_STEP(a, b, b_col);
+        a += a_step;
+        b += b_row;
     }
 
     /* Store: masked along m (a partial last tile costs no extra pass), guarded along n. */
@@ -120,4 +147,6 @@ USINE_INLINE void UKR_FUNC(int MV, int NR, int64_t k, const UKR_T *a, const UKR_
 #undef UKR_MASKLOAD
 #undef UKR_MASKSTORE
 #undef UKR_STEP
+#undef UKR_BT_PREFETCH
+#undef UKR_BT_BLOCK
 #undef UKR_FMA_BCAST
