@@ -28,7 +28,7 @@
 
 #include "usine.h"
 #include "usine_cblas.h"
-#include "default_context.h"
+#include "context.h"
 
 /* The reference CBLAS's globals (CBLAS/src/cblas_globals.c), read by the handlers of
  * programs written for it: exported under the same names and types. */

@@ -81,6 +81,26 @@ static usine_status choose_kernels(usine_context *ctx, const usine_env *env)
     return USINE_SUCCESS;
 }
 
+/* The context `env` describes (options already checked). */
+static usine_status create_from_env(usine_context **context, const usine_context_options *options,
+                                    const usine_env *env, const char *function)
+{
+    usine_context *ctx = (usine_context *)calloc(1, sizeof *ctx);
+    if (!ctx)
+        return usine_fail(USINE_ERROR_OUT_OF_MEMORY, function, "cannot allocate a context");
+    ctx->threads_option = options ? options->num_threads : 0;
+    ctx->num_threads = resolve_threads(ctx->threads_option, env);
+    ctx->isa = env->isa;
+    ctx->verbose = env->verbose;
+    usine_status st = choose_kernels(ctx, env);
+    if (st != USINE_SUCCESS) {
+        free(ctx);
+        return st;
+    }
+    *context = ctx;
+    return USINE_SUCCESS;
+}
+
 usine_status usine_create(usine_context **context, const usine_context_options *options)
 {
     usine_clear_error();
@@ -93,20 +113,22 @@ usine_status usine_create(usine_context **context, const usine_context_options *
         st = usine_env_read(&env, __func__);
     if (st != USINE_SUCCESS)
         return st;
-    usine_context *ctx = (usine_context *)calloc(1, sizeof *ctx);
-    if (!ctx)
-        return usine_fail(USINE_ERROR_OUT_OF_MEMORY, __func__, "cannot allocate a context");
-    ctx->threads_option = options ? options->num_threads : 0;
-    ctx->num_threads = resolve_threads(ctx->threads_option, &env);
-    ctx->isa = env.isa;
-    ctx->verbose = env.verbose;
-    st = choose_kernels(ctx, &env);
-    if (st != USINE_SUCCESS) {
-        free(ctx);
-        return st;
-    }
-    *context = ctx;
-    return USINE_SUCCESS;
+    return create_from_env(context, options, &env, __func__);
+}
+
+usine_status usine_create_from_defaults(usine_context **context)
+{
+    usine_clear_error();
+    if (!context)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "context is NULL");
+    *context = NULL;
+    /* usine_env_read fills USINE_VERBOSE even when another variable is invalid; every
+     * other setting is replaced by its default. */
+    usine_env env;
+    (void)usine_env_read(&env, __func__);
+    usine_clear_error();
+    const usine_env defaults = {.isa = usine_cpu_isa_detect(), .verbose = env.verbose};
+    return create_from_env(context, NULL, &defaults, __func__);
 }
 
 usine_status usine_destroy(usine_context *context)

@@ -18,6 +18,14 @@ struct usine_context {
     usine_gemm_choice gemm[USINE_GEMM_DTYPES];
 };
 
+/*
+ * Like usine_create(context, NULL), but from the defaults alone, whatever USINE_NUM_THREADS,
+ * USINE_CPU_ISA, USINE_KERNEL and USINE_GEMM_BLOCKING say (USINE_VERBOSE is honoured): the
+ * fallback of the BLAS layer (core/blas.c), which cannot return an error to its caller when
+ * the environment holds an invalid setting.
+ */
+usine_status usine_create_from_defaults(usine_context **context);
+
 /* Threads a call made now may use: 1 inside the caller's OpenMP parallel region. */
 int usine_context_threads(const usine_context *context);
 

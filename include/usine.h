@@ -122,11 +122,10 @@ USINE_API usine_status usine_set_num_threads(usine_context *context, int num_thr
  * small leading dimension, overlap), USINE_ERROR_OVERFLOW (extent does not fit),
  * USINE_ERROR_NOT_SUPPORTED (dtype). On error C is untouched.
  */
-USINE_API usine_status usine_gemm(usine_context *context, usine_dtype dtype,
-                                  usine_layout layout, usine_transpose trans_a,
-                                  usine_transpose trans_b, int64_t m, int64_t n, int64_t k,
-                                  double alpha, const void *a, int64_t lda, const void *b,
-                                  int64_t ldb, double beta, void *c, int64_t ldc);
+USINE_API usine_status usine_gemm(usine_context *context, usine_dtype dtype, usine_layout layout,
+                                  usine_transpose trans_a, usine_transpose trans_b, int64_t m,
+                                  int64_t n, int64_t k, double alpha, const void *a, int64_t lda,
+                                  const void *b, int64_t ldb, double beta, void *c, int64_t ldc);
 
 /*
  * batch_count independent GEMMs of the same shape; matrix i starts at a + i * stride_a
@@ -149,11 +148,10 @@ USINE_API usine_status usine_gemm_strided_batched(
  */
 USINE_API usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype,
                                           usine_layout layout, usine_transpose trans_a,
-                                          usine_transpose trans_b, int64_t m, int64_t n,
-                                          int64_t k, double alpha, const void *const *a,
-                                          int64_t lda, const void *const *b, int64_t ldb,
-                                          double beta, void *const *c, int64_t ldc,
-                                          int64_t batch_count);
+                                          usine_transpose trans_b, int64_t m, int64_t n, int64_t k,
+                                          double alpha, const void *const *a, int64_t lda,
+                                          const void *const *b, int64_t ldb, double beta,
+                                          void *const *c, int64_t ldc, int64_t batch_count);
 
 /* ---------------------------------------------------------------- introspection */
 
@@ -161,9 +159,8 @@ USINE_API usine_status usine_gemm_batched(usine_context *context, usine_dtype dt
  * Name of the kernel usine_gemm would run for this problem on this context's machine,
  * e.g. "usine_sgemm_cpu_avx512_32x12" (a static string). USINE_KERNEL=<name> forces it.
  */
-USINE_API usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype,
-                                              int64_t m, int64_t n, int64_t k,
-                                              const char **name);
+USINE_API usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype, int64_t m,
+                                              int64_t n, int64_t k, const char **name);
 
 #ifdef __cplusplus
 }

@@ -77,7 +77,58 @@ DEFINE_UKR(ukr_4x12, ukr_ymm, 1)
 USINE_DEFINE_PACK(pack_16, double, 16)
 USINE_DEFINE_PACK(pack_8, double, 8)
 USINE_DEFINE_PACK(pack_4, double, 4)
-USINE_DEFINE_PACK(pack_12, double, NR)
+/* 8 x 8 transpose in registers: unpack pairs, then 256-bit and 128-bit lane shuffles. */
+USINE_INLINE void transpose_8x8(__m512d r[8])
+{
+    __m512d t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm512_shuffle_f64x2(t[i], t[i + 2], 0x88);
+        r[i + 1] = _mm512_shuffle_f64x2(t[i + 1], t[i + 3], 0x88);
+        r[i + 2] = _mm512_shuffle_f64x2(t[i], t[i + 2], 0xdd);
+        r[i + 3] = _mm512_shuffle_f64x2(t[i + 1], t[i + 3], 0xdd);
+    }
+    for (int i = 0; i < 2; i++) {
+        t[i] = _mm512_shuffle_f64x2(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f64x2(r[i], r[i + 4], 0xdd);
+        t[i + 2] = _mm512_shuffle_f64x2(r[i + 2], r[i + 6], 0x88);
+        t[i + 6] = _mm512_shuffle_f64x2(r[i + 2], r[i + 6], 0xdd);
+    }
+    for (int i = 0; i < 8; i++)
+        r[i] = t[i];
+}
+
+/* B panels from a column-major B are a transpose (see avx512_sgemm.c): 8 columns of 12
+ * rows at a time, as two 8 x 8 transposes (the second with 4 rows of zeros). */
+static void pack_12(int64_t rows, int64_t k, const void *xv, int64_t rs, int64_t cs, void *dstv)
+{
+    const int64_t full = cs == 1 ? rows / NR * NR : 0;
+    const double *x = (const double *)xv;
+    double *dst = (double *)dstv;
+    for (int64_t i0 = 0; i0 < full; i0 += NR, x += NR * rs, dst += NR * k) {
+        int64_t p = 0;
+        for (; p + 8 <= k; p += 8) {
+            __m512d lo[8], hi[8];
+            for (int i = 0; i < 8; i++)
+                lo[i] = _mm512_loadu_pd(x + i * rs + p);
+            for (int i = 0; i < 8; i++)
+                hi[i] = i < NR - 8 ? _mm512_loadu_pd(x + (8 + i) * rs + p) : _mm512_setzero_pd();
+            transpose_8x8(lo);
+            transpose_8x8(hi);
+            for (int q = 0; q < 8; q++) {
+                _mm512_storeu_pd(dst + (p + q) * NR, lo[q]);
+                _mm512_mask_storeu_pd(dst + (p + q) * NR + 8, 0x0f, hi[q]);
+            }
+        }
+        for (; p < k; p++)
+            for (int i = 0; i < NR; i++)
+                dst[p * NR + i] = x[i * rs + p];
+    }
+    usine_pack_panels(NR, (int)sizeof(double), rows - full, k, x, rs, cs, dst);
+}
 USINE_DEFINE_GEMV(gemv, double)
 
 const usine_gemm_kernel usine_dgemm_cpu_avx512_16x12 = {

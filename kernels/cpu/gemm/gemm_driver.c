@@ -177,36 +177,81 @@ static b_source choose_b(const sub_problem *sp, const char *b, int64_t rows, int
     return src;
 }
 
-/* Runs every panel of one column of tiles (rows [ic, ic + mb) x columns [jr, jr + n)). */
-static void tile_column(const sub_problem *sp, const char *a_full, int64_t a_step, int64_t full,
-                        const row_panel *edge, int n_edge, const char *a_edges, int64_t kb,
-                        const char *bp, int64_t b_step, int by_columns, int next_valid, char *c_col,
-                        int n_eff, const void *beta)
+/* The A panels of one block: `full` rows in MR-row panels (packed, or read in place),
+ * then up to three narrower edge panels, always packed. */
+typedef struct a_panels {
+    const char *full_base;
+    int64_t full, step, stride; /* rows; microkernel step; bytes between full panels */
+    row_panel edge[3];
+    int n_edge;
+    const char *edge_base;
+} a_panels;
+
+/* One B panel (NR columns) as the microkernels read it. */
+typedef struct b_panel {
+    const char *base;
+    int64_t step;
+    int by_columns;
+    const char *next; /* the next packed panel, to prefetch into L2; NULL if none */
+} b_panel;
+
+/* Runs every A panel of the block against one B panel: a column of C tiles. */
+static void tile_column(const sub_problem *sp, const a_panels *ap, int64_t kb, const b_panel *bp,
+                        char *c_col, int n_eff, const void *beta)
+{
+    const usine_gemm_kernel *kernel = sp->plan->kernel;
+    const int64_t ldc = sp->shape->ldc, es = (int64_t)sp->es, mr = kernel->mr;
+    usine_gemm_ukr_fn *ukr = bp->by_columns ? kernel->ukr_bt : kernel->ukr;
+    /* The next B panel is fetched into L2 a slice per microkernel call, so that it is
+     * there when this column of tiles is done. */
+    const size_t panel_bytes = (size_t)(kernel->nr * kb * es);
+    const size_t slice = ap->full > 0 ? (panel_bytes / (size_t)(ap->full / mr) + 63) / 64 * 64 : 0;
+    for (int64_t i = 0; i < ap->full / mr; i++) {
+        if (bp->next)
+            prefetch_l2(bp->next + (size_t)i * slice, slice);
+        ukr(kb, ap->full_base + i * ap->stride, ap->step, bp->base, bp->step, c_col + i * mr * es,
+            ldc, (int)mr, n_eff, sp->alpha, beta);
+    }
+    const char *a_edge = ap->edge_base;
+    int64_t row = ap->full;
+    for (int e = 0; e < ap->n_edge; e++) {
+        const row_panel *panel = &ap->edge[e];
+        (bp->by_columns ? panel->ukr_bt : panel->ukr)(kb, a_edge, panel->width, bp->base, bp->step,
+                                                      c_col + row * es, ldc, panel->rows, n_eff,
+                                                      sp->alpha, beta);
+        a_edge += panel->width * kb * es;
+        row += panel->rows;
+    }
+}
+
+/* Packs (or points at) the A panels of rows [ic, ic + mb) x [pc, pc + kb). */
+static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t ic, int64_t mb,
+                      int64_t pc, int64_t kb, char *ws_a, a_panels *ap)
 {
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     const usine_gemm_shape *s = sp->shape;
-    const size_t es = sp->es;
-    usine_gemm_ukr_fn *ukr = by_columns ? kernel->ukr_bt : kernel->ukr;
-    const int64_t mr = kernel->mr;
-    const int64_t a_panel = a_step == mr ? mr * kb : mr; /* packed: panels follow each other */
-    /* The next B panel (packed panels follow each other) is fetched into L2 a slice per
-     * microkernel call, so that it is there when this column of tiles is done. */
-    const size_t panel_bytes = (size_t)(kernel->nr * kb) * es;
-    const size_t slice = full > 0 ? (panel_bytes / (size_t)(full / mr) + 63) / 64 * 64 : 0;
-    const char *next = b_step == kernel->nr && !by_columns ? bp + panel_bytes : NULL;
-    for (int64_t ir = 0; ir < full; ir += mr) {
-        if (next && next_valid)
-            prefetch_l2(next + (size_t)(ir / mr) * slice, slice);
-        ukr(kb, a_full + (ir / mr) * a_panel * (int64_t)es, a_step, bp, b_step,
-            c_col + ir * (int64_t)es, s->ldc, (int)mr, n_eff, sp->alpha, beta);
+    const int64_t mr = kernel->mr, es = (int64_t)sp->es;
+    const char *a_blk = a + (ic * s->a_rs + pc * s->a_cs) * es;
+    ap->full = mb / mr * mr;
+    ap->n_edge = split_remainder(kernel, (int)(mb - ap->full), ap->edge);
+    if (direct) {
+        ap->full_base = a_blk;
+        ap->step = s->a_cs;
+        ap->stride = mr * es;
+    } else {
+        kernel->pack_a(ap->full, kb, a_blk, s->a_rs, s->a_cs, ws_a);
+        ap->full_base = ws_a;
+        ap->step = mr;
+        ap->stride = mr * kb * es;
     }
-    int64_t ir = full;
-    for (int e = 0; e < n_edge; e++) {
-        (by_columns ? edge[e].ukr_bt : edge[e].ukr)(kb, a_edges, edge[e].width, bp, b_step,
-                                                    c_col + ir * (int64_t)es, s->ldc, edge[e].rows,
-                                                    n_eff, sp->alpha, beta);
-        a_edges += (int64_t)edge[e].width * kb * (int64_t)es;
-        ir += edge[e].rows;
+    char *dst = ws_a + (direct ? 0 : ap->full * kb * es);
+    ap->edge_base = dst;
+    int64_t row = ap->full;
+    for (int e = 0; e < ap->n_edge; e++) {
+        const row_panel *panel = &ap->edge[e];
+        panel->pack(panel->rows, kb, a_blk + row * s->a_rs * es, s->a_rs, s->a_cs, dst);
+        dst += panel->width * kb * es;
+        row += panel->rows;
     }
 }
 
@@ -238,31 +283,17 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
             kernel->pack_b(nb - b_full, kb, b + (pc * s->b_rs + (jc + b_full) * s->b_cs) * es,
                            s->b_cs, s->b_rs, ws_b);
             for (int64_t ic = row0; ic < row0 + rows; ic += mc) {
-                const int64_t mb = min64(mc, row0 + rows - ic);
-                const int64_t full = mb / mr * mr;
-                row_panel edge[3];
-                const int n_edge = split_remainder(kernel, (int)(mb - full), edge);
-                const char *a_blk = a + (ic * s->a_rs + pc * s->a_cs) * es;
-                if (!direct_a)
-                    kernel->pack_a(full, kb, a_blk, s->a_rs, s->a_cs, ws_a);
-                char *a_edges = ws_a + (direct_a ? 0 : full * kb * es);
-                char *dst = a_edges;
-                for (int e = 0, row = (int)full; e < n_edge; row += edge[e].rows, e++) {
-                    edge[e].pack(edge[e].rows, kb, a_blk + row * s->a_rs * es, s->a_rs, s->a_cs,
-                                 dst);
-                    dst += (int64_t)edge[e].width * kb * es;
-                }
-                const char *a_full = direct_a ? a_blk : ws_a;
-                const int64_t a_step = direct_a ? s->a_cs : mr;
+                a_panels ap;
+                prepare_a(sp, a, direct_a, ic, min64(mc, row0 + rows - ic), pc, kb, ws_a, &ap);
                 for (int64_t jr = 0; jr < nb; jr += nr) {
-                    const int n_eff = (int)min64(nr, nb - jr);
-                    const int in_place = jr < b_full;
-                    const char *bp =
-                        in_place ? bsrc.base + jr * bsrc.col * es : ws_b + (jr - b_full) * kb * es;
-                    tile_column(sp, a_full, a_step, full, edge, n_edge, a_edges, kb, bp,
-                                in_place ? bsrc.step : nr, in_place && bsrc.by_columns,
-                                !in_place && jr + nr < nb, c + (ic + (jc + jr) * s->ldc) * es,
-                                n_eff, beta);
+                    b_panel bp = {bsrc.base + jr * bsrc.col * es, bsrc.step, bsrc.by_columns, NULL};
+                    if (jr >= b_full) {
+                        bp = (b_panel){ws_b + (jr - b_full) * kb * es, nr, 0, NULL};
+                        if (jr + nr < nb)
+                            bp.next = bp.base + nr * kb * es;
+                    }
+                    tile_column(sp, &ap, kb, &bp, c + (ic + (jc + jr) * s->ldc) * es,
+                                (int)min64(nr, nb - jr), beta);
                 }
             }
         }

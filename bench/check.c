@@ -1,0 +1,77 @@
+#include "check.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+/* Element (i, j) of a column-major matrix as a double. */
+static double at(const void *x, usine_dtype dtype, int64_t ld, int64_t i, int64_t j)
+{
+    return dtype == USINE_F32 ? (double)((const float *)x)[i + j * ld]
+                              : ((const double *)x)[i + j * ld];
+}
+
+/* Row maxima and sums of |A| (m x k) and column maxima and sums of |B| (k x n). */
+static void absolute_bounds(const usine_bench_operands *o, const void *a, const void *b,
+                            double *amax, double *asum, double *bmax, double *bsum)
+{
+    for (int64_t i = 0; i < o->m; i++)
+        amax[i] = asum[i] = 0;
+    for (int64_t p = 0; p < o->k; p++)
+        for (int64_t i = 0; i < o->m; i++) {
+            const double v = fabs(at(a, o->dtype, o->m, i, p));
+            amax[i] = v > amax[i] ? v : amax[i];
+            asum[i] += v;
+        }
+    for (int64_t j = 0; j < o->n; j++) {
+        bmax[j] = bsum[j] = 0;
+        for (int64_t p = 0; p < o->k; p++) {
+            const double v = fabs(at(b, o->dtype, o->k, p, j));
+            bmax[j] = v > bmax[j] ? v : bmax[j];
+            bsum[j] += v;
+        }
+    }
+}
+
+static void compare_item(const usine_bench_operands *o, int64_t item, const void *c_ref,
+                         const void *c, const double *bounds[4], usine_bench_check *out)
+{
+    const double *amax = bounds[0], *asum = bounds[1], *bmax = bounds[2], *bsum = bounds[3];
+    for (int64_t j = 0; j < o->n; j++)
+        for (int64_t i = 0; i < o->m; i++) {
+            const double d = fabs(at(c, o->dtype, o->m, i, j) - at(c_ref, o->dtype, o->m, i, j));
+            const double s1 = amax[i] * bsum[j], s2 = asum[i] * bmax[j];
+            const double s = s1 < s2 ? s1 : s2;
+            /* A NaN, or a difference where the product is exactly 0, counts as infinite. */
+            const double rel = d == 0 ? 0 : (s > 0 && d == d) ? d / s : INFINITY;
+            if (rel > out->max_rel) {
+                out->max_rel = rel;
+                out->worst_i = i;
+                out->worst_j = j;
+                out->worst_item = item;
+            }
+        }
+}
+
+int usine_bench_compare(const usine_bench_operands *o, const void *c_ref, const void *c,
+                        usine_bench_check *out)
+{
+    const double u = o->dtype == USINE_F32 ? FLT_EPSILON / 2 : DBL_EPSILON / 2;
+    const size_t es = o->dtype == USINE_F32 ? sizeof(float) : sizeof(double);
+    double *work = (double *)malloc(sizeof(double) * (size_t)(2 * o->m + 2 * o->n));
+    if (!work)
+        return -1;
+    const double *bounds[4] = {work, work + o->m, work + 2 * o->m, work + 2 * o->m + o->n};
+    *out = (usine_bench_check){0, 2.0 * (double)(o->k + 3) * u, 0, 0, 0, 0};
+    for (int64_t item = 0; item < o->batch; item++) {
+        const char *a = (const char *)o->a + (size_t)(item * o->m * o->k) * es;
+        const char *b = (const char *)o->b + (size_t)(item * o->k * o->n) * es;
+        const size_t c_offset = (size_t)(item * o->m * o->n) * es;
+        absolute_bounds(o, a, b, work, work + o->m, work + 2 * o->m, work + 2 * o->m + o->n);
+        compare_item(o, item, (const char *)c_ref + c_offset, (const char *)c + c_offset, bounds,
+                     out);
+    }
+    free(work);
+    out->match = out->max_rel <= out->tolerance;
+    return 0;
+}

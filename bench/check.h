@@ -1,0 +1,34 @@
+/*
+ * Does a peer's C agree with usine's? Both are rounded versions of the same exact
+ * product, each within gamma_k * sum_p |a_ip| |b_pj| of it (Higham, Accuracy and
+ * Stability, 3.5), so they differ by at most about 2 (k + 3) u sum_p |a_ip| |b_pj|.
+ * That sum would cost a GEMM; its cheap upper bound
+ *   s_ij = min(max_p |a_ip| * sum_p |b_pj|, sum_p |a_ip| * max_p |b_pj|)
+ * stands in for it. A wrong block or a dropped k-panel is many times over the bound.
+ */
+#ifndef USINE_BENCH_CHECK_H
+#define USINE_BENCH_CHECK_H
+
+#include <stdint.h>
+
+#include "usine.h"
+
+typedef struct usine_bench_operands {
+    usine_dtype dtype;
+    int64_t m, n, k, batch;
+    const void *a, *b; /* column-major, lda = m, ldb = k, item i at + i * m k (k n) */
+} usine_bench_operands;
+
+typedef struct usine_bench_check {
+    double max_rel;   /* max over C of |c - c_ref| / s_ij */
+    double tolerance; /* 2 (k + 3) u */
+    int match;        /* max_rel <= tolerance, and no NaN */
+    int64_t worst_i, worst_j, worst_item;
+} usine_bench_check;
+
+/* Compares c with c_ref (both column-major m x n, ldc = m, item i at + i m n). Returns -1
+ * when out of memory. */
+int usine_bench_compare(const usine_bench_operands *ops, const void *c_ref, const void *c,
+                        usine_bench_check *out);
+
+#endif

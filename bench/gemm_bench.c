@@ -1,0 +1,421 @@
+#include "gemm_bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "jobs.h"
+#include "report.h"
+
+/* A child that takes longer has hung: the biggest case takes seconds per call. */
+#define CHILD_TIMEOUT_S 300
+/* Seconds per trial of the FMA peak loop. */
+#define PEAK_SECONDS 0.1
+/* Untimed calls before timing (at least one). */
+#define WARMUP_SECONDS 0.1
+/* Adaptive timing: at least this many repetitions. */
+#define MIN_REPS 3
+
+void usine_bench_options_default(usine_bench_options *o, const usine_bench_machine *m)
+{
+    memset(o, 0, sizeof *o);
+    o->suite = "full";
+    const int cores = m->topology->cores > 0 ? m->topology->cores : m->online_cpus;
+    o->threads[o->n_threads++] = 1;
+    if (cores > 1)
+        o->threads[o->n_threads++] = cores;
+    o->dtypes = 3;
+    o->peers = (1 << USINE_PEER_COUNT) - 1;
+    o->budget_s = 0.4;
+    o->measure_peak = 1;
+}
+
+const char *usine_bench_lib_name(int lib)
+{
+    return lib == USINE_BENCH_USINE ? "usine"
+                                    : usine_bench_peer_name((usine_bench_peer_id)(lib - 1));
+}
+
+double usine_bench_run_peak(const usine_bench_run *run, usine_dtype dtype, int threads)
+{
+    for (int t = 0; t < run->options->n_threads; t++)
+        if (run->options->threads[t] == threads)
+            return run->peak[dtype == USINE_F64][t];
+    return 0;
+}
+
+/* ------------------------------------------------------------------ progress */
+
+/* On a terminal, progress is one line rewritten in place and erased before each table
+ * row; otherwise (a log file) one line per measurement. */
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void progress(const char *fmt, ...)
+{
+    const int tty = isatty(STDERR_FILENO);
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(tty ? "\r\033[K" : "", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(tty ? "" : "\n", stderr);
+    fflush(stderr);
+    va_end(ap);
+}
+
+static void progress_clear(void)
+{
+    if (isatty(STDERR_FILENO))
+        fputs("\r\033[K", stderr);
+}
+
+/* A problem: a line of its own that stays on screen. */
+static void loud(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void loud(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    progress_clear();
+    fputs("usine bench: *** ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" ***\n", stderr);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static void probe_peers(usine_bench_run *run)
+{
+    for (int id = 0; id < USINE_PEER_COUNT; id++) {
+        usine_bench_peer_info *info = &run->peers[id];
+        if (!(run->options->peers & (1 << id)))
+            continue;
+        usine_bench_probe_job job = {(usine_bench_peer_id)id};
+        char why[200];
+        if (usine_bench_in_child(usine_bench_probe_child, &job, info, sizeof *info, CHILD_TIMEOUT_S,
+                                 why, sizeof why) != 0) {
+            memset(info, 0, sizeof *info);
+            snprintf(info->why, sizeof info->why, "loading it %s", why);
+        }
+        info->wanted = 1;
+        if (info->available)
+            progress("usine bench: peer %s %s (%s)", usine_bench_peer_name(id), info->version,
+                     info->path);
+        else
+            progress("usine bench: peer %s skipped: %s", usine_bench_peer_name(id), info->why);
+        progress_clear();
+    }
+}
+
+static void measure_peaks(usine_bench_run *run)
+{
+    const usine_bench_options *o = run->options;
+    if (!o->measure_peak)
+        return;
+    progress("usine bench: measuring the %s FMA peak",
+             usine_cpu_isa_name(run->machine->isa_active));
+    usine_bench_peak_job job = {run->machine->isa_active, o->dtypes, o->threads, o->n_threads,
+                                PEAK_SECONDS};
+    usine_bench_peak_out out;
+    char why[256];
+    if (usine_bench_in_child(usine_bench_peak_child, &job, &out, sizeof out, CHILD_TIMEOUT_S, why,
+                             sizeof why) != 0) {
+        loud("the peak measurement %s: no %% of peak", why);
+        return;
+    }
+    memcpy(run->peak, out.gflops, sizeof run->peak);
+    snprintf(run->peak_method, sizeof run->peak_method, "%s", out.method);
+    progress_clear();
+}
+
+/* Uniform in [-1, 1): inputs with no structure a kernel could exploit, the same on every
+ * run (xorshift64, Marsaglia 2003). */
+static void fill_random(void *x, usine_dtype dtype, size_t count, uint64_t seed)
+{
+    uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (size_t i = 0; i < count; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        const double v = (double)(s >> 11) * 0x1.0p-52 - 1.0;
+        if (dtype == USINE_F32)
+            ((float *)x)[i] = (float)v;
+        else
+            ((double *)x)[i] = v;
+    }
+}
+
+static void fill_nan(void *x, usine_dtype dtype, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (dtype == USINE_F32)
+            ((float *)x)[i] = NAN;
+        else
+            ((double *)x)[i] = NAN;
+}
+
+/* The operands of one case: A and B private (fork copies them), two C in shared memory:
+ * usine's, and the peer's being checked against it. */
+typedef struct case_buffers {
+    void *a, *b, *c_usine, *c_peer;
+    size_t c_bytes, c_count;
+} case_buffers;
+
+static void *alloc_aligned(size_t bytes)
+{
+    return aligned_alloc(64, (bytes + 63) / 64 * 64);
+}
+
+static int case_alloc(const usine_bench_case *c, size_t seed, case_buffers *buf)
+{
+    const size_t es = c->dtype == USINE_F32 ? sizeof(float) : sizeof(double);
+    const size_t na = (size_t)(c->m * c->k * c->batch), nb = (size_t)(c->k * c->n * c->batch);
+    buf->c_count = (size_t)(c->m * c->n * c->batch);
+    buf->c_bytes = buf->c_count * es;
+    buf->a = alloc_aligned(na * es);
+    buf->b = alloc_aligned(nb * es);
+    buf->c_usine = usine_bench_shared_alloc(buf->c_bytes);
+    buf->c_peer = usine_bench_shared_alloc(buf->c_bytes);
+    if (!buf->a || !buf->b || !buf->c_usine || !buf->c_peer)
+        return -1;
+    fill_random(buf->a, c->dtype, na, 2 * seed + 1);
+    fill_random(buf->b, c->dtype, nb, 2 * seed + 2);
+    return 0;
+}
+
+static void case_free(case_buffers *buf)
+{
+    free(buf->a);
+    free(buf->b);
+    usine_bench_shared_free(buf->c_usine, buf->c_bytes);
+    usine_bench_shared_free(buf->c_peer, buf->c_bytes);
+}
+
+/* ------------------------------------------------------------------ measuring */
+
+static usine_bench_result *new_result(usine_bench_run *run)
+{
+    if (run->n_results == run->capacity) {
+        const size_t cap = run->capacity ? 2 * run->capacity : 64;
+        usine_bench_result *r = (usine_bench_result *)realloc(run->results, cap * sizeof *r);
+        if (!r)
+            return NULL;
+        run->results = r;
+        run->capacity = cap;
+    }
+    usine_bench_result *r = &run->results[run->n_results++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+static usine_bench_timing timing_of(const usine_bench_options *o)
+{
+    usine_bench_timing t = {MIN_REPS, USINE_BENCH_MAX_REPS, o->budget_s, WARMUP_SECONDS};
+    if (o->reps > 0)
+        t.min_reps = t.max_reps = o->reps;
+    return t;
+}
+
+/* Runs one library on one case in a child; C lands in c (shared). */
+static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const case_buffers *buf,
+                    void *c, usine_bench_result *r)
+{
+    const usine_bench_case *bc = &run->cases[ci];
+    usine_bench_gemm_job job = {bc, threads, lib, buf->a, buf->b, c, timing_of(run->options)};
+    usine_bench_gemm_out out;
+    r->case_index = ci;
+    r->threads = threads;
+    r->lib = lib;
+    fill_nan(c, bc->dtype, buf->c_count); /* beta = 0: every element must be written */
+    if (usine_bench_in_child(usine_bench_gemm_child, &job, &out, sizeof out, CHILD_TIMEOUT_S,
+                             r->message, sizeof r->message) != 0) {
+        r->status = USINE_BENCH_FAILED;
+        return;
+    }
+    r->status = out.status;
+    memcpy(r->message, out.message, sizeof r->message);
+    memcpy(r->detail, out.detail, sizeof r->detail);
+    if (r->status != USINE_BENCH_OK)
+        return;
+    r->stats = out.stats;
+    const double flops = usine_bench_case_flops(bc);
+    r->gflops_median = flops / out.stats.median_s * 1e-9;
+    r->gflops_best = flops / out.stats.best_s * 1e-9;
+    r->spread = usine_bench_spread(&out.stats);
+    r->noisy = r->spread > USINE_BENCH_NOISY_SPREAD;
+}
+
+static void check_against_usine(const usine_bench_case *bc, const case_buffers *buf,
+                                usine_bench_result *r)
+{
+    const usine_bench_operands ops = {bc->dtype, bc->m, bc->n, bc->k, bc->batch, buf->a, buf->b};
+    r->checked = usine_bench_compare(&ops, buf->c_usine, buf->c_peer, &r->check) == 0;
+}
+
+typedef struct counter {
+    int done, total;
+} counter;
+
+static void announce(const usine_bench_run *run, counter *n, size_t ci, int threads, int lib)
+{
+    const usine_bench_case *c = &run->cases[ci];
+    progress("usine bench: [%d/%d] %s %lldx%lldx%lld%s t%d %s", ++n->done, n->total,
+             usine_bench_dtype_name(c->dtype), (long long)c->m, (long long)c->n, (long long)c->k,
+             c->batch > 1 ? " batched" : "", threads, usine_bench_lib_name(lib));
+}
+
+static int peer_runs(const usine_bench_run *run, int id, usine_dtype dtype)
+{
+    const usine_bench_peer_info *p = &run->peers[id];
+    return p->wanted && p->available && (p->dtypes & usine_bench_dtype_bit(dtype));
+}
+
+/* A peer that is wanted but cannot run this case gets a row entry saying why. */
+static void skipped_peer(usine_bench_run *run, size_t ci, int threads, int id,
+                         usine_bench_result *r)
+{
+    const usine_bench_peer_info *p = &run->peers[id];
+    r->case_index = ci;
+    r->threads = threads;
+    r->lib = 1 + id;
+    r->status = USINE_BENCH_SKIPPED;
+    snprintf(r->message, sizeof r->message, "%s",
+             !p->available ? p->why : "no GEMM for this dtype");
+}
+
+/* One case at one thread count: usine, then each peer checked against usine's C.
+ * Returns the number of problems (usine failed, a mismatch). */
+static int run_row(usine_bench_run *run, counter *n, size_t ci, int threads,
+                   const case_buffers *buf)
+{
+    const usine_bench_case *bc = &run->cases[ci];
+    size_t index[USINE_BENCH_LIBS];
+    int problems = 0;
+    for (int lib = 0; lib < USINE_BENCH_LIBS; lib++) {
+        index[lib] = (size_t)-1;
+        const int id = lib - 1;
+        if (lib > 0 && !run->peers[id].wanted)
+            continue;
+        usine_bench_result *r = new_result(run);
+        if (!r)
+            return problems + 1;
+        index[lib] = run->n_results - 1;
+        if (lib > 0 && !peer_runs(run, id, bc->dtype)) {
+            skipped_peer(run, ci, threads, id, r);
+            continue;
+        }
+        announce(run, n, ci, threads, lib);
+        measure(run, ci, threads, lib, buf, lib == 0 ? buf->c_usine : buf->c_peer, r);
+        if (r->status == USINE_BENCH_FAILED) {
+            loud("%s failed on %s %lldx%lldx%lld: %s", usine_bench_lib_name(lib),
+                 usine_bench_dtype_name(bc->dtype), (long long)bc->m, (long long)bc->n,
+                 (long long)bc->k, r->message);
+            problems += lib == 0;
+        }
+        const usine_bench_result *u = &run->results[index[0]];
+        if (lib > 0 && r->status == USINE_BENCH_OK && u->status == USINE_BENCH_OK) {
+            check_against_usine(bc, buf, r);
+            if (r->checked && !r->check.match) {
+                loud("MISMATCH: %s and usine differ on %s %lldx%lldx%lld t%d: max relative "
+                     "difference %.3g > tolerance %.3g at C(%lld, %lld) of item %lld",
+                     usine_bench_lib_name(lib), usine_bench_dtype_name(bc->dtype), (long long)bc->m,
+                     (long long)bc->n, (long long)bc->k, threads, r->check.max_rel,
+                     r->check.tolerance, (long long)r->check.worst_i, (long long)r->check.worst_j,
+                     (long long)r->check.worst_item);
+                problems++;
+            }
+        }
+    }
+    const usine_bench_result *row[USINE_BENCH_LIBS];
+    for (int lib = 0; lib < USINE_BENCH_LIBS; lib++)
+        row[lib] = index[lib] == (size_t)-1 ? NULL : &run->results[index[lib]];
+    progress_clear();
+    usine_bench_report_row(run, row, stdout);
+    fflush(stdout);
+    return problems;
+}
+
+static int count_measurements(const usine_bench_run *run)
+{
+    int total = 0;
+    for (size_t ci = 0; ci < run->n_cases; ci++) {
+        if (!(run->options->dtypes & usine_bench_dtype_bit(run->cases[ci].dtype)))
+            continue;
+        int libs = 1;
+        for (int id = 0; id < USINE_PEER_COUNT; id++)
+            libs += peer_runs(run, id, run->cases[ci].dtype);
+        total += libs * run->options->n_threads;
+    }
+    return total;
+}
+
+static int run_cases(usine_bench_run *run)
+{
+    counter n = {0, count_measurements(run)};
+    const usine_bench_case *previous = NULL;
+    int problems = 0;
+    for (size_t ci = 0; ci < run->n_cases; ci++) {
+        const usine_bench_case *bc = &run->cases[ci];
+        if (!(run->options->dtypes & usine_bench_dtype_bit(bc->dtype)))
+            continue;
+        if (!previous || strcmp(previous->group, bc->group) != 0 || previous->dtype != bc->dtype)
+            usine_bench_report_section(bc, stdout);
+        previous = bc;
+        case_buffers buf = {0};
+        if (case_alloc(bc, ci, &buf) != 0) {
+            loud("out of memory for %lldx%lldx%lld", (long long)bc->m, (long long)bc->n,
+                 (long long)bc->k);
+            problems++;
+        } else {
+            for (int t = 0; t < run->options->n_threads; t++)
+                problems += run_row(run, &n, ci, run->options->threads[t], &buf);
+        }
+        case_free(&buf);
+    }
+    return problems;
+}
+
+static int write_files(const usine_bench_run *run)
+{
+    int problems = 0;
+    const char *paths[2] = {run->options->json_path, run->options->csv_path};
+    for (int i = 0; i < 2; i++) {
+        if (!paths[i])
+            continue;
+        const int rc =
+            i == 0 ? usine_bench_write_json(run, paths[i]) : usine_bench_write_csv(run, paths[i]);
+        if (rc != 0) {
+            fprintf(stderr, "usine bench: cannot write %s: %s\n", paths[i], strerror(errno));
+            problems++;
+        } else {
+            fprintf(stderr, "usine bench: wrote %s\n", paths[i]);
+        }
+    }
+    return problems;
+}
+
+int usine_bench_gemm(const usine_bench_options *o, const usine_bench_machine *m)
+{
+    usine_bench_run run = {.options = o, .machine = m};
+    run.cases = usine_bench_suite(o->suite, &run.n_cases);
+    if (!run.cases) {
+        fprintf(stderr, "usine bench: unknown suite '%s' (%s)\n", o->suite,
+                usine_bench_suite_names());
+        return 2;
+    }
+    const double start = usine_bench_now();
+    probe_peers(&run);
+    measure_peaks(&run);
+    usine_bench_report_header(&run, stdout);
+    int problems = run_cases(&run);
+    run.wall_s = usine_bench_now() - start;
+    usine_bench_report_summary(&run, stdout);
+    fflush(stdout);
+    problems += write_files(&run);
+    free(run.results);
+    return problems ? 1 : 0;
+}

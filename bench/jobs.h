@@ -1,0 +1,52 @@
+/* The work a child process does (see child.h): probe a peer, measure the peak, time one
+ * library on one case. Inputs reach the child through fork; C comes back in shared
+ * memory, everything else in the job's output struct. */
+#ifndef USINE_BENCH_JOBS_H
+#define USINE_BENCH_JOBS_H
+
+#include "results.h"
+
+/* ---- probe: does a peer load, and what is it? */
+typedef struct usine_bench_probe_job {
+    usine_bench_peer_id id;
+} usine_bench_probe_job;
+
+/* Output: a usine_bench_peer_info. */
+void usine_bench_probe_child(void *arg, void *out);
+
+/* ---- peak: every dtype and thread count of the run in one child */
+typedef struct usine_bench_peak_job {
+    usine_cpu_isa isa;
+    int dtypes;
+    const int *threads;
+    int n_threads;
+    double seconds;
+} usine_bench_peak_job;
+
+typedef struct usine_bench_peak_out {
+    double gflops[2][USINE_BENCH_MAX_THREAD_COUNTS];
+    char method[96];
+} usine_bench_peak_out;
+
+void usine_bench_peak_child(void *arg, void *out);
+
+/* ---- one measurement */
+typedef struct usine_bench_gemm_job {
+    const usine_bench_case *bcase;
+    int threads;
+    int lib; /* USINE_BENCH_USINE or 1 + peer id */
+    const void *a, *b;
+    void *c; /* shared with the parent */
+    usine_bench_timing timing;
+} usine_bench_gemm_job;
+
+typedef struct usine_bench_gemm_out {
+    usine_bench_status status;
+    char message[256];
+    char detail[160];
+    usine_bench_stats stats;
+} usine_bench_gemm_out;
+
+void usine_bench_gemm_child(void *arg, void *out);
+
+#endif

@@ -1,0 +1,268 @@
+#include "report.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ helpers */
+
+static void shape_label(const usine_bench_case *c, char *out, size_t size)
+{
+    if (c->batch > 1)
+        snprintf(out, size, "%lldx%lldx%lld x%lld", (long long)c->m, (long long)c->n,
+                 (long long)c->k, (long long)c->batch);
+    else
+        snprintf(out, size, "%lldx%lldx%lld", (long long)c->m, (long long)c->n, (long long)c->k);
+}
+
+static int ok(const usine_bench_result *r)
+{
+    return r && r->status == USINE_BENCH_OK;
+}
+
+/* The peer with the highest median GFLOP/s in a row, or -1. */
+static int best_peer(const usine_bench_result *const *row)
+{
+    int best = -1;
+    for (int lib = 1; lib < USINE_BENCH_LIBS; lib++)
+        if (ok(row[lib]) && (best < 0 || row[lib]->gflops_median > row[best]->gflops_median))
+            best = lib;
+    return best;
+}
+
+static void topology_line(const usine_bench_machine *m, FILE *out)
+{
+    const usine_topology *t = m->topology;
+    fprintf(out,
+            "%d package%s, %d cores, %d PUs, %d NUMA node%s; L1d %lld KiB, L2 %lld KiB, "
+            "L3 %lld KiB (%s)",
+            t->packages, t->packages == 1 ? "" : "s", t->cores, t->pus, t->numa_nodes,
+            t->numa_nodes == 1 ? "" : "s", (long long)(t->l1d.size_bytes >> 10),
+            (long long)(t->l2.size_bytes >> 10), (long long)(t->l3.size_bytes >> 10), t->source);
+}
+
+/* ------------------------------------------------------------------ table */
+
+/* A team that does not scale is worth a line: other processes on the cores, or hardware
+ * threads sharing a core's FMA units; either way % of peak means less. */
+static void peak_scaling_note(const usine_bench_run *run, FILE *out)
+{
+    const usine_bench_options *o = run->options;
+    for (int d = 0; d < 2; d++) {
+        const double one = usine_bench_run_peak(run, d ? USINE_F64 : USINE_F32, 1);
+        for (int t = 0; t < o->n_threads && one > 0; t++) {
+            const double ratio = run->peak[d][t] / (o->threads[t] * one);
+            if (o->threads[t] > 1 && ratio < 0.75)
+                fprintf(out,
+                        "          note: the %s %d-thread peak is %.0f%% of %d x the "
+                        "1-thread one: busy cores or shared FMA units\n",
+                        d ? "f64" : "f32", o->threads[t], 100 * ratio, o->threads[t]);
+        }
+    }
+}
+
+static void header_peaks(const usine_bench_run *run, FILE *out)
+{
+    const usine_bench_options *o = run->options;
+    if (!o->measure_peak || !run->peak_method[0]) {
+        fprintf(out, "Peak:     not measured (no %% of peak)\n");
+        return;
+    }
+    fprintf(out, "Peak:     %s, measured:", run->peak_method);
+    for (int d = 0; d < 2; d++) {
+        if (!(o->dtypes & (1 << d)))
+            continue;
+        fprintf(out, " %s", d ? "f64" : "f32");
+        for (int t = 0; t < o->n_threads; t++)
+            fprintf(out, "%s %.1f (%dt)", t ? "," : "", run->peak[d][t], o->threads[t]);
+        fprintf(out, d == 0 && (o->dtypes & 2) ? ";" : " GFLOP/s\n");
+    }
+    peak_scaling_note(run, out);
+}
+
+/* "OpenBLAS:" */
+static const char *peer_label(int id)
+{
+    static char label[USINE_PEER_COUNT][16];
+    snprintf(label[id], sizeof label[id], "%s:", usine_bench_peer_name(id));
+    return label[id];
+}
+
+static void header_peers(const usine_bench_run *run, FILE *out)
+{
+    for (int id = 0; id < USINE_PEER_COUNT; id++) {
+        const usine_bench_peer_info *p = &run->peers[id];
+        if (!p->wanted)
+            continue;
+        if (p->available)
+            fprintf(out, "Peer:     %-9s %s\n          %-9s %s via %s\n", peer_label(id),
+                    p->version, "", p->path, p->api);
+        else
+            fprintf(out, "Peer:     %-9s MISSING, skipped: %s\n", peer_label(id), p->why);
+    }
+}
+
+static void header_columns(const usine_bench_run *run, FILE *out)
+{
+    fprintf(out, "\n%-20s %-5s %3s %8s %6s", "shape (MxNxK)", "dtype", "thr", "usine", "%peak");
+    for (int id = 0; id < USINE_PEER_COUNT; id++)
+        if (run->peers[id].wanted)
+            fprintf(out, " %9s", usine_bench_peer_name(id));
+    fprintf(out, " %-9s %10s", "best peer", "usine/best");
+    if (run->peers[USINE_PEER_OPENBLAS].wanted)
+        fprintf(out, " %14s", "usine/OpenBLAS");
+    fprintf(out, "  notes\n");
+}
+
+void usine_bench_report_header(const usine_bench_run *run, FILE *out)
+{
+    const usine_bench_machine *m = run->machine;
+    const usine_bench_options *o = run->options;
+    fprintf(out,
+            "usine %s GEMM benchmark, suite '%s': column-major, no transpose, alpha 1, "
+            "beta 0\n",
+            usine_version(), o->suite);
+    fprintf(out, "Machine:  %s (%s family %d model %d), ISA %s (detected %s)\n          ",
+            m->cpu_model, m->vendor, m->family, m->model, usine_cpu_isa_name(m->isa_active),
+            usine_cpu_isa_name(m->isa_detected));
+    topology_line(m, out);
+    fputc('\n', out);
+    for (int d = 0; d < 2; d++)
+        if (m->context_ok && (o->dtypes & (1 << d)))
+            fprintf(out, "Kernel:   %s %s, MC %lld KC %lld NC %lld (%s)\n", d ? "f64" : "f32",
+                    m->gemm[d].kernel->name, (long long)m->gemm[d].blocking.mc,
+                    (long long)m->gemm[d].blocking.kc, (long long)m->gemm[d].blocking.nc,
+                    m->gemm[d].rule);
+    header_peaks(run, out);
+    header_peers(run, out);
+    if (o->reps > 0)
+        fprintf(out, "Timing:   %d timed repetitions", o->reps);
+    else
+        fprintf(out, "Timing:   >= 3 repetitions and %.2g s", o->budget_s);
+    fprintf(out, " after a warm-up, each library in its own process; GFLOP/s = 2MNK / median "
+                 "time\n");
+    header_columns(run, out);
+}
+
+void usine_bench_report_section(const usine_bench_case *c, FILE *out)
+{
+    fprintf(out, "-- %s %s\n", c->group, usine_bench_dtype_name(c->dtype));
+}
+
+/* One library's cell: GFLOP/s, or why there is none. */
+static void cell(const usine_bench_result *r, int width, FILE *out)
+{
+    if (ok(r))
+        fprintf(out, " %*.1f", width, r->gflops_median);
+    else
+        fprintf(out, " %*s", width, !r ? "" : r->status == USINE_BENCH_FAILED ? "FAILED" : "-");
+}
+
+/* Notes: mismatches first (they matter most), then noisy measurements with their
+ * spread (max/min time - 1). */
+static void notes(const usine_bench_result *const *row, FILE *out)
+{
+    const char *sep = "  ";
+    for (int lib = 1; lib < USINE_BENCH_LIBS; lib++)
+        if (ok(row[lib]) && row[lib]->checked && !row[lib]->check.match) {
+            fprintf(out, "%sMISMATCH %s (%.2g > %.2g)", sep, usine_bench_lib_name(lib),
+                    row[lib]->check.max_rel, row[lib]->check.tolerance);
+            sep = "; ";
+        }
+    const char *noisy_sep = "noisy: ";
+    for (int lib = 0; lib < USINE_BENCH_LIBS; lib++)
+        if (ok(row[lib]) && row[lib]->noisy) {
+            fprintf(out, "%s%s%s +%.0f%%", sep, noisy_sep, usine_bench_lib_name(lib),
+                    100 * row[lib]->spread);
+            sep = ", ";
+            noisy_sep = "";
+        }
+}
+
+void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result *const *row,
+                            FILE *out)
+{
+    const usine_bench_result *u = row[USINE_BENCH_USINE];
+    const usine_bench_case *c = &run->cases[u->case_index];
+    char shape[64];
+    shape_label(c, shape, sizeof shape);
+    fprintf(out, "%-20s %-5s %3d", shape, usine_bench_dtype_name(c->dtype), u->threads);
+    cell(u, 8, out);
+    const double peak = usine_bench_run_peak(run, c->dtype, u->threads);
+    if (ok(u) && peak > 0)
+        fprintf(out, " %5.1f%%", 100 * u->gflops_median / peak);
+    else
+        fprintf(out, " %6s", "-");
+    for (int lib = 1; lib < USINE_BENCH_LIBS; lib++)
+        if (run->peers[lib - 1].wanted)
+            cell(row[lib], 9, out);
+    const int best = best_peer(row);
+    fprintf(out, " %-9s", best > 0 ? usine_bench_lib_name(best) : "-");
+    if (ok(u) && best > 0)
+        fprintf(out, " %10.2f", u->gflops_median / row[best]->gflops_median);
+    else
+        fprintf(out, " %10s", "-");
+    const usine_bench_result *ob = row[1 + USINE_PEER_OPENBLAS];
+    if (run->peers[USINE_PEER_OPENBLAS].wanted) {
+        if (ok(u) && ok(ob))
+            fprintf(out, " %14.2f", u->gflops_median / ob->gflops_median);
+        else
+            fprintf(out, " %14s", "-");
+    }
+    notes(row, out);
+    fputc('\n', out);
+}
+
+/* ------------------------------------------------------------------ summary */
+
+typedef struct tally {
+    double log_sum;
+    int rows, wins;
+} tally;
+
+/* Geometric mean of usine / best peer over the rows of one dtype and thread count. */
+static tally tally_of(const usine_bench_run *run, usine_dtype dtype, int threads)
+{
+    tally t = {0, 0, 0};
+    for (size_t i = 0; i < run->n_results; i++) {
+        const usine_bench_result *u = &run->results[i];
+        if (u->lib != USINE_BENCH_USINE || u->threads != threads || !ok(u) ||
+            run->cases[u->case_index].dtype != dtype)
+            continue;
+        double best = 0;
+        for (size_t j = i + 1; j < run->n_results && run->results[j].lib != USINE_BENCH_USINE; j++)
+            if (ok(&run->results[j]) && run->results[j].gflops_median > best)
+                best = run->results[j].gflops_median;
+        if (best <= 0)
+            continue;
+        t.log_sum += log(u->gflops_median / best);
+        t.rows++;
+        t.wins += u->gflops_median >= best;
+    }
+    return t;
+}
+
+void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
+{
+    const usine_bench_options *o = run->options;
+    fprintf(out, "\nusine / best peer (geometric mean of the median ratios):\n");
+    for (int d = 0; d < 2; d++)
+        for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)); t++) {
+            const tally s = tally_of(run, d ? USINE_F64 : USINE_F32, o->threads[t]);
+            if (s.rows)
+                fprintf(out, "  %s %d thread%s: %.2f over %d cases, usine fastest in %d\n",
+                        d ? "f64" : "f32", o->threads[t], o->threads[t] == 1 ? "" : "s",
+                        exp(s.log_sum / s.rows), s.rows, s.wins);
+        }
+    int noisy = 0, failed = 0, mismatched = 0;
+    for (size_t i = 0; i < run->n_results; i++) {
+        const usine_bench_result *r = &run->results[i];
+        noisy += ok(r) && r->noisy;
+        failed += r->status == USINE_BENCH_FAILED;
+        mismatched += ok(r) && r->checked && !r->check.match;
+    }
+    fprintf(out,
+            "%d noisy measurement%s (max/min time > %.0f%%), %d failed, %d mismatch%s; "
+            "%.0f s in all\n",
+            noisy, noisy == 1 ? "" : "s", 100 * USINE_BENCH_NOISY_SPREAD, failed, mismatched,
+            mismatched == 1 ? "" : "es", run->wall_s);
+}

@@ -1,0 +1,26 @@
+/* Writers of a run: the terminal table, the JSON and CSV files. */
+#ifndef USINE_BENCH_REPORT_H
+#define USINE_BENCH_REPORT_H
+
+#include <stdio.h>
+
+#include "results.h"
+
+/* Machine, peaks and peers, then the column headings. */
+void usine_bench_report_header(const usine_bench_run *run, FILE *out);
+
+/* A heading line where the group or dtype of the cases changes. */
+void usine_bench_report_section(const usine_bench_case *c, FILE *out);
+
+/* One row: a case at one thread count; row[lib] is NULL for a library not run. */
+void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result *const *row,
+                            FILE *out);
+
+/* Geometric means of the ratios, noisy and failed counts, mismatches. */
+void usine_bench_report_summary(const usine_bench_run *run, FILE *out);
+
+/* Every measurement with the machine, the peaks and the versions. 0, or -1 with errno. */
+int usine_bench_write_json(const usine_bench_run *run, const char *path);
+int usine_bench_write_csv(const usine_bench_run *run, const char *path);
+
+#endif

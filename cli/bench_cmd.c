@@ -1,0 +1,202 @@
+/* `usine bench [gemm] [options]`: parses the options, then runs bench/gemm_bench.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "gemm_bench.h"
+#include "measure.h"
+#include "peers.h"
+#include "suite.h"
+
+void usine_cli_bench_help(FILE *out)
+{
+    fprintf(out,
+            "usage: usine bench [gemm] [options]\n"
+            "\n"
+            "Times usine's GEMM against the measured FMA peak and the peer libraries, each\n"
+            "library in its own process, and checks every peer's C against usine's.\n"
+            "Column-major, no transpose, alpha 1, beta 0. A table goes to stdout, progress\n"
+            "to stderr. Exit status 1 if usine failed or a result did not match.\n"
+            "\n"
+            "  --shapes full|quick|smoke  cases (default full: squares 256..4096 in f32 and\n"
+            "                             f64, and the AI shapes in f32; quick: a minute or\n"
+            "                             two; smoke: seconds, for tests)\n"
+            "  --dtypes LIST              f32,f64 (default both)\n"
+            "  --threads LIST             thread counts, e.g. 1,2 (default 1 and all cores)\n"
+            "  --peers LIST               openblas,blis,onednn, all or none (default all)\n"
+            "  --reps N                   exactly N timed repetitions (default: at least 3,\n"
+            "                             until --time seconds, at most %d)\n"
+            "  --time SECONDS             timed seconds per measurement (default 0.4)\n"
+            "  --no-peak                  skip the FMA peak measurement\n"
+            "  --json FILE                every measurement and the machine, as JSON\n"
+            "  --csv FILE                 every measurement, one CSV row each\n"
+            "\n"
+            "Peers are loaded with dlopen; a missing one is named and skipped.\n"
+            "USINE_BENCH_OPENBLAS, USINE_BENCH_BLIS, USINE_BENCH_ONEDNN=path load another file.\n",
+            USINE_BENCH_MAX_REPS);
+}
+
+static int bad(const char *option, const char *value, const char *expected)
+{
+    fprintf(stderr, "usine bench: %s '%s': expected %s\n", option, value, expected);
+    return -1;
+}
+
+/* A positive integer in [1, max]; -1 otherwise. */
+static long parse_count(const char *s, long max)
+{
+    char *end;
+    errno = 0;
+    const long v = strtol(s, &end, 10);
+    return errno || end == s || *end || v < 1 || v > max ? -1 : v;
+}
+
+static int parse_threads(const char *s, usine_bench_options *o)
+{
+    char list[256];
+    snprintf(list, sizeof list, "%s", s);
+    o->n_threads = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const long v = parse_count(t, 4096);
+        if (v < 0 || o->n_threads == USINE_BENCH_MAX_THREAD_COUNTS)
+            return bad("--threads", s, "up to 8 thread counts in [1, 4096], e.g. 1,2");
+        o->threads[o->n_threads++] = (int)v;
+    }
+    return o->n_threads ? 0 : bad("--threads", s, "a list such as 1,2");
+}
+
+static int parse_dtypes(const char *s, usine_bench_options *o)
+{
+    char list[64];
+    snprintf(list, sizeof list, "%s", s);
+    o->dtypes = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strcmp(t, "f32") && strcmp(t, "f64"))
+            return bad("--dtypes", s, "f32, f64 or f32,f64");
+        o->dtypes |= strcmp(t, "f32") ? 2 : 1;
+    }
+    return o->dtypes ? 0 : bad("--dtypes", s, "f32, f64 or f32,f64");
+}
+
+static int parse_peers(const char *s, usine_bench_options *o)
+{
+    char list[128];
+    snprintf(list, sizeof list, "%s", s);
+    o->peers = 0;
+    if (!strcmp(s, "none"))
+        return 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const int id = usine_bench_peer_from_key(t);
+        if (!strcmp(t, "all"))
+            o->peers = (1 << USINE_PEER_COUNT) - 1;
+        else if (id < 0)
+            return bad("--peers", s, "openblas, blis, onednn (comma-separated), all or none");
+        else
+            o->peers |= 1 << id;
+    }
+    return 0;
+}
+
+static int parse_time(const char *s, usine_bench_options *o)
+{
+    char *end;
+    errno = 0;
+    o->budget_s = strtod(s, &end);
+    if (errno || end == s || *end || !(o->budget_s > 0 && o->budget_s <= 60))
+        return bad("--time", s, "seconds in (0, 60]");
+    return 0;
+}
+
+static int parse_shapes(const char *s, usine_bench_options *o)
+{
+    size_t n;
+    o->suite = s;
+    return usine_bench_suite(s, &n) ? 0 : bad("--shapes", s, usine_bench_suite_names());
+}
+
+static int parse_reps(const char *s, usine_bench_options *o)
+{
+    const long v = parse_count(s, USINE_BENCH_MAX_REPS);
+    o->reps = (int)v;
+    return v > 0 ? 0 : bad("--reps", s, "an integer in [1, 100]");
+}
+
+static int parse_file(const char *s, const char **path)
+{
+    *path = s;
+    return 0;
+}
+
+/* Options that take a value, and how each is parsed. */
+typedef struct value_option {
+    const char *name;
+    int (*parse)(const char *value, usine_bench_options *o);
+} value_option;
+
+static int parse_json(const char *s, usine_bench_options *o)
+{
+    return parse_file(s, &o->json_path);
+}
+
+static int parse_csv(const char *s, usine_bench_options *o)
+{
+    return parse_file(s, &o->csv_path);
+}
+
+static const value_option value_options[] = {
+    {"--shapes", parse_shapes}, {"--dtypes", parse_dtypes}, {"--threads", parse_threads},
+    {"--peers", parse_peers},   {"--reps", parse_reps},     {"--time", parse_time},
+    {"--json", parse_json},     {"--csv", parse_csv},
+};
+
+/* One argument at argv[*i] (and its value): 0 parsed, 1 help asked, -1 a usage error. */
+static int parse_one(int argc, char **argv, int *i, usine_bench_options *o)
+{
+    const char *arg = argv[*i];
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
+        return 1;
+    if (!strcmp(arg, "--no-peak")) {
+        o->measure_peak = 0;
+        return 0;
+    }
+    if (!strcmp(arg, "gemm") && *i == 0)
+        return 0;
+    for (size_t v = 0; v < sizeof value_options / sizeof value_options[0]; v++) {
+        int matched;
+        const char *value = usine_cli_option(argc, argv, i, value_options[v].name, &matched);
+        if (matched)
+            return value ? value_options[v].parse(value, o) : -1;
+    }
+    if (arg[0] == '-')
+        fprintf(stderr, "usine bench: unknown option '%s' (see 'usine bench --help')\n", arg);
+    else
+        fprintf(stderr,
+                "usine bench: unknown benchmark '%s': 'gemm' is the only one, and it "
+                "comes first\n",
+                arg);
+    return -1;
+}
+
+int usine_cli_bench(int argc, char **argv)
+{
+    usine_bench_machine m;
+    usine_bench_machine_read(&m);
+    usine_bench_options o;
+    usine_bench_options_default(&o, &m);
+    for (int i = 0; i < argc; i++) {
+        const int rc = parse_one(argc, argv, &i, &o);
+        if (rc > 0) {
+            usine_cli_bench_help(stdout);
+            return USINE_EXIT_OK;
+        }
+        if (rc < 0)
+            return USINE_EXIT_USAGE;
+    }
+    if (!m.context_ok) {
+        fprintf(stderr, "usine bench: a default context cannot be created: %s\n", m.context_error);
+        return USINE_EXIT_FAILURE;
+    }
+    return usine_bench_gemm(&o, &m); /* 0, 1, or 2 for an unknown suite */
+}

@@ -1,0 +1,88 @@
+/* `usine`: the command-line face of the library (DESIGN.md: info, tune, bench, report,
+ * verify). Today: info and bench. */
+#include <stdio.h>
+#include <string.h>
+
+#include "usine.h"
+#include "commands.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: usine <command> [options]\n"
+                 "\n"
+                 "commands:\n"
+                 "  info [--json]        the machine as usine sees it: CPU, ISA, topology,\n"
+                 "                       threads, the GEMM kernels chosen and registered\n"
+                 "  bench [gemm] [...]   GEMM GFLOP/s against the measured peak and the peer\n"
+                 "                       libraries (OpenBLAS, BLIS, oneDNN); 'usine bench --help'\n"
+                 "  help [command]       this text, or a command's options\n"
+                 "\n"
+                 "options:\n"
+                 "  -h, --help           this text\n"
+                 "  -V, --version        the library's version\n"
+                 "\n"
+                 "exit status: 0 success, 1 failure (or a benchmark mismatch), 2 usage error\n");
+}
+
+const char *usine_cli_option(int argc, char **argv, int *i, const char *name, int *matched)
+{
+    const size_t len = strlen(name);
+    *matched = 0;
+    if (strncmp(argv[*i], name, len) != 0)
+        return NULL;
+    if (argv[*i][len] == '=') {
+        *matched = 1;
+        return argv[*i] + len + 1;
+    }
+    if (argv[*i][len] != '\0')
+        return NULL;
+    *matched = 1;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "usine: option %s needs a value\n", name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int help(int argc, char **argv)
+{
+    if (argc < 1) {
+        usage(stdout);
+        return USINE_EXIT_OK;
+    }
+    if (strcmp(argv[0], "info") == 0)
+        usine_cli_info_help(stdout);
+    else if (strcmp(argv[0], "bench") == 0)
+        usine_cli_bench_help(stdout);
+    else {
+        fprintf(stderr, "usine: no help for '%s': not a command (see 'usine --help')\n", argv[0]);
+        return USINE_EXIT_USAGE;
+    }
+    return USINE_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return USINE_EXIT_USAGE;
+    }
+    const char *command = argv[1];
+    if (!strcmp(command, "help") || !strcmp(command, "--help") || !strcmp(command, "-h"))
+        return help(argc - 2, argv + 2);
+    if (!strcmp(command, "--version") || !strcmp(command, "-V") || !strcmp(command, "version")) {
+        printf("usine %s\n", usine_version());
+        return USINE_EXIT_OK;
+    }
+    if (!strcmp(command, "info"))
+        return usine_cli_info(argc - 2, argv + 2);
+    if (!strcmp(command, "bench"))
+        return usine_cli_bench(argc - 2, argv + 2);
+    if (!strcmp(command, "tune") || !strcmp(command, "report") || !strcmp(command, "verify")) {
+        fprintf(stderr, "usine: '%s' is planned but not in this version\n", command);
+        return USINE_EXIT_USAGE;
+    }
+    fprintf(stderr, "usine: unknown %s '%s' (see 'usine --help')\n",
+            command[0] == '-' ? "option" : "command", command);
+    return USINE_EXIT_USAGE;
+}

@@ -1,0 +1,98 @@
+#!/bin/sh
+# Tests of the `usine` command: exit status and the headings a user relies on.
+# usage: cli_test.sh PATH_TO_USINE CHECK   (CHECK: help, version, info, info-json,
+# bench-smoke, bad-usage). Exit 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE).
+set -u
+usine=$1
+check=$2
+out=${TMPDIR:-/tmp}/usine_cli_test.$$
+trap 'rm -f "$out" "$out.json" "$out.csv"' EXIT
+
+fail() {
+    echo "FAIL: $*"
+    echo "---- output"
+    cat "$out"
+    exit 1
+}
+
+# run STATUS ARGS...: runs usine, stdout and stderr to $out, and checks the exit status.
+run() {
+    want=$1
+    shift
+    echo "+ usine $*"
+    "$usine" "$@" >"$out" 2>&1
+    got=$?
+    [ "$got" -eq "$want" ] || fail "usine $* exited with $got, expected $want"
+}
+
+# expect TEXT...: each TEXT appears in the last output.
+expect() {
+    for text in "$@"; do
+        grep -F -q -- "$text" "$out" || fail "no '$text' in the output"
+    done
+}
+
+# valid_json FILE: parses with python3 when there is one (77 otherwise: said, not passed).
+valid_json() {
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "SKIP: python3 not found, cannot check that the JSON parses"
+        exit 77
+    fi
+    python3 -m json.tool "$1" >/dev/null || fail "$1 is not valid JSON"
+}
+
+case $check in
+help)
+    run 0 --help
+    expect "usage: usine" "info" "bench"
+    run 0 help bench
+    expect "usage: usine bench" "--shapes" "--threads" "--json"
+    run 0 info --help
+    expect "usage: usine info"
+    ;;
+version)
+    run 0 --version
+    expect "usine 0."
+    ;;
+info)
+    run 0 info
+    expect "usine " "CPU:" "ISA:" "Topology:" "L1d" "L2" "L3" "Threads:" "GEMM:" "f32" \
+        "f64" "Kernels:" "rule:"
+    ;;
+info-json)
+    run 0 info --json
+    expect '"machine"' '"isa_detected"' '"kernels"' '"topology_source"'
+    valid_json "$out"
+    ;;
+bench-smoke)
+    run 0 bench gemm --shapes smoke --reps 1 --time 0.01 --json "$out.json" --csv "$out.csv"
+    expect "GEMM benchmark" "Peak:" "shape (MxNxK)" "usine/best" "64x64x64" \
+        "geometric mean" "0 mismatches"
+    [ -s "$out.csv" ] || fail "no CSV written"
+    head -n 1 "$out.csv" | grep -q "^cpu_model,isa," || fail "the CSV has no header"
+    valid_json "$out.json"
+    ;;
+bad-usage)
+    run 2 frobnicate
+    expect "unknown command 'frobnicate'"
+    run 2 --frobnicate
+    expect "unknown option '--frobnicate'"
+    run 2 info --frobnicate
+    expect "unknown option '--frobnicate'"
+    run 2 bench --frobnicate
+    expect "unknown option '--frobnicate'"
+    run 2 bench --reps 0
+    expect "--reps '0'"
+    run 2 bench --shapes huge
+    expect "--shapes 'huge'"
+    run 2 bench --threads
+    expect "needs a value"
+    run 2 bench conv
+    expect "unknown benchmark 'conv'"
+    ;;
+*)
+    echo "cli_test.sh: unknown check '$check'"
+    exit 1
+    ;;
+esac
+echo "PASS: $check"
