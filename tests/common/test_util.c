@@ -40,7 +40,7 @@ usine_context *test_context_or_skip(const char *name)
 {
     usine_context *ctx = NULL;
     usine_status st = usine_create(&ctx, NULL);
-    if (st == USINE_ERROR_NOT_SUPPORTED && getenv("USINE_CPU_ISA")) {
+    if (st == USINE_ERROR_NOT_SUPPORTED && (getenv("USINE_CPU_ISA") || getenv("USINE_KERNEL"))) {
         printf("SKIP %s: %s\n", name, usine_last_error());
         exit(TEST_SKIP);
     }

@@ -24,8 +24,8 @@ int test_check(int ok, const char *file, int line, const char *format, ...)
  * passed and at least one ran: a test that checked nothing fails). */
 int test_finish(const char *name);
 
-/* Creates a context from the environment; if USINE_CPU_ISA asks for an ISA this CPU lacks,
- * prints "SKIP: ..." and exits with TEST_SKIP. Other failures abort the test. */
+/* Creates a context from the environment; if USINE_CPU_ISA or USINE_KERNEL asks for an ISA
+ * this CPU lacks, prints "SKIP: ..." and exits with TEST_SKIP. Other failures abort the test. */
 usine_context *test_context_or_skip(const char *name);
 
 /* ---------------------------------------------------------------- random numbers */

@@ -402,6 +402,10 @@ int main(int argc, char **argv)
         CHECK(strstr(kernel_f32, tag) && strstr(kernel_f64, tag),
               "USINE_CPU_ISA=%s but the kernels are %s and %s", isa, kernel_f32, kernel_f64);
     }
+    const char *forced = getenv("USINE_KERNEL");
+    if (forced && *forced)
+        CHECK(strcmp(kernel_f32, forced) == 0 || strcmp(kernel_f64, forced) == 0,
+              "USINE_KERNEL=%s but the kernels are %s and %s", forced, kernel_f32, kernel_f64);
     checker_detects_errors();
     alpha_zero_ignores_ab();
     scalar_values();

@@ -56,7 +56,7 @@ typedef struct usine_gemm_edge {
     usine_gemm_pack_fn *pack_a;
 } usine_gemm_edge;
 
-#define USINE_GEMM_MAX_EDGES 2
+#define USINE_GEMM_MAX_EDGES 3
 
 typedef struct usine_gemm_kernel {
     const char *name;  /* usine_<t>gemm_cpu_<isa>_<MR>x<NR>: printable, forcible, in the db */

@@ -2,20 +2,25 @@
 
 #include <string.h>
 
-extern const usine_gemm_kernel usine_sgemm_cpu_avx512_32x12, usine_sgemm_cpu_avx2_16x6,
-    usine_sgemm_cpu_generic_8x4;
-extern const usine_gemm_kernel usine_dgemm_cpu_avx512_16x12, usine_dgemm_cpu_avx2_8x6,
-    usine_dgemm_cpu_generic_4x4;
+extern const usine_gemm_kernel usine_sgemm_cpu_avx512_48x8, usine_sgemm_cpu_avx512_32x12,
+    usine_sgemm_cpu_avx2_16x6, usine_sgemm_cpu_generic_8x4;
+extern const usine_gemm_kernel usine_dgemm_cpu_avx512_24x8, usine_dgemm_cpu_avx512_16x12,
+    usine_dgemm_cpu_avx2_8x6, usine_dgemm_cpu_generic_4x4;
 
+/* One line per kernel (kept that way: the tests read the names from this table). */
+/* clang-format off */
 const usine_gemm_kernel *const usine_gemm_registry[] = {
+    &usine_sgemm_cpu_avx512_48x8,
     &usine_sgemm_cpu_avx512_32x12,
     &usine_sgemm_cpu_avx2_16x6,
     &usine_sgemm_cpu_generic_8x4,
+    &usine_dgemm_cpu_avx512_24x8,
     &usine_dgemm_cpu_avx512_16x12,
     &usine_dgemm_cpu_avx2_8x6,
     &usine_dgemm_cpu_generic_4x4,
     NULL,
 };
+/* clang-format on */
 
 const usine_gemm_kernel *usine_gemm_kernel_by_name(const char *name)
 {
