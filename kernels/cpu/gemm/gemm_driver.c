@@ -380,8 +380,9 @@ static void choose_grid(const usine_gemm_kernel *kernel, const usine_gemm_shape 
         if (threads % r != 0 || r > row_tiles || threads / r > col_tiles)
             continue;
         const int cgroups = threads / r;
-        const double mu = (double)(ceil_div(row_tiles, r) * kernel->mr);
-        const double nu = (double)(ceil_div(col_tiles, cgroups) * kernel->nr);
+        /* Rows and columns of the busiest thread (whole tiles, but no more than C has). */
+        const double mu = (double)min64(s->m, ceil_div(row_tiles, r) * kernel->mr);
+        const double nu = (double)min64(s->n, ceil_div(col_tiles, cgroups) * kernel->nr);
         const double cost =
             2.0 * mu * nu * (double)s->k + PACK_COST_IN_FLOPS * (mu + nu) * (double)s->k;
         if (best < 0 || cost < best) {
