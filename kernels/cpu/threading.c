@@ -35,3 +35,10 @@ void usine_cpu_parallel(int threads, usine_parallel_body *body, void *arg)
     body(arg, 0, 1);
 #endif
 }
+
+void usine_cpu_barrier(void)
+{
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+}

@@ -15,4 +15,8 @@ int usine_cpu_in_parallel(void);
 typedef void usine_parallel_body(void *arg, int thread_index, int thread_count);
 void usine_cpu_parallel(int threads, usine_parallel_body *body, void *arg);
 
+/* Waits for every thread of the current team (inside usine_cpu_parallel bodies only; all
+ * threads of the team must call it the same number of times). */
+void usine_cpu_barrier(void);
+
 #endif

@@ -178,6 +178,29 @@ static void prime_shapes(int quick)
     }
 }
 
+/* Random shapes, layouts, transposes, padding and scalars (the seed is printed). */
+static void random_cases(int count)
+{
+    static const double scalars[] = {0.0, 1.0, -1.0, 0.5, 2.25};
+    for (int i = 0; i < count; i++) {
+        gemm_case g = {dtypes[test_rand_int(0, 1)],
+                       layouts[test_rand_int(0, 1)],
+                       trans[test_rand_int(0, 1)],
+                       trans[test_rand_int(0, 1)],
+                       test_rand_int(1, 300),
+                       test_rand_int(1, 300),
+                       test_rand_int(1, 300),
+                       test_rand_int(0, 9),
+                       test_rand_int(0, 9),
+                       test_rand_int(0, 9),
+                       scalars[test_rand_int(1, 4)],
+                       scalars[test_rand_int(0, 4)],
+                       0};
+        g.nan_in_c = g.beta == 0.0 && test_rand_int(0, 1);
+        run_case(&g);
+    }
+}
+
 static void large_k(int quick)
 {
     /* K >= 2000: several KC blocks, and the bound grows with K. */
@@ -412,6 +435,7 @@ int main(int argc, char **argv)
     edge_shapes();
     vector_shapes();
     prime_shapes(quick);
+    random_cases(quick ? 10 : 60);
     large_k(quick);
     blocked_shapes(quick);
     batched();

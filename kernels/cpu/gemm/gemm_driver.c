@@ -151,8 +151,14 @@ static void prefetch_l2(const char *p, size_t bytes)
  * then stays in L2 and in the TLB as well as a packed copy would (measured on Zen 4: +2%
  * at 256^3 and 512^3, -2% at 1024^3 where columns are a page apart). */
 #define DIRECT_B_MAX_ROW_TILES    2
-#define DIRECT_A_MAX_COL_TILES    12
+#define DIRECT_A_MAX_COLS         160
 #define DIRECT_A_MAX_COLUMN_BYTES 2048
+
+/* Whether a block `cols` wide reads A in place rather than packed (see above). */
+static int reads_a_in_place(const usine_gemm_shape *s, int64_t cols, int64_t es)
+{
+    return s->a_rs == 1 && (cols <= DIRECT_A_MAX_COLS || s->a_cs * es <= DIRECT_A_MAX_COLUMN_BYTES);
+}
 
 /* Where the microkernels find B for one block: packed panels or B itself. */
 typedef struct b_source {
@@ -255,9 +261,34 @@ static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t 
     }
 }
 
-/* The five loops over a rows x cols block of C starting at (row0, col0). */
+static void share(int64_t total, int64_t unit, int parts, int index, int64_t *begin,
+                  int64_t *count);
+
+/* A team of threads computing one block together: they split its rows and share the
+ * packed B (each packs a part, all read all of it), so that nothing is packed twice. */
+typedef struct team {
+    int index, size; /* size 1: a thread alone, with a private B buffer */
+} team;
+
+/* Packs the B block [pc, pc + kb) x [jc + b_full, jc + nb) into ws_b: alone, or this
+ * thread's share of its panels followed by a barrier. */
+static void pack_b_block(const sub_problem *sp, const char *b, int64_t pc, int64_t kb, int64_t jc,
+                         int64_t b_full, int64_t nb, char *ws_b, team t)
+{
+    const usine_gemm_shape *s = sp->shape;
+    const int64_t nr = sp->plan->kernel->nr, es = (int64_t)sp->es;
+    int64_t first, count;
+    share(nb - b_full, nr, t.size, t.index, &first, &count);
+    sp->plan->kernel->pack_b(count, kb, b + (pc * s->b_rs + (jc + b_full + first) * s->b_cs) * es,
+                             s->b_cs, s->b_rs, ws_b + first * kb * es);
+    if (t.size > 1)
+        usine_cpu_barrier();
+}
+
+/* The five loops over a rows x cols block of C starting at (row0, col0). In a team every
+ * thread passes the same columns and its own rows. */
 static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, int64_t row0,
-                       int64_t rows, int64_t col0, int64_t cols, char *ws_a, char *ws_b)
+                       int64_t rows, int64_t col0, int64_t cols, char *ws_a, char *ws_b, team t)
 {
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     const usine_gemm_shape *s = sp->shape;
@@ -267,8 +298,7 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
     const int64_t kc = balanced(s->k, sp->plan->blocking.kc, 1);
     const int64_t mc = balanced(rows, sp->plan->blocking.mc, mr);
     const int64_t nc = balanced(cols, sp->plan->blocking.nc, nr);
-    const int direct_a = s->a_rs == 1 && (ceil_div(cols, nr) <= DIRECT_A_MAX_COL_TILES ||
-                                          s->a_cs * es <= DIRECT_A_MAX_COLUMN_BYTES);
+    const int direct_a = reads_a_in_place(s, cols, es);
     const char *a = (const char *)ops->a, *b = (const char *)ops->b;
     char *c = (char *)ops->c;
 
@@ -277,11 +307,12 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
         for (int64_t pc = 0; pc < s->k; pc += kc) {
             const int64_t kb = min64(kc, s->k - pc);
             const void *beta = pc == 0 ? (const void *)sp->beta : (const void *)sp->one;
-            const b_source bsrc = choose_b(sp, b, rows, pc, jc);
+            /* A team always packs B: its threads read it in place or not all alike. */
+            const b_source bsrc =
+                t.size > 1 ? (b_source){0, 0, NULL, nr, 0} : choose_b(sp, b, rows, pc, jc);
             /* Direct B still packs a last partial panel: the kernel reads NR columns. */
             const int64_t b_full = bsrc.direct ? nb / nr * nr : 0;
-            kernel->pack_b(nb - b_full, kb, b + (pc * s->b_rs + (jc + b_full) * s->b_cs) * es,
-                           s->b_cs, s->b_rs, ws_b);
+            pack_b_block(sp, b, pc, kb, jc, b_full, nb, ws_b, t);
             for (int64_t ic = row0; ic < row0 + rows; ic += mc) {
                 a_panels ap;
                 prepare_a(sp, a, direct_a, ic, min64(mc, row0 + rows - ic), pc, kb, ws_a, &ap);
@@ -296,6 +327,8 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
                                 (int)min64(nr, nb - jr), beta);
                 }
             }
+            if (t.size > 1) /* the shared B is repacked next: wait until all are done */
+                usine_cpu_barrier();
         }
     }
 }
@@ -431,6 +464,17 @@ static usine_gemm_operands batch_item(const usine_gemm_batch *batch, int64_t i, 
     return ops;
 }
 
+/* Rows are shared out in units of the narrowest kernel: 2048 rows on 2 threads split
+ * 1024 + 1024 (21 tiles of 48 and one of 16 each), not 1056 + 992. */
+static int64_t row_granularity(const usine_gemm_kernel *kernel)
+{
+    return kernel->n_edges ? kernel->edges[kernel->n_edges - 1].mr : kernel->mr;
+}
+
+/* A team splits rows only where each thread keeps at least this many row tiles (below,
+ * B is better read in place by a thread alone, see DIRECT_B_MAX_ROW_TILES). */
+#define TEAM_MIN_ROWS_PER_THREAD (DIRECT_B_MAX_ROW_TILES + 1)
+
 /* The share of one item's C that thread `index` of `count` computes. */
 static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int index, int count,
                           char *ws)
@@ -451,16 +495,27 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
             gemv_block(&r->sp, ops, row0, rows);
         return;
     }
+    const int64_t row_unit = row_granularity(kernel);
+    int64_t row0, rows, col0, cols;
+    if (count > 1 && s->m >= (int64_t)count * TEAM_MIN_ROWS_PER_THREAD * kernel->mr &&
+        !reads_a_in_place(s, s->n, (int64_t)r->sp.es)) {
+        /* A is packed and there are enough rows for every thread: one team, rows split, B
+         * packed once and shared (in thread 0's B buffer). Where A is read in place, the
+         * grid below packs nothing twice either and needs no barrier. */
+        share(s->m, row_unit, count, index, &row0, &rows);
+        char *ws_b0 = r->workspace + pack_a_bytes(r->sp.plan, s, r->sp.es);
+        gemm_block(&r->sp, ops, row0, rows, 0, s->n, ws, ws_b0, (team){index, count});
+        return;
+    }
     int tm, tn;
     choose_grid(kernel, s, count, &tm, &tn);
     if (index >= tm * tn)
         return;
-    int64_t row0, rows, col0, cols;
-    share(s->m, kernel->mr, tm, index / tn, &row0, &rows);
+    share(s->m, row_unit, tm, index / tn, &row0, &rows);
     share(s->n, kernel->nr, tn, index % tn, &col0, &cols);
     if (rows > 0 && cols > 0)
         gemm_block(&r->sp, ops, row0, rows, col0, cols, ws,
-                   ws + pack_a_bytes(r->sp.plan, s, r->sp.es));
+                   ws + pack_a_bytes(r->sp.plan, s, r->sp.es), (team){0, 1});
 }
 
 static void run_body(void *arg, int index, int count)
