@@ -3,10 +3,13 @@
 #include "../kernels/cpu/gemm/gemm_driver.h"
 
 /* Fractions of each cache level given to the packed block that should live there: the
- * rest holds the other operand's stream, C and whatever the caller keeps hot. */
-#define L1_SHARE_FOR_B_PANEL 0.75 /* KC x NR panel of B, reused by every A panel */
-#define L2_SHARE_FOR_A_BLOCK 0.75 /* MC x KC block of A, reused by every B panel */
-#define L3_SHARE_FOR_B_BLOCK 0.5  /* KC x NC block of B, reused by every A block */
+ * rest holds the other operand's stream, C and whatever the caller keeps hot. Calibrated on
+ * Zen 4 (32 KiB L1d, 1 MiB L2): f32 48x8 gets KC 640, MC 288; sweeping KC from 448 to
+ * 1536 at fixed L2 use moved 2048^3 by less than the run-to-run noise (2%), with 512-640
+ * slightly ahead. */
+#define L1_SHARE_FOR_B_PANEL 0.625 /* KC x NR panel of B, reused by every A panel */
+#define L2_SHARE_FOR_A_BLOCK 0.75  /* MC x KC block of A, reused by every B panel */
+#define L3_SHARE_FOR_B_BLOCK 0.5   /* KC x NC block of B, reused by every A block */
 
 static int64_t round_down(int64_t x, int64_t multiple, int64_t floor)
 {
