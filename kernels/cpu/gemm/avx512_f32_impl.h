@@ -62,25 +62,32 @@ USINE_INLINE __m256 fma_bcast_ymm(__m256 a, const float *p, __m256 c)
 #define UKR_FMA_BCAST(a, p, c)    fma_bcast_ymm(a, p, c)
 #include "ukr_x86_impl.h"
 
-/* 16 x 16 transpose in registers (Intel's optimization manual, section on AVX-512 transposes:
- * unpack pairs, then quads, then 128-bit lanes twice): 64 shuffles for 256 elements. */
-USINE_INLINE void transpose_16x16(__m512 r[16])
+/* The first half of a transpose: every 4 x 4 block inside a 128-bit lane, for rows
+ * r[0..n) (n a multiple of 4, at most 16): unpack pairs of rows, then pairs of pairs.
+ * Afterwards lane L of r[i + j] holds column 4L + j of rows i..i+3 (i a multiple of 4). */
+USINE_INLINE void transpose_lanes_4x4(__m512 r[], int n)
 {
     __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
+    for (int i = 0; i < n; i += 2) {
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
     }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_castpd_ps(
-            _mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 1] = _mm512_castpd_ps(
-            _mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 2] = _mm512_castpd_ps(
-            _mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-        r[i + 3] = _mm512_castpd_ps(
-            _mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    for (int i = 0; i < n; i += 4) {
+        const __m512d t0 = _mm512_castps_pd(t[i]), t1 = _mm512_castps_pd(t[i + 1]);
+        const __m512d t2 = _mm512_castps_pd(t[i + 2]), t3 = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
     }
+}
+
+/* 16 x 16 transpose in registers: the 4 x 4 blocks, then the 128-bit lanes moved in two
+ * rounds of shuffle_f32x4: 64 shuffles for 256 elements. */
+USINE_INLINE void transpose_16x16(__m512 r[16])
+{
+    __m512 t[16];
+    transpose_lanes_4x4(r, 16);
     for (int i = 0; i < 4; i++) {
         t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
         t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
@@ -101,28 +108,15 @@ USINE_INLINE void transpose_16x16(__m512 r[16])
 USINE_INLINE void transpose_8x8_pair(__m512 r[8])
 {
     __m512 t[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        r[i] = _mm512_castpd_ps(
-            _mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 1] = _mm512_castpd_ps(
-            _mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 2] = _mm512_castpd_ps(
-            _mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-        r[i + 3] = _mm512_castpd_ps(
-            _mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-    }
-    /* 128-bit lanes: (0, 2) of each half from r[i], then r[i + 4]; and (1, 3). */
+    transpose_lanes_4x4(r, 8);
+    /* Lanes (0, 2) of r[i] and r[i + 4], then lanes (1, 3); then each half's lanes in order. */
     for (int i = 0; i < 4; i++) {
         t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
         t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
     }
+    const __m512i halves = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15);
     for (int i = 0; i < 8; i++)
-        r[i] = _mm512_permutexvar_ps(
-            _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15), t[i]);
+        r[i] = _mm512_permutexvar_ps(halves, t[i]);
 }
 
 /*
