@@ -34,7 +34,7 @@ static usine_bench_fma_fn *fma_loop(usine_cpu_isa isa, usine_dtype dtype, const 
 #else
     (void)isa;
 #endif
-    *method = "generic C multiply-add, 16 chains" TEAM_NOTE;
+    *method = "generic C multiply-add, 64 chains" TEAM_NOTE;
     return f64 ? usine_bench_fma_generic_f64 : usine_bench_fma_generic_f32;
 }
 
