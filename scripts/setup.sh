@@ -4,12 +4,14 @@
 # the tests use. Safe to run again. Runs apt-get as root, or through sudo.
 set -eu
 
-BUILD="build-essential cmake pkg-config libhwloc-dev hwloc-nox"
+BUILD="build-essential cmake pkg-config libhwloc-dev hwloc-nox libpapi-dev papi-tools"
+# The usine command's cluster modes (Open MPI) and result files (cJSON).
+TOOLS="openmpi-bin libopenmpi-dev libcjson-dev"
 # Peers for `usine bench` (dlopen'ed): OpenBLAS, BLIS, oneDNN.
 PEERS="libopenblas0-pthread libblis4-pthread libdnnl2"
 # Tests: the reference BLAS test programs (xblat3s...), numpy (LD_PRELOAD test), python3
-# (JSON checks), clang-format (style check).
-TESTS="libblas-test python3 python3-numpy clang-format"
+# (JSON checks), clang-format (style check), chromium (renders the HTML report).
+TESTS="libblas-test python3 python3-numpy clang-format chromium"
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""
@@ -21,7 +23,7 @@ else
 fi
 
 missing=""
-for p in $BUILD $PEERS $TESTS; do
+for p in $BUILD $TOOLS $PEERS $TESTS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
         missing="$missing $p"
 done
