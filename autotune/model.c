@@ -21,7 +21,7 @@ usine_gemm_blocking usine_model_gemm_blocking(const usine_topology *t,
                                               const usine_gemm_kernel *kernel)
 {
     const int64_t es = (int64_t)usine_cpu_gemm_dtype_size(kernel->dtype);
-    usine_gemm_blocking b;
+    usine_gemm_blocking b = {0, 0, 0, 0};
     /* KC: the B micro-panel fills its share of L1; a multiple of 8 keeps panels aligned. */
     b.kc =
         round_down((int64_t)(t->l1d.size_bytes * L1_SHARE_FOR_B_PANEL) / (kernel->nr * es), 8, 64);

@@ -56,29 +56,25 @@ static usine_status check_options(const usine_context_options *options)
     return USINE_SUCCESS;
 }
 
-static usine_status choose_kernels(usine_context *ctx, const usine_env *env)
+static usine_status make_selector(usine_context *ctx, const usine_env *env)
 {
-    static const usine_dtype dtypes[USINE_GEMM_DTYPES] = {USINE_F32, USINE_F64};
-    for (int i = 0; i < USINE_GEMM_DTYPES; i++) {
-        char message[256];
-        usine_select_error err = usine_select_gemm(dtypes[i], ctx->isa, env->kernels, &ctx->gemm[i],
-                                                   message, sizeof message);
-        if (err == USINE_SELECT_ISA_TOO_HIGH)
-            return usine_fail(USINE_ERROR_NOT_SUPPORTED, "usine_create", "%s", message);
-        if (err)
-            return usine_fail(err == USINE_SELECT_NO_KERNEL ? USINE_ERROR_INTERNAL
-                                                            : USINE_ERROR_INVALID_ARGUMENT,
-                              "usine_create", "%s", message);
-        if (env->blocking[0] > 0) {
-            /* MC and NC stay multiples of the tile, as the driver requires. */
-            const usine_gemm_kernel *k = ctx->gemm[i].kernel;
-            ctx->gemm[i].blocking.mc = (env->blocking[0] + k->mr - 1) / k->mr * k->mr;
-            ctx->gemm[i].blocking.kc = env->blocking[1];
-            ctx->gemm[i].blocking.nc = (env->blocking[2] + k->nr - 1) / k->nr * k->nr;
-            ctx->gemm[i].rule = "USINE_GEMM_BLOCKING";
-        }
+    char message[256];
+    const usine_select_error err = usine_selector_init(
+        &ctx->selector, ctx->isa, env->kernels, env->blocking, env->tune != USINE_TUNE_OFF_DB,
+        env->tune == USINE_TUNE_ONLINE, message, sizeof message);
+    if (err == USINE_SELECT_OK) {
+        static const usine_dtype dtypes[USINE_GEMM_DTYPES] = {USINE_F32, USINE_F64};
+        for (int i = 0; i < USINE_GEMM_DTYPES; i++)
+            usine_select_gemm(&ctx->selector, dtypes[i], 2048, 2048, 2048, ctx->num_threads,
+                              &ctx->gemm[i]);
+        return USINE_SUCCESS;
     }
-    return USINE_SUCCESS;
+    usine_selector_free(&ctx->selector);
+    if (err == USINE_SELECT_ISA_TOO_HIGH)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, "usine_create", "%s", message);
+    return usine_fail(err == USINE_SELECT_NO_KERNEL ? USINE_ERROR_INTERNAL
+                                                    : USINE_ERROR_INVALID_ARGUMENT,
+                      "usine_create", "%s", message);
 }
 
 /* The context `env` describes (options already checked). */
@@ -92,7 +88,8 @@ static usine_status create_from_env(usine_context **context, const usine_context
     ctx->num_threads = resolve_threads(ctx->threads_option, env);
     ctx->isa = env->isa;
     ctx->verbose = env->verbose;
-    usine_status st = choose_kernels(ctx, env);
+    ctx->tune_online = env->tune == USINE_TUNE_ONLINE;
+    usine_status st = make_selector(ctx, env);
     if (st != USINE_SUCCESS) {
         free(ctx);
         return st;
@@ -134,6 +131,8 @@ usine_status usine_create_from_defaults(usine_context **context)
 usine_status usine_destroy(usine_context *context)
 {
     usine_clear_error();
+    if (context)
+        usine_selector_free(&context->selector);
     free(context);
     return USINE_SUCCESS;
 }

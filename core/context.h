@@ -1,5 +1,5 @@
-/* The context: resolved settings plus the kernel chosen for each dtype, so that a call
- * does no lookup, no environment read and no file I/O. */
+/* The context: resolved settings and the kernel selector (with the tuning database read
+ * once), so that a call does no environment read and no file I/O. */
 #ifndef USINE_CORE_CONTEXT_H
 #define USINE_CORE_CONTEXT_H
 
@@ -15,6 +15,9 @@ struct usine_context {
     int num_threads;    /* resolved, >= 1 */
     usine_cpu_isa isa;  /* detected, capped by USINE_CPU_ISA */
     int verbose;        /* USINE_VERBOSE */
+    int tune_online;    /* USINE_TUNE=online */
+    usine_selector selector;
+    /* What a large (2048^3) product gets on num_threads threads: for `usine info`. */
     usine_gemm_choice gemm[USINE_GEMM_DTYPES];
 };
 

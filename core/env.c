@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "status.h"
 
@@ -66,6 +67,22 @@ static usine_status read_blocking(usine_env *env, const char *function)
     return USINE_SUCCESS;
 }
 
+static usine_status read_tune(usine_env *env, const char *function)
+{
+    const char *s = getenv("USINE_TUNE");
+    env->tune = USINE_TUNE_USE;
+    if (!s || !*s || strcmp(s, "on") == 0)
+        return USINE_SUCCESS;
+    if (strcmp(s, "off") == 0)
+        env->tune = USINE_TUNE_OFF_DB;
+    else if (strcmp(s, "online") == 0)
+        env->tune = USINE_TUNE_ONLINE;
+    else
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function,
+                          "USINE_TUNE = '%s' is not one of on, off, online", s);
+    return USINE_SUCCESS;
+}
+
 usine_status usine_env_read(usine_env *env, const char *function)
 {
     usine_status st = read_threads(env, function);
@@ -73,6 +90,8 @@ usine_status usine_env_read(usine_env *env, const char *function)
         st = read_isa(env, function);
     if (st == USINE_SUCCESS)
         st = read_blocking(env, function);
+    if (st == USINE_SUCCESS)
+        st = read_tune(env, function);
     const char *kernels = getenv("USINE_KERNEL");
     env->kernels = kernels && *kernels ? kernels : NULL;
     const char *verbose = getenv("USINE_VERBOSE");

@@ -7,12 +7,20 @@
 #include "usine.h"
 #include "../kernels/cpu/cpu_isa.h"
 
+/* USINE_TUNE: how the tuning database is used. */
+typedef enum usine_tune_mode {
+    USINE_TUNE_USE = 0, /* unset or "on": read the database (default) */
+    USINE_TUNE_OFF_DB,  /* "off": ignore it, the model decides */
+    USINE_TUNE_ONLINE   /* "online": also tune an unseen shape class on first use */
+} usine_tune_mode;
+
 typedef struct usine_env {
-    int num_threads;     /* USINE_NUM_THREADS: 0 when unset */
-    usine_cpu_isa isa;   /* USINE_CPU_ISA capped to the CPU: detected level when unset */
-    const char *kernels; /* USINE_KERNEL: comma-separated names, NULL when unset */
-    int verbose;         /* USINE_VERBOSE: 0 when unset or "0" */
-    int64_t blocking[3]; /* USINE_GEMM_BLOCKING=MC,KC,NC: all 0 when unset */
+    int num_threads;      /* USINE_NUM_THREADS: 0 when unset */
+    usine_cpu_isa isa;    /* USINE_CPU_ISA capped to the CPU: detected level when unset */
+    const char *kernels;  /* USINE_KERNEL: comma-separated names, NULL when unset */
+    int verbose;          /* USINE_VERBOSE: 0 when unset or "0" */
+    int64_t blocking[3];  /* USINE_GEMM_BLOCKING=MC,KC,NC: all 0 when unset */
+    usine_tune_mode tune; /* USINE_TUNE */
 } usine_env;
 
 /* Reads and checks the variables; on a bad value returns an error (message recorded

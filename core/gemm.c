@@ -6,6 +6,7 @@
 #include "context.h"
 #include "status.h"
 #include "workspace.h"
+#include "../autotune/search.h"
 #include "../kernels/cpu/gemm/gemm_driver.h"
 
 /* Everything a GEMM call says, kept together for the checks and the verbose line. */
@@ -235,7 +236,7 @@ static double now_seconds(void)
 }
 
 /* USINE_VERBOSE=1: one line per call on stderr (oneDNN's ONEDNN_VERBOSE, in spirit). */
-static void log_call(const usine_context *ctx, const gemm_call *g, const usine_gemm_plan *plan,
+static void log_call(const gemm_call *g, const usine_gemm_plan *plan, const char *rule,
                      int64_t count, double seconds)
 {
     const double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k * (double)count;
@@ -245,18 +246,31 @@ static void log_call(const usine_context *ctx, const gemm_call *g, const usine_g
             " threads=%d time=%.1fus %.2f GFLOP/s\n",
             g->function, dtype_name(g->dtype), g->layout == USINE_ROW_MAJOR ? "row" : "col",
             is_transpose(g->trans_a) ? 'T' : 'N', is_transpose(g->trans_b) ? 'T' : 'N', g->m, g->n,
-            g->k, count, plan->kernel->name, ctx->gemm[gemm_dtype_index(g->dtype)].rule,
-            plan->blocking.mc, plan->blocking.kc, plan->blocking.nc, plan->max_threads,
-            seconds * 1e6, seconds > 0 ? flops / seconds * 1e-9 : 0.0);
+            g->k, count, plan->kernel->name, rule, plan->blocking.mc, plan->blocking.kc,
+            plan->blocking.nc, plan->max_threads, seconds * 1e6,
+            seconds > 0 ? flops / seconds * 1e-9 : 0.0);
+}
+
+/* The kernel and parameters for this call; with USINE_TUNE=online, an unseen shape class
+ * is tuned first (once: the result joins the selector and the user database). */
+static void choose(usine_context *ctx, usine_dtype dtype, const usine_gemm_shape *shape,
+                   int threads, usine_gemm_choice *choice)
+{
+    usine_select_gemm(&ctx->selector, dtype, shape->m, shape->n, shape->k, threads, choice);
+    if (ctx->tune_online && choice->rule_id == USINE_RULE_MODEL &&
+        usine_tune_online(&ctx->selector, dtype, shape->m, shape->n, shape->k, threads) == 0)
+        usine_select_gemm(&ctx->selector, dtype, shape->m, shape->n, shape->k, threads, choice);
 }
 
 /* Runs a checked batch: the operands are the caller's, in the caller's layout. */
 static usine_status run(usine_context *ctx, const gemm_call *g, usine_gemm_batch batch)
 {
     const double start = ctx->verbose ? now_seconds() : 0;
-    const usine_gemm_choice *choice = &ctx->gemm[gemm_dtype_index(g->dtype)];
-    const usine_gemm_plan plan = {choice->kernel, choice->blocking, usine_context_threads(ctx)};
     const usine_gemm_shape shape = driver_shape(g);
+    const int threads = usine_context_threads(ctx);
+    usine_gemm_choice choice;
+    choose(ctx, g->dtype, &shape, threads, &choice);
+    const usine_gemm_plan plan = {choice.kernel, choice.blocking, threads};
     if (g->layout == USINE_ROW_MAJOR) { /* the driver computes C^T = op(B)^T op(A)^T */
         const void *t = batch.base.a;
         batch.base.a = batch.base.b;
@@ -275,7 +289,7 @@ static usine_status run(usine_context *ctx, const gemm_call *g, usine_gemm_batch
                           "cannot allocate %zu bytes of packing workspace", bytes);
     usine_cpu_gemm_run(&plan, &shape, &batch, ws);
     if (ctx->verbose)
-        log_call(ctx, g, &plan, batch.count, now_seconds() - start);
+        log_call(g, &plan, choice.rule, batch.count, now_seconds() - start);
     return USINE_SUCCESS;
 }
 
@@ -400,6 +414,8 @@ usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype, i
     if (i < 0)
         return usine_fail(USINE_ERROR_NOT_SUPPORTED, __func__,
                           "dtype %s is not supported yet (f32 and f64 are)", dtype_name(dtype));
-    *name = context->gemm[i].kernel->name;
+    usine_gemm_choice choice;
+    usine_select_gemm(&context->selector, dtype, m, n, k, usine_context_threads(context), &choice);
+    *name = choice.kernel->name;
     return USINE_SUCCESS;
 }

@@ -1,6 +1,7 @@
 #include "cpu_isa.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -37,10 +38,56 @@ static usine_cpu_isa detect(void)
         return USINE_ISA_AVX512;
     return USINE_ISA_AVX2;
 }
+/* Brand string from the extended leaves, leading blanks dropped. */
+static void read_brand(char *out, size_t size)
+{
+    unsigned int regs[12] = {0};
+    if (__get_cpuid_max(0x80000000, NULL) < 0x80000004)
+        return;
+    for (unsigned int leaf = 0; leaf < 3; leaf++)
+        __get_cpuid(0x80000002 + leaf, &regs[4 * leaf], &regs[4 * leaf + 1], &regs[4 * leaf + 2],
+                    &regs[4 * leaf + 3]);
+    char brand[49];
+    memcpy(brand, regs, 48);
+    brand[48] = '\0';
+    const char *p = brand;
+    while (*p == ' ')
+        p++;
+    snprintf(out, size, "%s", p);
+}
+
+void usine_cpu_identify(usine_cpu_identity *id)
+{
+    memset(id, 0, sizeof *id);
+    snprintf(id->arch, sizeof id->arch, "%s", sizeof(void *) == 8 ? "x86_64" : "x86");
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx))
+        return;
+    memcpy(id->vendor, &ebx, 4);
+    memcpy(id->vendor + 4, &edx, 4);
+    memcpy(id->vendor + 8, &ecx, 4);
+    id->vendor[12] = '\0';
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+        /* Family and model with their extended fields, as the vendors define them. */
+        const int base_family = (int)((eax >> 8) & 0xf), base_model = (int)((eax >> 4) & 0xf);
+        id->family = base_family == 0xf ? base_family + (int)((eax >> 20) & 0xff) : base_family;
+        id->model = base_family == 0x6 || base_family == 0xf
+                        ? base_model + (int)(((eax >> 16) & 0xf) << 4)
+                        : base_model;
+        id->stepping = (int)(eax & 0xf);
+    }
+    read_brand(id->brand, sizeof id->brand);
+}
 #else
 static usine_cpu_isa detect(void)
 {
     return USINE_ISA_GENERIC;
+}
+
+void usine_cpu_identify(usine_cpu_identity *id)
+{
+    memset(id, 0, sizeof *id);
+    snprintf(id->arch, sizeof id->arch, "unknown");
 }
 #endif
 

@@ -13,6 +13,17 @@ typedef enum usine_cpu_isa {
 /* Highest level this CPU and OS support (cpuid + XGETBV), computed once. */
 usine_cpu_isa usine_cpu_isa_detect(void);
 
+/* Who made the CPU and which one it is (cpuid vendor, brand string, family, model,
+ * stepping): part of the machine fingerprint. Empty strings and zeros where unknown. */
+typedef struct usine_cpu_identity {
+    char arch[16];
+    char vendor[16];
+    char brand[64];
+    int family, model, stepping;
+} usine_cpu_identity;
+
+void usine_cpu_identify(usine_cpu_identity *id);
+
 /* "generic", "avx2", "avx512". */
 const char *usine_cpu_isa_name(usine_cpu_isa isa);
 

@@ -163,7 +163,8 @@ static int reads_a_in_place(const sub_problem *sp, int64_t cols)
 {
     const usine_gemm_shape *s = sp->shape;
     const int64_t es = (int64_t)sp->es;
-    return s->a_rs == 1 && sp->plan->kernel->mr * es >= DIRECT_MIN_BYTES_PER_STEP &&
+    return !sp->plan->blocking.pack && s->a_rs == 1 &&
+           sp->plan->kernel->mr * es >= DIRECT_MIN_BYTES_PER_STEP &&
            (cols <= DIRECT_A_MAX_COLS || s->a_cs * es <= DIRECT_A_MAX_COLUMN_BYTES);
 }
 
@@ -180,7 +181,8 @@ static b_source choose_b(const sub_problem *sp, const char *b, int64_t rows, int
     const usine_gemm_shape *s = sp->shape;
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     b_source src = {0, 0, NULL, kernel->nr, 0};
-    if (ceil_div(rows, kernel->mr) > DIRECT_B_MAX_ROW_TILES || (s->b_cs != 1 && s->b_rs != 1))
+    if (sp->plan->blocking.pack || ceil_div(rows, kernel->mr) > DIRECT_B_MAX_ROW_TILES ||
+        (s->b_cs != 1 && s->b_rs != 1))
         return src;
     src.direct = 1;
     src.by_columns = s->b_cs != 1;

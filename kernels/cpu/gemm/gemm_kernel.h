@@ -75,9 +75,11 @@ typedef struct usine_gemm_kernel {
 } usine_gemm_kernel;
 
 /* Cache blocking of the five loops (in elements): NC columns of B per outer block, KC
- * deep, MC rows of A per packed block. MC is a multiple of MR and NC of NR. */
+ * deep, MC rows of A per packed block. MC is a multiple of MR and NC of NR. pack = 1 packs
+ * A and B always; 0 lets the driver read skinny operands in place (a tuning parameter). */
 typedef struct usine_gemm_blocking {
     int64_t mc, kc, nc;
+    int pack;
 } usine_gemm_blocking;
 
 #endif
