@@ -11,7 +11,18 @@ static double at(const void *x, usine_dtype dtype, int64_t ld, int64_t i, int64_
                               : ((const double *)x)[i + j * ld];
 }
 
-/* Row maxima and sums of |A| (m x k) and column maxima and sums of |B| (k x n). */
+/* op(A)(i, p) and op(B)(p, j) of column-major operands stored as the case says. */
+static double at_a(const usine_bench_operands *o, const void *a, int64_t i, int64_t p)
+{
+    return o->transa == 'T' ? at(a, o->dtype, o->k, p, i) : at(a, o->dtype, o->m, i, p);
+}
+
+static double at_b(const usine_bench_operands *o, const void *b, int64_t p, int64_t j)
+{
+    return o->transb == 'T' ? at(b, o->dtype, o->n, j, p) : at(b, o->dtype, o->k, p, j);
+}
+
+/* Row maxima and sums of |op(A)| (m x k) and column maxima and sums of |op(B)| (k x n). */
 static void absolute_bounds(const usine_bench_operands *o, const void *a, const void *b,
                             double *amax, double *asum, double *bmax, double *bsum)
 {
@@ -19,14 +30,14 @@ static void absolute_bounds(const usine_bench_operands *o, const void *a, const 
         amax[i] = asum[i] = 0;
     for (int64_t p = 0; p < o->k; p++)
         for (int64_t i = 0; i < o->m; i++) {
-            const double v = fabs(at(a, o->dtype, o->m, i, p));
+            const double v = fabs(at_a(o, a, i, p));
             amax[i] = v > amax[i] ? v : amax[i];
             asum[i] += v;
         }
     for (int64_t j = 0; j < o->n; j++) {
         bmax[j] = bsum[j] = 0;
         for (int64_t p = 0; p < o->k; p++) {
-            const double v = fabs(at(b, o->dtype, o->k, p, j));
+            const double v = fabs(at_b(o, b, p, j));
             bmax[j] = v > bmax[j] ? v : bmax[j];
             bsum[j] += v;
         }

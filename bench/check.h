@@ -16,7 +16,8 @@
 typedef struct usine_bench_operands {
     usine_dtype dtype;
     int64_t m, n, k, batch;
-    const void *a, *b; /* column-major, lda = m, ldb = k, item i at + i * m k (k n) */
+    const void *a, *b;   /* column-major op(A) m x k, op(B) k x n, item i at + i m k (k n) */
+    char transa, transb; /* 'N': lda = m (ldb = k); 'T': A stored k x m, lda = k (ldb = n) */
 } usine_bench_operands;
 
 typedef struct usine_bench_check {

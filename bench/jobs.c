@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "peak.h"
+#include "triad.h"
 
 void usine_bench_probe_child(void *arg, void *out)
 {
@@ -35,6 +36,10 @@ void usine_bench_peak_child(void *arg, void *out)
             snprintf(peak->method, sizeof peak->method, "%s", method);
         }
     }
+    const size_t bytes = usine_bench_triad_bytes(job->llc_bytes);
+    peak->triad_bytes = (double)bytes;
+    for (int t = 0; t < job->n_threads; t++)
+        peak->bandwidth[t] = usine_bench_triad(job->threads[t], bytes);
 }
 
 /* ---- usine */
@@ -49,15 +54,16 @@ static void usine_call(void *varg)
 {
     usine_call_arg *u = (usine_call_arg *)varg;
     const usine_bench_case *c = u->job->bcase;
+    const usine_transpose ta = c->transa == 'T' ? USINE_TRANS : USINE_NO_TRANS;
+    const usine_transpose tb = c->transb == 'T' ? USINE_TRANS : USINE_NO_TRANS;
+    const int64_t lda = usine_bench_lda(c), ldb = usine_bench_ldb(c);
     if (c->batch > 1)
-        u->status = usine_gemm_strided_batched(u->ctx, c->dtype, USINE_COL_MAJOR, USINE_NO_TRANS,
-                                               USINE_NO_TRANS, c->m, c->n, c->k, 1.0, u->job->a,
-                                               c->m, c->m * c->k, u->job->b, c->k, c->k * c->n, 0.0,
-                                               u->job->c, c->m, c->m * c->n, c->batch);
+        u->status = usine_gemm_strided_batched(
+            u->ctx, c->dtype, USINE_COL_MAJOR, ta, tb, c->m, c->n, c->k, 1.0, u->job->a, lda,
+            c->m * c->k, u->job->b, ldb, c->k * c->n, 0.0, u->job->c, c->m, c->m * c->n, c->batch);
     else
-        u->status =
-            usine_gemm(u->ctx, c->dtype, USINE_COL_MAJOR, USINE_NO_TRANS, USINE_NO_TRANS, c->m,
-                       c->n, c->k, 1.0, u->job->a, c->m, u->job->b, c->k, 0.0, u->job->c, c->m);
+        u->status = usine_gemm(u->ctx, c->dtype, USINE_COL_MAJOR, ta, tb, c->m, c->n, c->k, 1.0,
+                               u->job->a, lda, u->job->b, ldb, 0.0, u->job->c, c->m);
 }
 
 static void time_usine(const usine_bench_gemm_job *job, usine_bench_gemm_out *out)
@@ -80,7 +86,8 @@ static void time_usine(const usine_bench_gemm_job *job, usine_bench_gemm_out *ou
     if (u.status != USINE_SUCCESS)
         snprintf(out->message, sizeof out->message, "%s", usine_last_error());
     const usine_bench_case *c = job->bcase;
-    if (usine_gemm_kernel_name(u.ctx, c->dtype, c->m, c->n, c->k, &kernel) == USINE_SUCCESS)
+    if (usine_gemm_kernel_name(u.ctx, c->dtype, c->m, c->n, c->k, &kernel) == USINE_SUCCESS &&
+        kernel)
         snprintf(out->detail, sizeof out->detail, "%s", kernel);
     usine_destroy(u.ctx);
 }
@@ -104,7 +111,8 @@ static void peer_call(void *varg)
         const char *b = (const char *)p->job->b + (size_t)(i * c->k * c->n) * es;
         char *cc = (char *)p->job->c + (size_t)(i * c->m * c->n) * es;
         const int st =
-            usine_bench_peer_gemm(&p->peer, c->dtype, c->m, c->n, c->k, a, c->m, b, c->k, cc, c->m);
+            usine_bench_peer_gemm(&p->peer, c->dtype, c->transa, c->transb, c->m, c->n, c->k, a,
+                                  usine_bench_lda(c), b, usine_bench_ldb(c), cc, c->m);
         p->status = p->status ? p->status : st;
     }
 }

@@ -21,10 +21,13 @@ typedef struct usine_bench_peak_job {
     const int *threads;
     int n_threads;
     double seconds;
+    long long llc_bytes; /* sizes the triad's arrays */
 } usine_bench_peak_job;
 
 typedef struct usine_bench_peak_out {
     double gflops[2][USINE_BENCH_MAX_THREAD_COUNTS];
+    double bandwidth[USINE_BENCH_MAX_THREAD_COUNTS]; /* triad GB/s */
+    double triad_bytes;
     char method[96];
 } usine_bench_peak_out;
 

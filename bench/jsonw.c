@@ -1,6 +1,7 @@
 #include "jsonw.h"
 
 #include <math.h>
+#include <string.h>
 
 void usine_jsonw_init(usine_jsonw *w, FILE *out)
 {
@@ -111,4 +112,13 @@ void usine_jsonw_null(usine_jsonw *w, const char *key)
 {
     begin_member(w, key);
     fputs("null", w->out);
+}
+
+void usine_jsonw_raw(usine_jsonw *w, const char *key, const char *json)
+{
+    size_t len = strlen(json);
+    while (len > 0 && (json[len - 1] == '\n' || json[len - 1] == ' '))
+        len--;
+    begin_member(w, key);
+    fwrite(json, 1, len, w->out);
 }

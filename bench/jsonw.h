@@ -27,5 +27,7 @@ void usine_jsonw_int(usine_jsonw *w, const char *key, int64_t value);
 void usine_jsonw_double(usine_jsonw *w, const char *key, double value);
 void usine_jsonw_bool(usine_jsonw *w, const char *key, int value);
 void usine_jsonw_null(usine_jsonw *w, const char *key);
+/* A value that is already JSON text (another writer's document), written as it is. */
+void usine_jsonw_raw(usine_jsonw *w, const char *key, const char *json);
 
 #endif

@@ -1,9 +1,16 @@
+/* sched_getaffinity and CPU_COUNT are GNU extensions. */
+#define _GNU_SOURCE
 #include "machine.h"
 
+#include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../autotune/fingerprint.h"
 #include "../core/context.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -165,5 +172,66 @@ void usine_bench_library_json(usine_jsonw *w, const usine_bench_machine *m)
         usine_jsonw_end(w);
     }
     usine_jsonw_end(w);
+    usine_jsonw_end(w);
+}
+
+/* ------------------------------------------------------------------ fingerprint */
+
+/* The library's machine fingerprint (autotune/fingerprint.c): the same key the tuning
+ * database uses, so that benchmark results and tuning results name machines alike. */
+void usine_bench_fingerprint_of(const usine_bench_machine *m, usine_bench_fingerprint *fp)
+{
+    (void)m;
+    const usine_fingerprint *f = usine_fingerprint_get();
+    snprintf(fp->text, sizeof fp->text, "%s", f->text);
+    snprintf(fp->hash, sizeof fp->hash, "%s", f->hash);
+}
+
+/* ------------------------------------------------------------------ environment */
+
+extern char **environ;
+
+static int affinity_cpus(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
+}
+
+static void json_variables(usine_jsonw *w)
+{
+    static const char *const prefixes[] = {"USINE_", "OMP_",  "GOMP_",  "OPENBLAS_",
+                                           "BLIS_",  "DNNL_", "ONEDNN_"};
+    usine_jsonw_object(w, "variables");
+    for (char **e = environ; e && *e; e++)
+        for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+            const char *eq = strchr(*e, '=');
+            if (!eq || strncmp(*e, prefixes[i], strlen(prefixes[i])) != 0)
+                continue;
+            char key[128];
+            snprintf(key, sizeof key, "%.*s", (int)(eq - *e), *e);
+            usine_jsonw_string(w, key, eq + 1);
+            break;
+        }
+    usine_jsonw_end(w);
+}
+
+void usine_bench_environment_json(usine_jsonw *w, const usine_bench_machine *m)
+{
+    struct utsname u;
+    double load[3] = {-1, -1, -1};
+    usine_jsonw_object(w, "environment");
+    if (uname(&u) == 0) {
+        usine_jsonw_string(w, "os", u.sysname);
+        usine_jsonw_string(w, "kernel", u.release);
+        usine_jsonw_string(w, "arch", u.machine);
+    }
+    usine_jsonw_string(w, "hostname", m->hostname);
+    usine_jsonw_string(w, "compiler", __VERSION__);
+    usine_jsonw_int(w, "online_cpus", m->online_cpus);
+    usine_jsonw_int(w, "affinity_cpus", affinity_cpus());
+    /* Other work on the machine is the first suspect of a slow run. */
+    if (getloadavg(load, 3) == 3)
+        usine_jsonw_double(w, "load_average_1min", load[0]);
+    json_variables(w);
     usine_jsonw_end(w);
 }

@@ -29,6 +29,24 @@ typedef struct usine_bench_machine {
 
 void usine_bench_machine_read(usine_bench_machine *m);
 
+/*
+ * The machine fingerprint: a stable readable string of what performance depends on and
+ * does not change between runs (architecture, CPU vendor and model, ISA, packages, cores,
+ * PUs, NUMA nodes, cache sizes; never the host name, clocks or load) and a 64-bit FNV-1a
+ * hash of it as 16 hex digits. Nodes of one kind share it. autotune/ is growing the
+ * library's own fingerprint: this is the one function to point at it then.
+ */
+typedef struct usine_bench_fingerprint {
+    char text[320];
+    char hash[17];
+} usine_bench_fingerprint;
+
+void usine_bench_fingerprint_of(const usine_bench_machine *m, usine_bench_fingerprint *fp);
+
+/* The "environment" member: OS, compiler, CPU affinity, load, and the environment
+ * variables that change what runs (USINE_*, OMP_*, GOMP_*, OPENBLAS_*, BLIS_*, DNNL_*). */
+void usine_bench_environment_json(usine_jsonw *w, const usine_bench_machine *m);
+
 /* The "machine" member (CPU, ISA, topology): the fingerprint of a report. */
 void usine_bench_machine_json(usine_jsonw *w, const usine_bench_machine *m);
 

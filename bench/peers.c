@@ -12,6 +12,7 @@
 /* CBLAS's values (cblas.h): column-major, no transpose. */
 #define CBLAS_COL_MAJOR 102
 #define CBLAS_NO_TRANS  111
+#define CBLAS_TRANS     112
 
 typedef void cblas_sgemm_fn(int, int, int, int, int, int, float, const float *, int, const float *,
                             int, float, float *, int);
@@ -25,7 +26,9 @@ typedef void bli_sgemm_fn(int, int, int64_t, int64_t, int64_t, const float *, co
 typedef void bli_dgemm_fn(int, int, int64_t, int64_t, int64_t, const double *, const double *,
                           int64_t, int64_t, const double *, int64_t, int64_t, const double *,
                           double *, int64_t, int64_t);
+/* BLIS's trans_t: BLIS_TRANSPOSE is the transpose bit (0x08 in bli_type_defs.h). */
 #define BLIS_NO_TRANSPOSE 0
+#define BLIS_TRANSPOSE    0x08
 /* oneDNN's GEMM is row-major (dnnl.h): C = op(A) op(B) with row-major A, B, C. */
 typedef int dnnl_sgemm_fn(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t,
                           const float *, int64_t, float, float *, int64_t);
@@ -201,55 +204,62 @@ int usine_bench_peer_load(usine_bench_peer_id id, int threads, usine_bench_peer 
     return rc;
 }
 
-static int openblas_gemm(const usine_bench_peer *p, usine_dtype dtype, int64_t m, int64_t n,
-                         int64_t k, const void *a, int64_t lda, const void *b, int64_t ldb, void *c,
-                         int64_t ldc)
+typedef struct gemm_args {
+    char ta, tb;
+    int64_t m, n, k, lda, ldb, ldc;
+    const void *a, *b;
+    void *c;
+} gemm_args;
+
+static int openblas_gemm(const usine_bench_peer *p, usine_dtype dtype, const gemm_args *g)
 {
+    const int ta = g->ta == 'T' ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    const int tb = g->tb == 'T' ? CBLAS_TRANS : CBLAS_NO_TRANS;
     if (dtype == USINE_F32)
-        ((cblas_sgemm_fn *)p->fn[0])(CBLAS_COL_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)m,
-                                     (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, 0.0f, c,
-                                     (int)ldc);
+        ((cblas_sgemm_fn *)p->fn[0])(CBLAS_COL_MAJOR, ta, tb, (int)g->m, (int)g->n, (int)g->k, 1.0f,
+                                     g->a, (int)g->lda, g->b, (int)g->ldb, 0.0f, g->c, (int)g->ldc);
     else
-        ((cblas_dgemm_fn *)p->fn[1])(CBLAS_COL_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)m,
-                                     (int)n, (int)k, 1.0, a, (int)lda, b, (int)ldb, 0.0, c,
-                                     (int)ldc);
+        ((cblas_dgemm_fn *)p->fn[1])(CBLAS_COL_MAJOR, ta, tb, (int)g->m, (int)g->n, (int)g->k, 1.0,
+                                     g->a, (int)g->lda, g->b, (int)g->ldb, 0.0, g->c, (int)g->ldc);
     return 0;
 }
 
-static int blis_gemm(const usine_bench_peer *p, usine_dtype dtype, int64_t m, int64_t n, int64_t k,
-                     const void *a, int64_t lda, const void *b, int64_t ldb, void *c, int64_t ldc)
+static int blis_gemm(const usine_bench_peer *p, usine_dtype dtype, const gemm_args *g)
 {
+    const int ta = g->ta == 'T' ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    const int tb = g->tb == 'T' ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     if (dtype == USINE_F32) {
         const float one = 1.0f, zero = 0.0f;
-        ((bli_sgemm_fn *)p->fn[0])(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, a, 1, lda,
-                                   b, 1, ldb, &zero, c, 1, ldc);
+        ((bli_sgemm_fn *)p->fn[0])(ta, tb, g->m, g->n, g->k, &one, g->a, 1, g->lda, g->b, 1, g->ldb,
+                                   &zero, g->c, 1, g->ldc);
     } else {
         const double one = 1.0, zero = 0.0;
-        ((bli_dgemm_fn *)p->fn[1])(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, a, 1, lda,
-                                   b, 1, ldb, &zero, c, 1, ldc);
+        ((bli_dgemm_fn *)p->fn[1])(ta, tb, g->m, g->n, g->k, &one, g->a, 1, g->lda, g->b, 1, g->ldb,
+                                   &zero, g->c, 1, g->ldc);
     }
     return 0;
 }
 
-/* Column-major C = A B is row-major C^T = B^T A^T, where the row-major B^T (n x k) and
- * A^T (k x m) are the column-major B and A as stored. */
-static int onednn_gemm(const usine_bench_peer *p, int64_t m, int64_t n, int64_t k, const void *a,
-                       int64_t lda, const void *b, int64_t ldb, void *c, int64_t ldc)
+/* Column-major C = op(A) op(B) is row-major C^T = op(B)^T op(A)^T, where the row-major
+ * B^T and A^T are the column-major B and A as stored, with the same transpose flags. */
+static int onednn_gemm(const usine_bench_peer *p, const gemm_args *g)
 {
-    return ((dnnl_sgemm_fn *)p->fn[0])('N', 'N', n, m, k, 1.0f, b, ldb, a, lda, 0.0f, c, ldc);
+    return ((dnnl_sgemm_fn *)p->fn[0])(g->tb, g->ta, g->n, g->m, g->k, 1.0f, g->b, g->ldb, g->a,
+                                       g->lda, 0.0f, g->c, g->ldc);
 }
 
-int usine_bench_peer_gemm(const usine_bench_peer *peer, usine_dtype dtype, int64_t m, int64_t n,
-                          int64_t k, const void *a, int64_t lda, const void *b, int64_t ldb,
-                          void *c, int64_t ldc)
+int usine_bench_peer_gemm(const usine_bench_peer *peer, usine_dtype dtype, char transa, char transb,
+                          int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
+                          const void *b, int64_t ldb, void *c, int64_t ldc)
 {
+    const gemm_args g = {transa, transb, m, n, k, lda, ldb, ldc, a, b, c};
     switch (peer->id) {
     case USINE_PEER_OPENBLAS:
-        return openblas_gemm(peer, dtype, m, n, k, a, lda, b, ldb, c, ldc);
+        return openblas_gemm(peer, dtype, &g);
     case USINE_PEER_BLIS:
-        return blis_gemm(peer, dtype, m, n, k, a, lda, b, ldb, c, ldc);
+        return blis_gemm(peer, dtype, &g);
     case USINE_PEER_ONEDNN:
-        return dtype == USINE_F32 ? onednn_gemm(peer, m, n, k, a, lda, b, ldb, c, ldc) : -1;
+        return dtype == USINE_F32 ? onednn_gemm(peer, &g) : -1;
     default:
         return -1;
     }

@@ -48,10 +48,10 @@ int usine_bench_dtype_bit(usine_dtype dtype);
 int usine_bench_peer_load(usine_bench_peer_id id, int threads, usine_bench_peer *peer,
                           char *message, size_t size);
 
-/* Column-major C (m x n) = A (m x k) * B (k x n), alpha 1, beta 0, no transposes, one
- * call of the peer. Returns 0, or the peer's non-zero status. */
-int usine_bench_peer_gemm(const usine_bench_peer *peer, usine_dtype dtype, int64_t m, int64_t n,
-                          int64_t k, const void *a, int64_t lda, const void *b, int64_t ldb,
-                          void *c, int64_t ldc);
+/* Column-major C (m x n) = op(A) (m x k) * op(B) (k x n), alpha 1, beta 0, one call of
+ * the peer; transa and transb are 'N' or 'T'. Returns 0, or the peer's non-zero status. */
+int usine_bench_peer_gemm(const usine_bench_peer *peer, usine_dtype dtype, char transa, char transb,
+                          int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
+                          const void *b, int64_t ldb, void *c, int64_t ldc);
 
 #endif

@@ -5,13 +5,11 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static void shape_label(const usine_bench_case *c, char *out, size_t size)
+#define SHAPE_WIDTH 26
+
+static double intensity(const usine_bench_case *c)
 {
-    if (c->batch > 1)
-        snprintf(out, size, "%lldx%lldx%lld x%lld", (long long)c->m, (long long)c->n,
-                 (long long)c->k, (long long)c->batch);
-    else
-        snprintf(out, size, "%lldx%lldx%lld", (long long)c->m, (long long)c->n, (long long)c->k);
+    return usine_bench_case_flops(c) / usine_bench_case_bytes(c);
 }
 
 static int ok(const usine_bench_result *r)
@@ -77,6 +75,27 @@ static void header_peaks(const usine_bench_run *run, FILE *out)
         fprintf(out, d == 0 && (o->dtypes & 2) ? ";" : " GFLOP/s\n");
     }
     peak_scaling_note(run, out);
+    if (run->bandwidth[0] > 0) {
+        fprintf(out,
+                "Memory:   triad on 3 arrays of %.0f MiB, measured:", run->triad_bytes / (1 << 20));
+        for (int t = 0; t < o->n_threads; t++)
+            fprintf(out, "%s %.1f (%dt)", t ? "," : "", run->bandwidth[t], o->threads[t]);
+        fprintf(out, " GB/s; roofline bound = min(peak, flop/B x GB/s)\n");
+    }
+}
+
+static void header_gpus(const usine_bench_run *run, FILE *out)
+{
+    const usine_bench_gpu_platform *p[2] = {&run->gpu.cuda, &run->gpu.rocm};
+    const char *names[2] = {"CUDA", "ROCm"};
+    for (int i = 0; i < 2; i++) {
+        if (p[i]->present)
+            fprintf(out, "GPU:      %s: %d device%s (%s); peers found: %s; %s\n", names[i],
+                    p[i]->devices, p[i]->devices == 1 ? "" : "s", p[i]->name,
+                    p[i]->peers[0] ? p[i]->peers : "none", p[i]->why);
+        else
+            fprintf(out, "%s %s: %s\n", i ? "         " : "GPU:     ", names[i], p[i]->why);
+    }
 }
 
 /* "OpenBLAS:" */
@@ -103,7 +122,8 @@ static void header_peers(const usine_bench_run *run, FILE *out)
 
 static void header_columns(const usine_bench_run *run, FILE *out)
 {
-    fprintf(out, "\n%-20s %-5s %3s %8s %6s", "shape (MxNxK)", "dtype", "thr", "usine", "%peak");
+    fprintf(out, "\n%-*s %-5s %3s %8s %6s %6s", SHAPE_WIDTH, "shape (MxNxK)", "dtype", "thr",
+            "usine", "%peak", "flop/B");
     for (int id = 0; id < USINE_PEER_COUNT; id++)
         if (run->peers[id].wanted)
             fprintf(out, " %9s", usine_bench_peer_name(id));
@@ -117,15 +137,15 @@ void usine_bench_report_header(const usine_bench_run *run, FILE *out)
 {
     const usine_bench_machine *m = run->machine;
     const usine_bench_options *o = run->options;
-    fprintf(out,
-            "usine %s GEMM benchmark, suite '%s': column-major, no transpose, alpha 1, "
-            "beta 0\n",
-            usine_version(), o->suite);
+    fprintf(out, "usine %s benchmark, suite '%s'%s%s\n", usine_version(), run->suite_name,
+            run->suite_title && run->suite_title[0] ? ": " : "",
+            run->suite_title ? run->suite_title : "");
+    fprintf(out, "GEMM:     column-major, alpha 1, beta 0, transposes as listed (default NN)\n");
     fprintf(out, "Machine:  %s (%s family %d model %d), ISA %s (detected %s)\n          ",
             m->cpu_model, m->vendor, m->family, m->model, usine_cpu_isa_name(m->isa_active),
             usine_cpu_isa_name(m->isa_detected));
     topology_line(m, out);
-    fputc('\n', out);
+    fprintf(out, "\nPrint:    %s %s\n", run->fingerprint.hash, run->fingerprint.text);
     for (int d = 0; d < 2; d++)
         if (m->context_ok && (o->dtypes & (1 << d)))
             fprintf(out, "Kernel:   %s %s, MC %lld KC %lld NC %lld (%s)\n", d ? "f64" : "f32",
@@ -134,18 +154,53 @@ void usine_bench_report_header(const usine_bench_run *run, FILE *out)
                     m->gemm[d].rule);
     header_peaks(run, out);
     header_peers(run, out);
+    header_gpus(run, out);
     if (o->reps > 0)
-        fprintf(out, "Timing:   %d timed repetitions", o->reps);
+        fprintf(out, "Timing:   %d timed repetition%s", o->reps, o->reps == 1 ? "" : "s");
     else
-        fprintf(out, "Timing:   >= 3 repetitions and %.2g s", o->budget_s);
-    fprintf(out, " after a warm-up, each library in its own process; GFLOP/s = 2MNK / median "
-                 "time\n");
+        fprintf(out, "Timing:   >= 3 repetitions until the fastest 3 agree within %.0f%% or %.2g s",
+                100 * USINE_BENCH_TARGET_SPREAD, o->budget_s);
+    fprintf(out, ",\n          after a warm-up, each library in its own process; GFLOP/s = "
+                 "flops / median time\n");
     header_columns(run, out);
 }
 
 void usine_bench_report_section(const usine_bench_case *c, FILE *out)
 {
-    fprintf(out, "-- %s %s\n", c->group, usine_bench_dtype_name(c->dtype));
+    fprintf(out, "-- %s\n", c->group[0] ? c->group : "cases");
+}
+
+void usine_bench_report_not_built(const usine_bench_run *run, const usine_bench_case *c, FILE *out)
+{
+    char label[96];
+    (void)run;
+    usine_bench_case_label(c, label, sizeof label);
+    fprintf(out, "%-*s %-5s %3s %8s %6s %6.0f  %s: %.3g GFLOP%s%s\n", SHAPE_WIDTH, label,
+            c->dtype_name, "-", "-", "-", intensity(c), usine_bench_case_not_built(c),
+            usine_bench_case_flops(c) * 1e-9, c->note[0] ? "; " : "", c->note);
+}
+
+void usine_bench_report_list(const usine_bench_run *run, FILE *out)
+{
+    double flops[2] = {0, 0};
+    size_t counts[2] = {0, 0};
+    fprintf(out, "suite '%s'%s%s: %zu cases\n", run->suite_name, run->suite_title[0] ? ": " : "",
+            run->suite_title, run->n_cases);
+    fprintf(out, "%-5s %-10s %-14s %-9s %-5s %-*s %12s %8s  %s\n", "#", "op", "group", "status",
+            "dtype", SHAPE_WIDTH, "shape", "GFLOP", "flop/B", "note");
+    for (size_t i = 0; i < run->n_cases; i++) {
+        const usine_bench_case *c = &run->cases[i];
+        char label[96];
+        usine_bench_case_label(c, label, sizeof label);
+        fprintf(out, "%-5zu %-10s %-14.14s %-9s %-5s %-*s %12.3f %8.1f  %s\n", i + 1,
+                usine_bench_op_name(c->op), c->group, c->runs ? "runs" : "not-built", c->dtype_name,
+                SHAPE_WIDTH, label, usine_bench_case_flops(c) * 1e-9, intensity(c),
+                c->runs ? c->note : usine_bench_case_not_built(c));
+        flops[!c->runs] += usine_bench_case_flops(c);
+        counts[!c->runs]++;
+    }
+    fprintf(out, "%zu cases run (%.1f GFLOP a call in all), %zu not built yet (%.1f GFLOP)\n",
+            counts[0], flops[0] * 1e-9, counts[1], flops[1] * 1e-9);
 }
 
 /* One library's cell: GFLOP/s, or why there is none. */
@@ -183,15 +238,16 @@ void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result
 {
     const usine_bench_result *u = row[USINE_BENCH_USINE];
     const usine_bench_case *c = &run->cases[u->case_index];
-    char shape[64];
-    shape_label(c, shape, sizeof shape);
-    fprintf(out, "%-20s %-5s %3d", shape, usine_bench_dtype_name(c->dtype), u->threads);
+    char shape[96];
+    usine_bench_case_label(c, shape, sizeof shape);
+    fprintf(out, "%-*s %-5s %3d", SHAPE_WIDTH, shape, c->dtype_name, u->threads);
     cell(u, 8, out);
     const double peak = usine_bench_run_peak(run, c->dtype, u->threads);
     if (ok(u) && peak > 0)
         fprintf(out, " %5.1f%%", 100 * u->gflops_median / peak);
     else
         fprintf(out, " %6s", "-");
+    fprintf(out, " %6.0f", intensity(c));
     for (int lib = 1; lib < USINE_BENCH_LIBS; lib++)
         if (run->peers[lib - 1].wanted)
             cell(row[lib], 9, out);
@@ -209,6 +265,8 @@ void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result
             fprintf(out, " %14s", "-");
     }
     notes(row, out);
+    if (c->note[0])
+        fprintf(out, "  %s", c->note);
     fputc('\n', out);
 }
 
@@ -253,6 +311,18 @@ void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
                         d ? "f64" : "f32", o->threads[t], o->threads[t] == 1 ? "" : "s",
                         exp(s.log_sum / s.rows), s.rows, s.wins);
         }
+    size_t not_built = 0;
+    double not_built_flops = 0;
+    for (size_t i = 0; i < run->n_cases; i++)
+        if (!run->cases[i].runs) {
+            not_built++;
+            not_built_flops += usine_bench_case_flops(&run->cases[i]);
+        }
+    if (not_built)
+        fprintf(out,
+                "%zu case%s not built yet (attention: issue 7, convolution: issue 8, "
+                "low-precision GEMM: issue 6), %.3g GFLOP listed\n",
+                not_built, not_built == 1 ? "" : "s", not_built_flops * 1e-9);
     int noisy = 0, failed = 0, mismatched = 0;
     for (size_t i = 0; i < run->n_results; i++) {
         const usine_bench_result *r = &run->results[i];

@@ -9,8 +9,15 @@
 /* Machine, peaks and peers, then the column headings. */
 void usine_bench_report_header(const usine_bench_run *run, FILE *out);
 
-/* A heading line where the group or dtype of the cases changes. */
+/* A heading line where the group of the cases changes. */
 void usine_bench_report_section(const usine_bench_case *c, FILE *out);
+
+/* A case usine cannot run yet: its label, flops and why. */
+void usine_bench_report_not_built(const usine_bench_run *run, const usine_bench_case *c, FILE *out);
+
+/* --list: every case of the suite, its flops and arithmetic intensity, and whether it
+ * runs, without running anything. */
+void usine_bench_report_list(const usine_bench_run *run, FILE *out);
 
 /* One row: a case at one thread count; row[lib] is NULL for a library not run. */
 void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result *const *row,
@@ -19,8 +26,14 @@ void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result
 /* Geometric means of the ratios, noisy and failed counts, mismatches. */
 void usine_bench_report_summary(const usine_bench_run *run, FILE *out);
 
+/* The version of bench/schema/usine-bench-<N>.schema.json the JSON follows. */
+#define USINE_BENCH_SCHEMA_VERSION 1
+
 /* Every measurement with the machine, the peaks and the versions. 0, or -1 with errno. */
 int usine_bench_write_json(const usine_bench_run *run, const char *path);
+void usine_bench_write_json_to(const usine_bench_run *run, FILE *f);
 int usine_bench_write_csv(const usine_bench_run *run, const char *path);
+/* The CSV rows of a run, after the header line when `header`. */
+void usine_bench_write_csv_to(const usine_bench_run *run, FILE *f, int header);
 
 #endif

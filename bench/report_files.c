@@ -1,11 +1,13 @@
 /* The JSON and CSV files of a run: every measurement, with what is needed to compare
- * machines later (CPU, ISA, topology, peaks, versions). */
+ * machines later (fingerprint, CPU, topology, peaks, bandwidth, versions, environment).
+ * The JSON follows bench/schema/usine-bench-1.schema.json. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "jsonw.h"
 #include "report.h"
+#include "triad.h"
 
 static const char *status_name(usine_bench_status s)
 {
@@ -13,6 +15,12 @@ static const char *status_name(usine_bench_status s)
 }
 
 /* ------------------------------------------------------------------ JSON */
+
+/* How each peer's threads are set, and why every library runs in its own process. */
+static const char *const peer_threads[USINE_PEER_COUNT] = {
+    "OPENBLAS_NUM_THREADS before dlopen, then openblas_set_num_threads",
+    "BLIS_NUM_THREADS, then bli_thread_set_num_threads",
+    "OMP_NUM_THREADS, then omp_set_num_threads (oneDNN's OpenMP runtime)"};
 
 static void json_peers(usine_jsonw *w, const usine_bench_run *run)
 {
@@ -23,11 +31,50 @@ static void json_peers(usine_jsonw *w, const usine_bench_run *run)
             continue;
         usine_jsonw_object(w, NULL);
         usine_jsonw_string(w, "name", usine_bench_peer_name(id));
+        usine_jsonw_string(w, "device", "cpu");
         usine_jsonw_bool(w, "available", p->available);
         usine_jsonw_string(w, "version", p->available ? p->version : NULL);
         usine_jsonw_string(w, "path", p->available ? p->path : NULL);
         usine_jsonw_string(w, "api", p->available ? p->api : NULL);
+        usine_jsonw_string(w, "threads_set_by", peer_threads[id]);
         usine_jsonw_string(w, "why_missing", p->available ? NULL : p->why);
+        usine_jsonw_end(w);
+    }
+    usine_jsonw_end(w);
+}
+
+static void json_gpu_platform(usine_jsonw *w, const char *key, const usine_bench_gpu_platform *p)
+{
+    usine_jsonw_object(w, key);
+    usine_jsonw_bool(w, "present", p->present);
+    usine_jsonw_int(w, "devices", p->devices);
+    usine_jsonw_string(w, "device_name", p->present ? p->name : NULL);
+    usine_jsonw_string(w, "peers_found", p->peers);
+    usine_jsonw_string(w, "note", p->why);
+    usine_jsonw_end(w);
+}
+
+static void json_isolation(usine_jsonw *w, const usine_bench_run *run)
+{
+    usine_jsonw_object(w, "isolation");
+    usine_jsonw_string(w, "mode", "process-per-measurement");
+    usine_jsonw_string(w, "description",
+                       "every measurement (usine or a peer, one case, one thread count) runs in "
+                       "its own forked child that exits afterwards, so no library's thread pool "
+                       "(OpenBLAS's spinning pthreads, OpenMP teams) competes with another's; the "
+                       "parent starts no threads and loads no peer; libraries run one after "
+                       "another, never at the same time");
+    if (run->mpi) {
+        usine_jsonw_object(w, "mpi");
+        usine_jsonw_int(w, "rank", run->mpi->rank);
+        usine_jsonw_int(w, "ranks", run->mpi->size);
+        usine_jsonw_int(w, "host_index", run->mpi->host_index);
+        usine_jsonw_int(w, "ranks_on_host", run->mpi->host_ranks);
+        usine_jsonw_string(w, "schedule", run->mpi->schedule);
+        usine_jsonw_string(w, "children",
+                           "forked children make no MPI call and leave with _exit; "
+                           "OMPI_MCA_mpi_warn_on_fork=0 silences Open MPI's fork warning");
+        usine_jsonw_string(w, "affinity", run->mpi->affinity[0] ? run->mpi->affinity : NULL);
         usine_jsonw_end(w);
     }
     usine_jsonw_end(w);
@@ -36,17 +83,33 @@ static void json_peers(usine_jsonw *w, const usine_bench_run *run)
 static void json_peaks(usine_jsonw *w, const usine_bench_run *run)
 {
     const usine_bench_options *o = run->options;
+    const int measured = run->peak_method[0] != '\0';
     usine_jsonw_object(w, "peak");
-    usine_jsonw_string(w, "method", run->peak_method[0] ? run->peak_method : NULL);
-    usine_jsonw_array(w, "gflops");
+    usine_jsonw_string(w, "method", measured ? run->peak_method : NULL);
+    usine_jsonw_array(w, "compute");
     for (int d = 0; d < 2; d++)
-        for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)) && run->peak_method[0]; t++) {
+        for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)) && measured; t++) {
             usine_jsonw_object(w, NULL);
             usine_jsonw_string(w, "dtype", d ? "f64" : "f32");
             usine_jsonw_int(w, "threads", o->threads[t]);
             usine_jsonw_double(w, "gflops", run->peak[d][t]);
             usine_jsonw_end(w);
         }
+    usine_jsonw_end(w);
+    usine_jsonw_object(w, "bandwidth");
+    usine_jsonw_string(w, "method",
+                       measured ? "STREAM triad a = b + s c, f64, 24 bytes per "
+                                  "element, best of 6 passes"
+                                : NULL);
+    usine_jsonw_double(w, "array_bytes", measured ? run->triad_bytes : NAN);
+    usine_jsonw_array(w, "values");
+    for (int t = 0; t < o->n_threads && measured; t++) {
+        usine_jsonw_object(w, NULL);
+        usine_jsonw_int(w, "threads", o->threads[t]);
+        usine_jsonw_double(w, "gbytes_per_s", run->bandwidth[t]);
+        usine_jsonw_end(w);
+    }
+    usine_jsonw_end(w);
     usine_jsonw_end(w);
     usine_jsonw_end(w);
 }
@@ -59,43 +122,112 @@ static void json_options(usine_jsonw *w, const usine_bench_options *o)
     for (int t = 0; t < o->n_threads; t++)
         usine_jsonw_int(w, NULL, o->threads[t]);
     usine_jsonw_end(w);
+    usine_jsonw_array(w, "dtypes");
+    for (int d = 0; d < 2; d++)
+        if (o->dtypes & (1 << d))
+            usine_jsonw_string(w, NULL, d ? "f64" : "f32");
+    usine_jsonw_end(w);
     usine_jsonw_int(w, "reps", o->reps);
-    usine_jsonw_double(w, "budget_s", o->budget_s);
+    usine_jsonw_double(w, "time_cap_s", o->budget_s);
+    usine_jsonw_double(w, "target_spread", USINE_BENCH_TARGET_SPREAD);
+    usine_jsonw_double(w, "noisy_spread", USINE_BENCH_NOISY_SPREAD);
     usine_jsonw_string(w, "layout", "column-major");
-    usine_jsonw_string(w, "transposes", "NN");
     usine_jsonw_double(w, "alpha", 1.0);
     usine_jsonw_double(w, "beta", 0.0);
     usine_jsonw_end(w);
+}
+
+static void json_shape(usine_jsonw *w, const usine_bench_case *c)
+{
+    usine_jsonw_object(w, "shape");
+    if (c->op == USINE_BENCH_OP_GEMM) {
+        const int64_t v[4] = {c->m, c->n, c->k, c->batch};
+        const char *k[4] = {"m", "n", "k", "batch"};
+        for (int i = 0; i < 4; i++)
+            usine_jsonw_int(w, k[i], v[i]);
+        const char t[3] = {c->transa, c->transb, '\0'};
+        usine_jsonw_string(w, "trans", t);
+    } else if (c->op == USINE_BENCH_OP_ATTENTION) {
+        const usine_bench_attention *a = &c->att;
+        const int64_t v[7] = {a->batch, a->heads,    a->kv_heads, a->seq_q,
+                              a->seq_k, a->head_dim, a->window};
+        const char *k[7] = {"batch", "heads", "kv_heads", "seq_q", "seq_k", "head_dim", "window"};
+        for (int i = 0; i < 7; i++)
+            usine_jsonw_int(w, k[i], v[i]);
+        usine_jsonw_bool(w, "causal", a->causal);
+    } else {
+        const usine_bench_conv *v = &c->conv;
+        const int64_t x[14] = {v->n,     v->c,     v->h,        v->w,        v->k,
+                               v->r,     v->s,     v->stride_h, v->stride_w, v->pad_h,
+                               v->pad_w, v->dil_h, v->dil_w,    v->groups};
+        const char *k[14] = {"n",        "c",        "h",     "w",     "k",     "r",     "s",
+                             "stride_h", "stride_w", "pad_h", "pad_w", "dil_h", "dil_w", "groups"};
+        for (int i = 0; i < 14; i++)
+            usine_jsonw_int(w, k[i], x[i]);
+    }
+    usine_jsonw_end(w);
+}
+
+static void json_case(usine_jsonw *w, size_t id, const usine_bench_case *c)
+{
+    char label[96];
+    usine_bench_case_label(c, label, sizeof label);
+    usine_jsonw_object(w, NULL);
+    usine_jsonw_int(w, "id", (int64_t)id);
+    usine_jsonw_string(w, "op", usine_bench_op_name(c->op));
+    usine_jsonw_string(w, "dtype", c->dtype_name);
+    usine_jsonw_string(w, "group", c->group);
+    usine_jsonw_string(w, "label", label);
+    usine_jsonw_string(w, "note", c->note[0] ? c->note : NULL);
+    usine_jsonw_string(w, "origin", c->origin);
+    usine_jsonw_int(w, "count", c->count);
+    usine_jsonw_bool(w, "runs", c->runs);
+    usine_jsonw_string(w, "not_built", c->runs ? NULL : usine_bench_case_not_built(c));
+    usine_jsonw_double(w, "flops", usine_bench_case_flops(c));
+    usine_jsonw_double(w, "bytes", usine_bench_case_bytes(c));
+    usine_jsonw_double(w, "arithmetic_intensity",
+                       usine_bench_case_flops(c) / usine_bench_case_bytes(c));
+    json_shape(w, c);
+    usine_jsonw_end(w);
+}
+
+static void json_timing(usine_jsonw *w, const usine_bench_result *r)
+{
+    usine_jsonw_int(w, "reps", r->stats.reps);
+    usine_jsonw_string(w, "stop", usine_bench_stop_name(r->stats.stop));
+    usine_jsonw_double(w, "warmup_s", r->stats.warmup_s);
+    usine_jsonw_double(w, "median_s", r->stats.median_s);
+    usine_jsonw_double(w, "best_s", r->stats.best_s);
+    usine_jsonw_double(w, "worst_s", r->stats.worst_s);
+    usine_jsonw_double(w, "q1_s", r->stats.q1_s);
+    usine_jsonw_double(w, "q3_s", r->stats.q3_s);
+    usine_jsonw_double(w, "gflops_median", r->gflops_median);
+    usine_jsonw_double(w, "gflops_best", r->gflops_best);
+    usine_jsonw_double(w, "gflops_worst", r->gflops_worst);
+    usine_jsonw_double(w, "spread", r->spread);
+    usine_jsonw_bool(w, "noisy", r->noisy);
 }
 
 static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_bench_result *r)
 {
     const usine_bench_case *c = &run->cases[r->case_index];
     const double peak = usine_bench_run_peak(run, c->dtype, r->threads);
+    const double roof = usine_bench_run_roofline(run, c, r->threads);
     const int ok = r->status == USINE_BENCH_OK;
     usine_jsonw_object(w, NULL);
-    usine_jsonw_string(w, "group", c->group);
-    usine_jsonw_string(w, "note", c->note[0] ? c->note : NULL);
-    usine_jsonw_string(w, "dtype", usine_bench_dtype_name(c->dtype));
-    usine_jsonw_int(w, "m", c->m);
-    usine_jsonw_int(w, "n", c->n);
-    usine_jsonw_int(w, "k", c->k);
-    usine_jsonw_int(w, "batch", c->batch);
+    usine_jsonw_int(w, "case", (int64_t)r->case_index);
     usine_jsonw_int(w, "threads", r->threads);
     usine_jsonw_string(w, "library", usine_bench_lib_name(r->lib));
     usine_jsonw_string(w, "status", status_name(r->status));
     usine_jsonw_string(w, "message", r->message[0] ? r->message : NULL);
     usine_jsonw_string(w, "kernel", r->lib == USINE_BENCH_USINE && r->detail[0] ? r->detail : NULL);
     if (ok) {
-        usine_jsonw_int(w, "reps", r->stats.reps);
-        usine_jsonw_double(w, "median_s", r->stats.median_s);
-        usine_jsonw_double(w, "best_s", r->stats.best_s);
-        usine_jsonw_double(w, "worst_s", r->stats.worst_s);
-        usine_jsonw_double(w, "gflops_median", r->gflops_median);
-        usine_jsonw_double(w, "gflops_best", r->gflops_best);
-        usine_jsonw_double(w, "spread", r->spread);
-        usine_jsonw_bool(w, "noisy", r->noisy);
+        json_timing(w, r);
+        usine_jsonw_double(w, "peak_gflops", peak > 0 ? peak : NAN);
         usine_jsonw_double(w, "percent_of_peak", peak > 0 ? 100 * r->gflops_median / peak : NAN);
+        usine_jsonw_double(w, "roofline_gflops", roof > 0 ? roof : NAN);
+        usine_jsonw_double(w, "percent_of_roofline",
+                           roof > 0 ? 100 * r->gflops_median / roof : NAN);
     }
     if (ok && r->checked) {
         usine_jsonw_double(w, "max_rel_diff_vs_usine", r->check.max_rel);
@@ -105,26 +237,74 @@ static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_
     usine_jsonw_end(w);
 }
 
+static void json_summary(usine_jsonw *w, const usine_bench_run *run)
+{
+    int noisy = 0, failed = 0, mismatched = 0, measured = 0, not_built = 0;
+    for (size_t i = 0; i < run->n_results; i++) {
+        const usine_bench_result *r = &run->results[i];
+        measured += r->status == USINE_BENCH_OK;
+        noisy += r->status == USINE_BENCH_OK && r->noisy;
+        failed += r->status == USINE_BENCH_FAILED;
+        mismatched += r->status == USINE_BENCH_OK && r->checked && !r->check.match;
+    }
+    for (size_t i = 0; i < run->n_cases; i++)
+        not_built += !run->cases[i].runs;
+    usine_jsonw_object(w, "summary");
+    usine_jsonw_int(w, "measurements", measured);
+    usine_jsonw_int(w, "noisy", noisy);
+    usine_jsonw_int(w, "failed", failed);
+    usine_jsonw_int(w, "mismatches", mismatched);
+    usine_jsonw_int(w, "not_built_cases", not_built);
+    usine_jsonw_end(w);
+}
+
+void usine_bench_write_json_to(const usine_bench_run *run, FILE *f)
+{
+    usine_jsonw w;
+    usine_jsonw_init(&w, f);
+    usine_jsonw_object(&w, NULL);
+    usine_jsonw_int(&w, "schema_version", USINE_BENCH_SCHEMA_VERSION);
+    usine_jsonw_string(&w, "format", "usine-bench");
+    usine_jsonw_string(&w, "created", run->started);
+    usine_jsonw_string(&w, "command", run->options->command_line);
+    usine_jsonw_object(&w, "suite");
+    usine_jsonw_string(&w, "name", run->suite_name);
+    usine_jsonw_string(&w, "title", run->suite_title);
+    usine_jsonw_end(&w);
+    usine_jsonw_object(&w, "fingerprint");
+    usine_jsonw_string(&w, "text", run->fingerprint.text);
+    usine_jsonw_string(&w, "hash", run->fingerprint.hash);
+    usine_jsonw_end(&w);
+    usine_bench_machine_json(&w, run->machine);
+    usine_bench_environment_json(&w, run->machine);
+    usine_bench_library_json(&w, run->machine);
+    json_peers(&w, run);
+    usine_jsonw_object(&w, "gpu");
+    json_gpu_platform(&w, "cuda", &run->gpu.cuda);
+    json_gpu_platform(&w, "rocm", &run->gpu.rocm);
+    usine_jsonw_end(&w);
+    json_isolation(&w, run);
+    json_peaks(&w, run);
+    json_options(&w, run->options);
+    usine_jsonw_array(&w, "cases");
+    for (size_t i = 0; i < run->n_cases; i++)
+        json_case(&w, i, &run->cases[i]);
+    usine_jsonw_end(&w);
+    usine_jsonw_array(&w, "results");
+    for (size_t i = 0; i < run->n_results; i++)
+        json_result(&w, run, &run->results[i]);
+    usine_jsonw_end(&w);
+    json_summary(&w, run);
+    usine_jsonw_double(&w, "wall_s", run->wall_s);
+    usine_jsonw_end(&w);
+}
+
 int usine_bench_write_json(const usine_bench_run *run, const char *path)
 {
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
-    usine_jsonw w;
-    usine_jsonw_init(&w, f);
-    usine_jsonw_object(&w, NULL);
-    usine_jsonw_string(&w, "format", "usine-bench-gemm/1");
-    usine_bench_machine_json(&w, run->machine);
-    usine_bench_library_json(&w, run->machine);
-    json_peers(&w, run);
-    json_peaks(&w, run);
-    json_options(&w, run->options);
-    usine_jsonw_array(&w, "results");
-    for (size_t i = 0; i < run->n_results; i++)
-        json_result(&w, run, &run->results[i]);
-    usine_jsonw_end(&w);
-    usine_jsonw_double(&w, "wall_s", run->wall_s);
-    usine_jsonw_end(&w);
+    usine_bench_write_json_to(run, f);
     const int write_error = ferror(f);
     return fclose(f) == 0 && !write_error ? 0 : -1;
 }
@@ -163,17 +343,36 @@ static const char *version_of(const usine_bench_run *run, int lib)
     return p->available ? p->version : "";
 }
 
-static void csv_row(FILE *f, const usine_bench_run *run, const usine_bench_result *r)
+/* The columns every row shares: the machine and the case. */
+static void csv_case(FILE *f, const usine_bench_run *run, const usine_bench_case *c)
 {
     const usine_bench_machine *m = run->machine;
-    const usine_bench_case *c = &run->cases[r->case_index];
-    const double peak = usine_bench_run_peak(run, c->dtype, r->threads);
-    const int ok = r->status == USINE_BENCH_OK, checked = ok && r->checked;
+    char label[96];
+    usine_bench_case_label(c, label, sizeof label);
     csv_field(f, m->cpu_model, 0);
     csv_field(f, usine_cpu_isa_name(m->isa_active), 0);
-    fprintf(f, "%d,%s,%s,%s,%lld,%lld,%lld,%lld,%d,", m->topology->cores, run->options->suite,
-            c->group, usine_bench_dtype_name(c->dtype), (long long)c->m, (long long)c->n,
-            (long long)c->k, (long long)c->batch, r->threads);
+    fprintf(f, "%d,%s,%s,", m->topology->cores, run->fingerprint.hash, run->suite_name);
+    csv_field(f, c->group, 0);
+    csv_field(f, usine_bench_op_name(c->op), 0);
+    csv_field(f, c->dtype_name, 0);
+    csv_field(f, label, 0);
+    if (c->op == USINE_BENCH_OP_GEMM)
+        fprintf(f, "%lld,%lld,%lld,%lld,%c%c,", (long long)c->m, (long long)c->n, (long long)c->k,
+                (long long)c->batch, c->transa, c->transb);
+    else
+        fputs(",,,,,", f);
+    csv_number(f, usine_bench_case_flops(c), 1);
+    csv_number(f, usine_bench_case_flops(c) / usine_bench_case_bytes(c), 1);
+}
+
+static void csv_row(FILE *f, const usine_bench_run *run, const usine_bench_result *r)
+{
+    const usine_bench_case *c = &run->cases[r->case_index];
+    const double peak = usine_bench_run_peak(run, c->dtype, r->threads);
+    const double roof = usine_bench_run_roofline(run, c, r->threads);
+    const int ok = r->status == USINE_BENCH_OK, checked = ok && r->checked;
+    csv_case(f, run, c);
+    fprintf(f, "%d,", r->threads);
     csv_field(f, usine_bench_lib_name(r->lib), 0);
     csv_field(f, version_of(run, r->lib), 0);
     csv_field(f, r->lib == USINE_BENCH_USINE ? r->detail : "", 0);
@@ -188,10 +387,36 @@ static void csv_row(FILE *f, const usine_bench_run *run, const usine_bench_resul
     fprintf(f, "%s,", ok ? (r->noisy ? "yes" : "no") : "");
     csv_number(f, peak, peak > 0);
     csv_number(f, peak > 0 ? 100 * r->gflops_median / peak : 0, ok && peak > 0);
+    csv_number(f, roof, roof > 0);
+    csv_number(f, roof > 0 ? 100 * r->gflops_median / roof : 0, ok && roof > 0);
     csv_number(f, r->check.max_rel, checked);
     csv_number(f, r->check.tolerance, checked);
     fprintf(f, "%s,", checked ? (r->check.match ? "yes" : "no") : "");
     csv_field(f, r->message, 1);
+}
+
+/* A case usine cannot run yet: one row, status not_built, no measurement. */
+static void csv_not_built(FILE *f, const usine_bench_run *run, const usine_bench_case *c)
+{
+    csv_case(f, run, c);
+    fputs(",,,,not_built,0,,,,,,,,,,,,,,,", f);
+    csv_field(f, usine_bench_case_not_built(c), 1);
+}
+
+void usine_bench_write_csv_to(const usine_bench_run *run, FILE *f, int header)
+{
+    if (header)
+        fputs("cpu_model,isa,cores,fingerprint,suite,group,op,dtype,shape,m,n,k,batch,trans,"
+              "flops,arithmetic_intensity,threads,library,version,kernel,status,reps,median_s,"
+              "best_s,worst_s,gflops_median,gflops_best,spread_pct,noisy,peak_gflops,"
+              "percent_of_peak,roofline_gflops,percent_of_roofline,max_rel_diff_vs_usine,"
+              "tolerance,match,message\n",
+              f);
+    for (size_t i = 0; i < run->n_cases; i++)
+        if (!run->cases[i].runs)
+            csv_not_built(f, run, &run->cases[i]);
+    for (size_t i = 0; i < run->n_results; i++)
+        csv_row(f, run, &run->results[i]);
 }
 
 int usine_bench_write_csv(const usine_bench_run *run, const char *path)
@@ -199,12 +424,7 @@ int usine_bench_write_csv(const usine_bench_run *run, const char *path)
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
-    fputs("cpu_model,isa,cores,suite,group,dtype,m,n,k,batch,threads,library,version,kernel,"
-          "status,reps,median_s,best_s,worst_s,gflops_median,gflops_best,spread_pct,noisy,"
-          "peak_gflops,percent_of_peak,max_rel_diff_vs_usine,tolerance,match,message\n",
-          f);
-    for (size_t i = 0; i < run->n_results; i++)
-        csv_row(f, run, &run->results[i]);
+    usine_bench_write_csv_to(run, f, 1);
     const int write_error = ferror(f);
     return fclose(f) == 0 && !write_error ? 0 : -1;
 }

@@ -3,11 +3,13 @@
 #define USINE_BENCH_RESULTS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "check.h"
-#include "gemm_bench.h"
+#include "gpu.h"
 #include "measure.h"
 #include "peers.h"
+#include "runner.h"
 #include "suite.h"
 
 /* Libraries of a run: usine first, then the peers in usine_bench_peer_id order. */
@@ -28,7 +30,7 @@ typedef struct usine_bench_result {
     char message[256]; /* why skipped or failed */
     char detail[160];  /* usine: the kernel that ran */
     usine_bench_stats stats;
-    double gflops_median, gflops_best, spread;
+    double gflops_median, gflops_best, gflops_worst, spread;
     int noisy;
     int checked; /* a peer compared with usine's C */
     usine_bench_check check;
@@ -40,23 +42,55 @@ typedef struct usine_bench_peer_info {
     char path[160], version[160], api[96], why[256];
 } usine_bench_peer_info;
 
+/* Set by the cluster mode (cluster.c): written into each node's JSON. */
+typedef struct usine_bench_mpi_info {
+    int rank, size;
+    int host_index, host_ranks, host_rank; /* ranks sharing this host */
+    char schedule[200];
+    char affinity[200]; /* what was done to the CPU binding, "" if nothing */
+} usine_bench_mpi_info;
+
 typedef struct usine_bench_run {
     const usine_bench_options *options;
     const usine_bench_machine *machine;
     const usine_bench_case *cases;
     size_t n_cases;
+    const char *suite_name, *suite_title;
+    usine_bench_fingerprint fingerprint;
     usine_bench_peer_info peers[USINE_PEER_COUNT];
-    double peak[2][USINE_BENCH_MAX_THREAD_COUNTS]; /* [f32, f64][thread index]; 0: none */
+    usine_bench_gpu_info gpu;
+    double peak[2][USINE_BENCH_MAX_THREAD_COUNTS];   /* [f32, f64][thread index]; 0: none */
+    double bandwidth[USINE_BENCH_MAX_THREAD_COUNTS]; /* triad GB/s per thread index */
+    double triad_bytes;                              /* bytes of each triad array */
     char peak_method[96];
     usine_bench_result *results;
     size_t n_results, capacity;
+    char started[32]; /* UTC, ISO 8601 */
     double wall_s;
+    FILE *table; /* the terminal table; NULL: none (other ranks of a cluster run) */
+    const usine_bench_mpi_info *mpi;
 } usine_bench_run;
 
 /* "usine", "OpenBLAS", ... */
 const char *usine_bench_lib_name(int lib);
 
-/* The peak for a dtype and a thread count of the run (0 when not measured). */
+/* The peak for a dtype and a thread count of the run (0 when not measured), and the triad
+ * bandwidth in GB/s. */
 double usine_bench_run_peak(const usine_bench_run *run, usine_dtype dtype, int threads);
+double usine_bench_run_bandwidth(const usine_bench_run *run, int threads);
+
+/* The roofline bound of a case: min(peak, intensity x bandwidth) in GFLOP/s; 0 when the
+ * peak or the bandwidth was not measured. */
+double usine_bench_run_roofline(const usine_bench_run *run, const usine_bench_case *c, int threads);
+
+/* The steps of usine_bench_main, for the cluster mode. prepare loads the suite into
+ * *suite (-1 and a message on stderr when it does not load); execute probes the peers
+ * and GPUs, measures the peaks and every case, printing the table to run->table, and
+ * returns the problems found; write_files writes --json and --csv. */
+int usine_bench_run_prepare(usine_bench_run *run, const usine_bench_options *o,
+                            const usine_bench_machine *m, usine_bench_suite *suite);
+int usine_bench_run_execute(usine_bench_run *run);
+int usine_bench_run_write_files(const usine_bench_run *run);
+void usine_bench_run_free(usine_bench_run *run);
 
 #endif

@@ -12,9 +12,13 @@
 /* argv[0] is the first argument after the subcommand's name. */
 int usine_cli_info(int argc, char **argv);
 int usine_cli_bench(int argc, char **argv);
+int usine_cli_report(int argc, char **argv);
+int usine_cli_tune(int argc, char **argv);
 
 void usine_cli_info_help(FILE *out);
 void usine_cli_bench_help(FILE *out);
+void usine_cli_report_help(FILE *out);
+void usine_cli_tune_help(FILE *out);
 
 /* If argv[*i] is `name VALUE` or `name=VALUE`, returns VALUE (advancing *i past it) and
  * sets *matched; a missing VALUE is a usage error (message printed, NULL returned). */

@@ -6,18 +6,27 @@
 #include "commands.h"
 #include "jsonw.h"
 #include "machine.h"
+#include "../autotune/counters.h"
+#include "../autotune/db.h"
+#include "../autotune/fingerprint.h"
+#include "../autotune/model.h"
+#include "../core/context.h"
 #include "../kernels/cpu/gemm/gemm_registry.h"
 
 void usine_cli_info_help(FILE *out)
 {
     fprintf(out, "usage: usine info [--json]\n"
+                 "       usine info --explain gemm f32|f64 M N K [--threads T]\n"
                  "\n"
                  "Prints the library version, the CPU, the ISA detected and the one in use\n"
-                 "(USINE_CPU_ISA caps it), the topology and where it came from, the default\n"
-                 "thread count, the GEMM kernel and blocking chosen for f32 and f64 and the rule\n"
-                 "that chose them, and every registered kernel.\n"
+                 "(USINE_CPU_ISA caps it), the topology and where it came from, the machine\n"
+                 "fingerprint, which hardware counters work (and why the others do not), the\n"
+                 "tuning databases, the default thread count, the GEMM kernel and blocking chosen\n"
+                 "for f32 and f64 and the rule that chose them, and every registered kernel.\n"
                  "\n"
-                 "  --json   the same as JSON\n");
+                 "  --json      the same as JSON\n"
+                 "  --explain   which rule chooses the kernel and parameters of one GEMM, and\n"
+                 "              the measured (tuned) or modelled figures behind the choice\n");
 }
 
 /* 32768 -> "32 KiB"; exact MiB are shown as MiB. */
@@ -90,12 +99,57 @@ static void print_machine(const usine_bench_machine *m)
         printf(" (USINE_CPU_ISA=%s)\n", isa_env());
     else
         printf(" (USINE_CPU_ISA not set)\n");
+    printf("Machine:    fingerprint %s\n            %s\n", usine_fingerprint_get()->hash,
+           usine_fingerprint_get()->text);
     printf("Topology:   %d package%s, %d core%s, %d PU%s, %d NUMA node%s (from %s)\n", t->packages,
            t->packages == 1 ? "" : "s", t->cores, t->cores == 1 ? "" : "s", t->pus,
            t->pus == 1 ? "" : "s", t->numa_nodes, t->numa_nodes == 1 ? "" : "s", t->source);
     print_cache("L1d", &t->l1d);
     print_cache("L2", &t->l2);
     print_cache("L3", &t->l3);
+}
+
+static void print_counters(void)
+{
+    const usine_counters_status *c = usine_counters_probe();
+    printf("Counters:   %s\n", c->summary);
+    for (int i = 0; i < USINE_CTR_COUNT && (c->built && !c->forced_off); i++)
+        printf("  %-14s%s%s\n", usine_counter_name((usine_counter)i),
+               c->usable[i] ? "works" : "unusable: ", c->usable[i] ? "" : c->why[i]);
+}
+
+/* Entries of this machine and library version in a database file. */
+static long db_entries(const char *path, size_t *skipped)
+{
+    usine_tune_table t = {0};
+    *skipped = 0;
+    char version[32];
+    snprintf(version, sizeof version, "%s", usine_version());
+    const int rc = usine_db_read(path, usine_fingerprint_get()->hash, version, &t, skipped);
+    const long n = rc == 0 ? (long)t.count : -1;
+    usine_tune_table_free(&t);
+    return n;
+}
+
+static void print_database(const char *what, const char *path)
+{
+    size_t skipped;
+    const long n = db_entries(path, &skipped);
+    if (n < 0)
+        printf("  %-10s%s: not a usine tuning database (ignored)\n", what, path);
+    else
+        printf("  %-10s%s: %ld entr%s for this machine%s\n", what, path, n, n == 1 ? "y" : "ies",
+               skipped ? " (some lines corrupt)" : "");
+}
+
+static void print_databases(void)
+{
+    char user[1024];
+    const char *tune = getenv("USINE_TUNE");
+    printf("Tuning:     USINE_TUNE=%s\n", tune && *tune ? tune : "on (default)");
+    if (usine_db_user_path(user, sizeof user))
+        print_database("user", user);
+    print_database("system", usine_db_system_path());
 }
 
 static void print_choices(const usine_bench_machine *m)
@@ -107,7 +161,8 @@ static void print_choices(const usine_bench_machine *m)
     }
     printf("Threads:    %d per call by default (%s); OpenMP %s\n", m->default_threads,
            threads_source(m, buf, sizeof buf), m->openmp ? "built in" : "not built in: one thread");
-    printf("Counters:   none (PAPI is not built in): timers only\n");
+    print_counters();
+    print_databases();
     printf("GEMM:       kernel and blocking of a default context\n");
     for (int d = 0; d < 2; d++) {
         const usine_gemm_kernel *k = m->gemm[d].kernel;
@@ -160,6 +215,24 @@ static void json_registry(usine_jsonw *w, const usine_bench_machine *m)
     usine_jsonw_end(w);
 }
 
+static void json_counters(usine_jsonw *w)
+{
+    const usine_counters_status *c = usine_counters_probe();
+    usine_jsonw_object(w, "counters");
+    usine_jsonw_bool(w, "papi_built", c->built);
+    usine_jsonw_bool(w, "forced_off", c->forced_off);
+    usine_jsonw_string(w, "summary", c->summary);
+    usine_jsonw_object(w, "events");
+    for (int i = 0; i < USINE_CTR_COUNT; i++) {
+        usine_jsonw_object(w, usine_counter_name((usine_counter)i));
+        usine_jsonw_bool(w, "usable", c->usable[i]);
+        usine_jsonw_string(w, "why_not", c->usable[i] ? NULL : c->why[i]);
+        usine_jsonw_end(w);
+    }
+    usine_jsonw_end(w);
+    usine_jsonw_end(w);
+}
+
 static void print_json(const usine_bench_machine *m)
 {
     char buf[96];
@@ -170,16 +243,90 @@ static void print_json(const usine_bench_machine *m)
     usine_bench_machine_json(&w, m);
     usine_jsonw_string(&w, "usine_cpu_isa", isa_env());
     usine_jsonw_string(&w, "threads_source", threads_source(m, buf, sizeof buf));
-    usine_jsonw_bool(&w, "papi", 0);
+    usine_jsonw_object(&w, "fingerprint");
+    usine_jsonw_string(&w, "hash", usine_fingerprint_get()->hash);
+    usine_jsonw_string(&w, "text", usine_fingerprint_get()->text);
+    usine_jsonw_end(&w);
+    json_counters(&w);
     usine_jsonw_string(&w, "context_error", m->context_ok ? NULL : m->context_error);
     usine_bench_library_json(&w, m);
     json_registry(&w, m);
     usine_jsonw_end(&w);
 }
 
+/* The blocking's derivation from the caches, as the model computes it. */
+static void explain_model(const usine_gemm_kernel *k)
+{
+    const usine_topology *t = usine_topology_get();
+    const usine_gemm_blocking b = usine_model_gemm_blocking(t, k);
+    const int es = k->dtype == USINE_F64 ? 8 : 4;
+    printf("  modelled: KC = %lld so that the B panel (KC x NR = %lld x %d x %d B = %lld KiB) "
+           "fills its share of L1d (%lld KiB);\n"
+           "            MC = %lld so that the packed A block (%lld KiB) fills its share of L2 "
+           "(%lld KiB);\n"
+           "            NC = %lld so that the packed B block (%lld KiB) fits this core's share "
+           "of L3 (%lld KiB)\n",
+           (long long)b.kc, (long long)b.kc, k->nr, es, (long long)(b.kc * k->nr * es) >> 10,
+           (long long)(t->l1d.size_bytes >> 10), (long long)b.mc,
+           (long long)(b.mc * b.kc * es) >> 10, (long long)(t->l2.size_bytes >> 10),
+           (long long)b.nc, (long long)(b.kc * b.nc * es) >> 10,
+           (long long)((t->l3.size_bytes / (t->l3.cores_sharing ? t->l3.cores_sharing : 1)) >> 10));
+}
+
+static int explain(int argc, char **argv)
+{
+    int threads = 0;
+    if (argc >= 7 && !strcmp(argv[5], "--threads"))
+        threads = atoi(argv[6]);
+    long long m, n, k;
+    usine_dtype dtype = USINE_F32;
+    if ((argc != 5 && argc != 7) || strcmp(argv[0], "gemm") != 0 ||
+        (strcmp(argv[1], "f32") && strcmp(argv[1], "f64")) || sscanf(argv[2], "%lld", &m) != 1 ||
+        sscanf(argv[3], "%lld", &n) != 1 || sscanf(argv[4], "%lld", &k) != 1 || m < 1 || n < 1 ||
+        k < 1 || (argc == 7 && threads < 1)) {
+        fprintf(stderr, "usage: usine info --explain gemm f32|f64 M N K [--threads T]\n");
+        return USINE_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "f64"))
+        dtype = USINE_F64;
+    usine_context *ctx = NULL;
+    if (usine_create(&ctx, NULL) != USINE_SUCCESS) {
+        fprintf(stderr, "usine info: %s\n", usine_last_error());
+        return USINE_EXIT_FAILURE;
+    }
+    if (threads == 0)
+        threads = ctx->num_threads;
+    usine_gemm_choice c;
+    usine_select_gemm(&ctx->selector, dtype, m, n, k, threads, &c);
+    usine_tune_key key;
+    usine_select_key(dtype, m, n, k, threads, &key);
+    printf("gemm %s %lld x %lld x %lld on %d thread%s (column-major view; shape class "
+           "m%dn%dk%d)\n",
+           argv[1], m, n, k, threads, threads == 1 ? "" : "s", key.mclass, key.nclass, key.kclass);
+    printf("  rule:     %s (order: forced by USINE_KERNEL, USINE_GEMM_BLOCKING, exact tuned "
+           "entry, nearest tuned shape class, model, safe default)\n",
+           c.rule);
+    printf("  kernel:   %s (%dx%d, %s)\n", c.kernel->name, c.kernel->mr, c.kernel->nr,
+           usine_cpu_isa_name(c.kernel->isa));
+    printf("  params:   MC %lld, KC %lld, NC %lld, packing %s\n", (long long)c.blocking.mc,
+           (long long)c.blocking.kc, (long long)c.blocking.nc,
+           c.blocking.pack ? "always" : "driver's choice (skinny operands read in place)");
+    if (c.rule_id == USINE_RULE_EXACT || c.rule_id == USINE_RULE_NEAREST)
+        printf("  measured: %.1f GFLOP/s when tuned (the model's choice: %.1f) for class "
+               "m%dn%dk%d, %d thread%s\n",
+               c.entry.gflops, c.entry.model_gflops, c.entry.key.mclass, c.entry.key.nclass,
+               c.entry.key.kclass, c.entry.key.threads, c.entry.key.threads == 1 ? "" : "s");
+    else if (c.rule_id == USINE_RULE_MODEL)
+        explain_model(c.kernel);
+    usine_destroy(ctx);
+    return USINE_EXIT_OK;
+}
+
 int usine_cli_info(int argc, char **argv)
 {
     int json = 0;
+    if (argc >= 1 && !strcmp(argv[0], "--explain"))
+        return explain(argc - 1, argv + 1);
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
             json = 1;

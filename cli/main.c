@@ -1,5 +1,5 @@
 /* `usine`: the command-line face of the library (DESIGN.md: info, tune, bench, report,
- * verify). Today: info and bench. */
+ * verify). Today: info, bench and report. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,8 +13,13 @@ static void usage(FILE *out)
                  "commands:\n"
                  "  info [--json]        the machine as usine sees it: CPU, ISA, topology,\n"
                  "                       threads, the GEMM kernels chosen and registered\n"
-                 "  bench [gemm] [...]   GEMM GFLOP/s against the measured peak and the peer\n"
-                 "                       libraries (OpenBLAS, BLIS, oneDNN); 'usine bench --help'\n"
+                 "  bench [SUITE] [...]  GFLOP/s against the measured peak, the bandwidth and\n"
+                 "                       the peer libraries (OpenBLAS, BLIS, oneDNN); --mpi under\n"
+                 "                       mpirun for a cluster; 'usine bench --help'\n"
+                 "  report FILE... [-o HTML]  an HTML report (roofline, bars, machines side by\n"
+                 "                       side) from bench JSON files\n"
+                 "  tune [...]           measure GEMM candidates, keep the winners in the tuning\n"
+                 "                       database; 'usine tune --help'\n"
                  "  help [command]       this text, or a command's options\n"
                  "\n"
                  "options:\n"
@@ -54,6 +59,10 @@ static int help(int argc, char **argv)
         usine_cli_info_help(stdout);
     else if (strcmp(argv[0], "bench") == 0)
         usine_cli_bench_help(stdout);
+    else if (strcmp(argv[0], "report") == 0)
+        usine_cli_report_help(stdout);
+    else if (strcmp(argv[0], "tune") == 0)
+        usine_cli_tune_help(stdout);
     else {
         fprintf(stderr, "usine: no help for '%s': not a command (see 'usine --help')\n", argv[0]);
         return USINE_EXIT_USAGE;
@@ -78,7 +87,11 @@ int main(int argc, char **argv)
         return usine_cli_info(argc - 2, argv + 2);
     if (!strcmp(command, "bench"))
         return usine_cli_bench(argc - 2, argv + 2);
-    if (!strcmp(command, "tune") || !strcmp(command, "report") || !strcmp(command, "verify")) {
+    if (!strcmp(command, "tune"))
+        return usine_cli_tune(argc - 2, argv + 2);
+    if (!strcmp(command, "report"))
+        return usine_cli_report(argc - 2, argv + 2);
+    if (!strcmp(command, "tune") || !strcmp(command, "verify")) {
         fprintf(stderr, "usine: '%s' is planned but not in this version\n", command);
         return USINE_EXIT_USAGE;
     }

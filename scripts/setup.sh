@@ -10,8 +10,9 @@ TOOLS="openmpi-bin libopenmpi-dev libcjson-dev"
 # Peers for `usine bench` (dlopen'ed): OpenBLAS, BLIS, oneDNN.
 PEERS="libopenblas0-pthread libblis4-pthread libdnnl2"
 # Tests: the reference BLAS test programs (xblat3s...), numpy (LD_PRELOAD test), python3
-# (JSON checks), clang-format (style check), chromium (renders the HTML report).
-TESTS="libblas-test python3 python3-numpy clang-format chromium"
+# (JSON checks), python3-jsonschema (the bench JSON against its schema), clang-format
+# (style check), chromium (renders the HTML report).
+TESTS="libblas-test python3 python3-numpy python3-jsonschema clang-format chromium"
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""

@@ -44,9 +44,11 @@ valid_json() {
 case $check in
 help)
     run 0 --help
-    expect "usage: usine" "info" "bench"
+    expect "usage: usine" "info" "bench" "report"
     run 0 help bench
-    expect "usage: usine bench" "--shapes" "--threads" "--json"
+    expect "usage: usine bench" "--shapes" "--threads" "--json" "--mpi" "--list" "quick"
+    run 0 help report
+    expect "usage: usine report" "--output"
     run 0 info --help
     expect "usage: usine info"
     ;;
@@ -66,8 +68,9 @@ info-json)
     ;;
 bench-smoke)
     run 0 bench gemm --shapes smoke --reps 1 --time 0.01 --json "$out.json" --csv "$out.csv"
-    expect "GEMM benchmark" "Peak:" "shape (MxNxK)" "usine/best" "64x64x64" \
-        "geometric mean" "0 mismatches"
+    expect "benchmark, suite 'smoke'" "Peak:" "Memory:" "shape (MxNxK)" "usine/best" "%peak" \
+        "flop/B" "64x64x64" "48x33x40 TN" "not built yet (issue 7)" "geometric mean" \
+        "0 mismatches"
     [ -s "$out.csv" ] || fail "no CSV written"
     head -n 1 "$out.csv" | grep -q "^cpu_model,isa," || fail "the CSV has no header"
     valid_json "$out.json"
@@ -84,11 +87,15 @@ bad-usage)
     run 2 bench --reps 0
     expect "--reps '0'"
     run 2 bench --shapes huge
-    expect "--shapes 'huge'"
+    expect "unknown suite 'huge'"
     run 2 bench --threads
     expect "needs a value"
     run 2 bench conv
-    expect "unknown benchmark 'conv'"
+    expect "unknown suite 'conv'"
+    run 2 bench quick extra
+    expect "unexpected 'extra'"
+    run 2 report --frobnicate
+    expect "unknown option '--frobnicate'"
     ;;
 *)
     echo "cli_test.sh: unknown check '$check'"

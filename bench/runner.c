@@ -1,15 +1,15 @@
-#include "gemm_bench.h"
+#include "runner.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "child.h"
 #include "jobs.h"
+#include "progress.h"
 #include "report.h"
 
 /* A child that takes longer has hung: the biggest case takes seconds per call. */
@@ -24,7 +24,7 @@
 void usine_bench_options_default(usine_bench_options *o, const usine_bench_machine *m)
 {
     memset(o, 0, sizeof *o);
-    o->suite = "full";
+    o->suite = "quick";
     const int cores = m->topology->cores > 0 ? m->topology->cores : m->online_cpus;
     o->threads[o->n_threads++] = 1;
     if (cores > 1)
@@ -41,49 +41,32 @@ const char *usine_bench_lib_name(int lib)
                                     : usine_bench_peer_name((usine_bench_peer_id)(lib - 1));
 }
 
-double usine_bench_run_peak(const usine_bench_run *run, usine_dtype dtype, int threads)
+static int thread_index(const usine_bench_run *run, int threads)
 {
     for (int t = 0; t < run->options->n_threads; t++)
         if (run->options->threads[t] == threads)
-            return run->peak[dtype == USINE_F64][t];
-    return 0;
+            return t;
+    return -1;
 }
 
-/* ------------------------------------------------------------------ progress */
-
-/* On a terminal, progress is one line rewritten in place and erased before each table
- * row; otherwise (a log file) one line per measurement. */
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void progress(const char *fmt, ...)
+double usine_bench_run_peak(const usine_bench_run *run, usine_dtype dtype, int threads)
 {
-    const int tty = isatty(STDERR_FILENO);
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(tty ? "\r\033[K" : "", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(tty ? "" : "\n", stderr);
-    fflush(stderr);
-    va_end(ap);
+    const int t = thread_index(run, threads);
+    return t < 0 ? 0 : run->peak[dtype == USINE_F64][t];
 }
 
-static void progress_clear(void)
+double usine_bench_run_bandwidth(const usine_bench_run *run, int threads)
 {
-    if (isatty(STDERR_FILENO))
-        fputs("\r\033[K", stderr);
+    const int t = thread_index(run, threads);
+    return t < 0 ? 0 : run->bandwidth[t];
 }
 
-/* A problem: a line of its own that stays on screen. */
-static void loud(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void loud(const char *fmt, ...)
+double usine_bench_run_roofline(const usine_bench_run *run, const usine_bench_case *c, int threads)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    progress_clear();
-    fputs("usine bench: *** ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" ***\n", stderr);
-    va_end(ap);
+    const double peak = usine_bench_run_peak(run, c->dtype, threads);
+    const double bw = usine_bench_run_bandwidth(run, threads);
+    const double memory = usine_bench_case_flops(c) / usine_bench_case_bytes(c) * bw;
+    return peak > 0 && bw > 0 ? (memory < peak ? memory : peak) : 0;
 }
 
 /* ------------------------------------------------------------------ setup */
@@ -103,11 +86,22 @@ static void probe_peers(usine_bench_run *run)
         }
         info->wanted = 1;
         if (info->available)
-            progress("usine bench: peer %s %s (%s)", usine_bench_peer_name(id), info->version,
-                     info->path);
+            usine_bench_progress("peer %s %s (%s)", usine_bench_peer_name(id), info->version,
+                                 info->path);
         else
-            progress("usine bench: peer %s skipped: %s", usine_bench_peer_name(id), info->why);
-        progress_clear();
+            usine_bench_progress("peer %s skipped: %s", usine_bench_peer_name(id), info->why);
+        usine_bench_progress_clear();
+    }
+}
+
+static void probe_gpus(usine_bench_run *run)
+{
+    char why[160];
+    if (usine_bench_in_child(usine_bench_gpu_probe_child, NULL, &run->gpu, sizeof run->gpu, 60, why,
+                             sizeof why) != 0) {
+        memset(&run->gpu, 0, sizeof run->gpu);
+        snprintf(run->gpu.cuda.why, sizeof run->gpu.cuda.why, "the probe %s", why);
+        snprintf(run->gpu.rocm.why, sizeof run->gpu.rocm.why, "the probe %s", why);
     }
 }
 
@@ -116,20 +110,26 @@ static void measure_peaks(usine_bench_run *run)
     const usine_bench_options *o = run->options;
     if (!o->measure_peak)
         return;
-    progress("usine bench: measuring the %s FMA peak",
-             usine_cpu_isa_name(run->machine->isa_active));
-    usine_bench_peak_job job = {run->machine->isa_active, o->dtypes, o->threads, o->n_threads,
-                                PEAK_SECONDS};
+    usine_bench_progress("measuring the %s FMA peak and the triad bandwidth",
+                         usine_cpu_isa_name(run->machine->isa_active));
+    usine_bench_peak_job job = {run->machine->isa_active,
+                                o->dtypes,
+                                o->threads,
+                                o->n_threads,
+                                PEAK_SECONDS,
+                                (long long)run->machine->topology->l3.size_bytes};
     usine_bench_peak_out out;
     char why[256];
     if (usine_bench_in_child(usine_bench_peak_child, &job, &out, sizeof out, CHILD_TIMEOUT_S, why,
                              sizeof why) != 0) {
-        loud("the peak measurement %s: no %% of peak", why);
+        usine_bench_loud("the peak measurement %s: no %% of peak", why);
         return;
     }
     memcpy(run->peak, out.gflops, sizeof run->peak);
+    memcpy(run->bandwidth, out.bandwidth, sizeof run->bandwidth);
+    run->triad_bytes = out.triad_bytes;
     snprintf(run->peak_method, sizeof run->peak_method, "%s", out.method);
-    progress_clear();
+    usine_bench_progress_clear();
 }
 
 /* Uniform in [-1, 1): inputs with no structure a kernel could exploit, the same on every
@@ -214,7 +214,8 @@ static usine_bench_result *new_result(usine_bench_run *run)
 
 static usine_bench_timing timing_of(const usine_bench_options *o)
 {
-    usine_bench_timing t = {MIN_REPS, USINE_BENCH_MAX_REPS, o->budget_s, WARMUP_SECONDS};
+    usine_bench_timing t = {MIN_REPS, USINE_BENCH_MAX_REPS, o->budget_s, WARMUP_SECONDS,
+                            USINE_BENCH_TARGET_SPREAD};
     if (o->reps > 0)
         t.min_reps = t.max_reps = o->reps;
     return t;
@@ -245,6 +246,7 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
     const double flops = usine_bench_case_flops(bc);
     r->gflops_median = flops / out.stats.median_s * 1e-9;
     r->gflops_best = flops / out.stats.best_s * 1e-9;
+    r->gflops_worst = flops / out.stats.worst_s * 1e-9;
     r->spread = usine_bench_spread(&out.stats);
     r->noisy = r->spread > USINE_BENCH_NOISY_SPREAD;
 }
@@ -252,20 +254,22 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
 static void check_against_usine(const usine_bench_case *bc, const case_buffers *buf,
                                 usine_bench_result *r)
 {
-    const usine_bench_operands ops = {bc->dtype, bc->m, bc->n, bc->k, bc->batch, buf->a, buf->b};
+    const usine_bench_operands ops = {bc->dtype, bc->m,  bc->n,      bc->k,     bc->batch,
+                                      buf->a,    buf->b, bc->transa, bc->transb};
     r->checked = usine_bench_compare(&ops, buf->c_usine, buf->c_peer, &r->check) == 0;
 }
 
 typedef struct counter {
     int done, total;
+    double start;
 } counter;
 
 static void announce(const usine_bench_run *run, counter *n, size_t ci, int threads, int lib)
 {
-    const usine_bench_case *c = &run->cases[ci];
-    progress("usine bench: [%d/%d] %s %lldx%lldx%lld%s t%d %s", ++n->done, n->total,
-             usine_bench_dtype_name(c->dtype), (long long)c->m, (long long)c->n, (long long)c->k,
-             c->batch > 1 ? " batched" : "", threads, usine_bench_lib_name(lib));
+    char label[96];
+    usine_bench_case_label(&run->cases[ci], label, sizeof label);
+    usine_bench_progress_bar(n->done++, n->total, usine_bench_now() - n->start, "%s %s t%d %s",
+                             run->cases[ci].dtype_name, label, threads, usine_bench_lib_name(lib));
 }
 
 static int peer_runs(const usine_bench_run *run, int id, usine_dtype dtype)
@@ -287,12 +291,47 @@ static void skipped_peer(usine_bench_run *run, size_t ci, int threads, int id,
              !p->available ? p->why : "no GEMM for this dtype");
 }
 
-/* One case at one thread count: usine, then each peer checked against usine's C.
- * Returns the number of problems (usine failed, a mismatch). */
+static void report_mismatch(const usine_bench_case *bc, int lib, int threads,
+                            const usine_bench_result *r)
+{
+    char label[96];
+    usine_bench_case_label(bc, label, sizeof label);
+    usine_bench_loud("MISMATCH: %s and usine differ on %s %s t%d: max relative difference %.3g "
+                     "> tolerance %.3g at C(%lld, %lld) of item %lld",
+                     usine_bench_lib_name(lib), bc->dtype_name, label, threads, r->check.max_rel,
+                     r->check.tolerance, (long long)r->check.worst_i, (long long)r->check.worst_j,
+                     (long long)r->check.worst_item);
+}
+
+/* Measures one library of a row and checks a peer's C against usine's. Returns the
+ * problems it found (usine failed, a mismatch). */
+static int run_cell(usine_bench_run *run, counter *n, size_t ci, int threads, int lib,
+                    const case_buffers *buf, const usine_bench_result *u, usine_bench_result *r)
+{
+    const usine_bench_case *bc = &run->cases[ci];
+    announce(run, n, ci, threads, lib);
+    measure(run, ci, threads, lib, buf, lib == 0 ? buf->c_usine : buf->c_peer, r);
+    if (r->status == USINE_BENCH_FAILED) {
+        char label[96];
+        usine_bench_case_label(bc, label, sizeof label);
+        usine_bench_loud("%s failed on %s %s: %s", usine_bench_lib_name(lib), bc->dtype_name, label,
+                         r->message);
+        return lib == 0;
+    }
+    if (lib == 0 || r->status != USINE_BENCH_OK || !u || u->status != USINE_BENCH_OK)
+        return 0;
+    check_against_usine(bc, buf, r);
+    if (r->checked && !r->check.match) {
+        report_mismatch(bc, lib, threads, r);
+        return 1;
+    }
+    return 0;
+}
+
+/* One case at one thread count: usine, then each peer checked against usine's C. */
 static int run_row(usine_bench_run *run, counter *n, size_t ci, int threads,
                    const case_buffers *buf)
 {
-    const usine_bench_case *bc = &run->cases[ci];
     size_t index[USINE_BENCH_LIBS];
     int problems = 0;
     for (int lib = 0; lib < USINE_BENCH_LIBS; lib++) {
@@ -304,46 +343,33 @@ static int run_row(usine_bench_run *run, counter *n, size_t ci, int threads,
         if (!r)
             return problems + 1;
         index[lib] = run->n_results - 1;
-        if (lib > 0 && !peer_runs(run, id, bc->dtype)) {
+        if (lib > 0 && !peer_runs(run, id, run->cases[ci].dtype))
             skipped_peer(run, ci, threads, id, r);
-            continue;
-        }
-        announce(run, n, ci, threads, lib);
-        measure(run, ci, threads, lib, buf, lib == 0 ? buf->c_usine : buf->c_peer, r);
-        if (r->status == USINE_BENCH_FAILED) {
-            loud("%s failed on %s %lldx%lldx%lld: %s", usine_bench_lib_name(lib),
-                 usine_bench_dtype_name(bc->dtype), (long long)bc->m, (long long)bc->n,
-                 (long long)bc->k, r->message);
-            problems += lib == 0;
-        }
-        const usine_bench_result *u = &run->results[index[0]];
-        if (lib > 0 && r->status == USINE_BENCH_OK && u->status == USINE_BENCH_OK) {
-            check_against_usine(bc, buf, r);
-            if (r->checked && !r->check.match) {
-                loud("MISMATCH: %s and usine differ on %s %lldx%lldx%lld t%d: max relative "
-                     "difference %.3g > tolerance %.3g at C(%lld, %lld) of item %lld",
-                     usine_bench_lib_name(lib), usine_bench_dtype_name(bc->dtype), (long long)bc->m,
-                     (long long)bc->n, (long long)bc->k, threads, r->check.max_rel,
-                     r->check.tolerance, (long long)r->check.worst_i, (long long)r->check.worst_j,
-                     (long long)r->check.worst_item);
-                problems++;
-            }
-        }
+        else
+            problems += run_cell(run, n, ci, threads, lib, buf,
+                                 lib > 0 ? &run->results[index[0]] : NULL, r);
     }
     const usine_bench_result *row[USINE_BENCH_LIBS];
     for (int lib = 0; lib < USINE_BENCH_LIBS; lib++)
         row[lib] = index[lib] == (size_t)-1 ? NULL : &run->results[index[lib]];
-    progress_clear();
-    usine_bench_report_row(run, row, stdout);
-    fflush(stdout);
+    usine_bench_progress_clear();
+    if (run->table) {
+        usine_bench_report_row(run, row, run->table);
+        fflush(run->table);
+    }
     return problems;
+}
+
+static int case_selected(const usine_bench_run *run, const usine_bench_case *c)
+{
+    return c->runs && (run->options->dtypes & usine_bench_dtype_bit(c->dtype));
 }
 
 static int count_measurements(const usine_bench_run *run)
 {
     int total = 0;
     for (size_t ci = 0; ci < run->n_cases; ci++) {
-        if (!(run->options->dtypes & usine_bench_dtype_bit(run->cases[ci].dtype)))
+        if (!case_selected(run, &run->cases[ci]))
             continue;
         int libs = 1;
         for (int id = 0; id < USINE_PEER_COUNT; id++)
@@ -353,33 +379,96 @@ static int count_measurements(const usine_bench_run *run)
     return total;
 }
 
+static int run_case(usine_bench_run *run, counter *n, size_t ci)
+{
+    const usine_bench_case *bc = &run->cases[ci];
+    case_buffers buf = {0};
+    int problems = 0;
+    if (case_alloc(bc, ci, &buf) != 0) {
+        usine_bench_loud("out of memory for %lldx%lldx%lld", (long long)bc->m, (long long)bc->n,
+                         (long long)bc->k);
+        problems++;
+    } else {
+        for (int t = 0; t < run->options->n_threads; t++)
+            problems += run_row(run, n, ci, run->options->threads[t], &buf);
+    }
+    case_free(&buf);
+    return problems;
+}
+
 static int run_cases(usine_bench_run *run)
 {
-    counter n = {0, count_measurements(run)};
+    counter n = {0, count_measurements(run), usine_bench_now()};
     const usine_bench_case *previous = NULL;
     int problems = 0;
     for (size_t ci = 0; ci < run->n_cases; ci++) {
         const usine_bench_case *bc = &run->cases[ci];
-        if (!(run->options->dtypes & usine_bench_dtype_bit(bc->dtype)))
+        if (bc->runs && !case_selected(run, bc))
             continue;
-        if (!previous || strcmp(previous->group, bc->group) != 0 || previous->dtype != bc->dtype)
-            usine_bench_report_section(bc, stdout);
+        if (run->table && (!previous || strcmp(previous->group, bc->group) != 0))
+            usine_bench_report_section(bc, run->table);
         previous = bc;
-        case_buffers buf = {0};
-        if (case_alloc(bc, ci, &buf) != 0) {
-            loud("out of memory for %lldx%lldx%lld", (long long)bc->m, (long long)bc->n,
-                 (long long)bc->k);
-            problems++;
-        } else {
-            for (int t = 0; t < run->options->n_threads; t++)
-                problems += run_row(run, &n, ci, run->options->threads[t], &buf);
+        if (!bc->runs) {
+            if (run->table)
+                usine_bench_report_not_built(run, bc, run->table);
+            continue;
         }
-        case_free(&buf);
+        problems += run_case(run, &n, ci);
     }
     return problems;
 }
 
-static int write_files(const usine_bench_run *run)
+/* ------------------------------------------------------------------ a run */
+
+int usine_bench_run_prepare(usine_bench_run *run, const usine_bench_options *o,
+                            const usine_bench_machine *m, usine_bench_suite *suite)
+{
+    char message[300];
+    memset(run, 0, sizeof *run);
+    run->options = o;
+    run->machine = m;
+    run->table = stdout;
+    if (usine_bench_suite_load(o->suite, suite, message, sizeof message) != 0) {
+        fprintf(stderr, "usine bench: %s\n", message);
+        return -1;
+    }
+    run->cases = suite->cases;
+    run->n_cases = suite->n_cases;
+    run->suite_name = suite->name;
+    run->suite_title = suite->title;
+    usine_bench_fingerprint_of(m, &run->fingerprint);
+    const time_t now = time(NULL);
+    struct tm utc;
+    if (gmtime_r(&now, &utc))
+        strftime(run->started, sizeof run->started, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return 0;
+}
+
+int usine_bench_run_execute(usine_bench_run *run)
+{
+    const double start = usine_bench_now();
+    probe_peers(run);
+    probe_gpus(run);
+    measure_peaks(run);
+    if (run->table)
+        usine_bench_report_header(run, run->table);
+    int problems = run_cases(run);
+    run->wall_s = usine_bench_now() - start;
+    if (run->table) {
+        usine_bench_report_summary(run, run->table);
+        fflush(run->table);
+    }
+    return problems;
+}
+
+void usine_bench_run_free(usine_bench_run *run)
+{
+    free(run->results);
+    run->results = NULL;
+    run->n_results = run->capacity = 0;
+}
+
+int usine_bench_run_write_files(const usine_bench_run *run)
 {
     int problems = 0;
     const char *paths[2] = {run->options->json_path, run->options->csv_path};
@@ -398,24 +487,20 @@ static int write_files(const usine_bench_run *run)
     return problems;
 }
 
-int usine_bench_gemm(const usine_bench_options *o, const usine_bench_machine *m)
+int usine_bench_main(const usine_bench_options *o, const usine_bench_machine *m)
 {
-    usine_bench_run run = {.options = o, .machine = m};
-    run.cases = usine_bench_suite(o->suite, &run.n_cases);
-    if (!run.cases) {
-        fprintf(stderr, "usine bench: unknown suite '%s' (%s)\n", o->suite,
-                usine_bench_suite_names());
+    usine_bench_run run;
+    usine_bench_suite suite;
+    if (usine_bench_run_prepare(&run, o, m, &suite) != 0)
         return 2;
+    if (o->list_only) {
+        usine_bench_report_list(&run, stdout);
+        usine_bench_suite_free(&suite);
+        return 0;
     }
-    const double start = usine_bench_now();
-    probe_peers(&run);
-    measure_peaks(&run);
-    usine_bench_report_header(&run, stdout);
-    int problems = run_cases(&run);
-    run.wall_s = usine_bench_now() - start;
-    usine_bench_report_summary(&run, stdout);
-    fflush(stdout);
-    problems += write_files(&run);
-    free(run.results);
+    int problems = usine_bench_run_execute(&run);
+    problems += usine_bench_run_write_files(&run);
+    usine_bench_run_free(&run);
+    usine_bench_suite_free(&suite);
     return problems ? 1 : 0;
 }
