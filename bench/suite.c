@@ -381,7 +381,7 @@ void usine_bench_suite_free(usine_bench_suite *suite)
     suite->n_cases = 0;
 }
 
-static char *read_file(const char *path, char *message, size_t size)
+char *usine_bench_read_file(const char *path, char *message, size_t size)
 {
     FILE *f = fopen(path, "rb");
     char *text = NULL;
@@ -413,7 +413,7 @@ int usine_bench_suite_load(const char *name, usine_bench_suite *suite, char *mes
                  usine_bench_suite_names());
         return -1;
     }
-    char *text = read_file(name, message, size);
+    char *text = usine_bench_read_file(name, message, size);
     if (!text)
         return -1;
     const int rc = usine_bench_suite_parse(text, name, suite, message, size);

@@ -96,4 +96,7 @@ int64_t usine_bench_ldb(const usine_bench_case *c);
 /* "f32" or "f64". */
 const char *usine_bench_dtype_name(usine_dtype dtype);
 
+/* The whole file as a NUL-terminated string (free it), or NULL with a message. */
+char *usine_bench_read_file(const char *path, char *message, size_t size);
+
 #endif

@@ -1,5 +1,7 @@
 #include "report_data.h"
 
+#include "suite.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -181,21 +183,6 @@ static int add_verdicts(rp_report *report, const cJSON *doc)
     return 0;
 }
 
-static char *slurp(const char *path, char *message, size_t size)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    long len = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (text = (char *)malloc((size_t)len + 1)) != NULL)
-        text[fread(text, 1, (size_t)len, f)] = '\0';
-    if (!text)
-        snprintf(message, size, "cannot read %s: %s", path, strerror(errno ? errno : EIO));
-    if (f)
-        fclose(f);
-    return text;
-}
-
 static int load_doc(rp_report *report, const cJSON *doc, const char *path, char *message,
                     size_t size)
 {
@@ -224,7 +211,7 @@ static int load_doc(rp_report *report, const cJSON *doc, const char *path, char 
 
 int rp_load(rp_report *report, const char *path, char *message, size_t size)
 {
-    char *text = slurp(path, message, size);
+    char *text = usine_bench_read_file(path, message, size);
     if (!text)
         return -1;
     cJSON *doc = cJSON_Parse(text);

@@ -15,32 +15,12 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/usine_bench_test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 out=$work/out
 
-fail() {
-    echo "FAIL: $*"
-    echo "---- output"
-    cat "$out"
-    exit 1
-}
+# fail, run, expect
+. "$(dirname "$0")/../common/cli_helpers.sh"
 
 skip() {
     echo "SKIP: $*"
     exit 77
-}
-
-# run STATUS ARGS...: runs usine, output to $out, and checks the exit status.
-run() {
-    want=$1
-    shift
-    echo "+ usine $*"
-    "$usine" "$@" >"$out" 2>&1
-    got=$?
-    [ "$got" -eq "$want" ] || fail "usine $* exited with $got, expected $want"
-}
-
-expect() {
-    for text in "$@"; do
-        grep -F -q -- "$text" "$out" || fail "no '$text' in the output"
-    done
 }
 
 # A python3 that has jsonschema: the one on PATH, else Debian's.

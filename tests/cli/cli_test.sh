@@ -8,29 +8,8 @@ check=$2
 out=${TMPDIR:-/tmp}/usine_cli_test.$$
 trap 'rm -f "$out" "$out.json" "$out.csv"' EXIT
 
-fail() {
-    echo "FAIL: $*"
-    echo "---- output"
-    cat "$out"
-    exit 1
-}
-
-# run STATUS ARGS...: runs usine, stdout and stderr to $out, and checks the exit status.
-run() {
-    want=$1
-    shift
-    echo "+ usine $*"
-    "$usine" "$@" >"$out" 2>&1
-    got=$?
-    [ "$got" -eq "$want" ] || fail "usine $* exited with $got, expected $want"
-}
-
-# expect TEXT...: each TEXT appears in the last output.
-expect() {
-    for text in "$@"; do
-        grep -F -q -- "$text" "$out" || fail "no '$text' in the output"
-    done
-}
+# fail, run, expect
+. "$(dirname "$0")/../common/cli_helpers.sh"
 
 # valid_json FILE: parses with python3 when there is one (77 otherwise: said, not passed).
 valid_json() {
