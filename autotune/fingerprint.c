@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "topology.h"
 #include "../kernels/cpu/cpu_isa.h"
@@ -33,6 +34,11 @@ static void compute(void)
              t->packages, t->cores, t->pus, t->numa_nodes, (long long)(t->l1d.size_bytes >> 10),
              (long long)(t->l2.size_bytes >> 10), t->l2.cores_sharing,
              (long long)(t->l3.size_bytes >> 10), t->l3.cores_sharing);
+    /* GPUs by vendor and device id: a node with a different accelerator tunes apart. */
+    size_t used = strlen(fingerprint.text);
+    for (int g = 0; g < t->gpus && used < sizeof fingerprint.text; g++)
+        used += (size_t)snprintf(fingerprint.text + used, sizeof fingerprint.text - used,
+                                 " gpu %04x:%04x", t->gpu[g].vendor_id, t->gpu[g].device_id);
     usine_fingerprint_hash(fingerprint.text, fingerprint.hash);
 }
 

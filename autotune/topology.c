@@ -65,13 +65,38 @@ static void read_hwloc_cache(hwloc_topology_t t, hwloc_obj_type_t type, usine_ca
     level->cores_sharing = sharing > 0 ? sharing : 1;
 }
 
+/* PCI display and 3D controllers of the GPU vendors, with the NUMA node above them. */
+static void read_hwloc_gpus(hwloc_topology_t t)
+{
+    for (hwloc_obj_t pci = hwloc_get_next_pcidev(t, NULL); pci && topology.gpus < USINE_MAX_GPUS;
+         pci = hwloc_get_next_pcidev(t, pci)) {
+        const struct hwloc_pcidev_attr_s *a = &pci->attr->pcidev;
+        const unsigned cls = a->class_id >> 8; /* 0x03: display controller */
+        if (cls != 0x03 ||
+            (a->vendor_id != 0x10de && a->vendor_id != 0x1002 && a->vendor_id != 0x8086))
+            continue;
+        usine_gpu_location *g = &topology.gpu[topology.gpus++];
+        g->vendor_id = a->vendor_id;
+        g->device_id = a->device_id;
+        snprintf(g->pci_bus_id, sizeof g->pci_bus_id, "%04x:%02x:%02x.%01x", a->domain, a->bus,
+                 a->dev, a->func);
+        g->numa_node = -1;
+        hwloc_obj_t host = hwloc_get_non_io_ancestor_obj(t, pci);
+        if (host && host->nodeset) {
+            int node = hwloc_bitmap_first(host->nodeset);
+            g->numa_node = node >= 0 ? node : -1;
+        }
+    }
+}
+
 static int read_hwloc(void)
 {
     hwloc_topology_t t;
     if (hwloc_topology_init(&t) != 0)
         return 0;
-    /* I/O devices are not needed for the CPU path and are the slow part of discovery. */
-    hwloc_topology_set_io_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
+    /* Of the I/O devices only the important ones (GPUs among them) are kept: the rest is
+     * the slow part of discovery and of no use to usine. */
+    hwloc_topology_set_io_types_filter(t, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
     if (hwloc_topology_load(t) != 0) {
         hwloc_topology_destroy(t);
         return 0;
@@ -88,6 +113,7 @@ static int read_hwloc(void)
     read_hwloc_cache(t, HWLOC_OBJ_L1CACHE, &topology.l1d);
     read_hwloc_cache(t, HWLOC_OBJ_L2CACHE, &topology.l2);
     read_hwloc_cache(t, HWLOC_OBJ_L3CACHE, &topology.l3);
+    read_hwloc_gpus(t);
     hwloc_topology_destroy(t);
     topology.source = "hwloc";
     return 1;

@@ -11,9 +11,20 @@ typedef struct usine_cache_level {
     int cores_sharing; /* cores under one instance */
 } usine_cache_level;
 
+/* A GPU on the PCI bus (NVIDIA, AMD or Intel display or 3D controller). */
+typedef struct usine_gpu_location {
+    unsigned vendor_id, device_id;
+    char pci_bus_id[16]; /* "0000:c1:00.0" */
+    int numa_node;       /* the NUMA node it hangs off; -1 unknown */
+} usine_gpu_location;
+
+#define USINE_MAX_GPUS 16
+
 typedef struct usine_topology {
     int packages, cores, pus, numa_nodes;
     usine_cache_level l1d, l2, l3;
+    int gpus; /* found on the PCI bus (hwloc only) */
+    usine_gpu_location gpu[USINE_MAX_GPUS];
     const char *source; /* "hwloc", "sysconf" or "defaults": where the figures come from */
 } usine_topology;
 

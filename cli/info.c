@@ -84,6 +84,28 @@ static const char *isa_env(void)
     return s && *s ? s : NULL;
 }
 
+static const char *gpu_vendor(unsigned id)
+{
+    return id == 0x10de ? "NVIDIA" : id == 0x1002 ? "AMD" : id == 0x8086 ? "Intel" : "?";
+}
+
+static void json_gpus(usine_jsonw *w)
+{
+    const usine_topology *t = usine_topology_get();
+    usine_jsonw_array(w, "gpus");
+    for (int g = 0; g < t->gpus; g++) {
+        char id[16];
+        usine_jsonw_object(w, NULL);
+        usine_jsonw_string(w, "vendor", gpu_vendor(t->gpu[g].vendor_id));
+        snprintf(id, sizeof id, "%04x:%04x", t->gpu[g].vendor_id, t->gpu[g].device_id);
+        usine_jsonw_string(w, "pci_id", id);
+        usine_jsonw_string(w, "pci_bus_id", t->gpu[g].pci_bus_id);
+        usine_jsonw_int(w, "numa_node", t->gpu[g].numa_node);
+        usine_jsonw_end(w);
+    }
+    usine_jsonw_end(w);
+}
+
 static void print_machine(const usine_bench_machine *m)
 {
     const usine_topology *t = m->topology;
@@ -107,6 +129,13 @@ static void print_machine(const usine_bench_machine *m)
     print_cache("L1d", &t->l1d);
     print_cache("L2", &t->l2);
     print_cache("L3", &t->l3);
+    if (t->gpus == 0)
+        printf("GPUs:       none on the PCI bus%s\n",
+               strcmp(t->source, "hwloc") ? " (not searched: no hwloc)" : "");
+    for (int g = 0; g < t->gpus; g++)
+        printf("GPU %d:      %s %04x:%04x at %s, NUMA node %d\n", g,
+               gpu_vendor(t->gpu[g].vendor_id), t->gpu[g].vendor_id, t->gpu[g].device_id,
+               t->gpu[g].pci_bus_id, t->gpu[g].numa_node);
 }
 
 static void print_counters(void)
@@ -248,6 +277,7 @@ static void print_json(const usine_bench_machine *m)
     usine_jsonw_string(&w, "text", usine_fingerprint_get()->text);
     usine_jsonw_end(&w);
     json_counters(&w);
+    json_gpus(&w);
     usine_jsonw_string(&w, "context_error", m->context_ok ? NULL : m->context_error);
     usine_bench_library_json(&w, m);
     json_registry(&w, m);

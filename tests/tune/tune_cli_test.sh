@@ -2,15 +2,31 @@
 # `usine tune` end to end: tuning writes the database, --verify compares tuned and model
 # choices, --export/--import/--clear manage entries, and with MPI two ranks share the
 # classes and rank 0 writes one merged database.
-# Usage: tune_cli_test.sh USINE [MPIEXEC]
+# Usage: tune_cli_test.sh USINE local|mpi [MPIEXEC]
 set -eu
 usine=$1
-mpiexec=${2:-}
+mode=$2
+mpiexec=${3:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 shapes=$work/shapes.txt
 printf '# two small classes\n96 80 64\ngemm f32 300 40 120\n' >"$shapes"
 entries() { grep -c '^E' "$1" || true; }
+
+if [ "$mode" = mpi ]; then
+    if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
+        echo "SKIP: no mpiexec in this build"
+        exit 77
+    fi
+    echo "== mpi, 2 ranks"
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$mpiexec" -n 2 --oversubscribe \
+        "$usine" tune --mpi --db "$work/mpi.db" --shapes "$shapes" --dtypes f32 --threads 1 \
+        --budget 2
+    [ "$(entries "$work/mpi.db")" -eq 2 ] ||
+        { echo "FAIL: the merged database lacks a rank's class"; exit 1; }
+    echo "tune CLI test (mpi): ok"
+    exit 0
+fi
 
 echo "== tune"
 "$usine" tune --db "$work/tune.db" --shapes "$shapes" --dtypes f32 --threads 1 --budget 3
@@ -35,12 +51,13 @@ echo "== bad usage"
 if "$usine" tune --budget -1 2>/dev/null; then echo "FAIL: negative budget accepted"; exit 1; fi
 if "$usine" tune --ops conv 2>/dev/null; then echo "FAIL: unknown op accepted"; exit 1; fi
 
-if [ -z "$mpiexec" ] || ! command -v "$mpiexec" >/dev/null 2>&1; then
-    echo "SKIP: MPI part (no mpiexec in this build)"
-    exit 0
-fi
-echo "== mpi, 2 ranks"
-OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$mpiexec" -n 2 --oversubscribe \
-    "$usine" tune --mpi --db "$work/mpi.db" --shapes "$shapes" --dtypes f32 --threads 1 --budget 2
-[ "$(entries "$work/mpi.db")" -eq 2 ] || { echo "FAIL: the merged database lacks a rank's class"; exit 1; }
+echo "== 4 tuners at once into one database"
+for i in 1 2 3 4; do
+    echo "$((64 * i)) $((48 * i)) 32" >"$work/one$i.txt"
+    "$usine" tune --db "$work/shared.db" --shapes "$work/one$i.txt" --dtypes f32 --threads 1 \
+        --budget 1 >"$work/tuner$i.log" 2>&1 &
+done
+wait
+[ "$(entries "$work/shared.db")" -eq 4 ] || { echo "FAIL: concurrent tuners lost entries"; exit 1; }
+head -n 1 "$work/shared.db" | grep -q '^# usine-tune-db 1$' || { echo "FAIL: header"; exit 1; }
 echo "tune CLI test: ok"
