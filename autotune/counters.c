@@ -64,6 +64,10 @@ static void probe_papi(void)
         if (rc != PAPI_OK)
             snprintf(status.why[c], sizeof status.why[c], "%s", PAPI_strerror(rc));
     }
+    if (status.usable_count == 0) /* nothing to count with: give PAPI's memory back */
+        PAPI_shutdown();
+    else /* counting goes on until exit; then PAPI's memory is released too */
+        atexit(PAPI_shutdown);
     if (status.usable_count == 0)
         snprintf(status.summary, sizeof status.summary,
                  "none usable: PAPI reports %d hardware counters but no event can be started "
