@@ -35,7 +35,7 @@ head -n 1 "$work/tune.db" | grep -q '^# usine-tune-db 1$' || { echo "FAIL: heade
 
 echo "== verify"
 "$usine" tune --db "$work/tune.db" --shapes "$shapes" --dtypes f32 --threads 1 --verify \
-    >"$work/verify.txt"
+    >"$work/verify.txt" || { cat "$work/verify.txt"; echo "FAIL: --verify failed"; exit 1; }
 cat "$work/verify.txt"
 grep -q 'geometric-mean gain' "$work/verify.txt" || { echo "FAIL: no summary"; exit 1; }
 
