@@ -99,7 +99,8 @@ static void workload_free(workload *w)
 static double run_once(workload *w, const usine_gemm_choice *choice)
 {
     const usine_gemm_plan plan = {choice->kernel, choice->blocking, w->threads};
-    const usine_gemm_shape shape = {w->m, w->n, w->k, 1, w->m, 1, w->k, w->m, 1.0, 0.0};
+    const usine_gemm_shape shape = {w->m, w->n, w->k, 1,        w->m,     1,        w->k,
+                                    w->m, 1.0,  0.0,  w->dtype, w->dtype, w->dtype, NULL};
     const usine_gemm_batch batch = {.count = 1, .base = {w->a, w->b, w->c}};
     const size_t bytes = usine_cpu_gemm_workspace_size(&plan, &shape, 1);
     if (bytes > w->workspace_bytes) {

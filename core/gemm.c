@@ -1,6 +1,7 @@
 /* The GEMM entry points: argument checks, the row-major to column-major turn, dispatch. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "context.h"
@@ -12,12 +13,15 @@
 /* Everything a GEMM call says, kept together for the checks and the verbose line. */
 typedef struct gemm_call {
     const char *function;
-    usine_dtype dtype;
+    usine_dtype dtype; /* the dtype the kernels compute in: f32 or f64 */
     usine_layout layout;
     usine_transpose trans_a, trans_b;
     int64_t m, n, k;
     double alpha, beta;
     int64_t lda, ldb, ldc;
+    usine_dtype a_type, b_type, c_type; /* as stored */
+    const float *bias;                  /* per column of C, or NULL */
+    usine_activation activation;
 } gemm_call;
 
 /* Span of one stored matrix: the elements from its first to its last, inclusive. */
@@ -70,16 +74,51 @@ static void stored_b(const gemm_call *g, int64_t *rows, int64_t *cols)
     *cols = is_transpose(g->trans_b) ? g->k : g->n;
 }
 
+/* Supported (A, B -> C) dtypes, and the dtype the kernels compute in for each. */
+static usine_status check_types(const gemm_call *g)
+{
+    const usine_dtype types[3] = {g->a_type, g->b_type, g->c_type};
+    const char *const names[3] = {"A's dtype", "B's dtype", "C's dtype"};
+    for (int i = 0; i < 3; i++)
+        if ((unsigned)types[i] > USINE_S32)
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                              "%s = %d is not a usine_dtype", names[i], (int)types[i]);
+    const usine_dtype a = g->a_type, b = g->b_type, c = g->c_type;
+    const int half = (a == USINE_BF16 || a == USINE_F16) && b == a && (c == USINE_F32 || c == a);
+    if ((a == USINE_F32 || a == USINE_F64) && b == a && c == a)
+        return USINE_SUCCESS;
+    if (half)
+        return USINE_SUCCESS;
+    if ((a == USINE_S8 || a == USINE_U8) && b == USINE_S8 && (c == USINE_S32 || c == USINE_F32))
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
+                          "int8 GEMM (%s x s8 -> %s) is not built yet", dtype_name(a),
+                          dtype_name(c));
+    return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
+                      "no GEMM for %s x %s -> %s (usine has f32, f64, bf16 -> f32|bf16, "
+                      "f16 -> f32|f16)",
+                      dtype_name(a), dtype_name(b), dtype_name(c));
+}
+
+/* usine_gemm and its batched forms take f32 or f64 (usine_gemm_ex has the others). */
+static usine_status check_legacy_dtype(const gemm_call *g)
+{
+    if ((unsigned)g->dtype > USINE_S32)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "dtype = %d is not a usine_dtype", (int)g->dtype);
+    if (g->dtype != USINE_F32 && g->dtype != USINE_F64)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
+                          "dtype %s: %s takes f32 and f64; use usine_gemm_ex for the others",
+                          dtype_name(g->dtype), g->function);
+    return USINE_SUCCESS;
+}
+
 static usine_status check_scalars_and_enums(usine_context *ctx, const gemm_call *g)
 {
     if (!ctx)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function, "context is NULL");
-    if ((unsigned)g->dtype > USINE_S32)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
-                          "dtype = %d is not a usine_dtype", (int)g->dtype);
-    if (gemm_dtype_index(g->dtype) < 0)
-        return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
-                          "dtype %s is not supported yet (f32 and f64 are)", dtype_name(g->dtype));
+    usine_status st = check_types(g);
+    if (st)
+        return st;
     if (g->layout != USINE_ROW_MAJOR && g->layout != USINE_COL_MAJOR)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
                           "layout = %d is neither USINE_ROW_MAJOR nor USINE_COL_MAJOR",
@@ -100,7 +139,7 @@ static usine_status check_scalars_and_enums(usine_context *ctx, const gemm_call 
                               "%s = %" PRId64 " is negative", names[i], sizes[i]);
     int64_t r, c;
     stored_a(g, &r, &c);
-    usine_status st = check_ld(g, "lda", g->lda, r, c, "A as stored");
+    st = check_ld(g, "lda", g->lda, r, c, "A as stored");
     if (st)
         return st;
     stored_b(g, &r, &c);
@@ -111,8 +150,8 @@ static usine_status check_scalars_and_enums(usine_context *ctx, const gemm_call 
 }
 
 /* The span of a stored rows x cols matrix, or OVERFLOW if it does not fit in memory. */
-static usine_status matrix_span(const gemm_call *g, const char *name, int64_t rows, int64_t cols,
-                                int64_t ld, span *out)
+static usine_status matrix_span(const gemm_call *g, const char *name, usine_dtype type,
+                                int64_t rows, int64_t cols, int64_t ld, span *out)
 {
     out->elements = out->bytes = 0;
     if (rows == 0 || cols == 0)
@@ -120,7 +159,7 @@ static usine_status matrix_span(const gemm_call *g, const char *name, int64_t ro
     const int64_t outer = g->layout == USINE_ROW_MAJOR ? rows : cols;
     const int64_t inner = g->layout == USINE_ROW_MAJOR ? cols : rows;
     int64_t e;
-    const int64_t es = (int64_t)usine_cpu_gemm_dtype_size(g->dtype);
+    const int64_t es = (int64_t)usine_dtype_storage_size(type);
     if (__builtin_mul_overflow(outer - 1, ld, &e) || __builtin_add_overflow(e, inner, &e) ||
         __builtin_mul_overflow(e, es, &out->bytes) || (uint64_t)out->bytes > PTRDIFF_MAX)
         return usine_fail(USINE_ERROR_OVERFLOW, g->function,
@@ -196,19 +235,19 @@ static usine_status operand_spans(const gemm_call *g, span *sa, span *sb, span *
 {
     int64_t r, c;
     stored_a(g, &r, &c);
-    usine_status st = matrix_span(g, "A", r, c, g->lda, sa);
+    usine_status st = matrix_span(g, "A", g->a_type, r, c, g->lda, sa);
     if (st)
         return st;
     stored_b(g, &r, &c);
-    if ((st = matrix_span(g, "B", r, c, g->ldb, sb)))
+    if ((st = matrix_span(g, "B", g->b_type, r, c, g->ldb, sb)))
         return st;
-    return matrix_span(g, "C", g->m, g->n, g->ldc, sc);
+    return matrix_span(g, "C", g->c_type, g->m, g->n, g->ldc, sc);
 }
 
 /* ------------------------------------------------------------------ dispatch */
 
 /* The column-major problem the driver sees: C^T = op(B)^T op(A)^T for row-major. */
-static usine_gemm_shape driver_shape(const gemm_call *g)
+static usine_gemm_shape driver_shape(const gemm_call *g, usine_epilogue *epilogue)
 {
     /* op(A)(i,p) = a[i*rs + p*cs]: column-major N has rs = 1, T has cs = 1; row-major the
      * other way round. */
@@ -216,14 +255,23 @@ static usine_gemm_shape driver_shape(const gemm_call *g)
     const int b_unit_rows = (g->layout == USINE_COL_MAJOR) != is_transpose(g->trans_b);
     const int64_t a_rs = a_unit_rows ? 1 : g->lda, a_cs = a_unit_rows ? g->lda : 1;
     const int64_t b_rs = b_unit_rows ? 1 : g->ldb, b_cs = b_unit_rows ? g->ldb : 1;
-    usine_gemm_shape s = {g->m, g->n, g->k, a_rs, a_cs, b_rs, b_cs, g->ldc, g->alpha, g->beta};
-    if (g->layout == USINE_ROW_MAJOR) {
+    usine_gemm_shape s = {g->m,   g->n,     g->k,    a_rs,      a_cs,      b_rs,      b_cs,
+                          g->ldc, g->alpha, g->beta, g->a_type, g->b_type, g->c_type, NULL};
+    const int row_major = g->layout == USINE_ROW_MAJOR;
+    if (row_major) {
         s.m = g->n;
         s.n = g->m;
         s.a_rs = b_cs;
         s.a_cs = b_rs;
         s.b_rs = a_cs;
         s.b_cs = a_rs;
+        s.a_type = g->b_type;
+        s.b_type = g->a_type;
+    }
+    if (g->bias || g->activation != USINE_ACT_NONE) {
+        /* The caller's columns are the driver's rows in row-major. */
+        *epilogue = (usine_epilogue){g->bias, row_major, g->activation, NULL, 0, g->c_type, 0, 0};
+        s.epilogue = epilogue;
     }
     return s;
 }
@@ -266,7 +314,8 @@ static void choose(usine_context *ctx, usine_dtype dtype, const usine_gemm_shape
 static usine_status run(usine_context *ctx, const gemm_call *g, usine_gemm_batch batch)
 {
     const double start = ctx->verbose ? now_seconds() : 0;
-    const usine_gemm_shape shape = driver_shape(g);
+    usine_epilogue epilogue;
+    const usine_gemm_shape shape = driver_shape(g, &epilogue);
     const int threads = usine_context_threads(ctx);
     usine_gemm_choice choice;
     choose(ctx, g->dtype, &shape, threads, &choice);
@@ -301,10 +350,11 @@ usine_status usine_gemm(usine_context *context, usine_dtype dtype, usine_layout 
                         int64_t ldb, double beta, void *c, int64_t ldc)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,  n,
-                         k,        alpha, beta,   lda,     ldb,     ldc};
-    usine_status st = check_scalars_and_enums(context, &g);
-    if (st || m == 0 || n == 0)
+    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,
+                         n,        k,     alpha,  beta,    lda,     ldb,
+                         ldc,      dtype, dtype,  dtype,   NULL,    USINE_ACT_NONE};
+    usine_status st = check_legacy_dtype(&g);
+    if (st || (st = check_scalars_and_enums(context, &g)) || m == 0 || n == 0)
         return st;
     span sa, sb, sc;
     static const char *names[3] = {"a", "b", "c"};
@@ -315,6 +365,45 @@ usine_status usine_gemm(usine_context *context, usine_dtype dtype, usine_layout 
     return run(context, &g, batch);
 }
 
+/* The strided batch of a checked call (enums, sizes and leading dimensions). */
+static usine_status strided(usine_context *context, const gemm_call *g, const void *a,
+                            int64_t stride_a, const void *b, int64_t stride_b, void *c,
+                            int64_t stride_c, int64_t batch_count)
+{
+    const int64_t strides[3] = {stride_a, stride_b, stride_c};
+    const char *const stride_names[3] = {"stride_a", "stride_b", "stride_c"};
+    for (int i = 0; i < 3; i++)
+        if (strides[i] < 0)
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                              "%s = %" PRId64 " is negative", stride_names[i], strides[i]);
+    if (batch_count < 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "batch_count = %" PRId64 " is negative", batch_count);
+    if (batch_count == 0 || g->m == 0 || g->n == 0)
+        return USINE_SUCCESS;
+    span sa, sb, sc, all_a, all_b, all_c;
+    usine_status st;
+    if ((st = operand_spans(g, &sa, &sb, &sc)))
+        return st;
+    if (batch_count > 1 && stride_c < sc.elements)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "stride_c = %" PRId64 " is less than the span of one C (%" PRId64
+                          " elements): the C matrices would overlap",
+                          stride_c, sc.elements);
+    static const char *names[3] = {"a", "b", "c"};
+    if ((st = batch_span(g, "A", sa, stride_a, batch_count, &all_a)) ||
+        (st = batch_span(g, "B", sb, stride_b, batch_count, &all_b)) ||
+        (st = batch_span(g, "C", sc, stride_c, batch_count, &all_c)) ||
+        (st = check_operands(g, names, a, all_a, b, all_b, c, all_c)))
+        return st;
+    const usine_gemm_batch batch = {.count = batch_count,
+                                    .base = {a, b, c},
+                                    .stride_a = stride_a,
+                                    .stride_b = stride_b,
+                                    .stride_c = stride_c};
+    return run(context, g, batch);
+}
+
 usine_status usine_gemm_strided_batched(usine_context *context, usine_dtype dtype,
                                         usine_layout layout, usine_transpose trans_a,
                                         usine_transpose trans_b, int64_t m, int64_t n, int64_t k,
@@ -323,42 +412,13 @@ usine_status usine_gemm_strided_batched(usine_context *context, usine_dtype dtyp
                                         void *c, int64_t ldc, int64_t stride_c, int64_t batch_count)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,  n,
-                         k,        alpha, beta,   lda,     ldb,     ldc};
-    usine_status st = check_scalars_and_enums(context, &g);
-    if (st)
+    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,
+                         n,        k,     alpha,  beta,    lda,     ldb,
+                         ldc,      dtype, dtype,  dtype,   NULL,    USINE_ACT_NONE};
+    usine_status st = check_legacy_dtype(&g);
+    if (st || (st = check_scalars_and_enums(context, &g)))
         return st;
-    const int64_t strides[3] = {stride_a, stride_b, stride_c};
-    const char *const stride_names[3] = {"stride_a", "stride_b", "stride_c"};
-    for (int i = 0; i < 3; i++)
-        if (strides[i] < 0)
-            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
-                              "%s = %" PRId64 " is negative", stride_names[i], strides[i]);
-    if (batch_count < 0)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
-                          "batch_count = %" PRId64 " is negative", batch_count);
-    if (batch_count == 0 || m == 0 || n == 0)
-        return USINE_SUCCESS;
-    span sa, sb, sc, all_a, all_b, all_c;
-    if ((st = operand_spans(&g, &sa, &sb, &sc)))
-        return st;
-    if (batch_count > 1 && stride_c < sc.elements)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
-                          "stride_c = %" PRId64 " is less than the span of one C (%" PRId64
-                          " elements): the C matrices would overlap",
-                          stride_c, sc.elements);
-    static const char *names[3] = {"a", "b", "c"};
-    if ((st = batch_span(&g, "A", sa, stride_a, batch_count, &all_a)) ||
-        (st = batch_span(&g, "B", sb, stride_b, batch_count, &all_b)) ||
-        (st = batch_span(&g, "C", sc, stride_c, batch_count, &all_c)) ||
-        (st = check_operands(&g, names, a, all_a, b, all_b, c, all_c)))
-        return st;
-    const usine_gemm_batch batch = {.count = batch_count,
-                                    .base = {a, b, c},
-                                    .stride_a = stride_a,
-                                    .stride_b = stride_b,
-                                    .stride_c = stride_c};
-    return run(context, &g, batch);
+    return strided(context, &g, a, stride_a, b, stride_b, c, stride_c, batch_count);
 }
 
 usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine_layout layout,
@@ -368,10 +428,11 @@ usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine
                                 void *const *c, int64_t ldc, int64_t batch_count)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,  n,
-                         k,        alpha, beta,   lda,     ldb,     ldc};
-    usine_status st = check_scalars_and_enums(context, &g);
-    if (st)
+    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,
+                         n,        k,     alpha,  beta,    lda,     ldb,
+                         ldc,      dtype, dtype,  dtype,   NULL,    USINE_ACT_NONE};
+    usine_status st = check_legacy_dtype(&g);
+    if (st || (st = check_scalars_and_enums(context, &g)))
         return st;
     if (batch_count < 0)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
@@ -398,6 +459,59 @@ usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine
     }
     const usine_gemm_batch batch = {.count = batch_count, .a_array = a, .b_array = b, .c_array = c};
     return run(context, &g, batch);
+}
+
+usine_status usine_gemm_desc_init(usine_gemm_desc *desc)
+{
+    usine_clear_error();
+    if (!desc)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "desc is NULL");
+    memset(desc, 0, sizeof *desc);
+    desc->struct_size = sizeof *desc;
+    desc->layout = USINE_COL_MAJOR;
+    desc->trans_a = desc->trans_b = USINE_NO_TRANS;
+    desc->a_type = desc->b_type = desc->c_type = USINE_F32;
+    desc->alpha = 1.0;
+    desc->batch_count = 1;
+    return USINE_SUCCESS;
+}
+
+/* The epilogue and int8 fields of a descriptor (int8 itself is not built yet). */
+static usine_status check_epilogue(const usine_gemm_desc *d)
+{
+    const char *f = "usine_gemm_ex";
+    if ((unsigned)d->activation > USINE_ACT_GELU_ERF)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
+                          "activation = %d is not a usine_activation", (int)d->activation);
+    if (d->a_zero_point || d->b_zero_point || d->scales || d->scale_count)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
+                          "zero points and scales are for int8 inputs only");
+    return USINE_SUCCESS;
+}
+
+usine_status usine_gemm_ex(usine_context *context, const usine_gemm_desc *d, const void *a,
+                           const void *b, void *c)
+{
+    usine_clear_error();
+    if (!d)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "desc is NULL");
+    if (d->struct_size < sizeof *d)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
+                          "desc->struct_size = %zu: call usine_gemm_desc_init first",
+                          d->struct_size);
+    /* bf16 and f16 are computed in f32: converted while packing, rounded in the epilogue. */
+    const usine_dtype compute = d->a_type == USINE_F64 ? USINE_F64 : USINE_F32;
+    const gemm_call g = {__func__, compute,   d->layout, d->trans_a, d->trans_b, d->m,
+                         d->n,     d->k,      d->alpha,  d->beta,    d->lda,     d->ldb,
+                         d->ldc,   d->a_type, d->b_type, d->c_type,  d->bias,    d->activation};
+    usine_status st = check_scalars_and_enums(context, &g);
+    if (st || (st = check_epilogue(d)))
+        return st;
+    if (d->bias && g.m > 0 && g.n > 0 &&
+        (UINTPTR_MAX - (uintptr_t)d->bias) / sizeof(float) < (uintptr_t)g.n)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
+                          "bias + n floats wraps around the address space");
+    return strided(context, &g, a, d->stride_a, b, d->stride_b, c, d->stride_c, d->batch_count);
 }
 
 usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype, int64_t m, int64_t n,

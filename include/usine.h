@@ -62,11 +62,11 @@ USINE_API const char *usine_last_error(void);
 typedef enum usine_dtype {
     USINE_F32 = 0,
     USINE_F64 = 1,
-    USINE_BF16 = 2, /* reserved: low-precision GEMM is not implemented yet */
-    USINE_F16 = 3,  /* reserved */
-    USINE_S8 = 4,   /* reserved */
-    USINE_U8 = 5,   /* reserved */
-    USINE_S32 = 6   /* reserved */
+    USINE_BF16 = 2, /* bfloat16: 8-bit exponent, 7-bit mantissa (usine_gemm_ex) */
+    USINE_F16 = 3,  /* IEEE half (usine_gemm_ex) */
+    USINE_S8 = 4,   /* signed 8-bit integers (usine_gemm_ex) */
+    USINE_U8 = 5,   /* unsigned 8-bit integers (usine_gemm_ex) */
+    USINE_S32 = 6   /* 32-bit integers: int8 products' output (usine_gemm_ex) */
 } usine_dtype;
 
 /* Values match CBLAS's CblasRowMajor / CblasColMajor and CblasNoTrans / CblasTrans. */
@@ -152,6 +152,62 @@ USINE_API usine_status usine_gemm_batched(usine_context *context, usine_dtype dt
                                           double alpha, const void *const *a, int64_t lda,
                                           const void *const *b, int64_t ldb, double beta,
                                           void *const *c, int64_t ldc, int64_t batch_count);
+
+/* ---------------------------------------------------------------- GEMM with any dtypes */
+
+/* Activation applied to every element of C in the epilogue. */
+typedef enum usine_activation {
+    USINE_ACT_NONE = 0,
+    USINE_ACT_RELU = 1,      /* max(x, 0); NaN stays NaN */
+    USINE_ACT_GELU_TANH = 2, /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    USINE_ACT_GELU_ERF = 3   /* 0.5 x (1 + erf(x / sqrt(2))) */
+} usine_activation;
+
+/*
+ * A GEMM described in full: dtypes, epilogue, batch. usine_gemm_desc_init fills the
+ * defaults (f32 everywhere, column-major, no transpose, alpha 1, beta 0, no epilogue, one
+ * product); set the fields that differ. Supported (a, b -> c) dtypes:
+ *   f32, f32 -> f32          f64, f64 -> f64
+ *   bf16, bf16 -> f32 | bf16 f16, f16 -> f32 | f16        (products and sums in f32)
+ *   u8, s8 -> s32 | f32      s8, s8 -> s32 | f32           (products and sums exact in s32)
+ *
+ * Each element of C is, in this order:
+ *   acc = sum_p (op(A)(i,p) - a_zero_point) (op(B)(p,j) - b_zero_point)   (zero points: int8)
+ *   v   = alpha * scale_j * acc + beta * C(i,j) + bias[j]  (scale_j: int8 only, scales[j] or
+ *                                                           scales[0]; bias: NULL or n values)
+ *   v   = activation(v)
+ *   C(i,j) = v converted to the C dtype: f32/f64 as is; bf16 and f16 rounded to nearest, ties
+ *            to even, NaN kept NaN, f16 overflow to infinity; s32 exact (then alpha must be 1,
+ *            beta 0 or 1, and there is no bias, scale or activation).
+ * bf16 and f16 inputs are converted exactly to f32; f32 products of them are exact, sums are
+ * rounded in f32 (error bound (k + 2) * 2^-24 * sum |a b|). int8 sums are exact: k is limited
+ * to 65536 so that no s32 sum can overflow. beta == 0 never reads C.
+ * batch_count products are made, item i at a + i * stride_a (elements), likewise b and c.
+ */
+typedef struct usine_gemm_desc {
+    size_t struct_size; /* sizeof(usine_gemm_desc); set by usine_gemm_desc_init */
+    usine_layout layout;
+    usine_transpose trans_a, trans_b;
+    int64_t m, n, k;
+    int64_t lda, ldb, ldc;
+    usine_dtype a_type, b_type, c_type;
+    double alpha, beta;
+    const float *bias; /* n values (one per column of C) or NULL */
+    usine_activation activation;
+    int32_t a_zero_point, b_zero_point; /* int8 only, in the range of their dtype */
+    const float *scales;                /* int8 -> f32 only: 1 value or n (per column) */
+    int64_t scale_count;                /* 0 (no scales), 1 or n */
+    int64_t batch_count;                /* >= 0; 1 by default */
+    int64_t stride_a, stride_b, stride_c;
+} usine_gemm_desc;
+
+USINE_API usine_status usine_gemm_desc_init(usine_gemm_desc *desc);
+
+/* The product(s) described; a, b, c as in usine_gemm (NULL allowed where nothing is read).
+ * Errors as usine_gemm's, plus USINE_ERROR_NOT_SUPPORTED for a dtype combination above that
+ * usine lacks and USINE_ERROR_INVALID_ARGUMENT for an inconsistent epilogue. */
+USINE_API usine_status usine_gemm_ex(usine_context *context, const usine_gemm_desc *desc,
+                                     const void *a, const void *b, void *c);
 
 /* ---------------------------------------------------------------- introspection */
 

@@ -22,7 +22,8 @@ static usine_cpu_isa detect(void)
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
         return USINE_ISA_GENERIC;
     const int has_fma = (ecx >> 12) & 1, has_osxsave = (ecx >> 27) & 1, has_avx = (ecx >> 28) & 1;
-    if (!has_osxsave || !has_avx || !has_fma)
+    const int has_f16c = (ecx >> 29) & 1; /* half conversions: every AVX2 CPU has them */
+    if (!has_osxsave || !has_avx || !has_fma || !has_f16c)
         return USINE_ISA_GENERIC;
     const unsigned long long xcr0 = read_xcr0();
     const int os_ymm = (xcr0 & 0x6) == 0x6;   /* SSE + AVX state */

@@ -5,7 +5,7 @@
 /* Ordered: a level implies every lower one. */
 typedef enum usine_cpu_isa {
     USINE_ISA_GENERIC = 0, /* portable C, any CPU */
-    USINE_ISA_AVX2 = 1,    /* AVX2 + FMA3, OS saves ymm state */
+    USINE_ISA_AVX2 = 1,    /* AVX2 + FMA3 + F16C, OS saves ymm state */
     USINE_ISA_AVX512 = 2,  /* AVX-512 F/VL/BW/DQ (x86-64-v4), OS saves zmm and opmask state */
     USINE_ISA_COUNT = 3
 } usine_cpu_isa;

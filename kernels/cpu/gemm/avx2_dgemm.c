@@ -4,6 +4,7 @@
  */
 #include <immintrin.h>
 
+#include "epilogue_impl.h"
 #include "gemm_kernel.h"
 #include "gemv_impl.h"
 #include "pack_impl.h"
@@ -53,6 +54,8 @@ USINE_DEFINE_PACK(pack_4, double, 4)
 USINE_DEFINE_PACK(pack_6, double, NR)
 USINE_DEFINE_GEMV(gemv, double)
 
+USINE_DEFINE_EPILOGUE(epilogue, double, tanh, erf)
+
 const usine_gemm_kernel usine_dgemm_cpu_avx2_8x6 = {
     .name = "usine_dgemm_cpu_avx2_8x6",
     .dtype = USINE_F64,
@@ -64,6 +67,8 @@ const usine_gemm_kernel usine_dgemm_cpu_avx2_8x6 = {
     .pack_a = pack_8,
     .pack_b = pack_6,
     .gemv = gemv,
+    .epilogue = epilogue,
+    .pack_convert = epilogue_pack,
     .n_edges = 1,
     .edges = {{4, ukr_4x6, ukr_4x6_bt, pack_4}},
 };

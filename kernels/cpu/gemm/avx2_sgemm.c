@@ -7,6 +7,7 @@
  */
 #include <immintrin.h>
 
+#include "epilogue_impl.h"
 #include "gemm_kernel.h"
 #include "gemv_impl.h"
 #include "pack_impl.h"
@@ -56,6 +57,8 @@ USINE_DEFINE_PACK(pack_8, float, 8)
 USINE_DEFINE_PACK(pack_6, float, NR)
 USINE_DEFINE_GEMV(gemv, float)
 
+USINE_DEFINE_EPILOGUE(epilogue, float, tanhf, erff)
+
 const usine_gemm_kernel usine_sgemm_cpu_avx2_16x6 = {
     .name = "usine_sgemm_cpu_avx2_16x6",
     .dtype = USINE_F32,
@@ -67,6 +70,8 @@ const usine_gemm_kernel usine_sgemm_cpu_avx2_16x6 = {
     .pack_a = pack_16,
     .pack_b = pack_6,
     .gemv = gemv,
+    .epilogue = epilogue,
+    .pack_convert = epilogue_pack,
     .n_edges = 1,
     .edges = {{8, ukr_8x6, ukr_8x6_bt, pack_8}},
 };

@@ -35,6 +35,8 @@ const usine_gemm_kernel usine_dgemm_cpu_avx512_24x8 = {
     .pack_a = pack_24,
     .pack_b = pack_b,
     .gemv = gemv,
+    .epilogue = avx512_epilogue_f64,
+    .pack_convert = avx512_epilogue_f64_pack,
     .n_edges = 3,
     .edges = {{16, ukr_16x8, ukr_16x8_bt, pack_16},
               {8, ukr_8x8, ukr_8x8_bt, pack_8},

@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 
+#include "epilogue_impl.h"
 #include "gemm_kernel.h"
 #include "gemv_impl.h"
 #include "pack_impl.h"
@@ -158,5 +159,7 @@ USINE_INLINE void avx512_pack_b_f32(int W, int64_t rows, int64_t k, const void *
     }
     usine_pack_panels(W, (int)sizeof(float), rows - full, k, x, rs, cs, dst);
 }
+
+USINE_DEFINE_EPILOGUE(avx512_epilogue_f32, float, tanhf, erff)
 
 #endif

@@ -35,6 +35,8 @@ const usine_gemm_kernel usine_sgemm_cpu_avx512_32x12 = {
     .pack_a = pack_32,
     .pack_b = pack_b,
     .gemv = gemv,
+    .epilogue = avx512_epilogue_f32,
+    .pack_convert = avx512_epilogue_f32_pack,
     .n_edges = 2,
     .edges = {{16, ukr_16x12, ukr_16x12_bt, pack_16}, {8, ukr_8x12, ukr_8x12_bt, pack_8}},
 };

@@ -40,6 +40,8 @@ const usine_gemm_kernel usine_sgemm_cpu_avx512_48x8 = {
     .pack_a = pack_48,
     .pack_b = pack_b,
     .gemv = gemv,
+    .epilogue = avx512_epilogue_f32,
+    .pack_convert = avx512_epilogue_f32_pack,
     .n_edges = 3,
     .edges = {{32, ukr_32x8, ukr_32x8_bt, pack_32},
               {16, ukr_16x8, ukr_16x8_bt, pack_16},

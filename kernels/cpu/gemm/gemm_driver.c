@@ -38,6 +38,24 @@ size_t usine_cpu_gemm_dtype_size(usine_dtype dtype)
     return dtype == USINE_F32 ? 4 : dtype == USINE_F64 ? 8 : 0;
 }
 
+size_t usine_dtype_storage_size(usine_dtype dtype)
+{
+    switch (dtype) {
+    case USINE_F64:
+        return 8;
+    case USINE_F32:
+    case USINE_S32:
+        return 4;
+    case USINE_BF16:
+    case USINE_F16:
+        return 2;
+    case USINE_S8:
+    case USINE_U8:
+        return 1;
+    }
+    return 0;
+}
+
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
@@ -131,9 +149,36 @@ static int split_remainder(const usine_gemm_kernel *kernel, int rem, row_panel o
 typedef struct sub_problem {
     const usine_gemm_plan *plan;
     const usine_gemm_shape *shape;
-    size_t es;
-    const scalar *alpha, *beta, *one;
+    size_t es;         /* the kernel's element: packed panels and the tiles it stores */
+    size_t a_es, b_es; /* A's and B's elements as stored */
+    const scalar *alpha, *beta, *one, *zero;
+    int narrow; /* C's dtype differs from the kernel's: sums go to a temporary */
 } sub_problem;
+
+/* Packs a panel of width W from an operand of type src: with the kernel's packer when src
+ * is its dtype, converting otherwise. */
+static void pack_panel(const sub_problem *sp, int width, usine_gemm_pack_fn *native,
+                       usine_dtype src, int64_t rows, int64_t k, const char *x, int64_t rs,
+                       int64_t cs, char *dst)
+{
+    if (src == sp->plan->kernel->dtype)
+        native(rows, k, x, rs, cs, dst);
+    else
+        sp->plan->kernel->pack_convert(width, src, rows, k, x, rs, cs, dst);
+}
+
+/* Where the microkernels store: C itself, or the thread's temporary for a narrow C. The
+ * tile of global element (i, j) is at base + ((i - row0) + (j - col0) * ld) elements. */
+typedef struct c_target {
+    char *base;
+    int64_t ld, row0, col0;
+    const usine_epilogue *epilogue; /* run after each tile's last pass; NULL: none */
+} c_target;
+
+static char *target_at(const sub_problem *sp, const c_target *t, int64_t i, int64_t j)
+{
+    return t->base + ((i - t->row0) + (j - t->col0) * t->ld) * (int64_t)sp->es;
+}
 
 /* Asks for `bytes` at p in L2: the next B micro-panel comes from L3 while the current
  * one is still in use, instead of stalling the first microkernel call that needs it. */
@@ -163,7 +208,7 @@ static int reads_a_in_place(const sub_problem *sp, int64_t cols)
 {
     const usine_gemm_shape *s = sp->shape;
     const int64_t es = (int64_t)sp->es;
-    return !sp->plan->blocking.pack && s->a_rs == 1 &&
+    return !sp->plan->blocking.pack && s->a_type == sp->plan->kernel->dtype && s->a_rs == 1 &&
            sp->plan->kernel->mr * es >= DIRECT_MIN_BYTES_PER_STEP &&
            (cols <= DIRECT_A_MAX_COLS || s->a_cs * es <= DIRECT_A_MAX_COLUMN_BYTES);
 }
@@ -181,12 +226,12 @@ static b_source choose_b(const sub_problem *sp, const char *b, int64_t rows, int
     const usine_gemm_shape *s = sp->shape;
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     b_source src = {0, 0, NULL, kernel->nr, 0};
-    if (sp->plan->blocking.pack || ceil_div(rows, kernel->mr) > DIRECT_B_MAX_ROW_TILES ||
-        (s->b_cs != 1 && s->b_rs != 1))
+    if (sp->plan->blocking.pack || s->b_type != kernel->dtype ||
+        ceil_div(rows, kernel->mr) > DIRECT_B_MAX_ROW_TILES || (s->b_cs != 1 && s->b_rs != 1))
         return src;
     src.direct = 1;
     src.by_columns = s->b_cs != 1;
-    src.base = b + (pc * s->b_rs + jc * s->b_cs) * (int64_t)sp->es;
+    src.base = b + (pc * s->b_rs + jc * s->b_cs) * (int64_t)sp->b_es;
     src.step = src.by_columns ? s->b_cs : s->b_rs;
     src.col = s->b_cs;
     return src;
@@ -210,12 +255,15 @@ typedef struct b_panel {
     const char *next; /* the next packed panel, to prefetch into L2; NULL if none */
 } b_panel;
 
-/* Runs every A panel of the block against one B panel: a column of C tiles. */
+/* Runs every A panel of the block against one B panel: a column of C tiles at rows
+ * [ic, ic + full + edges), columns [jc, jc + n_eff). The epilogue follows the last pass. */
 static void tile_column(const sub_problem *sp, const a_panels *ap, int64_t kb, const b_panel *bp,
-                        char *c_col, int n_eff, const void *beta)
+                        const c_target *target, int64_t ic, int64_t jc, int n_eff,
+                        const void *alpha, const void *beta, int last)
 {
     const usine_gemm_kernel *kernel = sp->plan->kernel;
-    const int64_t ldc = sp->shape->ldc, es = (int64_t)sp->es, mr = kernel->mr;
+    const int64_t ldc = target->ld, es = (int64_t)sp->es, mr = kernel->mr;
+    char *c_col = target_at(sp, target, ic, jc);
     usine_gemm_ukr_fn *ukr = bp->by_columns ? kernel->ukr_bt : kernel->ukr;
     /* The next B panel is fetched into L2 a slice per microkernel call, so that it is
      * there when this column of tiles is done. */
@@ -225,7 +273,7 @@ static void tile_column(const sub_problem *sp, const a_panels *ap, int64_t kb, c
         if (bp->next)
             prefetch_l2(bp->next + (size_t)i * slice, slice);
         ukr(kb, ap->full_base + i * ap->stride, ap->step, bp->base, bp->step, c_col + i * mr * es,
-            ldc, (int)mr, n_eff, sp->alpha, beta);
+            ldc, (int)mr, n_eff, alpha, beta);
     }
     const char *a_edge = ap->edge_base;
     int64_t row = ap->full;
@@ -233,10 +281,12 @@ static void tile_column(const sub_problem *sp, const a_panels *ap, int64_t kb, c
         const row_panel *panel = &ap->edge[e];
         (bp->by_columns ? panel->ukr_bt : panel->ukr)(kb, a_edge, panel->width, bp->base, bp->step,
                                                       c_col + row * es, ldc, panel->rows, n_eff,
-                                                      sp->alpha, beta);
+                                                      alpha, beta);
         a_edge += panel->width * kb * es;
         row += panel->rows;
     }
+    if (last && target->epilogue) /* the column is still in L1 */
+        kernel->epilogue(target->epilogue, ic, jc, (int)row, n_eff, c_col, ldc);
 }
 
 /* Packs (or points at) the A panels of rows [ic, ic + mb) x [pc, pc + kb). */
@@ -245,8 +295,8 @@ static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t 
 {
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     const usine_gemm_shape *s = sp->shape;
-    const int64_t mr = kernel->mr, es = (int64_t)sp->es;
-    const char *a_blk = a + (ic * s->a_rs + pc * s->a_cs) * es;
+    const int64_t mr = kernel->mr, es = (int64_t)sp->es, a_es = (int64_t)sp->a_es;
+    const char *a_blk = a + (ic * s->a_rs + pc * s->a_cs) * a_es;
     ap->full = mb / mr * mr;
     ap->n_edge = split_remainder(kernel, (int)(mb - ap->full), ap->edge);
     if (direct) {
@@ -254,7 +304,8 @@ static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t 
         ap->step = s->a_cs;
         ap->stride = mr * es;
     } else {
-        kernel->pack_a(ap->full, kb, a_blk, s->a_rs, s->a_cs, ws_a);
+        pack_panel(sp, (int)mr, kernel->pack_a, s->a_type, ap->full, kb, a_blk, s->a_rs, s->a_cs,
+                   ws_a);
         ap->full_base = ws_a;
         ap->step = mr;
         ap->stride = mr * kb * es;
@@ -264,7 +315,8 @@ static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t 
     int64_t row = ap->full;
     for (int e = 0; e < ap->n_edge; e++) {
         const row_panel *panel = &ap->edge[e];
-        panel->pack(panel->rows, kb, a_blk + row * s->a_rs * es, s->a_rs, s->a_cs, dst);
+        pack_panel(sp, panel->width, panel->pack, s->a_type, panel->rows, kb,
+                   a_blk + row * s->a_rs * a_es, s->a_rs, s->a_cs, dst);
         dst += panel->width * kb * es;
         row += panel->rows;
     }
@@ -285,19 +337,23 @@ static void pack_b_block(const sub_problem *sp, const char *b, int64_t pc, int64
                          int64_t b_full, int64_t nb, char *ws_b, team t)
 {
     const usine_gemm_shape *s = sp->shape;
-    const int64_t nr = sp->plan->kernel->nr, es = (int64_t)sp->es;
+    const usine_gemm_kernel *kernel = sp->plan->kernel;
+    const int64_t nr = kernel->nr, es = (int64_t)sp->es, b_es = (int64_t)sp->b_es;
     int64_t first, count;
     share(nb - b_full, nr, t.size, t.index, &first, &count);
-    sp->plan->kernel->pack_b(count, kb, b + (pc * s->b_rs + (jc + b_full + first) * s->b_cs) * es,
-                             s->b_cs, s->b_rs, ws_b + first * kb * es);
+    pack_panel(sp, (int)nr, kernel->pack_b, s->b_type, count, kb,
+               b + (pc * s->b_rs + (jc + b_full + first) * s->b_cs) * b_es, s->b_cs, s->b_rs,
+               ws_b + first * kb * es);
     if (t.size > 1)
         usine_cpu_barrier();
 }
 
 /* The five loops over a rows x cols block of C starting at (row0, col0). In a team every
- * thread passes the same columns and its own rows. */
+ * thread passes the same columns and its own rows. ws_c: the thread's temporary for a
+ * narrow C (rows x cols), else unused. */
 static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, int64_t row0,
-                       int64_t rows, int64_t col0, int64_t cols, char *ws_a, char *ws_b, team t)
+                       int64_t rows, int64_t col0, int64_t cols, char *ws_a, char *ws_b, char *ws_c,
+                       team t)
 {
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     const usine_gemm_shape *s = sp->shape;
@@ -309,13 +365,28 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
     const int64_t nc = balanced(cols, sp->plan->blocking.nc, nr);
     const int direct_a = reads_a_in_place(sp, cols);
     const char *a = (const char *)ops->a, *b = (const char *)ops->b;
-    char *c = (char *)ops->c;
+    usine_epilogue epilogue;
+    c_target target = {(char *)ops->c, s->ldc, 0, 0, NULL};
+    if (s->epilogue || sp->narrow) {
+        epilogue = s->epilogue ? *s->epilogue : (usine_epilogue){0};
+        epilogue.out = sp->narrow ? ops->c : NULL;
+        epilogue.ldo = s->ldc;
+        epilogue.out_type = s->c_type;
+        epilogue.alpha = s->alpha;
+        epilogue.beta = s->beta;
+        target.epilogue = &epilogue;
+    }
+    if (sp->narrow) /* raw sums in the temporary; alpha, beta and rounding in the epilogue */
+        target = (c_target){ws_c, rows, row0, col0, &epilogue};
 
     for (int64_t jc = col0; jc < col0 + cols; jc += nc) {
         const int64_t nb = min64(nc, col0 + cols - jc);
         for (int64_t pc = 0; pc < s->k; pc += kc) {
             const int64_t kb = min64(kc, s->k - pc);
-            const void *beta = pc == 0 ? (const void *)sp->beta : (const void *)sp->one;
+            const void *alpha = sp->narrow ? (const void *)sp->one : (const void *)sp->alpha;
+            const void *beta = pc > 0       ? (const void *)sp->one
+                               : sp->narrow ? (const void *)sp->zero
+                                            : (const void *)sp->beta;
             /* A team always packs B: its threads read it in place or not all alike. */
             const b_source bsrc =
                 t.size > 1 ? (b_source){0, 0, NULL, nr, 0} : choose_b(sp, b, rows, pc, jc);
@@ -326,14 +397,15 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
                 a_panels ap;
                 prepare_a(sp, a, direct_a, ic, min64(mc, row0 + rows - ic), pc, kb, ws_a, &ap);
                 for (int64_t jr = 0; jr < nb; jr += nr) {
-                    b_panel bp = {bsrc.base + jr * bsrc.col * es, bsrc.step, bsrc.by_columns, NULL};
+                    b_panel bp = {bsrc.base + jr * bsrc.col * (int64_t)sp->b_es, bsrc.step,
+                                  bsrc.by_columns, NULL};
                     if (jr >= b_full) {
                         bp = (b_panel){ws_b + (jr - b_full) * kb * es, nr, 0, NULL};
                         if (jr + nr < nb)
                             bp.next = bp.base + nr * kb * es;
                     }
-                    tile_column(sp, &ap, kb, &bp, c + (ic + (jc + jr) * s->ldc) * es,
-                                (int)min64(nr, nb - jr), beta);
+                    tile_column(sp, &ap, kb, &bp, &target, ic, jc + jr, (int)min64(nr, nb - jr),
+                                alpha, beta, pc + kb == s->k);
                 }
             }
             if (t.size > 1) /* the shared B is repacked next: wait until all are done */
@@ -358,9 +430,12 @@ static void gemv_block(const sub_problem *sp, const usine_gemm_operands *ops, in
                                c + row0 * s->ldc * es, s->ldc, sp->alpha, sp->beta);
 }
 
-static int is_gemv(const usine_gemm_shape *s)
+/* The matrix-vector path: native dtypes and no epilogue (the blocked path does the rest). */
+static int is_gemv(const usine_gemm_plan *plan, const usine_gemm_shape *s)
 {
-    return s->n == 1 || s->m == 1;
+    const usine_dtype d = plan->kernel->dtype;
+    return (s->n == 1 || s->m == 1) && s->a_type == d && s->b_type == d && s->c_type == d &&
+           !s->epilogue;
 }
 
 /* ------------------------------------------------------------------ workspace */
@@ -380,12 +455,49 @@ static size_t pack_b_bytes(const usine_gemm_plan *plan, const usine_gemm_shape *
     return align_up((size_t)(cols * kb) * es);
 }
 
-static size_t per_thread_bytes(const usine_gemm_plan *plan, const usine_gemm_shape *s)
+static int narrow_output(const usine_gemm_plan *plan, const usine_gemm_shape *s)
 {
-    if (is_gemv(s) || s->k == 0 || s->alpha == 0.0)
-        return 0;
-    const size_t es = usine_cpu_gemm_dtype_size(plan->kernel->dtype);
-    return pack_a_bytes(plan, s, es) + pack_b_bytes(plan, s, es);
+    return s->c_type != plan->kernel->dtype;
+}
+
+static void choose_grid(const usine_gemm_kernel *kernel, const usine_gemm_shape *s, int threads,
+                        int *tm, int *tn);
+static int64_t row_granularity(const usine_gemm_kernel *kernel);
+static int use_team(const sub_problem *sp, int count);
+
+/* The largest block of C one thread of `count` computes (how run_item_part splits). */
+static void thread_block(const sub_problem *sp, int count, int64_t *rows, int64_t *cols)
+{
+    const usine_gemm_shape *s = sp->shape;
+    const usine_gemm_kernel *k = sp->plan->kernel;
+    const int64_t unit = row_granularity(k);
+    *rows = s->m;
+    *cols = s->n;
+    if (count <= 1)
+        return;
+    int tm = count, tn = 1;
+    if (!use_team(sp, count))
+        choose_grid(k, s, count, &tm, &tn);
+    *rows = min64(s->m, ceil_div(ceil_div(s->m, unit), tm) * unit);
+    *cols = min64(s->n, ceil_div(ceil_div(s->n, k->nr), tn) * k->nr);
+}
+
+/* Bytes per thread: packed A, packed B, and for a narrow C the temporary of the sums (also
+ * a column of zeros when alpha == 0 or k == 0). count: threads sharing one product. */
+static size_t per_thread_bytes(const sub_problem *sp, int count)
+{
+    const usine_gemm_plan *plan = sp->plan;
+    const usine_gemm_shape *s = sp->shape;
+    const size_t es = sp->es;
+    size_t bytes = 0;
+    if (!(s->k == 0 || s->alpha == 0.0) && !is_gemv(plan, s))
+        bytes = pack_a_bytes(plan, s, es) + pack_b_bytes(plan, s, es);
+    if (narrow_output(plan, s)) {
+        int64_t rows, cols;
+        thread_block(sp, count, &rows, &cols);
+        bytes += align_up((size_t)(rows * cols) * es);
+    }
+    return bytes;
 }
 
 /* Threads worth using for `items` problems of this shape. */
@@ -399,10 +511,43 @@ static int useful_threads(const usine_gemm_plan *plan, const usine_gemm_shape *s
     return threads;
 }
 
+/* Whole items per thread when they share out evenly (no synchronisation, no packing
+ * duplicated); otherwise every item in turn, split across all threads. */
+static int whole_items(int64_t count, int threads)
+{
+    return count >= threads && (count % threads == 0 || count >= 4 * threads);
+}
+
+static sub_problem make_sub_problem(const usine_gemm_plan *plan, const usine_gemm_shape *shape)
+{
+    sub_problem sp = {plan,
+                      shape,
+                      usine_cpu_gemm_dtype_size(plan->kernel->dtype),
+                      usine_dtype_storage_size(shape->a_type),
+                      usine_dtype_storage_size(shape->b_type),
+                      NULL,
+                      NULL,
+                      NULL,
+                      NULL,
+                      narrow_output(plan, shape)};
+    return sp;
+}
+
+/* Threads for the run and how many share one product (1 when each takes whole items). */
+static void run_threads(const usine_gemm_plan *plan, const usine_gemm_shape *shape, int64_t count,
+                        int *threads, int *per_item)
+{
+    *threads = useful_threads(plan, shape, count);
+    *per_item = whole_items(count, *threads) ? 1 : useful_threads(plan, shape, 1);
+}
+
 size_t usine_cpu_gemm_workspace_size(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
                                      int64_t count)
 {
-    return (size_t)useful_threads(plan, shape, count) * per_thread_bytes(plan, shape);
+    const sub_problem sp = make_sub_problem(plan, shape);
+    int threads, per_item;
+    run_threads(plan, shape, count, &threads, &per_item);
+    return (size_t)threads * per_thread_bytes(&sp, per_item);
 }
 
 /* ------------------------------------------------------------------ threads */
@@ -455,8 +600,12 @@ typedef struct run_args {
     int64_t item; /* -1: threads share out whole items; else threads split this item */
 } run_args;
 
-static usine_gemm_operands batch_item(const usine_gemm_batch *batch, int64_t i, size_t es)
+static usine_gemm_operands batch_item(const usine_gemm_batch *batch, int64_t i,
+                                      const usine_gemm_shape *s)
 {
+    const size_t a_es = usine_dtype_storage_size(s->a_type);
+    const size_t b_es = usine_dtype_storage_size(s->b_type);
+    const size_t c_es = usine_dtype_storage_size(s->c_type);
     usine_gemm_operands ops;
     /* A and B may be absent (NULL) when they are not read: alpha == 0 or k == 0. */
     if (batch->c_array) {
@@ -464,11 +613,11 @@ static usine_gemm_operands batch_item(const usine_gemm_batch *batch, int64_t i, 
         ops.b = batch->b_array ? batch->b_array[i] : NULL;
         ops.c = batch->c_array[i];
     } else {
-        ops.a =
-            batch->base.a ? (const char *)batch->base.a + (size_t)(i * batch->stride_a) * es : NULL;
-        ops.b =
-            batch->base.b ? (const char *)batch->base.b + (size_t)(i * batch->stride_b) * es : NULL;
-        ops.c = (char *)batch->base.c + (size_t)(i * batch->stride_c) * es;
+        ops.a = batch->base.a ? (const char *)batch->base.a + (size_t)(i * batch->stride_a) * a_es
+                              : NULL;
+        ops.b = batch->base.b ? (const char *)batch->base.b + (size_t)(i * batch->stride_b) * b_es
+                              : NULL;
+        ops.c = (char *)batch->base.c + (size_t)(i * batch->stride_c) * c_es;
     }
     return ops;
 }
@@ -484,20 +633,54 @@ static int64_t row_granularity(const usine_gemm_kernel *kernel)
  * B is better read in place by a thread alone, see DIRECT_B_MAX_ROW_TILES). */
 #define TEAM_MIN_ROWS_PER_THREAD (DIRECT_B_MAX_ROW_TILES + 1)
 
+static int use_team(const sub_problem *sp, int count)
+{
+    const usine_gemm_shape *s = sp->shape;
+    return count > 1 && s->m >= (int64_t)count * TEAM_MIN_ROWS_PER_THREAD * sp->plan->kernel->mr &&
+           !reads_a_in_place(sp, s->n);
+}
+
+/* alpha == 0 or k == 0: C = beta * C, then the epilogue, on columns [col0, col0 + cols). */
+static void scale_part(const sub_problem *sp, const usine_gemm_operands *ops, int64_t col0,
+                       int64_t cols, char *ws_c)
+{
+    const usine_gemm_shape *s = sp->shape;
+    const usine_gemm_kernel *kernel = sp->plan->kernel;
+    if (!sp->narrow)
+        scale_c(kernel->dtype, s->m, cols, (char *)ops->c + col0 * s->ldc * (int64_t)sp->es, s->ldc,
+                s->beta);
+    if (!s->epilogue && !sp->narrow)
+        return;
+    usine_epilogue e = s->epilogue ? *s->epilogue : (usine_epilogue){0};
+    e.out = sp->narrow ? ops->c : NULL;
+    e.ldo = s->ldc;
+    e.out_type = s->c_type;
+    e.alpha = 0.0; /* the sums are zero: v = beta * old + bias */
+    e.beta = s->beta;
+    for (int64_t j = col0; j < col0 + cols; j++) {
+        char *tile = (char *)ops->c + j * s->ldc * (int64_t)sp->es;
+        if (sp->narrow) { /* a column of zero sums */
+            tile = ws_c;
+            memset(tile, 0, (size_t)s->m * sp->es);
+        }
+        kernel->epilogue(&e, 0, j, (int)s->m, 1, tile, s->m);
+    }
+}
+
 /* The share of one item's C that thread `index` of `count` computes. */
 static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int index, int count,
                           char *ws)
 {
     const usine_gemm_shape *s = r->sp.shape;
     const usine_gemm_kernel *kernel = r->sp.plan->kernel;
+    const size_t es = r->sp.es;
     if (s->k == 0 || s->alpha == 0.0) {
         int64_t col0, cols;
         share(s->n, 1, count, index, &col0, &cols);
-        scale_c(kernel->dtype, s->m, cols, (char *)ops->c + col0 * s->ldc * r->sp.es, s->ldc,
-                s->beta);
+        scale_part(&r->sp, ops, col0, cols, ws);
         return;
     }
-    if (is_gemv(s)) {
+    if (is_gemv(r->sp.plan, s)) {
         int64_t row0, rows;
         share(s->n == 1 ? s->m : s->n, 64, count, index, &row0, &rows);
         if (rows > 0)
@@ -505,15 +688,17 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
         return;
     }
     const int64_t row_unit = row_granularity(kernel);
+    const size_t a_bytes = pack_a_bytes(r->sp.plan, s, es);
+    const size_t ab_bytes = a_bytes + pack_b_bytes(r->sp.plan, s, es);
     int64_t row0, rows, col0, cols;
-    if (count > 1 && s->m >= (int64_t)count * TEAM_MIN_ROWS_PER_THREAD * kernel->mr &&
-        !reads_a_in_place(&r->sp, s->n)) {
+    if (use_team(&r->sp, count)) {
         /* A is packed and there are enough rows for every thread: one team, rows split, B
          * packed once and shared (in thread 0's B buffer). Where A is read in place, the
          * grid below packs nothing twice either and needs no barrier. */
         share(s->m, row_unit, count, index, &row0, &rows);
-        char *ws_b0 = r->workspace + pack_a_bytes(r->sp.plan, s, r->sp.es);
-        gemm_block(&r->sp, ops, row0, rows, 0, s->n, ws, ws_b0, (team){index, count});
+        char *ws_b0 = r->workspace + a_bytes;
+        gemm_block(&r->sp, ops, row0, rows, 0, s->n, ws, ws_b0, ws + ab_bytes,
+                   (team){index, count});
         return;
     }
     int tm, tn;
@@ -523,8 +708,8 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
     share(s->m, row_unit, tm, index / tn, &row0, &rows);
     share(s->n, kernel->nr, tn, index % tn, &col0, &cols);
     if (rows > 0 && cols > 0)
-        gemm_block(&r->sp, ops, row0, rows, col0, cols, ws,
-                   ws + pack_a_bytes(r->sp.plan, s, r->sp.es), (team){0, 1});
+        gemm_block(&r->sp, ops, row0, rows, col0, cols, ws, ws + a_bytes, ws + ab_bytes,
+                   (team){0, 1});
 }
 
 static void run_body(void *arg, int index, int count)
@@ -532,14 +717,14 @@ static void run_body(void *arg, int index, int count)
     const run_args *r = (const run_args *)arg;
     char *ws = r->workspace + (size_t)index * r->per_thread;
     if (r->item >= 0) {
-        const usine_gemm_operands ops = batch_item(r->batch, r->item, r->sp.es);
+        const usine_gemm_operands ops = batch_item(r->batch, r->item, r->sp.shape);
         run_item_part(r, &ops, index, count, ws);
         return;
     }
     int64_t first, mine;
     share(r->batch->count, 1, count, index, &first, &mine);
     for (int64_t i = first; i < first + mine; i++) {
-        const usine_gemm_operands ops = batch_item(r->batch, i, r->sp.es);
+        const usine_gemm_operands ops = batch_item(r->batch, i, r->sp.shape);
         run_item_part(r, &ops, 0, 1, ws);
     }
 }
@@ -549,23 +734,26 @@ void usine_cpu_gemm_run(const usine_gemm_plan *plan, const usine_gemm_shape *sha
 {
     const usine_dtype dtype = plan->kernel->dtype;
     const scalar alpha = to_scalar(dtype, shape->alpha), beta = to_scalar(dtype, shape->beta);
-    const scalar one = to_scalar(dtype, 1.0);
+    const scalar one = to_scalar(dtype, 1.0), zero = to_scalar(dtype, 0.0);
+    int threads, per_item;
+    run_threads(plan, shape, batch->count, &threads, &per_item);
     run_args r = {
-        .sp = {plan, shape, usine_cpu_gemm_dtype_size(dtype), &alpha, &beta, &one},
+        .sp = make_sub_problem(plan, shape),
         .batch = batch,
         .workspace = (char *)workspace,
-        .per_thread = per_thread_bytes(plan, shape),
         .item = -1,
     };
-    const int threads = useful_threads(plan, shape, batch->count);
-    /* Whole items per thread when they share out evenly (no synchronisation, no packing
-     * duplicated); otherwise every item in turn, split across all threads. */
-    if (batch->count >= threads && (batch->count % threads == 0 || batch->count >= 4 * threads)) {
+    r.sp.alpha = &alpha;
+    r.sp.beta = &beta;
+    r.sp.one = &one;
+    r.sp.zero = &zero;
+    r.per_thread = per_thread_bytes(&r.sp, per_item);
+    if (per_item == 1 && threads > 1) {
         usine_cpu_parallel(threads, run_body, &r);
         return;
     }
     for (int64_t i = 0; i < batch->count; i++) {
         r.item = i;
-        usine_cpu_parallel(useful_threads(plan, shape, 1), run_body, &r);
+        usine_cpu_parallel(per_item, run_body, &r);
     }
 }

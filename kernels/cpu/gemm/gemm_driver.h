@@ -23,6 +23,13 @@ typedef struct usine_gemm_shape {
     int64_t m, n, k;
     int64_t a_rs, a_cs, b_rs, b_cs, ldc;
     double alpha, beta;
+    /* Element types as stored: a_type and b_type are the kernel's dtype, or bf16/f16
+     * (converted while packing); c_type is the kernel's dtype, or bf16/f16 (the sums go to a
+     * temporary and the epilogue rounds them into C). */
+    usine_dtype a_type, b_type, c_type;
+    /* Bias and activation after the last pass over each tile; NULL: none. Its out, ldo
+     * and out_type are ignored: the driver sets them per product. */
+    const usine_epilogue *epilogue;
 } usine_gemm_shape;
 
 typedef struct usine_gemm_plan {
@@ -51,7 +58,10 @@ size_t usine_cpu_gemm_workspace_size(const usine_gemm_plan *plan, const usine_ge
 void usine_cpu_gemm_run(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
                         const usine_gemm_batch *batch, void *workspace);
 
-/* Element size of a dtype the CPU GEMM supports (4 or 8); 0 otherwise. */
+/* Element size of a dtype the CPU GEMM computes in (4 or 8); 0 otherwise. */
 size_t usine_cpu_gemm_dtype_size(usine_dtype dtype);
+
+/* Element size of any storage dtype (2 for bf16/f16, 1 for s8/u8, 4, 8). */
+size_t usine_dtype_storage_size(usine_dtype dtype);
 
 #endif

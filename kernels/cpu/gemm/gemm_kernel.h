@@ -49,6 +49,31 @@ typedef void usine_gemv_fn(int64_t m, int64_t k, const void *x, int64_t rs, int6
                            const void *v, int64_t incv, void *y, int64_t incy, const void *alpha,
                            const void *beta);
 
+/*
+ * The epilogue of a tile (rows row0.., columns col0.. of C in the driver's column-major
+ * view), run after the microkernel's last store to it. With out == NULL the tile is C
+ * (f32/f64 output, alpha and beta already applied): bias and activation are applied in
+ * place. Otherwise the tile holds the raw sums and the epilogue writes
+ * act(alpha * sum + beta * old + bias) into out, converted to out_type.
+ */
+typedef struct usine_epilogue {
+    const float *bias; /* NULL, or one value per row (bias_per_row) or per column */
+    int bias_per_row;
+    usine_activation activation;
+    void *out; /* the caller's C when it differs from the tile, else NULL */
+    int64_t ldo;
+    usine_dtype out_type;
+    double alpha, beta; /* used with out only */
+} usine_epilogue;
+
+typedef void usine_epilogue_fn(const usine_epilogue *e, int64_t row0, int64_t col0, int m, int n,
+                               void *tile, int64_t ldt);
+
+/* Packing as usine_gemm_pack_fn, from bf16 or f16 elements (src) into the kernel's dtype,
+ * with panel width W. */
+typedef void usine_gemm_convert_pack_fn(int W, usine_dtype src, int64_t rows, int64_t k,
+                                        const void *x, int64_t rs, int64_t cs, void *dst);
+
 /* A narrower microkernel for the last rows of C (same NR), with its own A packing. */
 typedef struct usine_gemm_edge {
     int mr;
@@ -68,6 +93,8 @@ typedef struct usine_gemm_kernel {
     usine_gemm_pack_fn *pack_a; /* W = mr */
     usine_gemm_pack_fn *pack_b; /* W = nr */
     usine_gemv_fn *gemv;
+    usine_epilogue_fn *epilogue;
+    usine_gemm_convert_pack_fn *pack_convert;
     /* Narrower kernels, widest first, so that m = 35 costs a 32-row and an 8-row tile
      * rather than two 32-row tiles. */
     int n_edges;

@@ -3,6 +3,7 @@
  * forced-generic path tests. Plain loops over a small tile; compiled without ISA flags,
  * so on x86-64 the compiler may use SSE2 and nothing newer.
  */
+#include "epilogue_impl.h"
 #include "gemm_kernel.h"
 #include "gemv_impl.h"
 #include "pack_impl.h"
@@ -43,6 +44,7 @@ DEFINE_GENERIC_UKR(sgemm_ukr_8x4, float, 8, 4)
 USINE_DEFINE_PACK(sgemm_pack_8, float, 8)
 USINE_DEFINE_PACK(sgemm_pack_4, float, 4)
 USINE_DEFINE_GEMV(sgemv, float)
+USINE_DEFINE_EPILOGUE(sepilogue, float, tanhf, erff)
 
 const usine_gemm_kernel usine_sgemm_cpu_generic_8x4 = {
     .name = "usine_sgemm_cpu_generic_8x4",
@@ -55,11 +57,14 @@ const usine_gemm_kernel usine_sgemm_cpu_generic_8x4 = {
     .pack_a = sgemm_pack_8,
     .pack_b = sgemm_pack_4,
     .gemv = sgemv,
+    .epilogue = sepilogue,
+    .pack_convert = sepilogue_pack,
 };
 
 DEFINE_GENERIC_UKR(dgemm_ukr_4x4, double, 4, 4)
 USINE_DEFINE_PACK(dgemm_pack_4, double, 4)
 USINE_DEFINE_GEMV(dgemv, double)
+USINE_DEFINE_EPILOGUE(depilogue, double, tanh, erf)
 
 const usine_gemm_kernel usine_dgemm_cpu_generic_4x4 = {
     .name = "usine_dgemm_cpu_generic_4x4",
@@ -72,4 +77,6 @@ const usine_gemm_kernel usine_dgemm_cpu_generic_4x4 = {
     .pack_a = dgemm_pack_4,
     .pack_b = dgemm_pack_4,
     .gemv = dgemv,
+    .epilogue = depilogue,
+    .pack_convert = depilogue_pack,
 };
