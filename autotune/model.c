@@ -20,7 +20,8 @@ static int64_t round_down(int64_t x, int64_t multiple, int64_t floor)
 usine_gemm_blocking usine_model_gemm_blocking(const usine_topology *t,
                                               const usine_gemm_kernel *kernel)
 {
-    const int64_t es = (int64_t)usine_cpu_gemm_dtype_size(kernel->dtype);
+    /* Sizes in bytes of the packed elements (bf16 pairs count as two k steps of 2 bytes). */
+    const int64_t es = (int64_t)usine_dtype_storage_size(kernel->in_type);
     usine_gemm_blocking b = {0, 0, 0, 0};
     /* KC: the B micro-panel fills its share of L1; a multiple of 8 keeps panels aligned. */
     b.kc =

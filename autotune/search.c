@@ -60,17 +60,39 @@ static void fill(void *x, usine_dtype dtype, int64_t count, unsigned seed)
     for (int64_t i = 0; i < count; i++) {
         seed = seed * 1103515245u + 12345u;
         const double v = (double)((seed >> 8) & 0xffff) / 32768.0 - 1.0;
-        if (dtype == USINE_F64)
+        if (dtype == USINE_F64) {
             ((double *)x)[i] = v;
-        else
+        } else if (dtype == USINE_U8) {
+            ((uint8_t *)x)[i] = (uint8_t)(seed >> 16);
+        } else if (dtype ==
+                   USINE_BF16) { /* v has few significant bits: truncation is exact enough */
+            const float f = (float)v;
+            uint32_t bits;
+            memcpy(&bits, &f, sizeof bits);
+            ((uint16_t *)x)[i] = (uint16_t)(bits >> 16);
+        } else {
             ((float *)x)[i] = (float)v;
+        }
     }
+}
+
+/* The workload of a family: A of `dtype`, B of b_type (s8 for int8), C of c_type. */
+static usine_dtype c_type(usine_dtype dtype)
+{
+    return dtype == USINE_BF16 ? USINE_F32 : dtype == USINE_U8 ? USINE_S32 : dtype;
+}
+
+static usine_dtype b_type(usine_dtype dtype)
+{
+    return dtype == USINE_U8 ? USINE_S8 : dtype;
 }
 
 static int workload_init(workload *w, usine_dtype dtype, int64_t m, int64_t n, int64_t k,
                          int threads)
 {
-    const size_t es = usine_cpu_gemm_dtype_size(dtype);
+    /* Inputs of `dtype`; C of the type the kernels compute in (f32 for bf16 inputs). */
+    const size_t es = usine_dtype_storage_size(dtype);
+    const size_t c_es = usine_cpu_gemm_dtype_size(c_type(dtype));
     memset(w, 0, sizeof *w);
     w->dtype = dtype;
     w->m = m;
@@ -79,7 +101,7 @@ static int workload_init(workload *w, usine_dtype dtype, int64_t m, int64_t n, i
     w->threads = threads;
     w->a = malloc((size_t)(m * k) * es);
     w->b = malloc((size_t)(k * n) * es);
-    w->c = malloc((size_t)(m * n) * es);
+    w->c = malloc((size_t)(m * n) * c_es);
     if (!w->a || !w->b || !w->c)
         return -1;
     fill(w->a, dtype, m * k, 1u);
@@ -99,8 +121,22 @@ static void workload_free(workload *w)
 static double run_once(workload *w, const usine_gemm_choice *choice)
 {
     const usine_gemm_plan plan = {choice->kernel, choice->blocking, w->threads};
-    const usine_gemm_shape shape = {w->m, w->n, w->k, 1,        w->m,     1,        w->k,
-                                    w->m, 1.0,  0.0,  w->dtype, w->dtype, w->dtype, NULL};
+    const usine_gemm_shape shape = {w->m,
+                                    w->n,
+                                    w->k,
+                                    1,
+                                    w->m,
+                                    1,
+                                    w->k,
+                                    w->m,
+                                    1.0,
+                                    0.0,
+                                    w->dtype,
+                                    b_type(w->dtype),
+                                    c_type(w->dtype),
+                                    NULL,
+                                    0,
+                                    0};
     const usine_gemm_batch batch = {.count = 1, .base = {w->a, w->b, w->c}};
     const size_t bytes = usine_cpu_gemm_workspace_size(&plan, &shape, 1);
     if (bytes > w->workspace_bytes) {
@@ -205,7 +241,7 @@ static int same_candidate(const candidate *c, const usine_gemm_kernel *k,
 static int model_rejects(const usine_gemm_blocking *e, const usine_gemm_kernel *k)
 {
     const usine_topology *t = usine_topology_get();
-    const int64_t es = (int64_t)usine_cpu_gemm_dtype_size(k->dtype);
+    const int64_t es = (int64_t)usine_dtype_storage_size(k->in_type);
     const int64_t l2 = t->l2.size_bytes / (t->l2.cores_sharing > 0 ? t->l2.cores_sharing : 1);
     const int64_t l3 = t->l3.size_bytes / (t->l3.cores_sharing > 0 ? t->l3.cores_sharing : 1);
     return e->mc * e->kc * es > l2 || (l3 > 0 && e->kc * e->nc * es > l3);
@@ -246,11 +282,12 @@ static void enumerate(const usine_selector *sel, usine_dtype dtype, const worklo
     usine_select_model(sel, dtype, &model);
     add(list, model.kernel, model.blocking, w);
     const usine_topology *t = usine_topology_get();
+    const int family = usine_select_family(sel, dtype);
     for (const usine_gemm_kernel *const *k = usine_gemm_registry; *k; k++)
-        if ((*k)->dtype == dtype && (*k)->isa <= sel->cap)
+        if (usine_select_dtype_index((*k)->in_type) == family && (*k)->isa <= sel->cap)
             add(list, *k, usine_model_gemm_blocking(t, *k), w);
     for (const usine_gemm_kernel *const *k = usine_gemm_registry; *k; k++) {
-        if ((*k)->dtype != dtype || (*k)->isa > sel->cap)
+        if (usine_select_dtype_index((*k)->in_type) != family || (*k)->isa > sel->cap)
             continue;
         const usine_gemm_blocking base = usine_model_gemm_blocking(t, *k);
         for (size_t a = 0; a < sizeof kc_factors / sizeof kc_factors[0]; a++)

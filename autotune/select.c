@@ -7,6 +7,7 @@
 #include "fingerprint.h"
 #include "model.h"
 #include "topology.h"
+#include "../kernels/cpu/gemm/gemm_driver.h"
 #include "../kernels/cpu/gemm/gemm_registry.h"
 
 /* Longest kernel name a forced list may hold. */
@@ -30,14 +31,28 @@ static const char *const rule_names[] = {
     "safe default",
 };
 
+static const usine_dtype family_types[USINE_SELECT_DTYPES] = {USINE_F32, USINE_F64, USINE_BF16,
+                                                              USINE_U8};
+
 int usine_select_dtype_index(usine_dtype dtype)
 {
-    return dtype == USINE_F32 ? 0 : dtype == USINE_F64 ? 1 : -1;
+    for (int d = 0; d < USINE_SELECT_DTYPES; d++)
+        if (family_types[d] == dtype)
+            return d;
+    return -1;
 }
 
 const char *usine_select_dtype_name(usine_dtype dtype)
 {
-    return dtype == USINE_F32 ? "f32" : dtype == USINE_F64 ? "f64" : "?";
+    static const char *const names[USINE_SELECT_DTYPES] = {"f32", "f64", "bf16", "int8"};
+    const int d = usine_select_dtype_index(dtype);
+    return d >= 0 ? names[d] : "?";
+}
+
+int usine_select_family(const usine_selector *sel, usine_dtype dtype)
+{
+    const int d = usine_select_dtype_index(dtype);
+    return d >= 0 && (sel->forced[d] || sel->model[d]) ? d : 0;
 }
 
 /* ------------------------------------------------------------------ forced names */
@@ -84,7 +99,7 @@ static int take_forced(const char *name, void *vctx)
                  name, usine_cpu_isa_name(k->isa), usine_cpu_isa_name(c->sel->cap));
         return USINE_SELECT_ISA_TOO_HIGH;
     }
-    c->sel->forced[usine_select_dtype_index(k->dtype)] = k;
+    c->sel->forced[usine_select_dtype_index(k->in_type)] = k;
     return 0;
 }
 
@@ -144,14 +159,14 @@ usine_select_error usine_selector_init(usine_selector *sel, usine_cpu_isa cap, c
     if (err)
         return err;
     for (const usine_gemm_kernel *const *k = usine_gemm_registry; *k; k++) {
-        const int d = usine_select_dtype_index((*k)->dtype);
+        const int d = usine_select_dtype_index((*k)->in_type);
         if (d >= 0 && !sel->model[d] && (*k)->isa <= cap)
             sel->model[d] = *k;
     }
-    for (int d = 0; d < USINE_SELECT_DTYPES; d++)
-        if (!sel->model[d]) {
+    for (int d = 0; d < USINE_SELECT_DTYPES; d++) /* bf16 may fall back to f32, not the others */
+        if (d != 2 && !sel->model[d]) {
             snprintf(message, size, "no GEMM kernel for %s at ISA %s",
-                     usine_select_dtype_name(d ? USINE_F64 : USINE_F32), usine_cpu_isa_name(cap));
+                     usine_select_dtype_name(family_types[d]), usine_cpu_isa_name(cap));
             return USINE_SELECT_NO_KERNEL;
         }
     if (read_db) {
@@ -202,7 +217,7 @@ static void set_rule(usine_gemm_choice *c, usine_select_rule rule)
  * L2, the smallest of current x86 server cores. */
 static usine_gemm_blocking safe_blocking(const usine_gemm_kernel *k)
 {
-    const int64_t es = k->dtype == USINE_F64 ? 8 : 4;
+    const int64_t es = (int64_t)usine_dtype_storage_size(k->in_type);
     usine_gemm_blocking b = {0, 0, 0, 0};
     b.kc = 8192 / (k->nr * es) / 8 * 8;
     b.mc = (128 * 1024 / (b.kc * es)) / k->mr * k->mr;
@@ -215,7 +230,7 @@ static usine_gemm_blocking safe_blocking(const usine_gemm_kernel *k)
 void usine_select_model(const usine_selector *sel, usine_dtype dtype, usine_gemm_choice *c)
 {
     memset(c, 0, sizeof *c);
-    c->kernel = sel->model[usine_select_dtype_index(dtype)];
+    c->kernel = sel->model[usine_select_family(sel, dtype)];
     const usine_topology *t = usine_topology_get();
     if (strcmp(t->source, "defaults") == 0) {
         c->blocking = safe_blocking(c->kernel);
@@ -236,12 +251,12 @@ static usine_gemm_blocking override_blocking(const usine_selector *sel, const us
     return b;
 }
 
-/* A database entry usable here: its kernel exists, has the right dtype and fits the cap. */
+/* A database entry usable here: its kernel exists, is of the family and fits the cap. */
 static const usine_gemm_kernel *entry_kernel(const usine_selector *sel, const usine_tune_entry *e,
-                                             usine_dtype dtype)
+                                             int family)
 {
     const usine_gemm_kernel *k = usine_gemm_kernel_by_name(e->kernel);
-    return k && k->dtype == dtype && k->isa <= sel->cap ? k : NULL;
+    return k && usine_select_dtype_index(k->in_type) == family && k->isa <= sel->cap ? k : NULL;
 }
 
 static int class_distance(const usine_tune_key *a, const usine_tune_key *b)
@@ -250,7 +265,7 @@ static int class_distance(const usine_tune_key *a, const usine_tune_key *b)
 }
 
 /* Exact, else nearest tuned entry; 0 if none qualifies. */
-static int select_tuned(usine_selector *sel, usine_dtype dtype, const usine_tune_key *key,
+static int select_tuned(usine_selector *sel, int family, const usine_tune_key *key,
                         usine_gemm_choice *c)
 {
     const usine_tune_entry *best = NULL;
@@ -262,7 +277,7 @@ static int select_tuned(usine_selector *sel, usine_dtype dtype, const usine_tune
             strcmp(e->key.op, key->op) != 0)
             continue;
         const int d = class_distance(&e->key, key);
-        const usine_gemm_kernel *k = d < best_distance ? entry_kernel(sel, e, dtype) : NULL;
+        const usine_gemm_kernel *k = d < best_distance ? entry_kernel(sel, e, family) : NULL;
         if (k) {
             best = e;
             best_kernel = k;
@@ -281,7 +296,7 @@ static int select_tuned(usine_selector *sel, usine_dtype dtype, const usine_tune
 void usine_select_gemm(usine_selector *sel, usine_dtype dtype, int64_t m, int64_t n, int64_t k,
                        int threads, usine_gemm_choice *c)
 {
-    const int d = usine_select_dtype_index(dtype);
+    const int d = usine_select_family(sel, dtype);
     memset(c, 0, sizeof *c);
     if (sel->forced[d]) {
         c->kernel = sel->forced[d];
@@ -300,7 +315,7 @@ void usine_select_gemm(usine_selector *sel, usine_dtype dtype, int64_t m, int64_
     usine_select_key(dtype, m, n, k, threads, &key);
     if (sel->online)
         pthread_mutex_lock(&sel->lock);
-    const int tuned = sel->table.count > 0 && select_tuned(sel, dtype, &key, c);
+    const int tuned = sel->table.count > 0 && select_tuned(sel, d, &key, c);
     if (sel->online)
         pthread_mutex_unlock(&sel->lock);
     if (!tuned)

@@ -44,13 +44,15 @@ typedef enum usine_select_error {
     USINE_SELECT_NO_KERNEL     /* no kernel for the dtype */
 } usine_select_error;
 
-/* GEMM dtypes with CPU kernels, as indices. */
-#define USINE_SELECT_DTYPES 2
+/* Input types with their own CPU kernel families, as indices: f32, f64, bf16, int8 (named by
+ * USINE_U8: u8 or s8 x s8). bf16 runs on the f32 kernels (converted while packing) where no
+ * bf16 kernel fits the ISA; f16 always does. */
+#define USINE_SELECT_DTYPES 4
 
 typedef struct usine_selector {
     usine_cpu_isa cap;
     const usine_gemm_kernel *forced[USINE_SELECT_DTYPES];
-    const usine_gemm_kernel *model[USINE_SELECT_DTYPES];
+    const usine_gemm_kernel *model[USINE_SELECT_DTYPES]; /* bf16: NULL below AVX512-BF16 */
     int64_t override[3];    /* USINE_GEMM_BLOCKING MC, KC, NC; 0 when unset */
     usine_tune_table table; /* this machine's and this version's entries */
     pthread_mutex_t lock;   /* guards table when online tuning adds to it */
@@ -65,7 +67,8 @@ usine_select_error usine_selector_init(usine_selector *sel, usine_cpu_isa cap, c
                                        char *message, size_t size);
 void usine_selector_free(usine_selector *sel);
 
-/* The choice for one call (column-major problem as the driver sees it). */
+/* The choice for one call (column-major problem as the driver sees it). dtype: the inputs'
+ * type (f32, f64, bf16; f16 inputs are tuned as f32). */
 void usine_select_gemm(usine_selector *sel, usine_dtype dtype, int64_t m, int64_t n, int64_t k,
                        int threads, usine_gemm_choice *choice);
 
@@ -79,10 +82,14 @@ void usine_selector_add(usine_selector *sel, const usine_tune_entry *entry);
 /* The model's choice, ignoring the database and the overrides. */
 void usine_select_model(const usine_selector *sel, usine_dtype dtype, usine_gemm_choice *choice);
 
-/* Index of a dtype in USINE_SELECT_DTYPES arrays; -1 if it has no CPU kernel. */
+/* Index of an input type in USINE_SELECT_DTYPES arrays; -1 if it has no kernel family. */
 int usine_select_dtype_index(usine_dtype dtype);
 
-/* "f32" / "f64" ("?" otherwise). */
+/* The family whose kernels serve inputs of this type here: its own, or f32's where it has
+ * no kernel for the ISA (bf16 converted while packing). */
+int usine_select_family(const usine_selector *sel, usine_dtype dtype);
+
+/* "f32" / "f64" / "bf16" / "int8" ("?" otherwise). */
 const char *usine_select_dtype_name(usine_dtype dtype);
 
 #endif

@@ -35,7 +35,7 @@ static usine_status read_isa(usine_env *env, const char *function)
     int wanted = usine_cpu_isa_from_name(s);
     if (wanted < 0)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function,
-                          "USINE_CPU_ISA = '%s' is not one of generic, avx2, avx512", s);
+                          "USINE_CPU_ISA = '%s' is not one of %s", s, usine_cpu_isa_names());
     if (wanted > (int)detected)
         return usine_fail(USINE_ERROR_NOT_SUPPORTED, function,
                           "USINE_CPU_ISA = '%s' but this CPU and OS support only '%s'", s,

@@ -13,7 +13,7 @@
 /* Everything a GEMM call says, kept together for the checks and the verbose line. */
 typedef struct gemm_call {
     const char *function;
-    usine_dtype dtype; /* the dtype the kernels compute in: f32 or f64 */
+    usine_dtype dtype; /* the dtype the kernels compute in: f32, f64, or s32 for int8 */
     usine_layout layout;
     usine_transpose trans_a, trans_b;
     int64_t m, n, k;
@@ -22,6 +22,7 @@ typedef struct gemm_call {
     usine_dtype a_type, b_type, c_type; /* as stored */
     const float *bias;                  /* per column of C, or NULL */
     usine_activation activation;
+    const usine_gemm_desc *desc; /* usine_gemm_ex's (zero points, scales), else NULL */
 } gemm_call;
 
 /* Span of one stored matrix: the elements from its first to its last, inclusive. */
@@ -75,6 +76,11 @@ static void stored_b(const gemm_call *g, int64_t *rows, int64_t *cols)
 }
 
 /* Supported (A, B -> C) dtypes, and the dtype the kernels compute in for each. */
+static int is_int8(usine_dtype t)
+{
+    return t == USINE_S8 || t == USINE_U8;
+}
+
 static usine_status check_types(const gemm_call *g)
 {
     const usine_dtype types[3] = {g->a_type, g->b_type, g->c_type};
@@ -89,13 +95,11 @@ static usine_status check_types(const gemm_call *g)
         return USINE_SUCCESS;
     if (half)
         return USINE_SUCCESS;
-    if ((a == USINE_S8 || a == USINE_U8) && b == USINE_S8 && (c == USINE_S32 || c == USINE_F32))
-        return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
-                          "int8 GEMM (%s x s8 -> %s) is not built yet", dtype_name(a),
-                          dtype_name(c));
+    if (is_int8(a) && b == USINE_S8 && (c == USINE_S32 || c == USINE_F32))
+        return USINE_SUCCESS;
     return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
                       "no GEMM for %s x %s -> %s (usine has f32, f64, bf16 -> f32|bf16, "
-                      "f16 -> f32|f16)",
+                      "f16 -> f32|f16, u8|s8 x s8 -> s32|f32)",
                       dtype_name(a), dtype_name(b), dtype_name(c));
 }
 
@@ -255,8 +259,13 @@ static usine_gemm_shape driver_shape(const gemm_call *g, usine_epilogue *epilogu
     const int b_unit_rows = (g->layout == USINE_COL_MAJOR) != is_transpose(g->trans_b);
     const int64_t a_rs = a_unit_rows ? 1 : g->lda, a_cs = a_unit_rows ? g->lda : 1;
     const int64_t b_rs = b_unit_rows ? 1 : g->ldb, b_cs = b_unit_rows ? g->ldb : 1;
-    usine_gemm_shape s = {g->m,   g->n,     g->k,    a_rs,      a_cs,      b_rs,      b_cs,
-                          g->ldc, g->alpha, g->beta, g->a_type, g->b_type, g->c_type, NULL};
+    usine_gemm_shape s = {g->m,     g->n,    g->k,      a_rs,      a_cs,      b_rs, b_cs, g->ldc,
+                          g->alpha, g->beta, g->a_type, g->b_type, g->c_type, NULL, 0,    0};
+    const usine_gemm_desc *d = g->desc;
+    if (d) {
+        s.a_zero = d->a_zero_point;
+        s.b_zero = d->b_zero_point;
+    }
     const int row_major = g->layout == USINE_ROW_MAJOR;
     if (row_major) {
         s.m = g->n;
@@ -267,10 +276,22 @@ static usine_gemm_shape driver_shape(const gemm_call *g, usine_epilogue *epilogu
         s.b_cs = a_rs;
         s.a_type = g->b_type;
         s.b_type = g->a_type;
+        s.a_zero = d ? d->b_zero_point : 0;
+        s.b_zero = d ? d->a_zero_point : 0;
     }
-    if (g->bias || g->activation != USINE_ACT_NONE) {
+    const int scaled = d && d->scales;
+    if (g->bias || g->activation != USINE_ACT_NONE || scaled) {
         /* The caller's columns are the driver's rows in row-major. */
-        *epilogue = (usine_epilogue){g->bias, row_major, g->activation, NULL, 0, g->c_type, 0, 0};
+        memset(epilogue, 0, sizeof *epilogue);
+        epilogue->bias = g->bias;
+        epilogue->bias_per_row = row_major;
+        epilogue->activation = g->activation;
+        epilogue->out_type = g->c_type;
+        if (scaled) {
+            epilogue->scales = d->scales;
+            epilogue->scale_count = d->scale_count;
+            epilogue->scale_per_row = row_major;
+        }
         s.epilogue = epilogue;
     }
     return s;
@@ -283,6 +304,17 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* "f32", or "bf16*bf16->f32" when the types differ. */
+static const char *types_name(const gemm_call *g)
+{
+    static _Thread_local char text[32];
+    if (g->a_type == g->c_type && g->b_type == g->c_type)
+        return dtype_name(g->c_type);
+    snprintf(text, sizeof text, "%s*%s->%s", dtype_name(g->a_type), dtype_name(g->b_type),
+             dtype_name(g->c_type));
+    return text;
+}
+
 /* USINE_VERBOSE=1: one line per call on stderr (oneDNN's ONEDNN_VERBOSE, in spirit). */
 static void log_call(const gemm_call *g, const usine_gemm_plan *plan, const char *rule,
                      int64_t count, double seconds)
@@ -292,7 +324,7 @@ static void log_call(const gemm_call *g, const usine_gemm_plan *plan, const char
             "usine: %s %s %s %c%c m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " batch=%" PRId64
             " kernel=%s rule=%s mc=%" PRId64 " kc=%" PRId64 " nc=%" PRId64
             " threads=%d time=%.1fus %.2f GFLOP/s\n",
-            g->function, dtype_name(g->dtype), g->layout == USINE_ROW_MAJOR ? "row" : "col",
+            g->function, types_name(g), g->layout == USINE_ROW_MAJOR ? "row" : "col",
             is_transpose(g->trans_a) ? 'T' : 'N', is_transpose(g->trans_b) ? 'T' : 'N', g->m, g->n,
             g->k, count, plan->kernel->name, rule, plan->blocking.mc, plan->blocking.kc,
             plan->blocking.nc, plan->max_threads, seconds * 1e6,
@@ -310,6 +342,13 @@ static void choose(usine_context *ctx, usine_dtype dtype, const usine_gemm_shape
         usine_select_gemm(&ctx->selector, dtype, shape->m, shape->n, shape->k, threads, choice);
 }
 
+/* The inputs' type as the selector knows it: bf16 has kernels of its own (where the ISA
+ * has them); f16 runs on the f32 kernels, converted while packing. */
+static usine_dtype kernel_family(const gemm_call *g)
+{
+    return g->a_type == USINE_BF16 ? USINE_BF16 : is_int8(g->a_type) ? USINE_U8 : g->dtype;
+}
+
 /* Runs a checked batch: the operands are the caller's, in the caller's layout. */
 static usine_status run(usine_context *ctx, const gemm_call *g, usine_gemm_batch batch)
 {
@@ -318,7 +357,7 @@ static usine_status run(usine_context *ctx, const gemm_call *g, usine_gemm_batch
     const usine_gemm_shape shape = driver_shape(g, &epilogue);
     const int threads = usine_context_threads(ctx);
     usine_gemm_choice choice;
-    choose(ctx, g->dtype, &shape, threads, &choice);
+    choose(ctx, kernel_family(g), &shape, threads, &choice);
     const usine_gemm_plan plan = {choice.kernel, choice.blocking, threads};
     if (g->layout == USINE_ROW_MAJOR) { /* the driver computes C^T = op(B)^T op(A)^T */
         const void *t = batch.base.a;
@@ -350,9 +389,9 @@ usine_status usine_gemm(usine_context *context, usine_dtype dtype, usine_layout 
                         int64_t ldb, double beta, void *c, int64_t ldc)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,
-                         n,        k,     alpha,  beta,    lda,     ldb,
-                         ldc,      dtype, dtype,  dtype,   NULL,    USINE_ACT_NONE};
+    const gemm_call g = {__func__, dtype,          layout, trans_a, trans_b, m,     n,     k,
+                         alpha,    beta,           lda,    ldb,     ldc,     dtype, dtype, dtype,
+                         NULL,     USINE_ACT_NONE, NULL};
     usine_status st = check_legacy_dtype(&g);
     if (st || (st = check_scalars_and_enums(context, &g)) || m == 0 || n == 0)
         return st;
@@ -412,9 +451,9 @@ usine_status usine_gemm_strided_batched(usine_context *context, usine_dtype dtyp
                                         void *c, int64_t ldc, int64_t stride_c, int64_t batch_count)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,
-                         n,        k,     alpha,  beta,    lda,     ldb,
-                         ldc,      dtype, dtype,  dtype,   NULL,    USINE_ACT_NONE};
+    const gemm_call g = {__func__, dtype,          layout, trans_a, trans_b, m,     n,     k,
+                         alpha,    beta,           lda,    ldb,     ldc,     dtype, dtype, dtype,
+                         NULL,     USINE_ACT_NONE, NULL};
     usine_status st = check_legacy_dtype(&g);
     if (st || (st = check_scalars_and_enums(context, &g)))
         return st;
@@ -428,9 +467,9 @@ usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine
                                 void *const *c, int64_t ldc, int64_t batch_count)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype, layout, trans_a, trans_b, m,
-                         n,        k,     alpha,  beta,    lda,     ldb,
-                         ldc,      dtype, dtype,  dtype,   NULL,    USINE_ACT_NONE};
+    const gemm_call g = {__func__, dtype,          layout, trans_a, trans_b, m,     n,     k,
+                         alpha,    beta,           lda,    ldb,     ldc,     dtype, dtype, dtype,
+                         NULL,     USINE_ACT_NONE, NULL};
     usine_status st = check_legacy_dtype(&g);
     if (st || (st = check_scalars_and_enums(context, &g)))
         return st;
@@ -476,13 +515,58 @@ usine_status usine_gemm_desc_init(usine_gemm_desc *desc)
     return USINE_SUCCESS;
 }
 
-/* The epilogue and int8 fields of a descriptor (int8 itself is not built yet). */
+/* Largest k of an int8 product: u8 x s8 sums of up to 65536 terms fit in s32. */
+#define INT8_MAX_K 65536
+
+/* The int8 fields of a descriptor with int8 inputs (types already checked). */
+static usine_status check_int8(const usine_gemm_desc *d)
+{
+    const char *f = "usine_gemm_ex";
+    const int a_lo = d->a_type == USINE_U8 ? 0 : -128, a_hi = d->a_type == USINE_U8 ? 255 : 127;
+    if (d->a_zero_point < a_lo || d->a_zero_point > a_hi)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
+                          "a_zero_point = %d is outside the range of %s [%d, %d]",
+                          (int)d->a_zero_point, dtype_name(d->a_type), a_lo, a_hi);
+    if (d->b_zero_point < -128 || d->b_zero_point > 127)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
+                          "b_zero_point = %d is outside the range of s8 [-128, 127]",
+                          (int)d->b_zero_point);
+    if (d->k > INT8_MAX_K)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, f,
+                          "k = %" PRId64 " is above %d, the most an int8 product sums in s32", d->k,
+                          INT8_MAX_K);
+    if (d->c_type == USINE_S32) {
+        if (d->alpha != 1.0 || (d->beta != 0.0 && d->beta != 1.0))
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
+                              "s32 output takes alpha = 1 and beta = 0 or 1 (alpha = %g, beta = "
+                              "%g): use f32 output to scale",
+                              d->alpha, d->beta);
+        if (d->bias || d->activation != USINE_ACT_NONE || d->scales || d->scale_count)
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
+                              "s32 output has no bias, activation or scales: use f32 output");
+        return USINE_SUCCESS;
+    }
+    if (d->scale_count != 0 && d->scale_count != 1 && d->scale_count != d->n)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
+                          "scale_count = %" PRId64 " must be 0, 1 or n = %" PRId64, d->scale_count,
+                          d->n);
+    if ((d->scale_count > 0) != (d->scales != NULL))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
+                          d->scales ? "scales is set but scale_count is 0"
+                                    : "scale_count = %" PRId64 " but scales is NULL",
+                          d->scale_count);
+    return USINE_SUCCESS;
+}
+
+/* The epilogue and int8 fields of a descriptor. */
 static usine_status check_epilogue(const usine_gemm_desc *d)
 {
     const char *f = "usine_gemm_ex";
     if ((unsigned)d->activation > USINE_ACT_GELU_ERF)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
                           "activation = %d is not a usine_activation", (int)d->activation);
+    if (is_int8(d->a_type))
+        return check_int8(d);
     if (d->a_zero_point || d->b_zero_point || d->scales || d->scale_count)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, f,
                           "zero points and scales are for int8 inputs only");
@@ -499,11 +583,15 @@ usine_status usine_gemm_ex(usine_context *context, const usine_gemm_desc *d, con
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
                           "desc->struct_size = %zu: call usine_gemm_desc_init first",
                           d->struct_size);
-    /* bf16 and f16 are computed in f32: converted while packing, rounded in the epilogue. */
-    const usine_dtype compute = d->a_type == USINE_F64 ? USINE_F64 : USINE_F32;
-    const gemm_call g = {__func__, compute,   d->layout, d->trans_a, d->trans_b, d->m,
-                         d->n,     d->k,      d->alpha,  d->beta,    d->lda,     d->ldb,
-                         d->ldc,   d->a_type, d->b_type, d->c_type,  d->bias,    d->activation};
+    /* bf16 and f16 are computed in f32: converted while packing, rounded in the epilogue;
+     * int8 sums in s32. */
+    const usine_dtype compute = d->a_type == USINE_F64 ? USINE_F64
+                                : is_int8(d->a_type)   ? USINE_S32
+                                                       : USINE_F32;
+    const gemm_call g = {__func__,  compute, d->layout,     d->trans_a, d->trans_b,
+                         d->m,      d->n,    d->k,          d->alpha,   d->beta,
+                         d->lda,    d->ldb,  d->ldc,        d->a_type,  d->b_type,
+                         d->c_type, d->bias, d->activation, d};
     usine_status st = check_scalars_and_enums(context, &g);
     if (st || (st = check_epilogue(d)))
         return st;

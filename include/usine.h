@@ -177,11 +177,15 @@ typedef enum usine_activation {
  *                                                           scales[0]; bias: NULL or n values)
  *   v   = activation(v)
  *   C(i,j) = v converted to the C dtype: f32/f64 as is; bf16 and f16 rounded to nearest, ties
- *            to even, NaN kept NaN, f16 overflow to infinity; s32 exact (then alpha must be 1,
- *            beta 0 or 1, and there is no bias, scale or activation).
+ *            to even, NaN kept NaN, f16 overflow to infinity; s32: acc (+ C when beta is 1)
+ *            exactly, saturated to [INT32_MIN, INT32_MAX] when zero points take it beyond
+ *            (then alpha must be 1, beta 0 or 1, and there is no bias, scale or activation);
+ *            f32 from int8: scale_j * acc rounded to f32 once, then alpha, beta, bias in f32.
  * bf16 and f16 inputs are converted exactly to f32; f32 products of them are exact, sums are
- * rounded in f32 (error bound (k + 2) * 2^-24 * sum |a b|). int8 sums are exact: k is limited
- * to 65536 so that no s32 sum can overflow. beta == 0 never reads C.
+ * rounded in f32 (error bound (k + 2) * 2^-24 * sum |a b|); with AVX512-BF16 the hardware adds
+ * products in pairs, rounding once per pair, and treats bf16 subnormal inputs as zero. int8
+ * sums are exact (computed in s32 and 64-bit compensation): k is limited to 65536.
+ * beta == 0 never reads C.
  * batch_count products are made, item i at a + i * stride_a (elements), likewise b and c.
  */
 typedef struct usine_gemm_desc {

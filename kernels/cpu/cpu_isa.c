@@ -35,9 +35,15 @@ static usine_cpu_isa detect(void)
     if (!has_avx2)
         return USINE_ISA_GENERIC;
     const int f = (ebx >> 16) & 1, dq = (ebx >> 17) & 1, bw = (ebx >> 30) & 1, vl = (ebx >> 31) & 1;
-    if (os_zmm && f && dq && bw && vl)
+    if (!(os_zmm && f && dq && bw && vl))
+        return USINE_ISA_AVX2;
+    if (!((ecx >> 11) & 1)) /* AVX512_VNNI */
         return USINE_ISA_AVX512;
-    return USINE_ISA_AVX2;
+    /* AVX512_BF16 is in leaf 7 subleaf 1 (every CPU with it also has VNNI). */
+    if (eax < 1)
+        return USINE_ISA_AVX512_VNNI;
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    return (eax >> 5) & 1 ? USINE_ISA_AVX512_BF16 : USINE_ISA_AVX512_VNNI;
 }
 /* Brand string from the extended leaves, leading blanks dropped. */
 static void read_brand(char *out, size_t size)
@@ -101,7 +107,13 @@ usine_cpu_isa usine_cpu_isa_detect(void)
     return (usine_cpu_isa)cached;
 }
 
-static const char *const isa_names[USINE_ISA_COUNT] = {"generic", "avx2", "avx512"};
+static const char *const isa_names[USINE_ISA_COUNT] = {"generic", "avx2", "avx512", "avx512vnni",
+                                                       "avx512bf16"};
+
+const char *usine_cpu_isa_names(void)
+{
+    return "generic, avx2, avx512, avx512vnni, avx512bf16";
+}
 
 const char *usine_cpu_isa_name(usine_cpu_isa isa)
 {

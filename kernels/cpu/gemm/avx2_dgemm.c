@@ -59,6 +59,8 @@ USINE_DEFINE_EPILOGUE(epilogue, double, tanh, erf)
 const usine_gemm_kernel usine_dgemm_cpu_avx2_8x6 = {
     .name = "usine_dgemm_cpu_avx2_8x6",
     .dtype = USINE_F64,
+    .in_type = USINE_F64,
+    .k_unit = 1,
     .isa = USINE_ISA_AVX2,
     .mr = 8,
     .nr = NR,

@@ -62,6 +62,8 @@ USINE_DEFINE_EPILOGUE(epilogue, float, tanhf, erff)
 const usine_gemm_kernel usine_sgemm_cpu_avx2_16x6 = {
     .name = "usine_sgemm_cpu_avx2_16x6",
     .dtype = USINE_F32,
+    .in_type = USINE_F32,
+    .k_unit = 1,
     .isa = USINE_ISA_AVX2,
     .mr = 16,
     .nr = NR,

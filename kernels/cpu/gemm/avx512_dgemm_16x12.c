@@ -23,6 +23,8 @@ static void pack_b(int64_t rows, int64_t k, const void *x, int64_t rs, int64_t c
 const usine_gemm_kernel usine_dgemm_cpu_avx512_16x12 = {
     .name = "usine_dgemm_cpu_avx512_16x12",
     .dtype = USINE_F64,
+    .in_type = USINE_F64,
+    .k_unit = 1,
     .isa = USINE_ISA_AVX512,
     .mr = 16,
     .nr = NR,

@@ -27,6 +27,8 @@ static void pack_b(int64_t rows, int64_t k, const void *x, int64_t rs, int64_t c
 const usine_gemm_kernel usine_sgemm_cpu_avx512_32x12 = {
     .name = "usine_sgemm_cpu_avx512_32x12",
     .dtype = USINE_F32,
+    .in_type = USINE_F32,
+    .k_unit = 1,
     .isa = USINE_ISA_AVX512,
     .mr = 32,
     .nr = NR,

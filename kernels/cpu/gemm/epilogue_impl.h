@@ -147,8 +147,9 @@ static inline uint16_t usine_f32_to_f16(float f)
     }                                                                                              \
                                                                                                    \
     /* Packing from bf16 or f16 elements: the panel layout of usine_pack_panels, in T. */          \
-    static void name##_pack(int W, usine_dtype src, int64_t rows, int64_t k, const void *xv,       \
-                            int64_t rs, int64_t cs, void *dstv)                                    \
+    __attribute__((unused)) static void name##_pack(int W, usine_dtype src, int64_t rows,          \
+                                                    int64_t k, const void *xv, int64_t rs,         \
+                                                    int64_t cs, void *dstv)                        \
     {                                                                                              \
         const uint16_t *x = (const uint16_t *)xv;                                                  \
         T *dst = (T *)dstv;                                                                        \

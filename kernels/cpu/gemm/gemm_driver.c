@@ -20,6 +20,7 @@
 typedef union scalar {
     float f32;
     double f64;
+    int32_t s32;
 } scalar;
 
 static scalar to_scalar(usine_dtype dtype, double x)
@@ -28,6 +29,8 @@ static scalar to_scalar(usine_dtype dtype, double x)
     memset(&s, 0, sizeof s);
     if (dtype == USINE_F32)
         s.f32 = (float)x;
+    else if (dtype == USINE_S32)
+        s.s32 = (int32_t)x; /* 0 or 1: int8 kernels get alpha 1 and beta 0 or 1 */
     else
         s.f64 = x;
     return s;
@@ -35,7 +38,7 @@ static scalar to_scalar(usine_dtype dtype, double x)
 
 size_t usine_cpu_gemm_dtype_size(usine_dtype dtype)
 {
-    return dtype == USINE_F32 ? 4 : dtype == USINE_F64 ? 8 : 0;
+    return dtype == USINE_F32 || dtype == USINE_S32 ? 4 : dtype == USINE_F64 ? 8 : 0;
 }
 
 size_t usine_dtype_storage_size(usine_dtype dtype)
@@ -149,22 +152,39 @@ static int split_remainder(const usine_gemm_kernel *kernel, int rem, row_panel o
 typedef struct sub_problem {
     const usine_gemm_plan *plan;
     const usine_gemm_shape *shape;
-    size_t es;         /* the kernel's element: packed panels and the tiles it stores */
+    size_t es;         /* the kernel's element: the tiles it stores */
+    size_t pes;        /* an element of the packed panels */
+    int64_t ku;        /* the kernel's k_unit */
     size_t a_es, b_es; /* A's and B's elements as stored */
     const scalar *alpha, *beta, *one, *zero;
-    int narrow; /* C's dtype differs from the kernel's: sums go to a temporary */
+    int narrow; /* C's dtype differs from the kernel's, or int8: sums go to a temporary */
+    int int8;   /* an int8 kernel: zero points and sign flips compensated in the epilogue */
+    int32_t zero_a, zero_b; /* int8: zero points of the packed A and B values */
 } sub_problem;
 
+/* The packed type of A's (b = 0) or B's (b = 1) panels: the kernel's in_type, except for
+ * int8 kernels whose B panels are s8. */
+static usine_dtype packed_type(const usine_gemm_kernel *kernel, int b)
+{
+    return kernel->in_type == USINE_U8 && b ? USINE_S8 : kernel->in_type;
+}
+
 /* Packs a panel of width W from an operand of type src: with the kernel's packer when src
- * is its dtype, converting otherwise. */
-static void pack_panel(const sub_problem *sp, int width, usine_gemm_pack_fn *native,
+ * is the panel's type, converting otherwise (int8: flipping the sign bit). */
+static void pack_panel(const sub_problem *sp, int width, usine_gemm_pack_fn *native, int b,
                        usine_dtype src, int64_t rows, int64_t k, const char *x, int64_t rs,
                        int64_t cs, char *dst)
 {
-    if (src == sp->plan->kernel->dtype)
+    if (src == packed_type(sp->plan->kernel, b))
         native(rows, k, x, rs, cs, dst);
     else
         sp->plan->kernel->pack_convert(width, src, rows, k, x, rs, cs, dst);
+}
+
+/* Bytes of a packed panel `width` rows wide and k deep (k rounded up to the k unit). */
+static int64_t panel_bytes(const sub_problem *sp, int64_t width, int64_t k)
+{
+    return width * ceil_div(k, sp->ku) * sp->ku * (int64_t)sp->pes;
 }
 
 /* Where the microkernels store: C itself, or the thread's temporary for a narrow C. The
@@ -208,8 +228,8 @@ static int reads_a_in_place(const sub_problem *sp, int64_t cols)
 {
     const usine_gemm_shape *s = sp->shape;
     const int64_t es = (int64_t)sp->es;
-    return !sp->plan->blocking.pack && s->a_type == sp->plan->kernel->dtype && s->a_rs == 1 &&
-           sp->plan->kernel->mr * es >= DIRECT_MIN_BYTES_PER_STEP &&
+    return !sp->plan->blocking.pack && s->a_type == sp->plan->kernel->in_type && sp->ku == 1 &&
+           s->a_rs == 1 && sp->plan->kernel->mr * es >= DIRECT_MIN_BYTES_PER_STEP &&
            (cols <= DIRECT_A_MAX_COLS || s->a_cs * es <= DIRECT_A_MAX_COLUMN_BYTES);
 }
 
@@ -226,7 +246,7 @@ static b_source choose_b(const sub_problem *sp, const char *b, int64_t rows, int
     const usine_gemm_shape *s = sp->shape;
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     b_source src = {0, 0, NULL, kernel->nr, 0};
-    if (sp->plan->blocking.pack || s->b_type != kernel->dtype ||
+    if (sp->plan->blocking.pack || s->b_type != kernel->in_type || sp->ku != 1 ||
         ceil_div(rows, kernel->mr) > DIRECT_B_MAX_ROW_TILES || (s->b_cs != 1 && s->b_rs != 1))
         return src;
     src.direct = 1;
@@ -267,8 +287,8 @@ static void tile_column(const sub_problem *sp, const a_panels *ap, int64_t kb, c
     usine_gemm_ukr_fn *ukr = bp->by_columns ? kernel->ukr_bt : kernel->ukr;
     /* The next B panel is fetched into L2 a slice per microkernel call, so that it is
      * there when this column of tiles is done. */
-    const size_t panel_bytes = (size_t)(kernel->nr * kb * es);
-    const size_t slice = ap->full > 0 ? (panel_bytes / (size_t)(ap->full / mr) + 63) / 64 * 64 : 0;
+    const size_t b_bytes = (size_t)panel_bytes(sp, kernel->nr, kb);
+    const size_t slice = ap->full > 0 ? (b_bytes / (size_t)(ap->full / mr) + 63) / 64 * 64 : 0;
     for (int64_t i = 0; i < ap->full / mr; i++) {
         if (bp->next)
             prefetch_l2(bp->next + (size_t)i * slice, slice);
@@ -282,16 +302,17 @@ static void tile_column(const sub_problem *sp, const a_panels *ap, int64_t kb, c
         (bp->by_columns ? panel->ukr_bt : panel->ukr)(kb, a_edge, panel->width, bp->base, bp->step,
                                                       c_col + row * es, ldc, panel->rows, n_eff,
                                                       alpha, beta);
-        a_edge += panel->width * kb * es;
+        a_edge += panel_bytes(sp, panel->width, kb);
         row += panel->rows;
     }
     if (last && target->epilogue) /* the column is still in L1 */
         kernel->epilogue(target->epilogue, ic, jc, (int)row, n_eff, c_col, ldc);
 }
 
-/* Packs (or points at) the A panels of rows [ic, ic + mb) x [pc, pc + kb). */
+/* Packs (or points at) the A panels of rows [ic, ic + mb) x [pc, pc + kb); int8: adds
+ * their row sums to row_sums (for row ic on) unless it is NULL. */
 static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t ic, int64_t mb,
-                      int64_t pc, int64_t kb, char *ws_a, a_panels *ap)
+                      int64_t pc, int64_t kb, char *ws_a, int32_t *row_sums, a_panels *ap)
 {
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     const usine_gemm_shape *s = sp->shape;
@@ -304,22 +325,42 @@ static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t 
         ap->step = s->a_cs;
         ap->stride = mr * es;
     } else {
-        pack_panel(sp, (int)mr, kernel->pack_a, s->a_type, ap->full, kb, a_blk, s->a_rs, s->a_cs,
+        pack_panel(sp, (int)mr, kernel->pack_a, 0, s->a_type, ap->full, kb, a_blk, s->a_rs, s->a_cs,
                    ws_a);
         ap->full_base = ws_a;
         ap->step = mr;
-        ap->stride = mr * kb * es;
+        ap->stride = panel_bytes(sp, mr, kb);
     }
-    char *dst = ws_a + (direct ? 0 : ap->full * kb * es);
+    char *dst = ws_a + (direct ? 0 : panel_bytes(sp, ap->full, kb));
     ap->edge_base = dst;
     int64_t row = ap->full;
     for (int e = 0; e < ap->n_edge; e++) {
         const row_panel *panel = &ap->edge[e];
-        pack_panel(sp, panel->width, panel->pack, s->a_type, panel->rows, kb,
+        pack_panel(sp, panel->width, panel->pack, 0, s->a_type, panel->rows, kb,
                    a_blk + row * s->a_rs * a_es, s->a_rs, s->a_cs, dst);
-        dst += panel->width * kb * es;
+        dst += panel_bytes(sp, panel->width, kb);
         row += panel->rows;
     }
+    if (row_sums) { /* the panels follow one another from ws_a; edges sum padding zeros */
+        const char *panel = ws_a;
+        for (int64_t r = 0; r < ap->full; r += mr, panel += panel_bytes(sp, mr, kb))
+            kernel->sum_a((int)mr, kb, panel, row_sums + r);
+        row = ap->full;
+        for (int e = 0; e < ap->n_edge; e++) {
+            kernel->sum_a(ap->edge[e].width, kb, panel, row_sums + row);
+            panel += panel_bytes(sp, ap->edge[e].width, kb);
+            row += ap->edge[e].rows;
+        }
+    }
+}
+
+/* int8: adds the column sums of the packed B block (nb columns from ws_b) to col_sums. */
+static void sum_b_block(const sub_problem *sp, int64_t kb, int64_t nb, const char *ws_b,
+                        int32_t *col_sums)
+{
+    const int64_t nr = sp->plan->kernel->nr;
+    for (int64_t jr = 0; jr < nb; jr += nr)
+        sp->plan->kernel->sum_b((int)nr, kb, ws_b + panel_bytes(sp, jr, kb), col_sums + jr);
 }
 
 static void share(int64_t total, int64_t unit, int parts, int index, int64_t *begin,
@@ -338,29 +379,40 @@ static void pack_b_block(const sub_problem *sp, const char *b, int64_t pc, int64
 {
     const usine_gemm_shape *s = sp->shape;
     const usine_gemm_kernel *kernel = sp->plan->kernel;
-    const int64_t nr = kernel->nr, es = (int64_t)sp->es, b_es = (int64_t)sp->b_es;
+    const int64_t nr = kernel->nr, b_es = (int64_t)sp->b_es;
     int64_t first, count;
     share(nb - b_full, nr, t.size, t.index, &first, &count);
-    pack_panel(sp, (int)nr, kernel->pack_b, s->b_type, count, kb,
+    pack_panel(sp, (int)nr, kernel->pack_b, 1, s->b_type, count, kb,
                b + (pc * s->b_rs + (jc + b_full + first) * s->b_cs) * b_es, s->b_cs, s->b_rs,
-               ws_b + first * kb * es);
+               ws_b + panel_bytes(sp, first, kb));
     if (t.size > 1)
         usine_cpu_barrier();
 }
 
+/* int8 sums: rows (+ MR of padding) and columns (+ NR) of the block, after its C temporary. */
+static int64_t sums_count(const sub_problem *sp, int64_t rows, int64_t cols)
+{
+    return sp->int8 ? rows + sp->plan->kernel->mr + cols + sp->plan->kernel->nr : 0;
+}
+
+static int32_t *sums_at(const sub_problem *sp, char *ws_c, int64_t rows, int64_t cols)
+{
+    return (int32_t *)(ws_c + align_up((size_t)(rows * cols) * sp->es));
+}
+
 /* The five loops over a rows x cols block of C starting at (row0, col0). In a team every
  * thread passes the same columns and its own rows. ws_c: the thread's temporary for a
- * narrow C (rows x cols), else unused. */
+ * narrow C (rows x cols, then the int8 sums), else unused. */
 static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, int64_t row0,
                        int64_t rows, int64_t col0, int64_t cols, char *ws_a, char *ws_b, char *ws_c,
                        team t)
 {
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     const usine_gemm_shape *s = sp->shape;
-    const int64_t nr = kernel->nr, mr = kernel->mr, es = (int64_t)sp->es;
+    const int64_t nr = kernel->nr, mr = kernel->mr;
     /* Equal blocks rather than full ones and a remnant: k = 2048 with KC = 336 would end
      * on a 32-deep block that pays a whole pass over C for little work. */
-    const int64_t kc = balanced(s->k, sp->plan->blocking.kc, 1);
+    const int64_t kc = balanced(s->k, sp->plan->blocking.kc, sp->ku);
     const int64_t mc = balanced(rows, sp->plan->blocking.mc, mr);
     const int64_t nc = balanced(cols, sp->plan->blocking.nc, nr);
     const int direct_a = reads_a_in_place(sp, cols);
@@ -378,6 +430,20 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
     }
     if (sp->narrow) /* raw sums in the temporary; alpha, beta and rounding in the epilogue */
         target = (c_target){ws_c, rows, row0, col0, &epilogue};
+    int32_t *row_sums = NULL, *col_sums = NULL;
+    if (sp->int8) {
+        int32_t *sums = sums_at(sp, ws_c, rows, cols);
+        memset(sums, 0, (size_t)sums_count(sp, rows, cols) * sizeof *sums);
+        row_sums = sp->zero_b ? sums : NULL; /* a zero point of 0 needs no sums */
+        col_sums = sp->zero_a ? sums + rows + kernel->mr : NULL;
+        epilogue.row_sums = row_sums;
+        epilogue.col_sums = col_sums;
+        epilogue.sums_row0 = row0;
+        epilogue.sums_col0 = col0;
+        epilogue.k = s->k;
+        epilogue.zero_a = sp->zero_a;
+        epilogue.zero_b = sp->zero_b;
+    }
 
     for (int64_t jc = col0; jc < col0 + cols; jc += nc) {
         const int64_t nb = min64(nc, col0 + cols - jc);
@@ -393,16 +459,20 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
             /* Direct B still packs a last partial panel: the kernel reads NR columns. */
             const int64_t b_full = bsrc.direct ? nb / nr * nr : 0;
             pack_b_block(sp, b, pc, kb, jc, b_full, nb, ws_b, t);
+            if (col_sums)
+                sum_b_block(sp, kb, nb, ws_b, col_sums + (jc - col0));
             for (int64_t ic = row0; ic < row0 + rows; ic += mc) {
                 a_panels ap;
-                prepare_a(sp, a, direct_a, ic, min64(mc, row0 + rows - ic), pc, kb, ws_a, &ap);
+                /* A is packed again for every column block: its rows are summed once. */
+                int32_t *rs = row_sums && jc == col0 ? row_sums + (ic - row0) : NULL;
+                prepare_a(sp, a, direct_a, ic, min64(mc, row0 + rows - ic), pc, kb, ws_a, rs, &ap);
                 for (int64_t jr = 0; jr < nb; jr += nr) {
                     b_panel bp = {bsrc.base + jr * bsrc.col * (int64_t)sp->b_es, bsrc.step,
                                   bsrc.by_columns, NULL};
                     if (jr >= b_full) {
-                        bp = (b_panel){ws_b + (jr - b_full) * kb * es, nr, 0, NULL};
+                        bp = (b_panel){ws_b + panel_bytes(sp, jr - b_full, kb), nr, 0, NULL};
                         if (jr + nr < nb)
-                            bp.next = bp.base + nr * kb * es;
+                            bp.next = bp.base + panel_bytes(sp, nr, kb);
                     }
                     tile_column(sp, &ap, kb, &bp, &target, ic, jc + jr, (int)min64(nr, nb - jr),
                                 alpha, beta, pc + kb == s->k);
@@ -434,30 +504,34 @@ static void gemv_block(const sub_problem *sp, const usine_gemm_operands *ops, in
 static int is_gemv(const usine_gemm_plan *plan, const usine_gemm_shape *s)
 {
     const usine_dtype d = plan->kernel->dtype;
-    return (s->n == 1 || s->m == 1) && s->a_type == d && s->b_type == d && s->c_type == d &&
-           !s->epilogue;
+    return (s->n == 1 || s->m == 1) && plan->kernel->gemv && s->a_type == d && s->b_type == d &&
+           s->c_type == d && !s->epilogue;
 }
 
 /* ------------------------------------------------------------------ workspace */
 
-static size_t pack_a_bytes(const usine_gemm_plan *plan, const usine_gemm_shape *s, size_t es)
+static size_t pack_a_bytes(const sub_problem *sp)
 {
     /* Balanced blocks exceed MC by less than MR; the panels cover them to a multiple of MR. */
-    const int64_t kb = min64(plan->blocking.kc, s->k);
-    const int64_t rows = min64(plan->blocking.mc, s->m) + 2 * plan->kernel->mr;
-    return align_up((size_t)(rows * kb) * es);
+    const usine_gemm_plan *plan = sp->plan;
+    const int64_t kb = min64(plan->blocking.kc, sp->shape->k);
+    const int64_t rows = min64(plan->blocking.mc, sp->shape->m) + 2 * plan->kernel->mr;
+    return align_up((size_t)panel_bytes(sp, rows, kb));
 }
 
-static size_t pack_b_bytes(const usine_gemm_plan *plan, const usine_gemm_shape *s, size_t es)
+static size_t pack_b_bytes(const sub_problem *sp)
 {
-    const int64_t kb = min64(plan->blocking.kc, s->k);
-    const int64_t cols = min64(plan->blocking.nc, s->n) + 2 * plan->kernel->nr;
-    return align_up((size_t)(cols * kb) * es);
+    const usine_gemm_plan *plan = sp->plan;
+    const int64_t kb = min64(plan->blocking.kc, sp->shape->k);
+    const int64_t cols = min64(plan->blocking.nc, sp->shape->n) + 2 * plan->kernel->nr;
+    return align_up((size_t)panel_bytes(sp, cols, kb));
 }
 
+/* Sums go to a per-thread temporary and the epilogue writes C: for a C dtype other than the
+ * kernel's, and always for int8 (zero points and sign flips are compensated there). */
 static int narrow_output(const usine_gemm_plan *plan, const usine_gemm_shape *s)
 {
-    return s->c_type != plan->kernel->dtype;
+    return s->c_type != plan->kernel->dtype || plan->kernel->in_type == USINE_U8;
 }
 
 static void choose_grid(const usine_gemm_kernel *kernel, const usine_gemm_shape *s, int threads,
@@ -491,11 +565,12 @@ static size_t per_thread_bytes(const sub_problem *sp, int count)
     const size_t es = sp->es;
     size_t bytes = 0;
     if (!(s->k == 0 || s->alpha == 0.0) && !is_gemv(plan, s))
-        bytes = pack_a_bytes(plan, s, es) + pack_b_bytes(plan, s, es);
+        bytes = pack_a_bytes(sp) + pack_b_bytes(sp);
     if (narrow_output(plan, s)) {
         int64_t rows, cols;
         thread_block(sp, count, &rows, &cols);
-        bytes += align_up((size_t)(rows * cols) * es);
+        bytes += align_up((size_t)(rows * cols) * es) +
+                 align_up((size_t)sums_count(sp, rows, cols) * sizeof(int32_t));
     }
     return bytes;
 }
@@ -523,13 +598,24 @@ static sub_problem make_sub_problem(const usine_gemm_plan *plan, const usine_gem
     sub_problem sp = {plan,
                       shape,
                       usine_cpu_gemm_dtype_size(plan->kernel->dtype),
+                      usine_dtype_storage_size(plan->kernel->in_type),
+                      plan->kernel->k_unit,
                       usine_dtype_storage_size(shape->a_type),
                       usine_dtype_storage_size(shape->b_type),
                       NULL,
                       NULL,
                       NULL,
                       NULL,
-                      narrow_output(plan, shape)};
+                      narrow_output(plan, shape),
+                      0,
+                      0,
+                      0};
+    if (plan->kernel->in_type == USINE_U8) {
+        /* A flipped operand is shifted: s8 x as u8 is x + 128, u8 x as s8 is x - 128. */
+        sp.int8 = 1;
+        sp.zero_a = shape->a_zero + (shape->a_type == USINE_S8 ? 128 : 0);
+        sp.zero_b = shape->b_zero - (shape->b_type == USINE_U8 ? 128 : 0);
+    }
     return sp;
 }
 
@@ -673,7 +759,6 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
 {
     const usine_gemm_shape *s = r->sp.shape;
     const usine_gemm_kernel *kernel = r->sp.plan->kernel;
-    const size_t es = r->sp.es;
     if (s->k == 0 || s->alpha == 0.0) {
         int64_t col0, cols;
         share(s->n, 1, count, index, &col0, &cols);
@@ -688,8 +773,8 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
         return;
     }
     const int64_t row_unit = row_granularity(kernel);
-    const size_t a_bytes = pack_a_bytes(r->sp.plan, s, es);
-    const size_t ab_bytes = a_bytes + pack_b_bytes(r->sp.plan, s, es);
+    const size_t a_bytes = pack_a_bytes(&r->sp);
+    const size_t ab_bytes = a_bytes + pack_b_bytes(&r->sp);
     int64_t row0, rows, col0, cols;
     if (use_team(&r->sp, count)) {
         /* A is packed and there are enough rows for every thread: one team, rows split, B

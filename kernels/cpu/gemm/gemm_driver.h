@@ -30,6 +30,9 @@ typedef struct usine_gemm_shape {
     /* Bias and activation after the last pass over each tile; NULL: none. Its out, ldo
      * and out_type are ignored: the driver sets them per product. */
     const usine_epilogue *epilogue;
+    /* int8: zero points of op(A) and op(B) as the driver sees them (subtracted before the
+     * products); the epilogue's scales come through `epilogue`. */
+    int32_t a_zero, b_zero;
 } usine_gemm_shape;
 
 typedef struct usine_gemm_plan {

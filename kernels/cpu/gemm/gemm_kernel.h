@@ -64,6 +64,18 @@ typedef struct usine_epilogue {
     int64_t ldo;
     usine_dtype out_type;
     double alpha, beta; /* used with out only */
+    /* int8 kernels: the tile holds acc' = sum_p A'(i,p) B'(p,j) of the packed values; with
+     * the zero points Za, Zb of the packed values (the caller's plus the sign flips), the
+     * exact sum is acc' - Zb * rowsum_A'(i) - Za * colsum_B'(j) + k * Za * Zb (a NULL sums
+     * array goes with a zero point of 0), then multiplied by scales[0] or by the row's or
+     * column's scale. */
+    const int32_t *row_sums, *col_sums; /* of the packed A rows and B columns over all k */
+    int64_t sums_row0, sums_col0;       /* the rows and columns whose sums come first */
+    int64_t k;
+    int32_t zero_a, zero_b; /* zero points in the packed domain (see usine_gemm_kernel) */
+    const float *scales;    /* NULL, or 1 value (scale_count 1), or one per row or column */
+    int64_t scale_count;
+    int scale_per_row;
 } usine_epilogue;
 
 typedef void usine_epilogue_fn(const usine_epilogue *e, int64_t row0, int64_t col0, int m, int n,
@@ -73,6 +85,10 @@ typedef void usine_epilogue_fn(const usine_epilogue *e, int64_t row0, int64_t co
  * with panel width W. */
 typedef void usine_gemm_convert_pack_fn(int W, usine_dtype src, int64_t rows, int64_t k,
                                         const void *x, int64_t rs, int64_t cs, void *dst);
+
+/* int8: adds the sum over k of each of the W rows of a packed panel (k deep) to sums[0..W).
+ * sum_a reads A panels (u8), sum_b B panels (s8). */
+typedef void usine_gemm_panel_sums_fn(int W, int64_t k, const void *panel, int32_t *sums);
 
 /* A narrower microkernel for the last rows of C (same NR), with its own A packing. */
 typedef struct usine_gemm_edge {
@@ -85,7 +101,19 @@ typedef struct usine_gemm_edge {
 
 typedef struct usine_gemm_kernel {
     const char *name;  /* usine_<t>gemm_cpu_<isa>_<MR>x<NR>: printable, forcible, in the db */
-    usine_dtype dtype; /* USINE_F32 or USINE_F64 (same dtype for A, B, C) */
+    usine_dtype dtype; /* USINE_F32, USINE_F64 or USINE_S32: C tiles, alpha and beta */
+    /* Elements of the packed panels: dtype, or USINE_BF16 for kernels that multiply bf16
+     * pairs into f32 sums, or USINE_U8 for int8 kernels (u8 A panels, s8 B panels; an
+     * operand of the other signedness is packed with its sign bit flipped, x ^ 0x80, and
+     * the driver compensates). The kernel serves inputs of this type (others are converted
+     * while packing, when pack_convert is set). */
+    usine_dtype in_type;
+    /* Consecutive k values kept together per row in packed panels: 1, or 2 for bf16 pairs.
+     * Panel group g (k values g*ku .. g*ku + ku - 1) holds W rows of ku elements each,
+     * k padded with zeros to a multiple of ku. The microkernels take k and step through
+     * ceil(k / ku) groups; a_step and b_step stay W, group g starting at element
+     * g * W * ku. Only kernels with ku = 1 read operands in place. */
+    int k_unit;        /* 1; 2 for bf16 pairs; 4 for int8 quads (vpdpbusd) */
     usine_cpu_isa isa; /* lowest ISA level the code needs */
     int mr, nr;
     usine_gemm_ukr_fn *ukr;
@@ -94,7 +122,8 @@ typedef struct usine_gemm_kernel {
     usine_gemm_pack_fn *pack_b; /* W = nr */
     usine_gemv_fn *gemv;
     usine_epilogue_fn *epilogue;
-    usine_gemm_convert_pack_fn *pack_convert;
+    usine_gemm_convert_pack_fn *pack_convert; /* int8: packs with the sign bit flipped */
+    usine_gemm_panel_sums_fn *sum_a, *sum_b;  /* int8 only */
     /* Narrower kernels, widest first, so that m = 35 costs a 32-row and an 8-row tile
      * rather than two 32-row tiles. */
     int n_edges;

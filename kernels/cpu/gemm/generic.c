@@ -49,6 +49,8 @@ USINE_DEFINE_EPILOGUE(sepilogue, float, tanhf, erff)
 const usine_gemm_kernel usine_sgemm_cpu_generic_8x4 = {
     .name = "usine_sgemm_cpu_generic_8x4",
     .dtype = USINE_F32,
+    .in_type = USINE_F32,
+    .k_unit = 1,
     .isa = USINE_ISA_GENERIC,
     .mr = 8,
     .nr = 4,
@@ -69,6 +71,8 @@ USINE_DEFINE_EPILOGUE(depilogue, double, tanh, erf)
 const usine_gemm_kernel usine_dgemm_cpu_generic_4x4 = {
     .name = "usine_dgemm_cpu_generic_4x4",
     .dtype = USINE_F64,
+    .in_type = USINE_F64,
+    .k_unit = 1,
     .isa = USINE_ISA_GENERIC,
     .mr = 4,
     .nr = 4,
