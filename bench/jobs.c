@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "onednn_matmul.h"
 #include "peak.h"
 #include "triad.h"
 
@@ -19,21 +20,24 @@ void usine_bench_probe_child(void *arg, void *out)
     snprintf(info->path, sizeof info->path, "%s", peer.path);
     snprintf(info->version, sizeof info->version, "%s", peer.version);
     snprintf(info->api, sizeof info->api, "%s", peer.api);
+    snprintf(info->lowp_why, sizeof info->lowp_why, "%s", peer.lowp_why);
 }
 
 void usine_bench_peak_child(void *arg, void *out)
 {
     const usine_bench_peak_job *job = (const usine_bench_peak_job *)arg;
     usine_bench_peak_out *peak = (usine_bench_peak_out *)out;
-    static const usine_dtype dtypes[2] = {USINE_F32, USINE_F64};
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < USINE_BENCH_DTYPE_SLOTS; d++) {
         if (!(job->dtypes & (1 << d)))
             continue;
         for (int t = 0; t < job->n_threads; t++) {
             const char *method = "";
-            peak->gflops[d][t] =
-                usine_bench_peak(job->isa, dtypes[d], job->threads[t], job->seconds, &method);
-            snprintf(peak->method, sizeof peak->method, "%s", method);
+            peak->gflops[d][t] = usine_bench_peak(job->isa, usine_bench_slot_dtype(d),
+                                                  job->threads[t], job->seconds, &method);
+            if (d < 2)
+                snprintf(peak->method, sizeof peak->method, "%s", method);
+            else
+                snprintf(peak->lowp_method[d - 2], sizeof peak->lowp_method[0], "%s", method);
         }
     }
     const size_t bytes = usine_bench_triad_bytes(job->llc_bytes);
@@ -50,10 +54,43 @@ typedef struct usine_call_arg {
     usine_status status;
 } usine_call_arg;
 
+/* bf16 and int8: row-major through the descriptor API, the types of the case. */
+static void usine_call_lowp(usine_call_arg *u)
+{
+    const usine_bench_case *c = u->job->bcase;
+    usine_dtype types[3];
+    usine_bench_case_types(c, types);
+    usine_gemm_desc d;
+    usine_gemm_desc_init(&d);
+    d.layout = USINE_ROW_MAJOR;
+    d.trans_a = c->transa == 'T' ? USINE_TRANS : USINE_NO_TRANS;
+    d.trans_b = c->transb == 'T' ? USINE_TRANS : USINE_NO_TRANS;
+    d.m = c->m;
+    d.n = c->n;
+    d.k = c->k;
+    d.lda = usine_bench_lda(c);
+    d.ldb = usine_bench_ldb(c);
+    d.ldc = c->n;
+    d.a_type = types[0];
+    d.b_type = types[1];
+    d.c_type = types[2];
+    d.alpha = 1.0;
+    d.beta = 0.0;
+    d.batch_count = c->batch;
+    d.stride_a = c->m * c->k;
+    d.stride_b = c->k * c->n;
+    d.stride_c = c->m * c->n;
+    u->status = usine_gemm_ex(u->ctx, &d, u->job->a, u->job->b, u->job->c);
+}
+
 static void usine_call(void *varg)
 {
     usine_call_arg *u = (usine_call_arg *)varg;
     const usine_bench_case *c = u->job->bcase;
+    if (usine_bench_is_lowp(c->dtype)) {
+        usine_call_lowp(u);
+        return;
+    }
     const usine_transpose ta = c->transa == 'T' ? USINE_TRANS : USINE_NO_TRANS;
     const usine_transpose tb = c->transb == 'T' ? USINE_TRANS : USINE_NO_TRANS;
     const int64_t lda = usine_bench_lda(c), ldb = usine_bench_ldb(c);
@@ -85,6 +122,10 @@ static void time_usine(const usine_bench_gemm_job *job, usine_bench_gemm_out *ou
     }
     if (u.status != USINE_SUCCESS)
         snprintf(out->message, sizeof out->message, "%s", usine_last_error());
+    /* A dtype usine does not have yet is a gap to show, not a failure: the peer still
+     * runs and the row says why usine's cell is empty. */
+    if (u.status == USINE_ERROR_NOT_SUPPORTED)
+        out->status = USINE_BENCH_SKIPPED;
     const usine_bench_case *c = job->bcase;
     if (usine_gemm_kernel_name(u.ctx, c->dtype, c->m, c->n, c->k, &kernel) == USINE_SUCCESS &&
         kernel)
@@ -117,6 +158,55 @@ static void peer_call(void *varg)
     }
 }
 
+/* oneDNN's matmul on a bf16 or int8 case: the primitive is made once (not timed), then
+ * each timed call is one execute and wait. */
+typedef struct matmul_call_arg {
+    usine_bench_onednn_matmul *mm;
+    int status;
+} matmul_call_arg;
+
+static void matmul_call(void *varg)
+{
+    matmul_call_arg *p = (matmul_call_arg *)varg;
+    const int st = usine_bench_onednn_matmul_run(p->mm);
+    p->status = p->status ? p->status : st;
+}
+
+static void time_peer_lowp(const usine_bench_gemm_job *job, usine_bench_gemm_out *out)
+{
+    const usine_bench_case *c = job->bcase;
+    usine_bench_lowp_gemm g = {.transa = c->transa,
+                               .transb = c->transb,
+                               .m = c->m,
+                               .n = c->n,
+                               .k = c->k,
+                               .batch = c->batch,
+                               .a = job->a,
+                               .b = job->b,
+                               .c = job->c};
+    usine_dtype types[3];
+    usine_bench_case_types(c, types);
+    g.a_type = types[0];
+    g.b_type = types[1];
+    g.c_type = types[2];
+    matmul_call_arg p = {NULL, 0};
+    const int rc = usine_bench_onednn_matmul_create(&g, &p.mm, out->message, sizeof out->message);
+    if (rc != 0) {
+        out->status = rc > 0 ? USINE_BENCH_SKIPPED : USINE_BENCH_FAILED;
+        return;
+    }
+    snprintf(out->detail, sizeof out->detail, "%s", usine_bench_onednn_matmul_impl(p.mm));
+    matmul_call(&p);
+    if (p.status == 0)
+        usine_bench_time(matmul_call, &p, &job->timing, &out->stats);
+    if (p.status != 0)
+        snprintf(out->message, sizeof out->message, "dnnl_primitive_execute returned status %d",
+                 p.status);
+    else
+        out->status = USINE_BENCH_OK;
+    usine_bench_onednn_matmul_destroy(p.mm);
+}
+
 static void time_peer(const usine_bench_gemm_job *job, usine_bench_gemm_out *out)
 {
     peer_call_arg p = {.job = job};
@@ -127,8 +217,15 @@ static void time_peer(const usine_bench_gemm_job *job, usine_bench_gemm_out *out
     snprintf(out->detail, sizeof out->detail, "%s", p.peer.version);
     if (!(p.peer.dtypes & usine_bench_dtype_bit(job->bcase->dtype))) {
         out->status = USINE_BENCH_SKIPPED;
-        snprintf(out->message, sizeof out->message, "no %s GEMM",
-                 usine_bench_dtype_name(job->bcase->dtype));
+        if (usine_bench_is_lowp(job->bcase->dtype) && p.peer.lowp_why[0])
+            snprintf(out->message, sizeof out->message, "%s", p.peer.lowp_why);
+        else
+            snprintf(out->message, sizeof out->message, "no %s GEMM",
+                     usine_bench_dtype_name(job->bcase->dtype));
+        return;
+    }
+    if (usine_bench_is_lowp(job->bcase->dtype)) {
+        time_peer_lowp(job, out);
         return;
     }
     peer_call(&p);

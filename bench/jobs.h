@@ -17,7 +17,7 @@ void usine_bench_probe_child(void *arg, void *out);
 /* ---- peak: every dtype and thread count of the run in one child */
 typedef struct usine_bench_peak_job {
     usine_cpu_isa isa;
-    int dtypes;
+    int dtypes; /* bit (1 << dtype slot) */
     const int *threads;
     int n_threads;
     double seconds;
@@ -25,10 +25,11 @@ typedef struct usine_bench_peak_job {
 } usine_bench_peak_job;
 
 typedef struct usine_bench_peak_out {
-    double gflops[2][USINE_BENCH_MAX_THREAD_COUNTS];
+    double gflops[USINE_BENCH_DTYPE_SLOTS][USINE_BENCH_MAX_THREAD_COUNTS];
     double bandwidth[USINE_BENCH_MAX_THREAD_COUNTS]; /* triad GB/s */
     double triad_bytes;
-    char method[96];
+    char method[96];         /* the FMA loop */
+    char lowp_method[2][96]; /* the bf16 and int8 dot products, or why not measured */
 } usine_bench_peak_out;
 
 void usine_bench_peak_child(void *arg, void *out);

@@ -17,11 +17,34 @@
 #define TEAM_NOTE "; N threads = N x 1 thread (built without OpenMP)"
 #endif
 
+/* The low-precision dot-product loop, NULL when the ISA has no such instruction: a peak
+ * that a conversion to f32 could reach would be the f32 one, which is reported already. */
+static usine_bench_fma_fn *dot_loop(usine_cpu_isa isa, usine_dtype dtype, const char **method)
+{
+#if defined(USINE_BENCH_X86)
+    if (dtype == USINE_BF16 && isa >= USINE_ISA_AVX512_BF16) {
+        *method = "avx512bf16 zmm vdpbf16ps, 16 chains" TEAM_NOTE;
+        return usine_bench_dot_avx512bf16;
+    }
+    if (dtype == USINE_U8 && isa >= USINE_ISA_AVX512_VNNI) {
+        *method = "avx512vnni zmm vpdpbusd, 16 chains" TEAM_NOTE;
+        return usine_bench_dot_avx512vnni;
+    }
+#else
+    (void)isa;
+#endif
+    *method = dtype == USINE_BF16 ? "not measured: no AVX512-BF16 (vdpbf16ps) on this CPU"
+                                  : "not measured: no AVX512-VNNI (vpdpbusd) on this CPU";
+    return NULL;
+}
+
 /* The loop for the ISA: never one the CPU lacks (the caller passes a detected or capped
  * level, and the x86 loops are compiled only for x86). */
 static usine_bench_fma_fn *fma_loop(usine_cpu_isa isa, usine_dtype dtype, const char **method)
 {
     const int f64 = dtype == USINE_F64;
+    if (dtype == USINE_BF16 || dtype == USINE_U8)
+        return dot_loop(isa, dtype, method);
 #if defined(USINE_BENCH_X86)
     if (isa >= USINE_ISA_AVX512) {
         *method = "avx512 zmm FMA, 16 chains" TEAM_NOTE;
@@ -82,6 +105,8 @@ double usine_bench_peak(usine_cpu_isa isa, usine_dtype dtype, int threads, doubl
                         const char **method)
 {
     usine_bench_fma_fn *fn = fma_loop(isa, dtype, method);
+    if (!fn)
+        return 0;
     const int64_t iterations = calibrate(fn, seconds);
     trial(fn, iterations / 8 + 1, threads); /* starts the team and ramps the clocks */
     double best = 0;

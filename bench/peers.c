@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "onednn_matmul.h"
+#include "suite.h"
+
 /* CBLAS's values (cblas.h): column-major, no transpose. */
 #define CBLAS_COL_MAJOR 102
 #define CBLAS_NO_TRANS  111
@@ -73,7 +76,8 @@ int usine_bench_peer_from_key(const char *key)
 
 int usine_bench_dtype_bit(usine_dtype dtype)
 {
-    return dtype == USINE_F32 ? 1 : dtype == USINE_F64 ? 2 : 0;
+    const int slot = usine_bench_dtype_slot(dtype);
+    return slot < 0 ? 0 : 1 << slot;
 }
 
 /* dlopen the override or the first candidate that loads; the message keeps the first
@@ -135,6 +139,8 @@ static int load_openblas(usine_bench_peer *p, int threads, char *message, size_t
     snprintf(p->version, sizeof p->version, "%s", config ? config() : "unknown version");
     snprintf(p->api, sizeof p->api, "cblas_sgemm, cblas_dgemm%s",
              set_threads ? "" : " (no openblas_set_num_threads: OPENBLAS_NUM_THREADS only)");
+    snprintf(p->lowp_why, sizeof p->lowp_why,
+             "OpenBLAS: not compared in bf16 and int8 (oneDNN is their peer)");
     p->dtypes = 3;
     return 0;
 }
@@ -153,6 +159,7 @@ static int load_blis(usine_bench_peer *p, int threads, char *message, size_t siz
     snprintf(p->version, sizeof p->version, "%s", version ? version() : "unknown version");
     snprintf(p->api, sizeof p->api, "bli_sgemm, bli_dgemm%s",
              set_threads ? "" : " (no bli_thread_set_num_threads: BLIS_NUM_THREADS only)");
+    snprintf(p->lowp_why, sizeof p->lowp_why, "BLIS: no bf16 or int8 GEMM");
     p->dtypes = 3;
     return 0;
 }
@@ -179,9 +186,14 @@ static int load_onednn(usine_bench_peer *p, int threads, char *message, size_t s
                  v->patch, v->hash ? v->hash : "?", dnnl_runtime(v->cpu_runtime));
     else
         snprintf(p->version, sizeof p->version, "unknown version");
-    snprintf(p->api, sizeof p->api, "dnnl_sgemm (row-major, f32 only)%s",
+    /* bf16 and int8 through the matmul primitive, when it resolves; dnnl_sgemm alone
+     * still makes the f32 peer. */
+    const int matmul =
+        usine_bench_onednn_matmul_load(p->handle, p->path, p->lowp_why, sizeof p->lowp_why) == 0;
+    snprintf(p->api, sizeof p->api, "dnnl_sgemm (row-major, f32)%s%s",
+             matmul ? ", matmul primitive (bf16, u8 x s8; row-major weights)" : "",
              set_threads ? "" : " (no omp_set_num_threads: OMP_NUM_THREADS only)");
-    p->dtypes = 1;
+    p->dtypes = usine_bench_dtype_bit(USINE_F32) | (matmul ? USINE_BENCH_LOWP_BITS : 0);
     return 0;
 }
 

@@ -25,8 +25,9 @@ typedef struct usine_bench_peer {
     void *handle;
     char path[160]; /* the name or file that loaded */
     char version[160];
-    char api[96]; /* the entry points used, e.g. "cblas_sgemm, cblas_dgemm" */
-    int dtypes;   /* bit 0: f32, bit 1: f64 */
+    char api[128];      /* the entry points used, e.g. "cblas_sgemm, cblas_dgemm" */
+    int dtypes;         /* bit (1 << usine_bench_dtype_slot): f32 1, f64 2, bf16 4, int8 8 */
+    char lowp_why[160]; /* why there is no bf16 and int8 GEMM, "" when there is */
     void (*fn[3])(void);
 } usine_bench_peer;
 
@@ -37,7 +38,7 @@ const char *usine_bench_peer_name(usine_bench_peer_id id);
 const char *usine_bench_peer_key(usine_bench_peer_id id);
 int usine_bench_peer_from_key(const char *key);
 
-/* The bit of usine_bench_peer.dtypes for a dtype. */
+/* The bit of usine_bench_peer.dtypes for a dtype (0 for one no run measures). */
 int usine_bench_dtype_bit(usine_dtype dtype);
 
 /*
@@ -49,7 +50,8 @@ int usine_bench_peer_load(usine_bench_peer_id id, int threads, usine_bench_peer 
                           char *message, size_t size);
 
 /* Column-major C (m x n) = op(A) (m x k) * op(B) (k x n), alpha 1, beta 0, one call of
- * the peer; transa and transb are 'N' or 'T'. Returns 0, or the peer's non-zero status. */
+ * the peer; transa and transb are 'N' or 'T'. Returns 0, or the peer's non-zero status.
+ * f32 and f64 only: bf16 and int8 go through oneDNN's matmul (onednn_matmul.h). */
 int usine_bench_peer_gemm(const usine_bench_peer *peer, usine_dtype dtype, char transa, char transb,
                           int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                           const void *b, int64_t ldb, void *c, int64_t ldc);

@@ -45,27 +45,46 @@ static void topology_line(const usine_bench_machine *m, FILE *out)
 static void peak_scaling_note(const usine_bench_run *run, FILE *out)
 {
     const usine_bench_options *o = run->options;
-    for (int d = 0; d < 2; d++) {
-        const double one = usine_bench_run_peak(run, d ? USINE_F64 : USINE_F32, 1);
+    for (int d = 0; d < USINE_BENCH_DTYPE_SLOTS; d++) {
+        const double one = usine_bench_run_peak(run, usine_bench_slot_dtype(d), 1);
         for (int t = 0; t < o->n_threads && one > 0; t++) {
             const double ratio = run->peak[d][t] / (o->threads[t] * one);
             if (o->threads[t] > 1 && ratio < 0.75)
                 fprintf(out,
                         "          note: the %s %d-thread peak is %.0f%% of %d x the "
                         "1-thread one: busy cores or shared FMA units\n",
-                        d ? "f64" : "f32", o->threads[t], 100 * ratio, o->threads[t]);
+                        usine_bench_dtype_name(usine_bench_slot_dtype(d)), o->threads[t],
+                        100 * ratio, o->threads[t]);
         }
+    }
+}
+
+/* The bf16 and int8 dot-product peaks, one line each: what % of peak means on those
+ * rows (int8 counts integer ops: GOP/s). */
+static void header_lowp_peaks(const usine_bench_run *run, FILE *out)
+{
+    const usine_bench_options *o = run->options;
+    for (int d = 2; d < USINE_BENCH_DTYPE_SLOTS; d++) {
+        if (!(o->dtypes & (1 << d)))
+            continue;
+        fprintf(out, "          %-4s %s", d == 2 ? "bf16" : "int8", run->lowp_method[d - 2]);
+        for (int t = 0; t < o->n_threads && run->peak[d][0] > 0; t++)
+            fprintf(out, "%s %.1f (%dt)", t ? "," : ":", run->peak[d][t], o->threads[t]);
+        fprintf(out, "%s\n", run->peak[d][0] > 0 ? (d == 2 ? " GFLOP/s" : " GOP/s") : "");
     }
 }
 
 static void header_peaks(const usine_bench_run *run, FILE *out)
 {
     const usine_bench_options *o = run->options;
-    if (!o->measure_peak || !run->peak_method[0]) {
+    if (!usine_bench_run_peak_measured(run)) {
         fprintf(out, "Peak:     not measured (no %% of peak)\n");
         return;
     }
-    fprintf(out, "Peak:     %s, measured:", run->peak_method);
+    if (o->dtypes & 3)
+        fprintf(out, "Peak:     %s, measured:", run->peak_method);
+    else
+        fprintf(out, "Peak:     dot products (no f32 or f64 asked):\n");
     for (int d = 0; d < 2; d++) {
         if (!(o->dtypes & (1 << d)))
             continue;
@@ -74,6 +93,7 @@ static void header_peaks(const usine_bench_run *run, FILE *out)
             fprintf(out, "%s %.1f (%dt)", t ? "," : "", run->peak[d][t], o->threads[t]);
         fprintf(out, d == 0 && (o->dtypes & 2) ? ";" : " GFLOP/s\n");
     }
+    header_lowp_peaks(run, out);
     peak_scaling_note(run, out);
     if (run->bandwidth[0] > 0) {
         fprintf(out,
@@ -140,7 +160,10 @@ void usine_bench_report_header(const usine_bench_run *run, FILE *out)
     fprintf(out, "usine %s benchmark, suite '%s'%s%s\n", usine_version(), run->suite_name,
             run->suite_title && run->suite_title[0] ? ": " : "",
             run->suite_title ? run->suite_title : "");
-    fprintf(out, "GEMM:     column-major, alpha 1, beta 0, transposes as listed (default NN)\n");
+    fprintf(out, "GEMM:     column-major, alpha 1, beta 0, transposes as listed (default NN);\n"
+                 "          bf16 (-> f32) and int8 (u8 x s8 -> s32, GOP/s) row-major: A the "
+                 "activations,\n          B the weights K x N (oneDNN: matmul, row-major "
+                 "weights)\n");
     fprintf(out, "Machine:  %s (%s family %d model %d), ISA %s (detected %s)\n          ",
             m->cpu_model, m->vendor, m->family, m->model, usine_cpu_isa_name(m->isa_active),
             usine_cpu_isa_name(m->isa_detected));
@@ -272,23 +295,20 @@ void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result
 
 /* ------------------------------------------------------------------ summary */
 
-typedef struct tally {
-    double log_sum;
-    int rows, wins;
-} tally;
-
-/* Geometric mean of usine / best peer over the rows of one dtype and thread count. */
-static tally tally_of(const usine_bench_run *run, usine_dtype dtype, int threads)
+usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_dtype dtype, int threads,
+                                       int versus)
 {
-    tally t = {0, 0, 0};
+    usine_bench_tally t = {0, 0, 0};
     for (size_t i = 0; i < run->n_results; i++) {
         const usine_bench_result *u = &run->results[i];
         if (u->lib != USINE_BENCH_USINE || u->threads != threads || !ok(u) ||
             run->cases[u->case_index].dtype != dtype)
             continue;
+        /* The row's peers follow its usine result. */
         double best = 0;
         for (size_t j = i + 1; j < run->n_results && run->results[j].lib != USINE_BENCH_USINE; j++)
-            if (ok(&run->results[j]) && run->results[j].gflops_median > best)
+            if (ok(&run->results[j]) && (versus < 0 || run->results[j].lib == versus) &&
+                run->results[j].gflops_median > best)
                 best = run->results[j].gflops_median;
         if (best <= 0)
             continue;
@@ -299,18 +319,50 @@ static tally tally_of(const usine_bench_run *run, usine_dtype dtype, int threads
     return t;
 }
 
-void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
+/* One line per dtype (slots [first, last)) and thread count that has ratios, under
+ * `heading` when there is any; versus -1: the best peer. */
+static void summary_ratios(const usine_bench_run *run, int versus, int first, int last,
+                           const char *heading, FILE *out)
 {
     const usine_bench_options *o = run->options;
-    fprintf(out, "\nusine / best peer (geometric mean of the median ratios):\n");
-    for (int d = 0; d < 2; d++)
+    for (int d = first; d < last; d++)
         for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)); t++) {
-            const tally s = tally_of(run, d ? USINE_F64 : USINE_F32, o->threads[t]);
-            if (s.rows)
-                fprintf(out, "  %s %d thread%s: %.2f over %d cases, usine fastest in %d\n",
-                        d ? "f64" : "f32", o->threads[t], o->threads[t] == 1 ? "" : "s",
-                        exp(s.log_sum / s.rows), s.rows, s.wins);
+            const usine_dtype dtype = usine_bench_slot_dtype(d);
+            const usine_bench_tally s = usine_bench_tally_of(run, dtype, o->threads[t], versus);
+            if (!s.rows)
+                continue;
+            if (heading)
+                fprintf(out, "%s\n", heading);
+            heading = NULL;
+            fprintf(out, "  %-4s %d thread%s: %.2f over %d cases, usine faster in %d\n",
+                    usine_bench_dtype_name(dtype), o->threads[t], o->threads[t] == 1 ? "" : "s",
+                    exp(s.log_sum / s.rows), s.rows, s.wins);
         }
+}
+
+/* usine results skipped because usine lacks the dtype: one line with usine's message. */
+static void summary_usine_gaps(const usine_bench_run *run, FILE *out)
+{
+    int gaps = 0;
+    const char *message = "";
+    for (size_t i = 0; i < run->n_results; i++)
+        if (run->results[i].lib == USINE_BENCH_USINE &&
+            run->results[i].status == USINE_BENCH_SKIPPED) {
+            message = gaps++ ? message : run->results[i].message;
+        }
+    if (gaps)
+        fprintf(out, "usine skipped %d row%s (peers still measured): %s\n", gaps,
+                gaps == 1 ? "" : "s", message);
+}
+
+void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
+{
+    fputc('\n', out);
+    summary_ratios(run, -1, 0, 2, "usine / best peer (geometric mean of the median ratios):", out);
+    /* oneDNN is the only bf16 and int8 peer, and issue 6's acceptance names it. */
+    summary_ratios(run, 1 + USINE_PEER_ONEDNN, 2, USINE_BENCH_DTYPE_SLOTS,
+                   "usine / oneDNN matmul (geometric mean of the median ratios):", out);
+    summary_usine_gaps(run, out);
     size_t not_built = 0;
     double not_built_flops = 0;
     for (size_t i = 0; i < run->n_cases; i++)
@@ -321,7 +373,7 @@ void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
     if (not_built)
         fprintf(out,
                 "%zu case%s not built yet (attention: issue 7, convolution: issue 8, "
-                "low-precision GEMM: issue 6), %.3g GFLOP listed\n",
+                "f16 GEMM: issue 6), %.3g GFLOP listed\n",
                 not_built, not_built == 1 ? "" : "s", not_built_flops * 1e-9);
     int noisy = 0, failed = 0, mismatched = 0;
     for (size_t i = 0; i < run->n_results; i++) {

@@ -20,7 +20,8 @@ static const char *status_name(usine_bench_status s)
 static const char *const peer_threads[USINE_PEER_COUNT] = {
     "OPENBLAS_NUM_THREADS before dlopen, then openblas_set_num_threads",
     "BLIS_NUM_THREADS, then bli_thread_set_num_threads",
-    "OMP_NUM_THREADS, then omp_set_num_threads (oneDNN's OpenMP runtime)"};
+    "OMP_NUM_THREADS, then omp_set_num_threads (oneDNN's OpenMP runtime; the matmul "
+    "primitive of bf16 and int8 is made once per shape, untimed, then execute + wait timed)"};
 
 static void json_peers(usine_jsonw *w, const usine_bench_run *run)
 {
@@ -38,6 +39,8 @@ static void json_peers(usine_jsonw *w, const usine_bench_run *run)
         usine_jsonw_string(w, "api", p->available ? p->api : NULL);
         usine_jsonw_string(w, "threads_set_by", peer_threads[id]);
         usine_jsonw_string(w, "why_missing", p->available ? NULL : p->why);
+        usine_jsonw_string(w, "why_no_bf16_int8",
+                           p->available && p->lowp_why[0] ? p->lowp_why : NULL);
         usine_jsonw_end(w);
     }
     usine_jsonw_end(w);
@@ -83,16 +86,29 @@ static void json_isolation(usine_jsonw *w, const usine_bench_run *run)
 static void json_peaks(usine_jsonw *w, const usine_bench_run *run)
 {
     const usine_bench_options *o = run->options;
-    const int measured = run->peak_method[0] != '\0';
+    const int measured = usine_bench_run_peak_measured(run);
     usine_jsonw_object(w, "peak");
-    usine_jsonw_string(w, "method", measured ? run->peak_method : NULL);
+    usine_jsonw_string(w, "method", run->peak_method[0] ? run->peak_method : NULL);
     usine_jsonw_array(w, "compute");
-    for (int d = 0; d < 2; d++)
+    for (int d = 0; d < USINE_BENCH_DTYPE_SLOTS; d++)
         for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)) && measured; t++) {
+            if (!(run->peak[d][t] > 0)) /* no such instruction on this CPU */
+                continue;
             usine_jsonw_object(w, NULL);
-            usine_jsonw_string(w, "dtype", d ? "f64" : "f32");
+            usine_jsonw_string(w, "dtype", usine_bench_dtype_name(usine_bench_slot_dtype(d)));
             usine_jsonw_int(w, "threads", o->threads[t]);
             usine_jsonw_double(w, "gflops", run->peak[d][t]);
+            usine_jsonw_string(w, "method", d < 2 ? run->peak_method : run->lowp_method[d - 2]);
+            usine_jsonw_end(w);
+        }
+    usine_jsonw_end(w);
+    /* Why a bf16 or int8 peak is absent, e.g. no AVX512-BF16 on this CPU. */
+    usine_jsonw_array(w, "not_measured");
+    for (int d = 2; d < USINE_BENCH_DTYPE_SLOTS && measured; d++)
+        if ((o->dtypes & (1 << d)) && !(run->peak[d][0] > 0)) {
+            usine_jsonw_object(w, NULL);
+            usine_jsonw_string(w, "dtype", usine_bench_dtype_name(usine_bench_slot_dtype(d)));
+            usine_jsonw_string(w, "why", run->lowp_method[d - 2]);
             usine_jsonw_end(w);
         }
     usine_jsonw_end(w);
@@ -123,15 +139,18 @@ static void json_options(usine_jsonw *w, const usine_bench_options *o)
         usine_jsonw_int(w, NULL, o->threads[t]);
     usine_jsonw_end(w);
     usine_jsonw_array(w, "dtypes");
-    for (int d = 0; d < 2; d++)
+    for (int d = 0; d < USINE_BENCH_DTYPE_SLOTS; d++)
         if (o->dtypes & (1 << d))
-            usine_jsonw_string(w, NULL, d ? "f64" : "f32");
+            usine_jsonw_string(w, NULL, usine_bench_dtype_name(usine_bench_slot_dtype(d)));
     usine_jsonw_end(w);
     usine_jsonw_int(w, "reps", o->reps);
     usine_jsonw_double(w, "time_cap_s", o->budget_s);
     usine_jsonw_double(w, "target_spread", USINE_BENCH_TARGET_SPREAD);
     usine_jsonw_double(w, "noisy_spread", USINE_BENCH_NOISY_SPREAD);
     usine_jsonw_string(w, "layout", "column-major");
+    usine_jsonw_string(w, "layout_bf16_int8",
+                       "row-major: A the activations (m x k), B the weights (k x n, plain "
+                       "row-major); bf16 x bf16 -> f32, int8 = u8 x s8 -> s32 (GOP/s)");
     usine_jsonw_double(w, "alpha", 1.0);
     usine_jsonw_double(w, "beta", 0.0);
     usine_jsonw_end(w);
@@ -220,7 +239,9 @@ static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_
     usine_jsonw_string(w, "library", usine_bench_lib_name(r->lib));
     usine_jsonw_string(w, "status", status_name(r->status));
     usine_jsonw_string(w, "message", r->message[0] ? r->message : NULL);
-    usine_jsonw_string(w, "kernel", r->lib == USINE_BENCH_USINE && r->detail[0] ? r->detail : NULL);
+    /* usine's kernel; for a peer's bf16 or int8 cell, the implementation oneDNN chose. */
+    const int named = r->lib == USINE_BENCH_USINE || usine_bench_is_lowp(c->dtype);
+    usine_jsonw_string(w, "kernel", named && r->detail[0] ? r->detail : NULL);
     if (ok) {
         json_timing(w, r);
         usine_jsonw_double(w, "peak_gflops", peak > 0 ? peak : NAN);
@@ -234,6 +255,32 @@ static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_
         usine_jsonw_double(w, "tolerance", r->check.tolerance);
         usine_jsonw_bool(w, "match", r->check.match);
     }
+    usine_jsonw_end(w);
+}
+
+/* Geometric means of usine / peer per dtype and thread count: versus the best peer of
+ * each row, and versus oneDNN alone (issue 6's acceptance for bf16 and int8). */
+static void json_ratios(usine_jsonw *w, const usine_bench_run *run)
+{
+    const usine_bench_options *o = run->options;
+    usine_jsonw_array(w, "ratios");
+    for (int v = 0; v < 2; v++)
+        for (int d = 0; d < USINE_BENCH_DTYPE_SLOTS; d++)
+            for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)); t++) {
+                const usine_dtype dtype = usine_bench_slot_dtype(d);
+                const usine_bench_tally s =
+                    usine_bench_tally_of(run, dtype, o->threads[t], v ? 1 + USINE_PEER_ONEDNN : -1);
+                if (!s.rows)
+                    continue;
+                usine_jsonw_object(w, NULL);
+                usine_jsonw_string(w, "dtype", usine_bench_dtype_name(dtype));
+                usine_jsonw_int(w, "threads", o->threads[t]);
+                usine_jsonw_string(w, "versus", v ? "oneDNN" : "best peer");
+                usine_jsonw_double(w, "geomean", exp(s.log_sum / s.rows));
+                usine_jsonw_int(w, "cases", s.rows);
+                usine_jsonw_int(w, "usine_faster", s.wins);
+                usine_jsonw_end(w);
+            }
     usine_jsonw_end(w);
 }
 
@@ -294,6 +341,7 @@ void usine_bench_write_json_to(const usine_bench_run *run, FILE *f)
     for (size_t i = 0; i < run->n_results; i++)
         json_result(&w, run, &run->results[i]);
     usine_jsonw_end(&w);
+    json_ratios(&w, run);
     json_summary(&w, run);
     usine_jsonw_double(&w, "wall_s", run->wall_s);
     usine_jsonw_end(&w);

@@ -39,7 +39,8 @@ typedef struct usine_bench_result {
 typedef struct usine_bench_peer_info {
     int wanted, available;
     int dtypes;
-    char path[160], version[160], api[96], why[256];
+    char path[160], version[160], api[128], why[256];
+    char lowp_why[160]; /* why no bf16 and int8 GEMM, "" when it has them */
 } usine_bench_peer_info;
 
 /* Set by the cluster mode (cluster.c): written into each node's JSON. */
@@ -59,10 +60,12 @@ typedef struct usine_bench_run {
     usine_bench_fingerprint fingerprint;
     usine_bench_peer_info peers[USINE_PEER_COUNT];
     usine_bench_gpu_info gpu;
-    double peak[2][USINE_BENCH_MAX_THREAD_COUNTS];   /* [f32, f64][thread index]; 0: none */
+    /* [dtype slot: f32, f64, bf16, int8][thread index] GFLOP/s (GOP/s); 0: none */
+    double peak[USINE_BENCH_DTYPE_SLOTS][USINE_BENCH_MAX_THREAD_COUNTS];
     double bandwidth[USINE_BENCH_MAX_THREAD_COUNTS]; /* triad GB/s per thread index */
     double triad_bytes;                              /* bytes of each triad array */
-    char peak_method[96];
+    char peak_method[96];                            /* the FMA loop (f32, f64) */
+    char lowp_method[2][96];                         /* the bf16 and int8 dot products */
     usine_bench_result *results;
     size_t n_results, capacity;
     char started[32]; /* UTC, ISO 8601 */
@@ -78,6 +81,9 @@ const char *usine_bench_lib_name(int lib);
  * bandwidth in GB/s. */
 double usine_bench_run_peak(const usine_bench_run *run, usine_dtype dtype, int threads);
 double usine_bench_run_bandwidth(const usine_bench_run *run, int threads);
+
+/* Whether the peak child ran and measured something (not with --no-peak). */
+int usine_bench_run_peak_measured(const usine_bench_run *run);
 
 /* The roofline bound of a case: min(peak, intensity x bandwidth) in GFLOP/s; 0 when the
  * peak or the bandwidth was not measured. */

@@ -29,7 +29,7 @@ void usine_bench_options_default(usine_bench_options *o, const usine_bench_machi
     o->threads[o->n_threads++] = 1;
     if (cores > 1)
         o->threads[o->n_threads++] = cores;
-    o->dtypes = 3;
+    o->dtypes = (1 << USINE_BENCH_DTYPE_SLOTS) - 1;
     o->peers = (1 << USINE_PEER_COUNT) - 1;
     o->budget_s = 0.4;
     o->measure_peak = 1;
@@ -51,8 +51,14 @@ static int thread_index(const usine_bench_run *run, int threads)
 
 double usine_bench_run_peak(const usine_bench_run *run, usine_dtype dtype, int threads)
 {
-    const int t = thread_index(run, threads);
-    return t < 0 ? 0 : run->peak[dtype == USINE_F64][t];
+    const int t = thread_index(run, threads), slot = usine_bench_dtype_slot(dtype);
+    return t < 0 || slot < 0 ? 0 : run->peak[slot][t];
+}
+
+int usine_bench_run_peak_measured(const usine_bench_run *run)
+{
+    return run->options->measure_peak &&
+           (run->peak_method[0] || run->lowp_method[0][0] || run->lowp_method[1][0]);
 }
 
 double usine_bench_run_bandwidth(const usine_bench_run *run, int threads)
@@ -110,8 +116,9 @@ static void measure_peaks(usine_bench_run *run)
     const usine_bench_options *o = run->options;
     if (!o->measure_peak)
         return;
-    usine_bench_progress("measuring the %s FMA peak and the triad bandwidth",
-                         usine_cpu_isa_name(run->machine->isa_active));
+    usine_bench_progress("measuring the %s FMA%s peak and the triad bandwidth",
+                         usine_cpu_isa_name(run->machine->isa_active),
+                         o->dtypes & USINE_BENCH_LOWP_BITS ? " and dot-product" : "");
     usine_bench_peak_job job = {run->machine->isa_active,
                                 o->dtypes,
                                 o->threads,
@@ -126,14 +133,47 @@ static void measure_peaks(usine_bench_run *run)
         return;
     }
     memcpy(run->peak, out.gflops, sizeof run->peak);
+    memcpy(run->lowp_method, out.lowp_method, sizeof run->lowp_method);
     memcpy(run->bandwidth, out.bandwidth, sizeof run->bandwidth);
     run->triad_bytes = out.triad_bytes;
     snprintf(run->peak_method, sizeof run->peak_method, "%s", out.method);
     usine_bench_progress_clear();
 }
 
-/* Uniform in [-1, 1): inputs with no structure a kernel could exploit, the same on every
- * run (xorshift64, Marsaglia 2003). */
+/* f32 to bf16 (its upper half), rounded to nearest even; inputs here are finite. */
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* One element from v uniform in [-1, 1). int8 activations (u8) keep to 7 bits: oneDNN
+ * without VNNI pairs products in saturating 16-bit sums (vpmaddubsw), and 127 x 128 x 2
+ * still fits, so every implementation stays exact and the comparison can be exact. */
+static void store(void *x, usine_dtype dtype, size_t i, double v)
+{
+    switch (dtype) {
+    case USINE_F32:
+        ((float *)x)[i] = (float)v;
+        break;
+    case USINE_F64:
+        ((double *)x)[i] = v;
+        break;
+    case USINE_BF16:
+        ((uint16_t *)x)[i] = to_bf16((float)v);
+        break;
+    case USINE_U8:
+        ((uint8_t *)x)[i] = (uint8_t)((v + 1) * 64);
+        break;
+    default: /* USINE_S8 */
+        ((int8_t *)x)[i] = (int8_t)floor(v * 128);
+        break;
+    }
+}
+
+/* Uniform in [-1, 1) (or the integer range): inputs with no structure a kernel could
+ * exploit, the same on every run (xorshift64, Marsaglia 2003). */
 static void fill_random(void *x, usine_dtype dtype, size_t count, uint64_t seed)
 {
     uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
@@ -141,16 +181,18 @@ static void fill_random(void *x, usine_dtype dtype, size_t count, uint64_t seed)
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
-        const double v = (double)(s >> 11) * 0x1.0p-52 - 1.0;
-        if (dtype == USINE_F32)
-            ((float *)x)[i] = (float)v;
-        else
-            ((double *)x)[i] = v;
+        store(x, dtype, i, (double)(s >> 11) * 0x1.0p-52 - 1.0);
     }
 }
 
-static void fill_nan(void *x, usine_dtype dtype, size_t count)
+/* beta = 0: C is never read, so it starts as garbage (NaN, or a byte pattern for s32)
+ * that an element left unwritten would show. */
+static void fill_garbage(void *x, usine_dtype dtype, size_t count)
 {
+    if (dtype == USINE_S32) {
+        memset(x, 0xa5, count * sizeof(int32_t));
+        return;
+    }
     for (size_t i = 0; i < count; i++)
         if (dtype == USINE_F32)
             ((float *)x)[i] = NAN;
@@ -163,6 +205,7 @@ static void fill_nan(void *x, usine_dtype dtype, size_t count)
 typedef struct case_buffers {
     void *a, *b, *c_usine, *c_peer;
     size_t c_bytes, c_count;
+    usine_dtype types[3]; /* A, B, C */
 } case_buffers;
 
 static void *alloc_aligned(size_t bytes)
@@ -172,18 +215,18 @@ static void *alloc_aligned(size_t bytes)
 
 static int case_alloc(const usine_bench_case *c, size_t seed, case_buffers *buf)
 {
-    const size_t es = c->dtype == USINE_F32 ? sizeof(float) : sizeof(double);
+    usine_bench_case_types(c, buf->types);
     const size_t na = (size_t)(c->m * c->k * c->batch), nb = (size_t)(c->k * c->n * c->batch);
     buf->c_count = (size_t)(c->m * c->n * c->batch);
-    buf->c_bytes = buf->c_count * es;
-    buf->a = alloc_aligned(na * es);
-    buf->b = alloc_aligned(nb * es);
+    buf->c_bytes = buf->c_count * usine_bench_dtype_size(buf->types[2]);
+    buf->a = alloc_aligned(na * usine_bench_dtype_size(buf->types[0]));
+    buf->b = alloc_aligned(nb * usine_bench_dtype_size(buf->types[1]));
     buf->c_usine = usine_bench_shared_alloc(buf->c_bytes);
     buf->c_peer = usine_bench_shared_alloc(buf->c_bytes);
     if (!buf->a || !buf->b || !buf->c_usine || !buf->c_peer)
         return -1;
-    fill_random(buf->a, c->dtype, na, 2 * seed + 1);
-    fill_random(buf->b, c->dtype, nb, 2 * seed + 2);
+    fill_random(buf->a, buf->types[0], na, 2 * seed + 1);
+    fill_random(buf->b, buf->types[1], nb, 2 * seed + 2);
     return 0;
 }
 
@@ -231,7 +274,7 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
     r->case_index = ci;
     r->threads = threads;
     r->lib = lib;
-    fill_nan(c, bc->dtype, buf->c_count); /* beta = 0: every element must be written */
+    fill_garbage(c, buf->types[2], buf->c_count); /* beta = 0: every element must be written */
     if (usine_bench_in_child(usine_bench_gemm_child, &job, &out, sizeof out, CHILD_TIMEOUT_S,
                              r->message, sizeof r->message) != 0) {
         r->status = USINE_BENCH_FAILED;
@@ -251,11 +294,19 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
     r->noisy = r->spread > USINE_BENCH_NOISY_SPREAD;
 }
 
+/* The comparison works on column-major operands; a row-major product C = op(A) op(B)
+ * (bf16, int8) is the column-major C^T = op(B)^T op(A)^T of the same memory, so the
+ * operands swap and so do m and n (reported positions are then (j, i) of row-major C). */
 static void check_against_usine(const usine_bench_case *bc, const case_buffers *buf,
                                 usine_bench_result *r)
 {
-    const usine_bench_operands ops = {bc->dtype, bc->m,  bc->n,      bc->k,     bc->batch,
-                                      buf->a,    buf->b, bc->transa, bc->transb};
+    usine_bench_operands ops = {buf->types[0], buf->types[1], buf->types[2], bc->m,
+                                bc->n,         bc->k,         bc->batch,     buf->a,
+                                buf->b,        bc->transa,    bc->transb};
+    if (usine_bench_is_lowp(bc->dtype))
+        ops = (usine_bench_operands){buf->types[1], buf->types[0], buf->types[2], bc->n,
+                                     bc->m,         bc->k,         bc->batch,     buf->b,
+                                     buf->a,        bc->transb,    bc->transa};
     r->checked = usine_bench_compare(&ops, buf->c_usine, buf->c_peer, &r->check) == 0;
 }
 
@@ -287,8 +338,11 @@ static void skipped_peer(usine_bench_run *run, size_t ci, int threads, int id,
     r->threads = threads;
     r->lib = 1 + id;
     r->status = USINE_BENCH_SKIPPED;
+    const int lowp = usine_bench_is_lowp(run->cases[ci].dtype);
     snprintf(r->message, sizeof r->message, "%s",
-             !p->available ? p->why : "no GEMM for this dtype");
+             !p->available            ? p->why
+             : lowp && p->lowp_why[0] ? p->lowp_why
+                                      : "no GEMM for this dtype");
 }
 
 static void report_mismatch(const usine_bench_case *bc, int lib, int threads,

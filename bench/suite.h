@@ -35,13 +35,14 @@ typedef struct usine_bench_conv {
 typedef struct usine_bench_case {
     usine_bench_op op;
     char dtype_name[8]; /* f32, f64, bf16, f16, int8 */
-    usine_dtype dtype;  /* meaningful when runs */
+    usine_dtype dtype;  /* F32, F64, BF16, F16, or U8 for int8 (u8 x s8 -> s32) */
     int runs;           /* usine has this op and dtype: it is measured */
     char group[48];     /* section of the suite (a model, "square", ...) */
     char note[160];     /* the line's trailing comment: what the shape is, where from */
     char origin[96];    /* file:line */
     int64_t count;      /* how often the layer occurs in its model (information only) */
-    /* GEMM, column-major: C (m x n) = op(A) (m x k) op(B) (k x n), `batch` times. */
+    /* GEMM: C (m x n) = op(A) (m x k) op(B) (k x n), `batch` times; column-major in f32
+     * and f64, row-major in bf16 and int8 (A the activations, B the weights). */
     int64_t m, n, k, batch;
     char transa, transb; /* 'N' or 'T' */
     usine_bench_attention att;
@@ -88,13 +89,30 @@ const char *usine_bench_case_not_built(const usine_bench_case *c);
  * "n1 c64 56x56 k64 3x3/1". */
 void usine_bench_case_label(const usine_bench_case *c, char *out, size_t size);
 
-/* Leading dimensions of a GEMM case's A and B as stored (column-major, packed): A is
- * m x k (lda m), or k x m when transposed (lda k); B is k x n (ldb k) or n x k (ldb n). */
+/* Leading dimensions of a GEMM case's A and B as stored, packed. Column-major (f32,
+ * f64): A is m x k (lda m), or k x m when transposed (lda k); B is k x n (ldb k) or n x k
+ * (ldb n). Row-major (bf16, int8): lda k (m transposed), ldb n (k transposed). */
 int64_t usine_bench_lda(const usine_bench_case *c);
 int64_t usine_bench_ldb(const usine_bench_case *c);
 
-/* "f32" or "f64". */
+/* "f32", "f64", "bf16", "f16", "int8" (for USINE_U8: the u8 x s8 -> s32 family). */
 const char *usine_bench_dtype_name(usine_dtype dtype);
+
+/* The dtypes a run measures have a slot each, for peaks and options: f32 0, f64 1, bf16 2,
+ * int8 3 (-1 for another dtype); bit (1 << slot) in option masks. */
+#define USINE_BENCH_DTYPE_SLOTS 4
+#define USINE_BENCH_LOWP_BITS   ((1 << 2) | (1 << 3)) /* bf16 and int8 */
+int usine_bench_dtype_slot(usine_dtype dtype);
+usine_dtype usine_bench_slot_dtype(int slot);
+
+/* bf16 or int8: row-major, called through usine_gemm_ex, compared with oneDNN's matmul. */
+int usine_bench_is_lowp(usine_dtype dtype);
+
+/* A, B and C's dtypes: all alike in f32 and f64; bf16 x bf16 -> f32; u8 x s8 -> s32. */
+void usine_bench_case_types(const usine_bench_case *c, usine_dtype types[3]);
+
+/* Bytes of one element. */
+size_t usine_bench_dtype_size(usine_dtype dtype);
 
 /* The whole file as a NUL-terminated string (free it), or NULL with a message. */
 char *usine_bench_read_file(const char *path, char *message, size_t size);

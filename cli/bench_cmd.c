@@ -33,7 +33,9 @@ void usine_cli_bench_help(FILE *out)
         "  --shapes SUITE|FILE        a suite, or a shape file (bench/suites/README.md;\n"
         "                             DeepBench GEMM and conv lists are accepted)\n"
         "  --list                     list the suite's cases, flops and intensity; run nothing\n"
-        "  --dtypes LIST              f32,f64 (default both)\n"
+        "  --dtypes LIST              f32,f64,bf16,int8 (default all); bf16 and int8 rows\n"
+        "                             are row-major (A activations, B weights K x N) and\n"
+        "                             compare with oneDNN's matmul; int8 = u8 x s8 -> s32\n"
         "  --threads LIST             thread counts, e.g. 1,2 (default 1 and all cores)\n"
         "  --peers LIST               openblas,blis,onednn, all or none (default all)\n"
         "  --reps N                   exactly N timed repetitions (default: at least 3,\n"
@@ -48,7 +50,9 @@ void usine_cli_bench_help(FILE *out)
         "                             (--json, default usine-bench-mpi.json) and flags nodes\n"
         "                             of one fingerprint more than 10%% apart%s\n"
         "\n"
-        "Peers are loaded with dlopen; a missing one is named and skipped.\n"
+        "Peers are loaded with dlopen; a missing one is named and skipped. bf16 and int8\n"
+        "rows run oneDNN's matmul primitive (row-major weights) and report %% of the measured\n"
+        "vdpbf16ps / vpdpbusd peak; a dtype usine lacks leaves its cell empty, with why.\n"
         "USINE_BENCH_OPENBLAS, USINE_BENCH_BLIS, USINE_BENCH_ONEDNN=path load another file.\n"
         "Attention and convolution cases are listed as not built yet (issues 7 and 8).\n",
         usine_bench_suite_names(), USINE_BENCH_MAX_REPS,
@@ -89,17 +93,23 @@ static int parse_threads(const char *s, usine_bench_options *o)
     return o->n_threads ? 0 : bad("--threads", s, "a list such as 1,2");
 }
 
+/* Bit (1 << slot) per dtype: f32, f64, bf16, int8 (suite.h). */
 static int parse_dtypes(const char *s, usine_bench_options *o)
 {
+    static const char *const expected = "f32, f64, bf16, int8, comma-separated (e.g. f32,bf16)";
     char list[64];
     snprintf(list, sizeof list, "%s", s);
     o->dtypes = 0;
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (strcmp(t, "f32") && strcmp(t, "f64"))
-            return bad("--dtypes", s, "f32, f64 or f32,f64");
-        o->dtypes |= strcmp(t, "f32") ? 2 : 1;
+        int slot = -1;
+        for (int d = 0; d < USINE_BENCH_DTYPE_SLOTS && slot < 0; d++)
+            if (!strcmp(t, usine_bench_dtype_name(usine_bench_slot_dtype(d))))
+                slot = d;
+        if (slot < 0)
+            return bad("--dtypes", s, expected);
+        o->dtypes |= 1 << slot;
     }
-    return o->dtypes ? 0 : bad("--dtypes", s, "f32, f64 or f32,f64");
+    return o->dtypes ? 0 : bad("--dtypes", s, expected);
 }
 
 static int parse_peers(const char *s, usine_bench_options *o)

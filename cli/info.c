@@ -217,13 +217,23 @@ static int chosen(const usine_bench_machine *m, const usine_gemm_kernel *k)
     return m->context_ok && (m->gemm[0].kernel == k || m->gemm[1].kernel == k);
 }
 
+/* What a kernel multiplies: its input type for bf16 and int8 kernels (whose C is f32 or
+ * s32), else its C type. */
+static const char *kernel_dtype(const usine_gemm_kernel *k)
+{
+    return k->in_type == USINE_BF16 ? "bf16"
+           : k->in_type == USINE_U8 ? "int8"
+           : k->dtype == USINE_F64  ? "f64"
+                                    : "f32";
+}
+
 static void print_registry(const usine_bench_machine *m)
 {
     printf("Kernels:    registered, in order of preference (runs here?)\n");
     for (const usine_gemm_kernel *const *k = usine_gemm_registry; *k; k++)
-        printf("  %-30s %s %2dx%-3d %-7s %s%s\n", (*k)->name,
-               (*k)->dtype == USINE_F32 ? "f32" : "f64", (*k)->mr, (*k)->nr,
-               usine_cpu_isa_name((*k)->isa), runs_here(m, *k), chosen(m, *k) ? ", chosen" : "");
+        printf("  %-30s %-4s %2dx%-3d %-7s %s%s\n", (*k)->name, kernel_dtype(*k), (*k)->mr,
+               (*k)->nr, usine_cpu_isa_name((*k)->isa), runs_here(m, *k),
+               chosen(m, *k) ? ", chosen" : "");
 }
 
 static void json_registry(usine_jsonw *w, const usine_bench_machine *m)
@@ -232,7 +242,7 @@ static void json_registry(usine_jsonw *w, const usine_bench_machine *m)
     for (const usine_gemm_kernel *const *k = usine_gemm_registry; *k; k++) {
         usine_jsonw_object(w, NULL);
         usine_jsonw_string(w, "name", (*k)->name);
-        usine_jsonw_string(w, "dtype", (*k)->dtype == USINE_F32 ? "f32" : "f64");
+        usine_jsonw_string(w, "dtype", kernel_dtype(*k));
         usine_jsonw_int(w, "mr", (*k)->mr);
         usine_jsonw_int(w, "nr", (*k)->nr);
         usine_jsonw_string(w, "isa", usine_cpu_isa_name((*k)->isa));

@@ -69,8 +69,10 @@ static void read_peaks(rp_run *r, const cJSON *doc)
     }
     cJSON_ArrayForEach(v, get(get(doc, "peak"), "compute"))
     {
-        if ((int)num(v, "threads") == r->max_threads)
-            r->peak[strcmp(str(v, "dtype"), "f64") == 0] = num(v, "gflops");
+        static const char *const dtypes[4] = {"f32", "f64", "bf16", "int8"};
+        for (int d = 0; d < 4; d++)
+            if ((int)num(v, "threads") == r->max_threads && !strcmp(str(v, "dtype"), dtypes[d]))
+                r->peak[d] = num(v, "gflops");
     }
     cJSON_ArrayForEach(v, get(get(get(doc, "peak"), "bandwidth"), "values"))
     {

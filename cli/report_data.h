@@ -27,7 +27,7 @@ typedef struct rp_run {
     char cpu[128], host[64], isa[16], fingerprint[17], fingerprint_text[320];
     char created[32], suite[160], version[32], peers[3][160];
     int cores, max_threads;
-    double peak[2];   /* f32, f64 GFLOP/s at max_threads (0: not measured) */
+    double peak[4];   /* f32, f64, bf16 GFLOP/s, int8 GOP/s at max_threads (0: not measured) */
     double bandwidth; /* GB/s at max_threads */
     double wall_s;
     rp_case *cases;

@@ -67,8 +67,12 @@ static void machine_row(FILE *out, const rp_report *r, const char *what, int fie
             fprintf(out, "%s, %d cores", x->isa, x->cores);
             break;
         case 4:
-            fprintf(out, "f32 %.1f, f64 %.1f GFLOP/s (%d threads)", x->peak[0], x->peak[1],
-                    x->max_threads);
+            fprintf(out, "f32 %.1f, f64 %.1f GFLOP/s", x->peak[0], x->peak[1]);
+            if (x->peak[2] > 0)
+                fprintf(out, ", bf16 %.1f GFLOP/s", x->peak[2]);
+            if (x->peak[3] > 0)
+                fprintf(out, ", int8 %.1f GOP/s", x->peak[3]);
+            fprintf(out, " (%d threads)", x->max_threads);
             break;
         case 5:
             fprintf(out, "%.1f GB/s (triad, %d threads)", x->bandwidth, x->max_threads);
@@ -142,9 +146,14 @@ static void grid(FILE *out, const axis *x, const axis *y, const char *xl, const 
             (x->px0 + x->px1) / 2, y->px0 + 30, xl, (y->px0 + y->px1) / 2, yl);
 }
 
-/* The ceilings: bandwidth x intensity up to the ridge, then the peak. */
-static void roof(FILE *out, const axis *x, const axis *y, double peak, double bw, int dashed)
+/* The ceilings: bandwidth x intensity up to the ridge, then the peak of dtype slot d
+ * (rp_run.peak): f32 solid, f64 dashed, bf16 and int8 dotted. */
+static void roof(FILE *out, const axis *x, const axis *y, const rp_run *run, int d)
 {
+    static const char *const dash[4] = {"", " stroke-dasharray=\"8 4\"",
+                                        " stroke-dasharray=\"2 4\"", " stroke-dasharray=\"2 4\""};
+    static const char *const label[4] = {"f32", "f64", "bf16", "int8"};
+    const double peak = run->peak[d], bw = run->bandwidth;
     if (peak <= 0 || bw <= 0)
         return;
     const double ridge = peak / bw, x0 = x->lo;
@@ -152,15 +161,17 @@ static void roof(FILE *out, const axis *x, const axis *y, double peak, double bw
     fprintf(out,
             "<polyline class=\"mark\" fill=\"none\" stroke=\"%s\" stroke-width=\"3\"%s "
             "points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f\"/>\n",
-            RP_COLOR_ROOF, dashed ? " stroke-dasharray=\"8 4\"" : "", map(x, xs), map(y, y0),
-            map(x, ridge), map(y, peak), map(x, x->hi), map(y, peak));
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s peak %.0f GFLOP/s</text>\n",
-            map(x, x->hi) - 4, map(y, peak) - 5, dashed ? "f64" : "f32", peak);
+            RP_COLOR_ROOF, dash[d], map(x, xs), map(y, y0), map(x, ridge), map(y, peak),
+            map(x, x->hi), map(y, peak));
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s peak %.0f %s</text>\n",
+            map(x, x->hi) - 4, map(y, peak) - 5, label[d], peak, d == 3 ? "GOP/s" : "GFLOP/s");
 }
 
 static void roof_range(const rp_run *run, double *xlo, double *xhi, double *ylo, double *yhi)
 {
-    *xlo = 1e30, *xhi = 0, *ylo = 1e30, *yhi = run->peak[0] > 0 ? run->peak[0] : 1;
+    *xlo = 1e30, *xhi = 0, *ylo = 1e30, *yhi = 1;
+    for (int d = 0; d < 4; d++)
+        *yhi = run->peak[d] > *yhi ? run->peak[d] : *yhi;
     for (size_t i = 0; i < run->n_rows; i++) {
         const rp_row *w = &run->rows[i];
         const double ai = run->cases[w->case_id].intensity, g = w->gflops[0];
@@ -175,6 +186,14 @@ static void roof_range(const rp_run *run, double *xlo, double *xhi, double *ylo,
     }
     *xlo = *xlo > *xhi ? 0.1 : *xlo;
     *ylo = *ylo > *yhi ? 1 : *ylo;
+}
+
+static const char *point_color(const char *dtype)
+{
+    return !strcmp(dtype, "f64")    ? "#c77dff"
+           : !strcmp(dtype, "bf16") ? "#2a9d8f"
+           : !strcmp(dtype, "int8") ? "#e76f51"
+                                    : RP_COLOR_POINT;
 }
 
 static void roofline(FILE *out, const rp_run *run, size_t index)
@@ -192,8 +211,8 @@ static void roofline(FILE *out, const rp_run *run, size_t index)
             "viewBox=\"0 0 %.0f %.0f\" xmlns=\"http://www.w3.org/2000/svg\">\n",
             w, h, w, h);
     grid(out, &x, &y, "arithmetic intensity (flop/byte)", "GFLOP/s");
-    roof(out, &x, &y, run->peak[0], run->bandwidth, 0);
-    roof(out, &x, &y, run->peak[1], run->bandwidth, 1);
+    for (int d = 0; d < 4; d++)
+        roof(out, &x, &y, run, d);
     for (size_t i = 0; i < run->n_rows; i++) {
         const rp_row *r = &run->rows[i];
         const rp_case *c = &run->cases[r->case_id];
@@ -202,8 +221,7 @@ static void roofline(FILE *out, const rp_run *run, size_t index)
         fprintf(out,
                 "<circle class=\"mark\" cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%s\" "
                 "stroke=\"#fff\"><title>",
-                map(&x, c->intensity), map(&y, r->gflops[0]),
-                strcmp(c->dtype, "f64") ? RP_COLOR_POINT : "#c77dff");
+                map(&x, c->intensity), map(&y, r->gflops[0]), point_color(c->dtype));
         esc(out, c->label);
         fprintf(out, " %s: %.1f GFLOP/s, %.1f flop/B</title></circle>\n", c->dtype, r->gflops[0],
                 c->intensity);
@@ -412,7 +430,8 @@ void rp_write_html(FILE *out, const rp_report *r, const char *generated)
     verdicts(out, r);
     fputs("<h2>Roofline</h2>\n<p>Log-log: arithmetic intensity against usine's GFLOP/s at the "
           "most threads, one point per case; ceilings are the measured FMA peak (solid f32, "
-          "dashed f64) and the triad bandwidth.</p>\n<div class=\"row\">\n",
+          "dashed f64), the bf16 and int8 dot-product peaks (dotted; int8 in GOP/s) and the "
+          "triad bandwidth.</p>\n<div class=\"row\">\n",
           out);
     for (size_t i = 0; i < r->n_runs; i++)
         roofline(out, &r->runs[i], i);

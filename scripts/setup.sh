@@ -7,8 +7,9 @@ set -eu
 BUILD="build-essential cmake pkg-config libhwloc-dev hwloc-nox libpapi-dev papi-tools"
 # The usine command's cluster modes (Open MPI) and result files (cJSON).
 TOOLS="openmpi-bin libopenmpi-dev libcjson-dev"
-# Peers for `usine bench` (dlopen'ed): OpenBLAS, BLIS, oneDNN.
-PEERS="libopenblas0-pthread libblis4-pthread libdnnl2"
+# Peers for `usine bench` (dlopen'ed): OpenBLAS, BLIS, oneDNN; oneDNN's header only for the
+# types of its matmul primitive (the bf16 and int8 peer), never linked.
+PEERS="libopenblas0-pthread libblis4-pthread libdnnl2 libdnnl-dev"
 # Tests: the reference BLAS test programs (xblat3s...), numpy (LD_PRELOAD test), python3
 # (JSON checks), python3-jsonschema (the bench JSON against its schema), clang-format
 # (style check), chromium (renders the HTML report).

@@ -62,6 +62,27 @@ broken("not_built_silent", lambda d: [c.update(not_built=None) for c in d["cases
 broken("bad_version", lambda d: d.update(schema_version=2))
 broken("no_results", lambda d: d.pop("results"))
 PY
+    # bf16 and int8 rows (issue 6): measured, each peer's cell either measured or skipped
+    # with its reason, oneDNN's checked against usine's C, bf16/int8 peaks with a method.
+    "$py" - "$work/a.json" <<'PY' || fail "the bf16 and int8 rows are not what they should be"
+import json, sys
+d = json.load(open(sys.argv[1]))
+lowp = {c["id"]: c["dtype"] for c in d["cases"] if c["dtype"] in ("bf16", "int8")}
+assert set(lowp.values()) == {"bf16", "int8"} and all(d["cases"][i]["runs"] for i in lowp), lowp
+rows = [r for r in d["results"] if r["case"] in lowp]
+for r in rows:
+    assert r["status"] in ("ok", "skipped"), r
+    assert r["status"] == "ok" or r["message"], r
+ok = {(r["case"], r["threads"]): r for r in rows if r["library"] == "usine" and r["status"] == "ok"}
+for r in rows:
+    if r["library"] == "oneDNN" and r["status"] == "ok" and (r["case"], r["threads"]) in ok:
+        assert r["match"] is True, r
+        if lowp[r["case"]] == "int8":
+            assert r["tolerance"] == 0 and r["max_rel_diff_vs_usine"] == 0, r
+peaks = {p["dtype"] for p in d["peak"]["compute"]} | {p["dtype"] for p in d["peak"]["not_measured"]}
+assert {"bf16", "int8"} <= peaks, peaks
+print(f"{len(rows)} bf16/int8 results:", sorted({(lowp[r['case']], r['library'], r['status']) for r in rows}))
+PY
     for b in no_fingerprint gflops_string not_built_silent bad_version no_results; do
         if validate "$work/broken_$b.json" >"$work/v.txt" 2>&1; then
             cat "$work/v.txt"

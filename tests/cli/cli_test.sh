@@ -1,7 +1,7 @@
 #!/bin/sh
 # Tests of the `usine` command: exit status and the headings a user relies on.
 # usage: cli_test.sh PATH_TO_USINE CHECK   (CHECK: help, version, info, info-json,
-# bench-smoke, bad-usage). Exit 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE).
+# bench-smoke, bench-lowp, bad-usage). Exit 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE).
 set -u
 usine=$1
 check=$2
@@ -54,6 +54,24 @@ bench-smoke)
     head -n 1 "$out.csv" | grep -q "^cpu_model,isa," || fail "the CSV has no header"
     valid_json "$out.json"
     ;;
+bench-lowp)
+    # bf16 and int8 lines are measured: usine's cell and oneDNN's (its matmul primitive)
+    # each hold a number or a visible reason, and the summary compares them.
+    run 0 bench smoke --dtypes bf16,int8 --peers onednn --reps 1 --time 0.01 --threads 1 \
+        --json "$out.json"
+    expect "40x36x70" "bf16" "int8" "oneDNN" "usine / oneDNN matmul" "0 mismatches"
+    grep -E "^40x36x70 +bf16 +1 +([0-9.]+|-) .* ([0-9.]+|-) +(oneDNN|-)" "$out" >/dev/null ||
+        fail "no bf16 row with usine and oneDNN cells"
+    valid_json "$out.json"
+    python3 - "$out.json" <<'PY' || fail "the bf16 row has neither a oneDNN number nor a reason"
+import json, sys
+d = json.load(open(sys.argv[1]))
+bf16 = [c["id"] for c in d["cases"] if c["dtype"] == "bf16"]
+cells = [r for r in d["results"] if r["case"] in bf16 and r["library"] == "oneDNN"]
+assert cells and all(r["status"] == "ok" or r["message"] for r in cells), cells
+print("oneDNN bf16:", [(r["status"], r.get("gflops_median"), r["message"]) for r in cells])
+PY
+    ;;
 bad-usage)
     run 2 frobnicate
     expect "unknown command 'frobnicate'"
@@ -65,6 +83,8 @@ bad-usage)
     expect "unknown option '--frobnicate'"
     run 2 bench --reps 0
     expect "--reps '0'"
+    run 2 bench --dtypes f16
+    expect "--dtypes 'f16'" "bf16, int8"
     run 2 bench --shapes huge
     expect "unknown suite 'huge'"
     run 2 bench --threads

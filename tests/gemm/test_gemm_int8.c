@@ -253,6 +253,18 @@ static void f32_output(void)
         t.batch = v == 5 ? 3 : 1;
         run(&t);
     }
+    /* Per-column scales with alpha, results made in C itself (beta == 0), both layouts. */
+    for (int layout = 0; layout < 2; layout++) {
+        int8_case t = plain(USINE_U8, 70, 45, 300);
+        t.c_type = USINE_F32;
+        t.layout = layout ? USINE_ROW_MAJOR : USINE_COL_MAJOR;
+        t.alpha = -0.75;
+        t.scales = 2;
+        t.with_bias = 1;
+        t.act = USINE_ACT_GELU_ERF;
+        t.za = 3;
+        run(&t);
+    }
     int8_case t = plain(USINE_U8, 300, 260, 1500); /* team threads, several k blocks */
     t.layout = USINE_ROW_MAJOR;
     t.za = 100;

@@ -98,32 +98,36 @@ static void pack_pairs_any(int W, int r, int64_t k, const uint16_t *x, int64_t r
 }
 
 /* Columns contiguous (rs == 1): the two columns of a pair are interleaved 16 rows at a
- * time by one two-source permute. */
-static void pack_pairs_from_columns(int W, int r, int64_t k, const uint16_t *x, int64_t cs,
+ * time by one two-source permute. Every panel of the block advances together, pair by
+ * pair, so that the columns are read along their length (see the int8 kernel's packing). */
+static void pack_pairs_from_columns(int W, int64_t rows, int64_t k, const uint16_t *x, int64_t cs,
                                     uint16_t *dst)
 {
+    const int64_t panel = (int64_t)W * ((k + 1) / 2) * 2;
+    const int step = W < 16 ? W : 16;
     static const uint16_t zip[32] = {0, 32, 1, 33, 2,  34, 3,  35, 4,  36, 5,  37, 6,  38, 7,  39,
                                      8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
     const __m512i idx = _mm512_loadu_si512(zip);
     for (int64_t g = 0; 2 * g < k; g++) {
         const uint16_t *c0 = x + 2 * g * cs, *c1 = c0 + cs;
-        for (int i0 = 0; i0 < W; i0 += 16) {
-            const int valid = r - i0 >= 16 ? 16 : r - i0 > 0 ? r - i0 : 0;
-            const __mmask16 rows = (__mmask16)((1u << valid) - 1);
-            const __m256i lo = _mm256_maskz_loadu_epi16(rows, c0 + i0);
+        for (int64_t i0 = 0; i0 < (rows + W - 1) / W * W; i0 += step) {
+            const int64_t left = rows - i0;
+            const int valid = left >= step ? step : left > 0 ? (int)left : 0;
+            const __mmask16 live = (__mmask16)((1u << valid) - 1);
+            const __m256i lo = _mm256_maskz_loadu_epi16(live, c0 + i0);
             const __m256i hi =
-                2 * g + 1 < k ? _mm256_maskz_loadu_epi16(rows, c1 + i0) : _mm256_setzero_si256();
+                2 * g + 1 < k ? _mm256_maskz_loadu_epi16(live, c1 + i0) : _mm256_setzero_si256();
             const __m512i v = _mm512_permutex2var_epi16(_mm512_castsi256_si512(lo), idx,
                                                         _mm512_castsi256_si512(hi));
-            const int lanes = W - i0 >= 16 ? 16 : W - i0;
-            const __mmask32 out = lanes == 16 ? 0xffffffffu : (__mmask32)((1u << (2 * lanes)) - 1);
-            _mm512_mask_storeu_epi16(dst + (g * W + i0) * 2, out, v);
+            const __mmask32 out = step == 16 ? 0xffffffffu : 0xffffu;
+            _mm512_mask_storeu_epi16(dst + i0 / W * panel + (g * W + i0 % W) * 2, out, v);
         }
     }
 }
 
-/* Rows contiguous along k (cs == 1, rs even): a pair is a dword of the row, so packing is
- * a transpose of dwords, 16 rows x 16 pairs at a time. */
+/* Rows contiguous along k (cs == 1): a pair is a dword of the row (unaligned when rs is
+ * odd: the loads do not care), so packing is a transpose of dwords, 16 rows x 16 pairs at
+ * a time. */
 static void pack_pairs_from_rows(int W, int r, int64_t k, const uint16_t *x, int64_t rs,
                                  uint16_t *dst)
 {
@@ -150,12 +154,14 @@ static void pack_pairs(int W, int64_t rows, int64_t k, const void *xv, int64_t r
 {
     const uint16_t *x = (const uint16_t *)xv;
     uint16_t *dst = (uint16_t *)dstv;
+    if (rs == 1) {
+        pack_pairs_from_columns(W, rows, k, x, cs, dst);
+        return;
+    }
     const int64_t panel = (int64_t)W * ((k + 1) / 2) * 2;
     for (int64_t i0 = 0; i0 < rows; i0 += W, x += W * rs, dst += panel) {
         const int r = rows - i0 < W ? (int)(rows - i0) : W;
-        if (rs == 1)
-            pack_pairs_from_columns(W, r, k, x, cs, dst);
-        else if (cs == 1 && rs % 2 == 0)
+        if (cs == 1)
             pack_pairs_from_rows(W, r, k, x, rs, dst);
         else
             pack_pairs_any(W, r, k, x, rs, cs, dst, 0);

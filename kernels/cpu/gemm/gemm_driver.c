@@ -397,7 +397,7 @@ static int64_t sums_count(const sub_problem *sp, int64_t rows, int64_t cols)
 
 static int32_t *sums_at(const sub_problem *sp, char *ws_c, int64_t rows, int64_t cols)
 {
-    return (int32_t *)(ws_c + align_up((size_t)(rows * cols) * sp->es));
+    return (int32_t *)(ws_c + (sp->narrow ? align_up((size_t)(rows * cols) * sp->es) : 0));
 }
 
 /* The five loops over a rows x cols block of C starting at (row0, col0). In a team every
@@ -419,7 +419,7 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
     const char *a = (const char *)ops->a, *b = (const char *)ops->b;
     usine_epilogue epilogue;
     c_target target = {(char *)ops->c, s->ldc, 0, 0, NULL};
-    if (s->epilogue || sp->narrow) {
+    if (s->epilogue || sp->narrow || sp->int8) {
         epilogue = s->epilogue ? *s->epilogue : (usine_epilogue){0};
         epilogue.out = sp->narrow ? ops->c : NULL;
         epilogue.ldo = s->ldc;
@@ -443,13 +443,18 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
         epilogue.k = s->k;
         epilogue.zero_a = sp->zero_a;
         epilogue.zero_b = sp->zero_b;
+        /* u8 x s8 or s8 x s8 products of k <= 65536 terms stay within s32; zero points can
+         * take them beyond. */
+        epilogue.sums_fit_s32 = s->a_zero == 0 && s->b_zero == 0;
     }
 
     for (int64_t jc = col0; jc < col0 + cols; jc += nc) {
         const int64_t nb = min64(nc, col0 + cols - jc);
         for (int64_t pc = 0; pc < s->k; pc += kc) {
             const int64_t kb = min64(kc, s->k - pc);
-            const void *alpha = sp->narrow ? (const void *)sp->one : (const void *)sp->alpha;
+            /* Raw sums for a narrow C and for int8 (alpha comes in the epilogue). */
+            const void *alpha =
+                sp->narrow || sp->int8 ? (const void *)sp->one : (const void *)sp->alpha;
             const void *beta = pc > 0       ? (const void *)sp->one
                                : sp->narrow ? (const void *)sp->zero
                                             : (const void *)sp->beta;
@@ -528,10 +533,14 @@ static size_t pack_b_bytes(const sub_problem *sp)
 }
 
 /* Sums go to a per-thread temporary and the epilogue writes C: for a C dtype other than the
- * kernel's, and always for int8 (zero points and sign flips are compensated there). */
+ * kernel's, except int8 with beta == 0: its s32 sums are stored in C itself (s32 and f32
+ * have the same size) and the epilogue turns them into the result in place. A temporary as
+ * large as the thread's C costs a pass over memory (measured: 11% at 2048^3 int8). */
 static int narrow_output(const usine_gemm_plan *plan, const usine_gemm_shape *s)
 {
-    return s->c_type != plan->kernel->dtype || plan->kernel->in_type == USINE_U8;
+    if (plan->kernel->in_type == USINE_U8)
+        return s->beta != 0.0;
+    return s->c_type != plan->kernel->dtype;
 }
 
 static void choose_grid(const usine_gemm_kernel *kernel, const usine_gemm_shape *s, int threads,
@@ -566,13 +575,11 @@ static size_t per_thread_bytes(const sub_problem *sp, int count)
     size_t bytes = 0;
     if (!(s->k == 0 || s->alpha == 0.0) && !is_gemv(plan, s))
         bytes = pack_a_bytes(sp) + pack_b_bytes(sp);
-    if (narrow_output(plan, s)) {
-        int64_t rows, cols;
-        thread_block(sp, count, &rows, &cols);
-        bytes += align_up((size_t)(rows * cols) * es) +
-                 align_up((size_t)sums_count(sp, rows, cols) * sizeof(int32_t));
-    }
-    return bytes;
+    int64_t rows, cols;
+    thread_block(sp, count, &rows, &cols);
+    if (narrow_output(plan, s))
+        bytes += align_up((size_t)(rows * cols) * es);
+    return bytes + align_up((size_t)sums_count(sp, rows, cols) * sizeof(int32_t));
 }
 
 /* Threads worth using for `items` problems of this shape. */
@@ -732,10 +739,13 @@ static void scale_part(const sub_problem *sp, const usine_gemm_operands *ops, in
 {
     const usine_gemm_shape *s = sp->shape;
     const usine_gemm_kernel *kernel = sp->plan->kernel;
-    if (!sp->narrow)
-        scale_c(kernel->dtype, s->m, cols, (char *)ops->c + col0 * s->ldc * (int64_t)sp->es, s->ldc,
-                s->beta);
-    if (!s->epilogue && !sp->narrow)
+    char *c0 = (char *)ops->c + col0 * s->ldc * (int64_t)sp->es;
+    if (sp->int8 && !sp->narrow) /* beta == 0: sums of zero, made into results in place */
+        for (int64_t j = 0; j < cols; j++)
+            memset(c0 + j * s->ldc * (int64_t)sp->es, 0, (size_t)s->m * sp->es);
+    else if (!sp->narrow)
+        scale_c(kernel->dtype, s->m, cols, c0, s->ldc, s->beta);
+    if (!s->epilogue && !sp->narrow && !sp->int8)
         return;
     usine_epilogue e = s->epilogue ? *s->epilogue : (usine_epilogue){0};
     e.out = sp->narrow ? ops->c : NULL;

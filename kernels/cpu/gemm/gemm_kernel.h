@@ -73,6 +73,7 @@ typedef struct usine_epilogue {
     int64_t sums_row0, sums_col0;       /* the rows and columns whose sums come first */
     int64_t k;
     int32_t zero_a, zero_b; /* zero points in the packed domain (see usine_gemm_kernel) */
+    int sums_fit_s32;       /* the caller's zero points are 0: |exact sum| < 2^31 */
     const float *scales;    /* NULL, or 1 value (scale_count 1), or one per row or column */
     int64_t scale_count;
     int scale_per_row;

@@ -5,7 +5,8 @@
 extern const usine_gemm_kernel usine_sgemm_cpu_avx512_48x8, usine_sgemm_cpu_avx512_32x12,
     usine_sgemm_cpu_avx2_16x6, usine_sgemm_cpu_generic_8x4;
 extern const usine_gemm_kernel usine_sbgemm_cpu_avx512bf16_48x8;
-extern const usine_gemm_kernel usine_u8s8gemm_cpu_avx512vnni_48x8, usine_u8s8gemm_cpu_generic_8x4;
+extern const usine_gemm_kernel usine_u8s8gemm_cpu_avx512vnni_48x8, usine_u8s8gemm_cpu_avx2_8x4,
+    usine_u8s8gemm_cpu_generic_8x4;
 extern const usine_gemm_kernel usine_dgemm_cpu_avx512_24x8, usine_dgemm_cpu_avx512_16x12,
     usine_dgemm_cpu_avx2_8x6, usine_dgemm_cpu_generic_4x4;
 
@@ -18,6 +19,7 @@ const usine_gemm_kernel *const usine_gemm_registry[] = {
     &usine_sgemm_cpu_generic_8x4,
     &usine_sbgemm_cpu_avx512bf16_48x8,
     &usine_u8s8gemm_cpu_avx512vnni_48x8,
+    &usine_u8s8gemm_cpu_avx2_8x4,
     &usine_u8s8gemm_cpu_generic_8x4,
     &usine_dgemm_cpu_avx512_24x8,
     &usine_dgemm_cpu_avx512_16x12,
