@@ -567,7 +567,8 @@ const char *usine_bench_case_not_built(const usine_bench_case *c)
         return "attention not built yet (issue 7)";
     if (c->op == USINE_BENCH_OP_CONV)
         return "convolution not built yet (issue 8)";
-    return "f16 GEMM not measured yet (issue 6)";
+    return "f16 GEMM not benchmarked yet (usine runs it, converted to f32 while packing; no f16 "
+           "peer on this CPU)";
 }
 
 void usine_bench_case_label(const usine_bench_case *c, char *out, size_t size)

@@ -33,7 +33,7 @@ typedef struct tune_class {
 } tune_class;
 
 typedef struct tune_args {
-    int dtypes[2]; /* f32, f64 wanted */
+    int dtypes[USINE_SELECT_DTYPES]; /* f32, f64, bf16, int8 wanted */
     int threads[8], n_threads;
     const char *shapes, *export_path, *import_path, *db;
     double budget;
@@ -43,7 +43,7 @@ typedef struct tune_args {
 void usine_cli_tune_help(FILE *out)
 {
     fprintf(out,
-            "usage: usine tune [--ops gemm] [--dtypes f32,f64] [--threads 1,2] [--shapes FILE]\n"
+            "usage: usine tune [--ops gemm] [--dtypes f32,f64,bf16,int8] [--threads 1,2] [--shapes FILE]\n"
             "                  [--budget SECONDS] [--verify] [--export FILE] [--import FILE]\n"
             "                  [--clear] [--db FILE] [--mpi]\n"
             "\n"
@@ -53,7 +53,7 @@ void usine_cli_tune_help(FILE *out)
             "confirmation. Results go to the user database ($USINE_TUNE_DB, else\n"
             "$XDG_CACHE_HOME/usine/tune.db, else ~/.cache/usine/tune.db).\n"
             "\n"
-            "  --dtypes LIST     f32,f64 (default both)\n"
+            "  --dtypes LIST     f32,f64,bf16,int8 (default f32,f64)\n"
             "  --threads LIST    thread counts (default 1 and all cores)\n"
             "  --shapes FILE     one 'M N K' (or 'gemm f32 M N K') per line, '#' comments;\n"
             "                    default: the GEMM suite of `usine bench gemm`\n"
@@ -81,15 +81,26 @@ static int parse_list(const char *s, const char *what, int (*each)(const char *,
     return 0;
 }
 
+/* The families `usine tune` knows, in the selector's order. */
+static const usine_dtype family_dtypes[USINE_SELECT_DTYPES] = {USINE_F32, USINE_F64, USINE_BF16,
+                                                               USINE_U8};
+
+/* Index of a family name ("f32", "f64", "bf16", "int8"), or -1. */
+static int family_index(const char *name)
+{
+    for (int d = 0; d < USINE_SELECT_DTYPES; d++)
+        if (strcmp(name, usine_select_dtype_name(family_dtypes[d])) == 0)
+            return d;
+    return -1;
+}
+
 static int add_dtype(const char *tok, void *arg)
 {
     tune_args *a = (tune_args *)arg;
-    if (strcmp(tok, "f32") == 0)
-        a->dtypes[0] = 1;
-    else if (strcmp(tok, "f64") == 0)
-        a->dtypes[1] = 1;
-    else
+    const int d = family_index(tok);
+    if (d < 0)
         return -1;
+    a->dtypes[d] = 1;
     return 0;
 }
 
@@ -157,7 +168,10 @@ static int parse_args(int argc, char **argv, tune_args *a)
             return USINE_EXIT_USAGE;
         }
     }
-    if (!a->dtypes[0] && !a->dtypes[1])
+    int any = 0;
+    for (int d = 0; d < USINE_SELECT_DTYPES; d++)
+        any |= a->dtypes[d];
+    if (!any)
         a->dtypes[0] = a->dtypes[1] = 1;
     return 0;
 }
@@ -209,13 +223,14 @@ static int read_shapes(const char *path, int64_t shapes[][3], int dtype_of[], in
         dtype_of[n] = -1;
         if (sscanf(line, " %lld %lld %lld %c", &m, &nn, &k, &tail) == 3) {
         } else if (sscanf(line, " %15s %15s %lld %lld %lld %c", op, dt, &m, &nn, &k, &tail) == 5 &&
-                   strcmp(op, "gemm") == 0 && (!strcmp(dt, "f32") || !strcmp(dt, "f64"))) {
-            dtype_of[n] = strcmp(dt, "f64") == 0;
+                   strcmp(op, "gemm") == 0 && family_index(dt) >= 0) {
+            dtype_of[n] = family_index(dt);
         } else if (strspn(line, " \t\r\n") == strlen(line)) {
             continue;
         } else {
-            fprintf(stderr, "usine tune: %s:%d: expected 'M N K' or 'gemm f32|f64 M N K'\n", path,
-                    lineno);
+            fprintf(stderr,
+                    "usine tune: %s:%d: expected 'M N K' or 'gemm f32|f64|bf16|int8 M N K'\n",
+                    path, lineno);
             fclose(f);
             return -1;
         }
@@ -246,7 +261,7 @@ static int build_classes(const tune_args *a, int default_threads, tune_class *li
         for (int i = 0; i < n_shapes; i++) {
             memcpy(shapes[i], default_shapes[i], sizeof shapes[i]);
             /* f64 on the squares only, as `usine bench gemm` does. */
-            dtype_of[i] = shapes[i][0] == shapes[i][1] && shapes[i][1] == shapes[i][2] ? -1 : 0;
+            dtype_of[i] = shapes[i][0] == shapes[i][1] && shapes[i][1] == shapes[i][2] ? -1 : -2;
         }
     }
     int threads[8], n_threads = a->n_threads;
@@ -257,12 +272,14 @@ static int build_classes(const tune_args *a, int default_threads, tune_class *li
             threads[n_threads++] = default_threads;
     }
     int count = 0;
-    for (int d = 0; d < 2; d++)
+    /* dtype_of: a family index, -1 any, -2 any but f64. */
+    for (int d = 0; d < USINE_SELECT_DTYPES; d++)
         for (int i = 0; i < n_shapes; i++)
             for (int t = 0; t < n_threads; t++)
-                if (a->dtypes[d] && (dtype_of[i] < 0 || dtype_of[i] == d))
+                if (a->dtypes[d] && (dtype_of[i] == -1 || dtype_of[i] == d ||
+                                     (dtype_of[i] == -2 && family_dtypes[d] != USINE_F64)))
                     add_class(list, &count,
-                              (tune_class){d ? USINE_F64 : USINE_F32, shapes[i][0], shapes[i][1],
+                              (tune_class){family_dtypes[d], shapes[i][0], shapes[i][1],
                                            shapes[i][2], threads[t]});
     return count;
 }

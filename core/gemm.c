@@ -383,17 +383,30 @@ static usine_status run(usine_context *ctx, const gemm_call *g, usine_gemm_batch
 
 /* ------------------------------------------------------------------ entry points */
 
+/* The call of usine_gemm or one of its batched forms, checked (all but the operands). */
+static usine_status legacy_call(usine_context *context, const char *function, usine_dtype dtype,
+                                usine_layout layout, usine_transpose trans_a,
+                                usine_transpose trans_b, int64_t m, int64_t n, int64_t k,
+                                double alpha, double beta, int64_t lda, int64_t ldb, int64_t ldc,
+                                gemm_call *g)
+{
+    *g = (gemm_call){function, dtype,          layout, trans_a, trans_b, m,     n,     k,
+                     alpha,    beta,           lda,    ldb,     ldc,     dtype, dtype, dtype,
+                     NULL,     USINE_ACT_NONE, NULL};
+    const usine_status st = check_legacy_dtype(g);
+    return st ? st : check_scalars_and_enums(context, g);
+}
+
 usine_status usine_gemm(usine_context *context, usine_dtype dtype, usine_layout layout,
                         usine_transpose trans_a, usine_transpose trans_b, int64_t m, int64_t n,
                         int64_t k, double alpha, const void *a, int64_t lda, const void *b,
                         int64_t ldb, double beta, void *c, int64_t ldc)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype,          layout, trans_a, trans_b, m,     n,     k,
-                         alpha,    beta,           lda,    ldb,     ldc,     dtype, dtype, dtype,
-                         NULL,     USINE_ACT_NONE, NULL};
-    usine_status st = check_legacy_dtype(&g);
-    if (st || (st = check_scalars_and_enums(context, &g)) || m == 0 || n == 0)
+    gemm_call g;
+    usine_status st = legacy_call(context, __func__, dtype, layout, trans_a, trans_b, m, n, k,
+                                  alpha, beta, lda, ldb, ldc, &g);
+    if (st || m == 0 || n == 0)
         return st;
     span sa, sb, sc;
     static const char *names[3] = {"a", "b", "c"};
@@ -451,13 +464,42 @@ usine_status usine_gemm_strided_batched(usine_context *context, usine_dtype dtyp
                                         void *c, int64_t ldc, int64_t stride_c, int64_t batch_count)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype,          layout, trans_a, trans_b, m,     n,     k,
-                         alpha,    beta,           lda,    ldb,     ldc,     dtype, dtype, dtype,
-                         NULL,     USINE_ACT_NONE, NULL};
-    usine_status st = check_legacy_dtype(&g);
-    if (st || (st = check_scalars_and_enums(context, &g)))
+    gemm_call g;
+    const usine_status st = legacy_call(context, __func__, dtype, layout, trans_a, trans_b, m, n, k,
+                                        alpha, beta, lda, ldb, ldc, &g);
+    return st ? st : strided(context, &g, a, stride_a, b, stride_b, c, stride_c, batch_count);
+}
+
+/* A checked call over arrays of pointers: every pointer checked, then one run. */
+static usine_status pointer_batch(usine_context *context, const gemm_call *g, const void *const *a,
+                                  const void *const *b, void *const *c, int64_t batch_count)
+{
+    if (batch_count < 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function,
+                          "batch_count = %" PRId64 " is negative", batch_count);
+    if (batch_count == 0 || g->m == 0 || g->n == 0)
+        return USINE_SUCCESS;
+    if (!c || (reads_ab(g) && (!a || !b)))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function, "the pointer array %s is NULL",
+                          !c   ? "c"
+                          : !a ? "a"
+                               : "b");
+    span sa, sb, sc;
+    usine_status st = operand_spans(g, &sa, &sb, &sc);
+    if (st)
         return st;
-    return strided(context, &g, a, stride_a, b, stride_b, c, stride_c, batch_count);
+    for (int64_t i = 0; i < batch_count; i++) {
+        char na[32], nb[32], nc[32];
+        snprintf(na, sizeof na, "a[%" PRId64 "]", i);
+        snprintf(nb, sizeof nb, "b[%" PRId64 "]", i);
+        snprintf(nc, sizeof nc, "c[%" PRId64 "]", i);
+        const char *names[3] = {na, nb, nc};
+        if ((st = check_operands(g, names, reads_ab(g) ? a[i] : NULL, sa, reads_ab(g) ? b[i] : NULL,
+                                 sb, c[i], sc)))
+            return st;
+    }
+    const usine_gemm_batch batch = {.count = batch_count, .a_array = a, .b_array = b, .c_array = c};
+    return run(context, g, batch);
 }
 
 usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine_layout layout,
@@ -467,37 +509,10 @@ usine_status usine_gemm_batched(usine_context *context, usine_dtype dtype, usine
                                 void *const *c, int64_t ldc, int64_t batch_count)
 {
     usine_clear_error();
-    const gemm_call g = {__func__, dtype,          layout, trans_a, trans_b, m,     n,     k,
-                         alpha,    beta,           lda,    ldb,     ldc,     dtype, dtype, dtype,
-                         NULL,     USINE_ACT_NONE, NULL};
-    usine_status st = check_legacy_dtype(&g);
-    if (st || (st = check_scalars_and_enums(context, &g)))
-        return st;
-    if (batch_count < 0)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
-                          "batch_count = %" PRId64 " is negative", batch_count);
-    if (batch_count == 0 || m == 0 || n == 0)
-        return USINE_SUCCESS;
-    if (!c || (reads_ab(&g) && (!a || !b)))
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "the pointer array %s is NULL",
-                          !c   ? "c"
-                          : !a ? "a"
-                               : "b");
-    span sa, sb, sc;
-    if ((st = operand_spans(&g, &sa, &sb, &sc)))
-        return st;
-    for (int64_t i = 0; i < batch_count; i++) {
-        char na[32], nb[32], nc[32];
-        snprintf(na, sizeof na, "a[%" PRId64 "]", i);
-        snprintf(nb, sizeof nb, "b[%" PRId64 "]", i);
-        snprintf(nc, sizeof nc, "c[%" PRId64 "]", i);
-        const char *names[3] = {na, nb, nc};
-        if ((st = check_operands(&g, names, reads_ab(&g) ? a[i] : NULL, sa,
-                                 reads_ab(&g) ? b[i] : NULL, sb, c[i], sc)))
-            return st;
-    }
-    const usine_gemm_batch batch = {.count = batch_count, .a_array = a, .b_array = b, .c_array = c};
-    return run(context, &g, batch);
+    gemm_call g;
+    const usine_status st = legacy_call(context, __func__, dtype, layout, trans_a, trans_b, m, n, k,
+                                        alpha, beta, lda, ldb, ldc, &g);
+    return st ? st : pointer_batch(context, &g, a, b, c, batch_count);
 }
 
 usine_status usine_gemm_desc_init(usine_gemm_desc *desc)
@@ -573,14 +588,14 @@ static usine_status check_epilogue(const usine_gemm_desc *d)
     return USINE_SUCCESS;
 }
 
-usine_status usine_gemm_ex(usine_context *context, const usine_gemm_desc *d, const void *a,
-                           const void *b, void *c)
+/* The call a descriptor describes, checked (all but the operands). */
+static usine_status desc_call(usine_context *context, const usine_gemm_desc *d,
+                              const char *function, gemm_call *g)
 {
-    usine_clear_error();
     if (!d)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "desc is NULL");
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function, "desc is NULL");
     if (d->struct_size < sizeof *d)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function,
                           "desc->struct_size = %zu: call usine_gemm_desc_init first",
                           d->struct_size);
     /* bf16 and f16 are computed in f32: converted while packing, rounded in the epilogue;
@@ -588,18 +603,39 @@ usine_status usine_gemm_ex(usine_context *context, const usine_gemm_desc *d, con
     const usine_dtype compute = d->a_type == USINE_F64 ? USINE_F64
                                 : is_int8(d->a_type)   ? USINE_S32
                                                        : USINE_F32;
-    const gemm_call g = {__func__,  compute, d->layout,     d->trans_a, d->trans_b,
-                         d->m,      d->n,    d->k,          d->alpha,   d->beta,
-                         d->lda,    d->ldb,  d->ldc,        d->a_type,  d->b_type,
-                         d->c_type, d->bias, d->activation, d};
-    usine_status st = check_scalars_and_enums(context, &g);
+    *g = (gemm_call){function,  compute,   d->layout, d->trans_a,    d->trans_b, d->m,   d->n,
+                     d->k,      d->alpha,  d->beta,   d->lda,        d->ldb,     d->ldc, d->a_type,
+                     d->b_type, d->c_type, d->bias,   d->activation, d};
+    usine_status st = check_scalars_and_enums(context, g);
     if (st || (st = check_epilogue(d)))
         return st;
-    if (d->bias && g.m > 0 && g.n > 0 &&
-        (UINTPTR_MAX - (uintptr_t)d->bias) / sizeof(float) < (uintptr_t)g.n)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__,
+    if (d->bias && g->m > 0 && g->n > 0 &&
+        (UINTPTR_MAX - (uintptr_t)d->bias) / sizeof(float) < (uintptr_t)g->n)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function,
                           "bias + n floats wraps around the address space");
+    return USINE_SUCCESS;
+}
+
+usine_status usine_gemm_ex(usine_context *context, const usine_gemm_desc *d, const void *a,
+                           const void *b, void *c)
+{
+    usine_clear_error();
+    gemm_call g;
+    const usine_status st = desc_call(context, d, __func__, &g);
+    if (st)
+        return st;
     return strided(context, &g, a, d->stride_a, b, d->stride_b, c, d->stride_c, d->batch_count);
+}
+
+usine_status usine_gemm_ex_batched(usine_context *context, const usine_gemm_desc *d,
+                                   const void *const *a, const void *const *b, void *const *c)
+{
+    usine_clear_error();
+    gemm_call g;
+    const usine_status st = desc_call(context, d, __func__, &g);
+    if (st)
+        return st;
+    return pointer_batch(context, &g, a, b, c, d->batch_count);
 }
 
 usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype, int64_t m, int64_t n,

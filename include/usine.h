@@ -213,6 +213,13 @@ USINE_API usine_status usine_gemm_desc_init(usine_gemm_desc *desc);
 USINE_API usine_status usine_gemm_ex(usine_context *context, const usine_gemm_desc *desc,
                                      const void *a, const void *b, void *c);
 
+/* desc->batch_count products from arrays of pointers, as usine_gemm_batched: item i is
+ * a[i], b[i], c[i] (the descriptor's strides are ignored). Every pointer is checked before
+ * any C is written; the C[i] must not overlap one another (not checked). */
+USINE_API usine_status usine_gemm_ex_batched(usine_context *context, const usine_gemm_desc *desc,
+                                             const void *const *a, const void *const *b,
+                                             void *const *c);
+
 /* ---------------------------------------------------------------- introspection */
 
 /*

@@ -312,6 +312,83 @@ static void saturation(void)
     free(b);
 }
 
+/* usine_gemm_ex_batched: items from arrays of pointers (separate allocations), each
+ * checked against the reference; NULL arrays are errors. */
+static void pointer_batches(void)
+{
+    enum { ITEMS = 3 };
+    int8_case t = plain(USINE_S8, 61, 35, 90);
+    t.c_type = USINE_F32;
+    t.layout = USINE_ROW_MAJOR;
+    t.tb = USINE_TRANS;
+    t.za = -2;
+    t.zb = 4;
+    t.scales = 2;
+    t.with_bias = 1;
+    t.act = USINE_ACT_RELU;
+    const int64_t lda = t.k, ldb = t.k, ldc = t.n;
+    void *a[ITEMS], *b[ITEMS], *c[ITEMS], *c0[ITEMS];
+    float scales[35], bias[35];
+    for (int j = 0; j < 35; j++) {
+        scales[j] = (float)test_rand_uniform(0.01, 0.1);
+        bias[j] = (float)test_rand_uniform(-1, 1);
+    }
+    for (int it = 0; it < ITEMS; it++) {
+        a[it] = malloc((size_t)(t.m * t.k));
+        b[it] = malloc((size_t)(t.n * t.k));
+        c[it] = malloc((size_t)(t.m * t.n) * 4);
+        c0[it] = malloc((size_t)(t.m * t.n) * 4);
+        for (int64_t e = 0; e < t.m * t.k; e++)
+            ((int8_t *)a[it])[e] = (int8_t)test_rand_int(-128, 127);
+        for (int64_t e = 0; e < t.n * t.k; e++)
+            ((int8_t *)b[it])[e] = (int8_t)test_rand_int(-128, 127);
+    }
+    usine_gemm_desc d;
+    usine_gemm_desc_init(&d);
+    d.layout = t.layout;
+    d.trans_b = t.tb;
+    d.m = t.m;
+    d.n = t.n;
+    d.k = t.k;
+    d.lda = lda;
+    d.ldb = ldb;
+    d.ldc = ldc;
+    d.a_type = USINE_S8;
+    d.b_type = USINE_S8;
+    d.c_type = USINE_F32;
+    d.a_zero_point = t.za;
+    d.b_zero_point = t.zb;
+    d.scales = scales;
+    d.scale_count = t.n;
+    d.bias = bias;
+    d.activation = t.act;
+    d.batch_count = ITEMS;
+    const void *const *ca = (const void *const *)a, *const *cb = (const void *const *)b;
+    if (CHECK(usine_gemm_ex_batched(ctx, &d, ca, cb, c) == USINE_SUCCESS, "pointer batch: %s",
+              usine_last_error()))
+        for (int it = 0; it < ITEMS; it++)
+            CHECK(check(&t, a[it], lda, (const int8_t *)b[it], ldb, c0[it], c[it], ldc, scales,
+                        bias, "pointer batch") == 0,
+                  "pointer batch item %d", it);
+    CHECK(usine_gemm_ex_batched(ctx, &d, NULL, cb, c) == USINE_ERROR_INVALID_ARGUMENT &&
+              strstr(usine_last_error(), "pointer array a"),
+          "NULL a array: %s", usine_last_error());
+    CHECK(usine_gemm_ex_batched(ctx, NULL, ca, cb, c) == USINE_ERROR_INVALID_ARGUMENT,
+          "NULL descriptor");
+    void *keep = c[1];
+    c[1] = NULL;
+    CHECK(usine_gemm_ex_batched(ctx, &d, ca, cb, c) == USINE_ERROR_INVALID_ARGUMENT &&
+              strstr(usine_last_error(), "c[1]"),
+          "NULL c[1]: %s", usine_last_error());
+    c[1] = keep;
+    for (int it = 0; it < ITEMS; it++) {
+        free(a[it]);
+        free(b[it]);
+        free(c[it]);
+        free(c0[it]);
+    }
+}
+
 static void errors(void)
 {
     uint8_t x[64] = {0};
@@ -361,6 +438,7 @@ int main(void)
     errors();
     layouts();
     f32_output();
+    pointer_batches();
     saturation();
     usine_destroy(ctx);
     return test_finish("test_gemm_int8");

@@ -39,6 +39,13 @@ echo "== verify"
 cat "$work/verify.txt"
 grep -q 'geometric-mean gain' "$work/verify.txt" || { echo "FAIL: no summary"; exit 1; }
 
+echo "== low-precision families (the best kernel of each for this CPU, bf16 and int8 keys)"
+printf 'gemm bf16 64 48 40\ngemm int8 64 48 40\n' >"$work/lowp.txt"
+"$usine" tune --db "$work/lowp.db" --shapes "$work/lowp.txt" --dtypes bf16,int8 --threads 1 \
+    --budget 2
+grep -q "	bf16	t1	" "$work/lowp.db" || { echo "FAIL: no bf16 entry"; exit 1; }
+grep -q "	int8	t1	.*u8s8gemm" "$work/lowp.db" || { echo "FAIL: no int8 entry"; exit 1; }
+
 echo "== export, clear, import"
 "$usine" tune --db "$work/tune.db" --export "$work/export.db"
 [ "$(entries "$work/export.db")" -eq 2 ] || { echo "FAIL: export"; exit 1; }
