@@ -43,7 +43,8 @@ typedef struct tune_args {
 void usine_cli_tune_help(FILE *out)
 {
     fprintf(out,
-            "usage: usine tune [--ops gemm] [--dtypes f32,f64,bf16,int8] [--threads 1,2] [--shapes FILE]\n"
+            "usage: usine tune [--ops gemm] [--dtypes f32,f64,bf16,int8] [--threads 1,2] [--shapes "
+            "FILE]\n"
             "                  [--budget SECONDS] [--verify] [--export FILE] [--import FILE]\n"
             "                  [--clear] [--db FILE] [--mpi]\n"
             "\n"
@@ -229,8 +230,8 @@ static int read_shapes(const char *path, int64_t shapes[][3], int dtype_of[], in
             continue;
         } else {
             fprintf(stderr,
-                    "usine tune: %s:%d: expected 'M N K' or 'gemm f32|f64|bf16|int8 M N K'\n",
-                    path, lineno);
+                    "usine tune: %s:%d: expected 'M N K' or 'gemm f32|f64|bf16|int8 M N K'\n", path,
+                    lineno);
             fclose(f);
             return -1;
         }

@@ -220,6 +220,79 @@ USINE_API usine_status usine_gemm_ex_batched(usine_context *context, const usine
                                              const void *const *a, const void *const *b,
                                              void *const *c);
 
+/* ---------------------------------------------------------------- attention */
+
+/*
+ * Fused attention (FlashAttention-2 forward): per batch item b and query head h,
+ *   O = softmax(Q K^T * scale + mask) V
+ * with Q [batch, heads_q, seq_q, head_dim], K and V [batch, heads_kv, seq_k, head_dim] and
+ * O like Q, computed tiled with an online softmax in O(seq * head_dim) memory (the scores
+ * matrix is never stored). Query head h reads key/value head h / (heads_q / heads_kv)
+ * (grouped-query attention; heads_kv == 1 is multi-query). usine_attention_desc_init fills
+ * the defaults (f32, no mask, scale 1/sqrt(head_dim), nothing else set); set the sizes and
+ * strides.
+ *
+ * Masks, with off = seq_k - seq_q (per sequence when the lengths vary): query i sees key j
+ * when j <= i + off if causal (bottom-right aligned: the last query sees every key; with
+ * seq_q > seq_k the first seq_q - seq_k queries see none), and, when window > 0, when also
+ * j > i + off - window (the last `window` keys up to its own position; without causal, every
+ * key after that). A query that sees no key gets O = 0 and lse = -inf (never NaN).
+ *
+ * Results do not depend on the thread count or on scheduling: each block of query rows is
+ * computed by one thread in a fixed order, so every call is bitwise reproducible on a given
+ * machine and ISA (`deterministic` is therefore always honoured, at no cost).
+ */
+typedef struct usine_attention_desc {
+    size_t struct_size; /* sizeof(usine_attention_desc); set by usine_attention_desc_init */
+    /* Element type of Q, K, V and O: USINE_F32, or USINE_BF16 (converted exactly to f32;
+     * products and sums in f32; O rounded to bf16 to nearest, ties to even). */
+    usine_dtype dtype;
+    int64_t batch;    /* >= 0 (0: nothing to do); with cu_seqlens, the number of sequences */
+    int64_t heads_q;  /* >= 1, a multiple of heads_kv */
+    int64_t heads_kv; /* >= 1 */
+    int64_t seq_q;    /* >= 0 query positions (with cu_seqlens: the longest sequence) */
+    int64_t seq_k;    /* >= 0 key positions (0: every O row is 0, lse -inf) */
+    int64_t head_dim; /* a multiple of 16 from 16 to 256 (32, 64, 80, 96, 128, 256 ...) */
+    /*
+     * Strides in elements of the [batch, head, position] axes of Q, K, V and O, each >= 0;
+     * the head_dim axis is contiguous (stride 1). BSHD ([batch, seq, heads, dim]) is
+     * {seq * heads * dim, dim, heads * dim}, BHSD is {heads * seq * dim, seq * dim, dim};
+     * padding is allowed. Distinct O elements must not share memory (checked), and O and lse
+     * must not overlap Q, K or V (checked on the address ranges they span).
+     */
+    int64_t q_strides[3], k_strides[3], v_strides[3], o_strides[3];
+    double scale;   /* multiplies Q K^T; 0: 1 / sqrt(head_dim) */
+    int causal;     /* 0 or 1: the bottom-right aligned causal mask above */
+    int64_t window; /* 0: none; > 0: the sliding window above; < 0 is an error */
+    /*
+     * Variable lengths: NULL (every sequence is seq_q x seq_k), or both set to batch + 1
+     * non-decreasing offsets from cu[0] >= 0: sequence b is positions cu[b] .. cu[b+1] - 1
+     * along the position axis of batch index 0 (the batch stride is then unused), with
+     * cu_q[b+1] - cu_q[b] <= seq_q and cu_k[b+1] - cu_k[b] <= seq_k.
+     */
+    const int32_t *cu_seqlens_q, *cu_seqlens_k;
+    int deterministic; /* 0 or 1: results bitwise reproducible across runs and thread
+                          counts; always the case (see above) */
+} usine_attention_desc;
+
+USINE_API usine_status usine_attention_desc_init(usine_attention_desc *desc);
+
+/*
+ * The forward described: q, k, v and o as the descriptor says; lse is NULL or f32
+ * [batch, heads_q, seq_q] contiguous (varlen: [heads_q, cu_seqlens_q[batch]], row h of
+ * sequence b's position i at h * cu_seqlens_q[batch] + cu_seqlens_q[b] + i): the natural log
+ * of sum_j exp(scale * q_i . k_j) over the visible keys, -inf for a query that sees none.
+ * Rows of O and lse that belong to no sequence (varlen padding) are not written.
+ * Errors: USINE_ERROR_INVALID_ARGUMENT (null context, descriptor or pointer, bad
+ * struct_size, negative size or stride, heads_q not a multiple of heads_kv, negative
+ * window, causal not 0 or 1, decreasing or too long cu_seqlens, overlapping outputs),
+ * USINE_ERROR_OVERFLOW (a tensor spans more than the address space),
+ * USINE_ERROR_NOT_SUPPORTED (dtype, head_dim). On error nothing is written.
+ */
+USINE_API usine_status usine_attention_forward(usine_context *context,
+                                               const usine_attention_desc *desc, const void *q,
+                                               const void *k, const void *v, void *o, float *lse);
+
 /* ---------------------------------------------------------------- introspection */
 
 /*

@@ -265,7 +265,16 @@ static void f32_output(void)
         t.za = 3;
         run(&t);
     }
-    int8_case t = plain(USINE_U8, 300, 260, 1500); /* team threads, several k blocks */
+    /* Two threads as a team (rows split, one packed B and its column sums shared), k in
+     * two blocks, sign flips on both sides and zero points. */
+    for (int layout = 0; layout < 2; layout++) {
+        int8_case t = plain(USINE_S8, layout ? 70 : 400, layout ? 400 : 70, 2600);
+        t.layout = layout ? USINE_ROW_MAJOR : USINE_COL_MAJOR;
+        t.za = 3;
+        t.zb = -1;
+        run(&t);
+    }
+    int8_case t = plain(USINE_U8, 300, 260, 1500); /* a grid of threads, several k blocks */
     t.layout = USINE_ROW_MAJOR;
     t.za = 100;
     t.zb = 1;

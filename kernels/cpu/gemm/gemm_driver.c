@@ -354,28 +354,22 @@ static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t 
     }
 }
 
-/* int8: adds the column sums of the packed B block (nb columns from ws_b) to col_sums. */
-static void sum_b_block(const sub_problem *sp, int64_t kb, int64_t nb, const char *ws_b,
-                        int32_t *col_sums)
-{
-    const int64_t nr = sp->plan->kernel->nr;
-    for (int64_t jr = 0; jr < nb; jr += nr)
-        sp->plan->kernel->sum_b((int)nr, kb, ws_b + panel_bytes(sp, jr, kb), col_sums + jr);
-}
-
 static void share(int64_t total, int64_t unit, int parts, int index, int64_t *begin,
                   int64_t *count);
 
 /* A team of threads computing one block together: they split its rows and share the
  * packed B (each packs a part, all read all of it), so that nothing is packed twice. */
 typedef struct team {
-    int index, size; /* size 1: a thread alone, with a private B buffer */
+    int index, size;   /* size 1: a thread alone, with a private B buffer */
+    int32_t *col_sums; /* int8 in a team: the column sums all share (in thread 0's space) */
 } team;
 
 /* Packs the B block [pc, pc + kb) x [jc + b_full, jc + nb) into ws_b: alone, or this
- * thread's share of its panels followed by a barrier. */
+ * thread's share of its panels followed by a barrier. int8: col_sums (for column
+ * jc + b_full on; NULL: none) gets the sums of the panels this thread packed, while they
+ * are in its cache; no other thread writes those columns. */
 static void pack_b_block(const sub_problem *sp, const char *b, int64_t pc, int64_t kb, int64_t jc,
-                         int64_t b_full, int64_t nb, char *ws_b, team t)
+                         int64_t b_full, int64_t nb, char *ws_b, int32_t *col_sums, team t)
 {
     const usine_gemm_shape *s = sp->shape;
     const usine_gemm_kernel *kernel = sp->plan->kernel;
@@ -385,6 +379,13 @@ static void pack_b_block(const sub_problem *sp, const char *b, int64_t pc, int64
     pack_panel(sp, (int)nr, kernel->pack_b, 1, s->b_type, count, kb,
                b + (pc * s->b_rs + (jc + b_full + first) * s->b_cs) * b_es, s->b_cs, s->b_rs,
                ws_b + panel_bytes(sp, first, kb));
+    if (col_sums) {
+        int32_t *mine = col_sums + first;
+        if (pc == 0)
+            memset(mine, 0, (size_t)ceil_div(count, nr) * (size_t)nr * sizeof *mine);
+        for (int64_t jr = 0; jr < count; jr += nr)
+            kernel->sum_b((int)nr, kb, ws_b + panel_bytes(sp, first + jr, kb), mine + jr);
+    }
     if (t.size > 1)
         usine_cpu_barrier();
 }
@@ -432,10 +433,11 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
         target = (c_target){ws_c, rows, row0, col0, &epilogue};
     int32_t *row_sums = NULL, *col_sums = NULL;
     if (sp->int8) {
+        /* Row sums here; column sums (here, or shared by a team) zeroed as B is packed. */
         int32_t *sums = sums_at(sp, ws_c, rows, cols);
-        memset(sums, 0, (size_t)sums_count(sp, rows, cols) * sizeof *sums);
+        memset(sums, 0, (size_t)(rows + kernel->mr) * sizeof *sums);
         row_sums = sp->zero_b ? sums : NULL; /* a zero point of 0 needs no sums */
-        col_sums = sp->zero_a ? sums + rows + kernel->mr : NULL;
+        col_sums = !sp->zero_a ? NULL : t.col_sums ? t.col_sums : sums + rows + kernel->mr;
         epilogue.row_sums = row_sums;
         epilogue.col_sums = col_sums;
         epilogue.sums_row0 = row0;
@@ -463,9 +465,8 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
                 t.size > 1 ? (b_source){0, 0, NULL, nr, 0} : choose_b(sp, b, rows, pc, jc);
             /* Direct B still packs a last partial panel: the kernel reads NR columns. */
             const int64_t b_full = bsrc.direct ? nb / nr * nr : 0;
-            pack_b_block(sp, b, pc, kb, jc, b_full, nb, ws_b, t);
-            if (col_sums)
-                sum_b_block(sp, kb, nb, ws_b, col_sums + (jc - col0));
+            pack_b_block(sp, b, pc, kb, jc, b_full, nb, ws_b,
+                         col_sums ? col_sums + (jc - col0) : NULL, t);
             for (int64_t ic = row0; ic < row0 + rows; ic += mc) {
                 a_panels ap;
                 /* A is packed again for every column block: its rows are summed once. */
@@ -763,6 +764,20 @@ static void scale_part(const sub_problem *sp, const usine_gemm_operands *ops, in
     }
 }
 
+/* int8 in a team: the column sums every thread reads, where thread 0 keeps its own (after
+ * its row sums); NULL for other kernels. */
+static int32_t *team_col_sums(const run_args *r, int count)
+{
+    if (!r->sp.int8)
+        return NULL;
+    const usine_gemm_shape *s = r->sp.shape;
+    const int64_t mr = r->sp.plan->kernel->mr;
+    int64_t row0, rows;
+    share(s->m, row_granularity(r->sp.plan->kernel), count, 0, &row0, &rows);
+    char *ws_c0 = r->workspace + pack_a_bytes(&r->sp) + pack_b_bytes(&r->sp);
+    return sums_at(&r->sp, ws_c0, rows, s->n) + rows + mr;
+}
+
 /* The share of one item's C that thread `index` of `count` computes. */
 static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int index, int count,
                           char *ws)
@@ -793,7 +808,7 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
         share(s->m, row_unit, count, index, &row0, &rows);
         char *ws_b0 = r->workspace + a_bytes;
         gemm_block(&r->sp, ops, row0, rows, 0, s->n, ws, ws_b0, ws + ab_bytes,
-                   (team){index, count});
+                   (team){index, count, team_col_sums(r, count)});
         return;
     }
     int tm, tn;
@@ -804,7 +819,7 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
     share(s->n, kernel->nr, tn, index % tn, &col0, &cols);
     if (rows > 0 && cols > 0)
         gemm_block(&r->sp, ops, row0, rows, col0, cols, ws, ws + a_bytes, ws + ab_bytes,
-                   (team){0, 1});
+                   (team){0, 1, NULL});
 }
 
 static void run_body(void *arg, int index, int count)

@@ -1,0 +1,286 @@
+/*
+ * FlashAttention-2 forward (Dao, 2023) on the CPU: for each (batch, query head, block of mr
+ * query rows), loop over blocks of BK keys:
+ *   S = Q K^T * scale (log2 domain: Q is pre-scaled by scale * log2(e)), masked;
+ *   online softmax: running max m and sum l per query, the accumulator rescaled by
+ *   alpha = 2^(m_old - m_new);
+ *   O += P V;
+ * finally O /= l and lse = ln(2) (m + log2(l)). Key blocks that the causal mask or the
+ * window hide entirely are never visited (the key range of a query block is computed
+ * first); only blocks crossing a mask boundary are masked element by element.
+ * Memory: O(mr * d) per thread, never the N x N scores.
+ *
+ * Threads take whole query blocks from a shared counter; each block is computed by one
+ * thread from start to end in a fixed order, so results are bitwise identical whatever
+ * the thread count or schedule (deterministic mode costs nothing).
+ */
+#include "attention_driver.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "../half.h"
+#include "../threading.h"
+
+#define LOG2E 1.4426950408889634
+#define LN2   0.6931471805599453
+
+const usine_attn_kernel *usine_cpu_attn_kernel(usine_cpu_isa isa)
+{
+    if (isa >= USINE_ISA_AVX512)
+        return &usine_attn_fwd_f32_cpu_avx512_48x8;
+    if (isa >= USINE_ISA_AVX2)
+        return &usine_attn_fwd_f32_cpu_avx2_24x4;
+    return &usine_attn_fwd_f32_cpu_generic_16x4;
+}
+
+static size_t align64(size_t bytes)
+{
+    return (bytes + 63) & ~(size_t)63;
+}
+
+/* Per-thread pieces, in floats: Q^T, O^T (d x mr), S^T (BK x mr), m, l, alpha (mr), and for
+ * bf16 the K and V blocks converted to f32 (BK x d each). */
+static size_t per_thread_bytes(const usine_attn_kernel *kr, const usine_attn_problem *p)
+{
+    const size_t mr = (size_t)kr->mr, d = (size_t)p->head_dim, f = sizeof(float);
+    size_t bytes = 2 * align64(d * mr * f) + align64(USINE_ATTN_BK * mr * f) + 3 * align64(mr * f);
+    if (p->dtype == USINE_BF16)
+        bytes += 2 * align64(USINE_ATTN_BK * d * f);
+    return bytes;
+}
+
+size_t usine_cpu_attn_workspace_size(const usine_attn_kernel *kernel, const usine_attn_problem *p,
+                                     int threads)
+{
+    return (size_t)threads * per_thread_bytes(kernel, p) + 64;
+}
+
+typedef struct thread_space {
+    float *qt, *ot, *st, *m, *l, *alpha, *kf, *vf;
+} thread_space;
+
+typedef struct run_args {
+    const usine_attn_kernel *kr;
+    const usine_attn_problem *p;
+    char *workspace;
+    size_t per_thread;
+    int64_t blocks_per_head; /* query blocks of the longest sequence */
+    int64_t items;
+    atomic_llong next;
+} run_args;
+
+/* One sequence of one (batch, head) pair: where its rows start and how many there are. */
+typedef struct sequence {
+    int64_t sq, sk;                 /* lengths */
+    int64_t q_base, k_base, v_base; /* element offsets of position 0 */
+    int64_t o_base, lse_base;
+} sequence;
+
+static sequence locate(const usine_attn_problem *p, int64_t b, int64_t h)
+{
+    const int64_t hk = h / (p->heads_q / p->heads_kv);
+    sequence s;
+    int64_t pq = 0, pk = 0, bb = b; /* first positions along the position axis */
+    if (p->cu_q) {
+        pq = p->cu_q[b];
+        pk = p->cu_k[b];
+        s.sq = p->cu_q[b + 1] - pq;
+        s.sk = p->cu_k[b + 1] - pk;
+        bb = 0;
+        s.lse_base = h * (int64_t)p->cu_q[p->batch] + pq;
+    } else {
+        s.sq = p->seq_q;
+        s.sk = p->seq_k;
+        s.lse_base = (b * p->heads_q + h) * p->seq_q;
+    }
+    s.q_base = bb * p->q_strides[0] + h * p->q_strides[1] + pq * p->q_strides[2];
+    s.o_base = bb * p->o_strides[0] + h * p->o_strides[1] + pq * p->o_strides[2];
+    s.k_base = bb * p->k_strides[0] + hk * p->k_strides[1] + pk * p->k_strides[2];
+    s.v_base = bb * p->v_strides[0] + hk * p->v_strides[1] + pk * p->v_strides[2];
+    return s;
+}
+
+/* Q^T of rows q0 .. q0 + mq - 1, times scale * log2(e); lanes past mq are 0. */
+static void pack_q(const usine_attn_problem *p, const sequence *s, int64_t q0, int mq, int mr,
+                   float *qt)
+{
+    const int64_t d = p->head_dim, qs = p->q_strides[2];
+    const float c = (float)((double)p->scale * LOG2E);
+    memset(qt, 0, (size_t)(d * mr) * sizeof *qt);
+    for (int i = 0; i < mq; i++) {
+        const int64_t row = s->q_base + (q0 + i) * qs;
+        if (p->dtype == USINE_BF16) {
+            const uint16_t *q = (const uint16_t *)p->q + row;
+            for (int64_t x = 0; x < d; x++)
+                qt[x * mr + i] = usine_bf16_to_f32(q[x]) * c;
+        } else {
+            const float *q = (const float *)p->q + row;
+            for (int64_t x = 0; x < d; x++)
+                qt[x * mr + i] = q[x] * c;
+        }
+    }
+}
+
+/* bf16 rows r0 .. r0 + n - 1 of K or V, converted to f32 rows of d. */
+static void convert_rows(const uint16_t *src, int64_t stride, int64_t d, int n, float *dst)
+{
+    for (int j = 0; j < n; j++)
+#pragma omp simd
+        for (int64_t x = 0; x < d; x++)
+            dst[j * d + x] = usine_bf16_to_f32(src[j * stride + x]);
+}
+
+/* Scores hidden by the causal mask or the window: -inf. Query i sees key j when
+ * j <= i + off (causal) and j > i + off - window (window > 0). */
+static void apply_mask(const usine_attn_problem *p, int64_t q0, int64_t k0, int nk, int mr,
+                       int64_t off, float *st)
+{
+    const float ninf = -__builtin_inff();
+    for (int j = 0; j < nk; j++) {
+        const int64_t kj = k0 + j;
+        float *row = st + (int64_t)j * mr;
+#pragma omp simd
+        for (int i = 0; i < mr; i++) {
+            const int64_t qi = q0 + i;
+            const int hidden =
+                (p->causal && kj > qi + off) || (p->window > 0 && kj <= qi + off - p->window);
+            row[i] = hidden ? ninf : row[i];
+        }
+    }
+}
+
+static void query_block(const run_args *r, const thread_space *w, int64_t b, int64_t h, int64_t qb)
+{
+    const usine_attn_problem *p = r->p;
+    const usine_attn_kernel *kr = r->kr;
+    const int mr = kr->mr;
+    const sequence s = locate(p, b, h);
+    const int64_t q0 = qb * mr;
+    if (q0 >= s.sq)
+        return;
+    const int mq = (int)(s.sq - q0 < mr ? s.sq - q0 : mr);
+    const int64_t d = p->head_dim, off = s.sk - s.sq;
+
+    /* Keys any query of the block sees: [lo, hi). */
+    int64_t lo = 0, hi = s.sk;
+    if (p->causal && q0 + mq - 1 + off + 1 < hi)
+        hi = q0 + mq - 1 + off + 1;
+    if (p->window > 0 && q0 + off - p->window + 1 > lo)
+        lo = q0 + off - p->window + 1;
+
+    pack_q(p, &s, q0, mq, mr, w->qt);
+    memset(w->ot, 0, (size_t)(d * mr) * sizeof(float));
+    for (int i = 0; i < mr; i++) {
+        w->m[i] = -__builtin_inff();
+        w->l[i] = 0.0f;
+    }
+    const int bf16 = p->dtype == USINE_BF16;
+    const int64_t ks = p->k_strides[2], vs = p->v_strides[2];
+    for (int64_t k0 = lo; k0 < hi; k0 += USINE_ATTN_BK) {
+        const int nk = (int)(hi - k0 < USINE_ATTN_BK ? hi - k0 : USINE_ATTN_BK);
+        const float *kb, *vb;
+        int64_t kstride, vstride;
+        if (bf16) {
+            convert_rows((const uint16_t *)p->k + s.k_base + k0 * ks, ks, d, nk, w->kf);
+            convert_rows((const uint16_t *)p->v + s.v_base + k0 * vs, vs, d, nk, w->vf);
+            kb = w->kf;
+            vb = w->vf;
+            kstride = vstride = d;
+        } else {
+            kb = (const float *)p->k + s.k_base + k0 * ks;
+            vb = (const float *)p->v + s.v_base + k0 * vs;
+            kstride = ks;
+            vstride = vs;
+        }
+        kr->scores(d, w->qt, kb, kstride, nk, w->st);
+        /* Partly hidden block: the last key is past the first query's causal limit, or the
+         * first key is at or before the last query's window limit. */
+        const int partial = (p->causal && k0 + nk - 1 > q0 + off) ||
+                            (p->window > 0 && k0 <= q0 + mq - 1 + off - p->window);
+        if (partial)
+            apply_mask(p, q0, k0, nk, mr, off, w->st);
+        kr->softmax(nk, w->st, w->m, w->l, w->alpha);
+        kr->pv(d, nk, w->st, vb, vstride, w->alpha, w->ot);
+    }
+
+    /* O = O^T / l; a query that saw no key has l = 0: O = 0, lse = -inf. */
+    const int64_t os = p->o_strides[2];
+    for (int i = 0; i < mq; i++) {
+        const float l = w->l[i];
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        const int64_t row = s.o_base + (q0 + i) * os;
+        if (bf16) {
+            uint16_t *o = (uint16_t *)p->o + row;
+            for (int64_t x = 0; x < d; x++)
+                o[x] = usine_f32_to_bf16(w->ot[x * mr + i] * inv);
+        } else {
+            float *o = (float *)p->o + row;
+            for (int64_t x = 0; x < d; x++)
+                o[x] = w->ot[x * mr + i] * inv;
+        }
+        if (p->lse)
+            p->lse[s.lse_base + q0 + i] =
+                l > 0.0f ? (float)(LN2 * ((double)w->m[i] + log2((double)l))) : -__builtin_inff();
+    }
+}
+
+static void run_body(void *arg, int thread_index, int thread_count)
+{
+    (void)thread_count;
+    run_args *r = arg;
+    const usine_attn_problem *p = r->p;
+    const size_t mr = (size_t)r->kr->mr, d = (size_t)p->head_dim, f = sizeof(float);
+    char *base = r->workspace + (size_t)thread_index * r->per_thread;
+    thread_space w;
+    w.qt = (float *)base;
+    base += align64(d * mr * f);
+    w.ot = (float *)base;
+    base += align64(d * mr * f);
+    w.st = (float *)base;
+    base += align64(USINE_ATTN_BK * mr * f);
+    w.m = (float *)base;
+    base += align64(mr * f);
+    w.l = (float *)base;
+    base += align64(mr * f);
+    w.alpha = (float *)base;
+    base += align64(mr * f);
+    w.kf = w.vf = NULL;
+    if (p->dtype == USINE_BF16) {
+        w.kf = (float *)base;
+        base += align64(USINE_ATTN_BK * d * f);
+        w.vf = (float *)base;
+    }
+    for (;;) {
+        const int64_t t = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
+        if (t >= r->items)
+            break;
+        /* The blocks of one head together, so that its K and V stay in cache (all heads'
+         * would not: 8 heads of 4096 x 128 are 32 MiB); with a causal mask the longest
+         * blocks first (the last rows see the most keys), so that the items left at the end
+         * for the threads to share are the short ones. */
+        const int64_t bh = t / r->blocks_per_head, i = t % r->blocks_per_head;
+        const int64_t qb = p->causal ? r->blocks_per_head - 1 - i : i;
+        query_block(r, &w, bh / p->heads_q, bh % p->heads_q, qb);
+    }
+}
+
+void usine_cpu_attn_forward(const usine_attn_kernel *kernel, const usine_attn_problem *p,
+                            int threads, void *workspace)
+{
+    run_args r;
+    r.kr = kernel;
+    r.p = p;
+    r.workspace = (char *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    r.per_thread = per_thread_bytes(kernel, p);
+    r.blocks_per_head = (p->seq_q + kernel->mr - 1) / kernel->mr;
+    r.items = p->batch * p->heads_q * r.blocks_per_head;
+    atomic_init(&r.next, 0);
+    if (r.items < threads)
+        threads = r.items < 1 ? 1 : (int)r.items;
+    if (threads <= 1)
+        run_body(&r, 0, 1);
+    else
+        usine_cpu_parallel(threads, run_body, &r);
+}

@@ -1,0 +1,40 @@
+/* The portable CPU attention driver (FlashAttention-2 forward) over the microkernels of
+ * attention_kernel.h. core/attention.c checks the arguments; this file trusts them. */
+#ifndef USINE_KERNELS_CPU_ATTENTION_DRIVER_H
+#define USINE_KERNELS_CPU_ATTENTION_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usine.h"
+#include "attention_kernel.h"
+
+/* One checked forward problem. Strides in elements of [batch, head, position]; the head_dim
+ * axis is contiguous. With cu_q/cu_k (varlen) sequence b is positions cu[b] .. cu[b+1]-1 of
+ * batch index 0. */
+typedef struct usine_attn_problem {
+    usine_dtype dtype; /* USINE_F32 or USINE_BF16 (q, k, v, o) */
+    int64_t batch, heads_q, heads_kv, seq_q, seq_k, head_dim;
+    int64_t q_strides[3], k_strides[3], v_strides[3], o_strides[3];
+    float scale; /* resolved (never 0) */
+    int causal;
+    int64_t window;
+    const int32_t *cu_q, *cu_k;
+    const void *q, *k, *v;
+    void *o;
+    float *lse; /* or NULL */
+} usine_attn_problem;
+
+/* The kernel for the highest of the ISA levels up to `isa`. */
+const usine_attn_kernel *usine_cpu_attn_kernel(usine_cpu_isa isa);
+
+/* Bytes of workspace `threads` threads need (64-byte aligned pieces). */
+size_t usine_cpu_attn_workspace_size(const usine_attn_kernel *kernel, const usine_attn_problem *p,
+                                     int threads);
+
+/* Runs the forward on up to `threads` threads. Each query block is computed by one thread
+ * in a fixed order, so the result does not depend on the thread count or the schedule. */
+void usine_cpu_attn_forward(const usine_attn_kernel *kernel, const usine_attn_problem *p,
+                            int threads, void *workspace);
+
+#endif
