@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "attention.h"
+
 /* ------------------------------------------------------------------ helpers */
 
 #define SHAPE_WIDTH 26
@@ -140,6 +142,19 @@ static void header_peers(const usine_bench_run *run, FILE *out)
     }
 }
 
+/* Whether the run measures attention lines against the unfused baseline: the table then
+ * has its column. */
+static int unfused_column(const usine_bench_run *run)
+{
+    if (!run->peers[USINE_PEER_OPENBLAS].wanted)
+        return 0;
+    for (size_t i = 0; i < run->n_cases; i++)
+        if (run->cases[i].op == USINE_BENCH_OP_ATTENTION && run->cases[i].runs &&
+            (run->options->dtypes & usine_bench_dtype_bit(run->cases[i].dtype)))
+            return 1;
+    return 0;
+}
+
 static void header_columns(const usine_bench_run *run, FILE *out)
 {
     fprintf(out, "\n%-*s %-5s %3s %8s %6s %6s", SHAPE_WIDTH, "shape (MxNxK)", "dtype", "thr",
@@ -147,6 +162,8 @@ static void header_columns(const usine_bench_run *run, FILE *out)
     for (int id = 0; id < USINE_PEER_COUNT; id++)
         if (run->peers[id].wanted)
             fprintf(out, " %9s", usine_bench_peer_name(id));
+    if (unfused_column(run))
+        fprintf(out, " %9s", "unfused");
     fprintf(out, " %-9s %10s", "best peer", "usine/best");
     if (run->peers[USINE_PEER_OPENBLAS].wanted)
         fprintf(out, " %14s", "usine/OpenBLAS");
@@ -175,6 +192,13 @@ void usine_bench_report_header(const usine_bench_run *run, FILE *out)
                     m->gemm[d].kernel->name, (long long)m->gemm[d].blocking.mc,
                     (long long)m->gemm[d].blocking.kc, (long long)m->gemm[d].blocking.nc,
                     m->gemm[d].rule);
+    if (unfused_column(run))
+        fprintf(out,
+                "Attention: forward, BHSD, scale 1/sqrt(d); usine_attention_forward against "
+                "'unfused':\n          OpenBLAS cblas_sgemm S = Q K^T, a C row softmax with the "
+                "mask, cblas_sgemm\n          O = P V per (batch, head), masked pairs computed "
+                "then zeroed; flops count only\n          visible pairs (4 d each), so "
+                "usine/unfused is also unfused time / usine time\n");
     header_peaks(run, out);
     header_peers(run, out);
     header_gpus(run, out);
@@ -235,9 +259,44 @@ static void cell(const usine_bench_result *r, int width, FILE *out)
         fprintf(out, " %*s", width, !r ? "" : r->status == USINE_BENCH_FAILED ? "FAILED" : "-");
 }
 
+/* "64 MiB", "40 KiB": bytes in the unit that keeps a few digits. */
+static const char *size_text(double bytes, char *buf, size_t size)
+{
+    if (bytes >= 10.0 * (1 << 20))
+        snprintf(buf, size, "%.0f MiB", bytes / (1 << 20));
+    else if (bytes >= 1 << 20)
+        snprintf(buf, size, "%.1f MiB", bytes / (1 << 20));
+    else
+        snprintf(buf, size, "%.0f KiB", bytes / 1024);
+    return buf;
+}
+
+/* Attention rows: the baseline's scores buffer and the peak memory each side added. */
+static void attention_notes(const usine_bench_case *c, const usine_bench_result *const *row,
+                            const char **sep, FILE *out)
+{
+    const usine_bench_result *u = row[USINE_BENCH_USINE], *b = row[USINE_BENCH_UNFUSED];
+    char text[32];
+    fprintf(out, "%sscores %s", *sep,
+            size_text(usine_bench_attention_scores_bytes(c), text, sizeof text));
+    if (ok(u) && u->extra_bytes > 0)
+        fprintf(out, ", peak RSS +%s usine", size_text(u->extra_bytes, text, sizeof text));
+    if (ok(b) && b->extra_bytes > 0)
+        fprintf(out, ", +%s unfused", size_text(b->extra_bytes, text, sizeof text));
+    if (ok(u) && ok(b))
+        fprintf(out, "; time %.2fx unfused", u->stats.median_s / b->stats.median_s);
+    else if (b && !ok(b))
+        fprintf(out, "; unfused %s: %s", b->status == USINE_BENCH_FAILED ? "FAILED" : "skipped",
+                b->message);
+    if (u && !ok(u))
+        fprintf(out, "; usine %s: %s", u->status == USINE_BENCH_FAILED ? "FAILED" : "skipped",
+                u->message);
+    *sep = "; ";
+}
+
 /* Notes: mismatches first (they matter most), then noisy measurements with their
  * spread (max/min time - 1). */
-static void notes(const usine_bench_result *const *row, FILE *out)
+static void notes(const usine_bench_case *c, const usine_bench_result *const *row, FILE *out)
 {
     const char *sep = "  ";
     for (int lib = 1; lib < USINE_BENCH_LIBS; lib++)
@@ -246,6 +305,8 @@ static void notes(const usine_bench_result *const *row, FILE *out)
                     row[lib]->check.max_rel, row[lib]->check.tolerance);
             sep = "; ";
         }
+    if (c->op == USINE_BENCH_OP_ATTENTION)
+        attention_notes(c, row, &sep, out);
     const char *noisy_sep = "noisy: ";
     for (int lib = 0; lib < USINE_BENCH_LIBS; lib++)
         if (ok(row[lib]) && row[lib]->noisy) {
@@ -271,11 +332,16 @@ void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result
     else
         fprintf(out, " %6s", "-");
     fprintf(out, " %6.0f", intensity(c));
-    for (int lib = 1; lib < USINE_BENCH_LIBS; lib++)
+    for (int lib = 1; lib < USINE_BENCH_UNFUSED; lib++)
         if (run->peers[lib - 1].wanted)
             cell(row[lib], 9, out);
+    if (unfused_column(run))
+        cell(row[USINE_BENCH_UNFUSED], 9, out);
     const int best = best_peer(row);
-    fprintf(out, " %-9s", best > 0 ? usine_bench_lib_name(best) : "-");
+    fprintf(out, " %-9s",
+            best == USINE_BENCH_UNFUSED ? "unfused"
+            : best > 0                  ? usine_bench_lib_name(best)
+                                        : "-");
     if (ok(u) && best > 0)
         fprintf(out, " %10.2f", u->gflops_median / row[best]->gflops_median);
     else
@@ -287,7 +353,7 @@ void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result
         else
             fprintf(out, " %14s", "-");
     }
-    notes(row, out);
+    notes(c, row, out);
     if (c->note[0])
         fprintf(out, "  %s", c->note);
     fputc('\n', out);
@@ -295,14 +361,14 @@ void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result
 
 /* ------------------------------------------------------------------ summary */
 
-usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_dtype dtype, int threads,
-                                       int versus)
+usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_bench_op op,
+                                       usine_dtype dtype, int threads, int versus)
 {
     usine_bench_tally t = {0, 0, 0};
     for (size_t i = 0; i < run->n_results; i++) {
         const usine_bench_result *u = &run->results[i];
         if (u->lib != USINE_BENCH_USINE || u->threads != threads || !ok(u) ||
-            run->cases[u->case_index].dtype != dtype)
+            run->cases[u->case_index].dtype != dtype || run->cases[u->case_index].op != op)
             continue;
         /* The row's peers follow its usine result. */
         double best = 0;
@@ -321,14 +387,14 @@ usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_dtype d
 
 /* One line per dtype (slots [first, last)) and thread count that has ratios, under
  * `heading` when there is any; versus -1: the best peer. */
-static void summary_ratios(const usine_bench_run *run, int versus, int first, int last,
-                           const char *heading, FILE *out)
+static void summary_ratios(const usine_bench_run *run, usine_bench_op op, int versus, int first,
+                           int last, const char *heading, FILE *out)
 {
     const usine_bench_options *o = run->options;
     for (int d = first; d < last; d++)
         for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)); t++) {
             const usine_dtype dtype = usine_bench_slot_dtype(d);
-            const usine_bench_tally s = usine_bench_tally_of(run, dtype, o->threads[t], versus);
+            const usine_bench_tally s = usine_bench_tally_of(run, op, dtype, o->threads[t], versus);
             if (!s.rows)
                 continue;
             if (heading)
@@ -358,10 +424,16 @@ static void summary_usine_gaps(const usine_bench_run *run, FILE *out)
 void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
 {
     fputc('\n', out);
-    summary_ratios(run, -1, 0, 2, "usine / best peer (geometric mean of the median ratios):", out);
+    summary_ratios(run, USINE_BENCH_OP_GEMM, -1, 0, 2,
+                   "usine / best peer (geometric mean of the median ratios):", out);
     /* oneDNN is the only bf16 and int8 peer, and issue 6's acceptance names it. */
-    summary_ratios(run, 1 + USINE_PEER_ONEDNN, 2, USINE_BENCH_DTYPE_SLOTS,
+    summary_ratios(run, USINE_BENCH_OP_GEMM, 1 + USINE_PEER_ONEDNN, 2, USINE_BENCH_DTYPE_SLOTS,
                    "usine / oneDNN matmul (geometric mean of the median ratios):", out);
+    /* Attention against its unfused baseline (issue 7), f32 and bf16 lines. */
+    summary_ratios(run, USINE_BENCH_OP_ATTENTION, USINE_BENCH_UNFUSED, 0, 3,
+                   "attention: usine / unfused OpenBLAS baseline (geometric mean of the median "
+                   "ratios):",
+                   out);
     summary_usine_gaps(run, out);
     size_t not_built = 0;
     double not_built_flops = 0;
@@ -372,8 +444,8 @@ void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
         }
     if (not_built)
         fprintf(out,
-                "%zu case%s not built yet (attention: issue 7, convolution: issue 8, "
-                "f16 GEMM: issue 6), %.3g GFLOP listed\n",
+                "%zu case%s not built yet (convolution: issue 8, f16 GEMM: issue 6, "
+                "attention in f16/f64), %.3g GFLOP listed\n",
                 not_built, not_built == 1 ? "" : "s", not_built_flops * 1e-9);
     int noisy = 0, failed = 0, mismatched = 0;
     for (size_t i = 0; i < run->n_results; i++) {

@@ -23,16 +23,17 @@ void usine_bench_report_list(const usine_bench_run *run, FILE *out);
 void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result *const *row,
                             FILE *out);
 
-/* Ratios of usine to a peer over the rows of one dtype and thread count: the sum of the
+/* Ratios of usine to a peer over the rows of one op, dtype and thread count: the sum of the
  * logs of the median ratios (geometric mean exp(log_sum / rows)), and the rows where
- * usine was at least as fast. versus: 1 + a peer id, or -1 for the best peer of each row. */
+ * usine was at least as fast. versus: 1 + a peer id, USINE_BENCH_UNFUSED, or -1 for the
+ * best peer of each row. */
 typedef struct usine_bench_tally {
     double log_sum;
     int rows, wins;
 } usine_bench_tally;
 
-usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_dtype dtype, int threads,
-                                       int versus);
+usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_bench_op op,
+                                       usine_dtype dtype, int threads, int versus);
 
 /* Geometric means of the ratios, noisy and failed counts, mismatches. */
 void usine_bench_report_summary(const usine_bench_run *run, FILE *out);

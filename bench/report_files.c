@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attention.h"
 #include "jsonw.h"
 #include "report.h"
 #include "triad.h"
@@ -239,8 +240,10 @@ static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_
     usine_jsonw_string(w, "library", usine_bench_lib_name(r->lib));
     usine_jsonw_string(w, "status", status_name(r->status));
     usine_jsonw_string(w, "message", r->message[0] ? r->message : NULL);
-    /* usine's kernel; for a peer's bf16 or int8 cell, the implementation oneDNN chose. */
-    const int named = r->lib == USINE_BENCH_USINE || usine_bench_is_lowp(c->dtype);
+    /* usine's kernel; for a peer's bf16 or int8 cell, the implementation oneDNN chose; for
+     * the unfused attention baseline, its calls. */
+    const int named = r->lib == USINE_BENCH_USINE || usine_bench_is_lowp(c->dtype) ||
+                      r->lib == USINE_BENCH_UNFUSED;
     usine_jsonw_string(w, "kernel", named && r->detail[0] ? r->detail : NULL);
     if (ok) {
         json_timing(w, r);
@@ -250,6 +253,13 @@ static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_
         usine_jsonw_double(w, "percent_of_roofline",
                            roof > 0 ? 100 * r->gflops_median / roof : NAN);
     }
+    if (c->op == USINE_BENCH_OP_ATTENTION) {
+        /* The baseline's seq_q x seq_k scores buffer, and what each side's peak RSS grew
+         * by over its setup and one call (usine: O(seq * head_dim)). */
+        usine_jsonw_double(w, "scores_bytes", usine_bench_attention_scores_bytes(c));
+        if (ok && r->extra_bytes > 0)
+            usine_jsonw_double(w, "peak_extra_bytes", r->extra_bytes);
+    }
     if (ok && r->checked) {
         usine_jsonw_double(w, "max_rel_diff_vs_usine", r->check.max_rel);
         usine_jsonw_double(w, "tolerance", r->check.tolerance);
@@ -258,24 +268,29 @@ static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_
     usine_jsonw_end(w);
 }
 
-/* Geometric means of usine / peer per dtype and thread count: versus the best peer of
- * each row, and versus oneDNN alone (issue 6's acceptance for bf16 and int8). */
+/* Geometric means of usine / peer per op, dtype and thread count: GEMM versus the best
+ * peer of each row and versus oneDNN alone (issue 6's acceptance for bf16 and int8),
+ * attention versus the unfused baseline (issue 7's). */
 static void json_ratios(usine_jsonw *w, const usine_bench_run *run)
 {
+    static const int versus[3] = {-1, 1 + USINE_PEER_ONEDNN, USINE_BENCH_UNFUSED};
+    static const char *const versus_name[3] = {"best peer", "oneDNN", "unfused (OpenBLAS)"};
     const usine_bench_options *o = run->options;
     usine_jsonw_array(w, "ratios");
-    for (int v = 0; v < 2; v++)
+    for (int v = 0; v < 3; v++)
         for (int d = 0; d < USINE_BENCH_DTYPE_SLOTS; d++)
             for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)); t++) {
                 const usine_dtype dtype = usine_bench_slot_dtype(d);
+                const usine_bench_op op = v == 2 ? USINE_BENCH_OP_ATTENTION : USINE_BENCH_OP_GEMM;
                 const usine_bench_tally s =
-                    usine_bench_tally_of(run, dtype, o->threads[t], v ? 1 + USINE_PEER_ONEDNN : -1);
+                    usine_bench_tally_of(run, op, dtype, o->threads[t], versus[v]);
                 if (!s.rows)
                     continue;
                 usine_jsonw_object(w, NULL);
+                usine_jsonw_string(w, "op", usine_bench_op_name(op));
                 usine_jsonw_string(w, "dtype", usine_bench_dtype_name(dtype));
                 usine_jsonw_int(w, "threads", o->threads[t]);
-                usine_jsonw_string(w, "versus", v ? "oneDNN" : "best peer");
+                usine_jsonw_string(w, "versus", versus_name[v]);
                 usine_jsonw_double(w, "geomean", exp(s.log_sum / s.rows));
                 usine_jsonw_int(w, "cases", s.rows);
                 usine_jsonw_int(w, "usine_faster", s.wins);
@@ -387,7 +402,8 @@ static const char *version_of(const usine_bench_run *run, int lib)
 {
     if (lib == USINE_BENCH_USINE)
         return usine_version();
-    const usine_bench_peer_info *p = &run->peers[lib - 1];
+    const usine_bench_peer_info *p =
+        &run->peers[lib == USINE_BENCH_UNFUSED ? USINE_PEER_OPENBLAS : lib - 1];
     return p->available ? p->version : "";
 }
 

@@ -12,9 +12,12 @@
 #include "runner.h"
 #include "suite.h"
 
-/* Libraries of a run: usine first, then the peers in usine_bench_peer_id order. */
-#define USINE_BENCH_USINE 0
-#define USINE_BENCH_LIBS  (1 + USINE_PEER_COUNT)
+/* Libraries of a run: usine first, then the peers in usine_bench_peer_id order, then the
+ * unfused attention baseline (OpenBLAS sgemm + softmax + sgemm, attention.h): the only
+ * "peer" of attention lines, and of nothing else. */
+#define USINE_BENCH_USINE   0
+#define USINE_BENCH_UNFUSED (1 + USINE_PEER_COUNT)
+#define USINE_BENCH_LIBS    (2 + USINE_PEER_COUNT)
 
 typedef enum usine_bench_status {
     USINE_BENCH_OK = 0,
@@ -34,6 +37,8 @@ typedef struct usine_bench_result {
     int noisy;
     int checked; /* a peer compared with usine's C */
     usine_bench_check check;
+    double extra_bytes; /* attention: growth of the peak RSS over setup and one call (the
+                           scores buffer for the baseline); 0: not measured */
 } usine_bench_result;
 
 typedef struct usine_bench_peer_info {
@@ -74,7 +79,7 @@ typedef struct usine_bench_run {
     const usine_bench_mpi_info *mpi;
 } usine_bench_run;
 
-/* "usine", "OpenBLAS", ... */
+/* "usine", "OpenBLAS", ..., "unfused (OpenBLAS)" */
 const char *usine_bench_lib_name(int lib);
 
 /* The peak for a dtype and a thread count of the run (0 when not measured), and the triad

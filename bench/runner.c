@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attention.h"
 #include "child.h"
 #include "jobs.h"
 #include "progress.h"
@@ -37,8 +38,9 @@ void usine_bench_options_default(usine_bench_options *o, const usine_bench_machi
 
 const char *usine_bench_lib_name(int lib)
 {
-    return lib == USINE_BENCH_USINE ? "usine"
-                                    : usine_bench_peer_name((usine_bench_peer_id)(lib - 1));
+    return lib == USINE_BENCH_USINE     ? "usine"
+           : lib == USINE_BENCH_UNFUSED ? "unfused (OpenBLAS)"
+                                        : usine_bench_peer_name((usine_bench_peer_id)(lib - 1));
 }
 
 static int thread_index(const usine_bench_run *run, int threads)
@@ -193,6 +195,10 @@ static void fill_garbage(void *x, usine_dtype dtype, size_t count)
         memset(x, 0xa5, count * sizeof(int32_t));
         return;
     }
+    if (dtype == USINE_BF16) { /* 0xffff: a NaN */
+        memset(x, 0xff, count * sizeof(uint16_t));
+        return;
+    }
     for (size_t i = 0; i < count; i++)
         if (dtype == USINE_F32)
             ((float *)x)[i] = NAN;
@@ -204,8 +210,11 @@ static void fill_garbage(void *x, usine_dtype dtype, size_t count)
  * usine's, and the peer's being checked against it. */
 typedef struct case_buffers {
     void *a, *b, *c_usine, *c_peer;
-    size_t c_bytes, c_count;
-    usine_dtype types[3]; /* A, B, C */
+    void *v;                 /* attention: a is Q, b is K, v is V; C is O */
+    size_t c_bytes, c_count; /* usine's C */
+    size_t peer_bytes;       /* the peer's C (attention: f32 O also for bf16 lines) */
+    usine_dtype types[3];    /* A, B, C */
+    usine_dtype peer_c_type;
 } case_buffers;
 
 static void *alloc_aligned(size_t bytes)
@@ -213,16 +222,45 @@ static void *alloc_aligned(size_t bytes)
     return aligned_alloc(64, (bytes + 63) / 64 * 64);
 }
 
+/* Attention: Q, K, V in the case's dtype, BHSD; usine's O in the dtype too, the
+ * baseline's in f32. */
+static int attention_alloc(const usine_bench_case *c, size_t seed, case_buffers *buf)
+{
+    const usine_bench_attention *t = &c->att;
+    const size_t nq = (size_t)(t->batch * t->heads * t->seq_q * t->head_dim);
+    const size_t nkv = (size_t)(t->batch * t->kv_heads * t->seq_k * t->head_dim);
+    const size_t es = usine_bench_dtype_size(c->dtype);
+    buf->types[0] = buf->types[1] = buf->types[2] = c->dtype;
+    buf->peer_c_type = USINE_F32;
+    buf->c_count = nq;
+    buf->c_bytes = nq * es;
+    buf->peer_bytes = nq * sizeof(float);
+    buf->a = alloc_aligned(nq * es);
+    buf->b = alloc_aligned(nkv * es);
+    buf->v = alloc_aligned(nkv * es);
+    buf->c_usine = usine_bench_shared_alloc(buf->c_bytes);
+    buf->c_peer = usine_bench_shared_alloc(buf->peer_bytes);
+    if (!buf->a || !buf->b || !buf->v || !buf->c_usine || !buf->c_peer)
+        return -1;
+    fill_random(buf->a, c->dtype, nq, 3 * seed + 1);
+    fill_random(buf->b, c->dtype, nkv, 3 * seed + 2);
+    fill_random(buf->v, c->dtype, nkv, 3 * seed + 3);
+    return 0;
+}
+
 static int case_alloc(const usine_bench_case *c, size_t seed, case_buffers *buf)
 {
+    if (c->op == USINE_BENCH_OP_ATTENTION)
+        return attention_alloc(c, seed, buf);
     usine_bench_case_types(c, buf->types);
+    buf->peer_c_type = buf->types[2];
     const size_t na = (size_t)(c->m * c->k * c->batch), nb = (size_t)(c->k * c->n * c->batch);
     buf->c_count = (size_t)(c->m * c->n * c->batch);
-    buf->c_bytes = buf->c_count * usine_bench_dtype_size(buf->types[2]);
+    buf->c_bytes = buf->peer_bytes = buf->c_count * usine_bench_dtype_size(buf->types[2]);
     buf->a = alloc_aligned(na * usine_bench_dtype_size(buf->types[0]));
     buf->b = alloc_aligned(nb * usine_bench_dtype_size(buf->types[1]));
     buf->c_usine = usine_bench_shared_alloc(buf->c_bytes);
-    buf->c_peer = usine_bench_shared_alloc(buf->c_bytes);
+    buf->c_peer = usine_bench_shared_alloc(buf->peer_bytes);
     if (!buf->a || !buf->b || !buf->c_usine || !buf->c_peer)
         return -1;
     fill_random(buf->a, buf->types[0], na, 2 * seed + 1);
@@ -234,8 +272,9 @@ static void case_free(case_buffers *buf)
 {
     free(buf->a);
     free(buf->b);
+    free(buf->v);
     usine_bench_shared_free(buf->c_usine, buf->c_bytes);
-    usine_bench_shared_free(buf->c_peer, buf->c_bytes);
+    usine_bench_shared_free(buf->c_peer, buf->peer_bytes);
 }
 
 /* ------------------------------------------------------------------ measuring */
@@ -270,15 +309,28 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
 {
     const usine_bench_case *bc = &run->cases[ci];
     usine_bench_gemm_job job = {bc, threads, lib, buf->a, buf->b, c, timing_of(run->options)};
+    usine_bench_attention_job ajob = {bc,     threads, lib, buf->a,
+                                      buf->b, buf->v,  c,   timing_of(run->options)};
+    usine_bench_attention_out aout;
     usine_bench_gemm_out out;
+    const int attention = bc->op == USINE_BENCH_OP_ATTENTION;
     r->case_index = ci;
     r->threads = threads;
     r->lib = lib;
-    fill_garbage(c, buf->types[2], buf->c_count); /* beta = 0: every element must be written */
-    if (usine_bench_in_child(usine_bench_gemm_child, &job, &out, sizeof out, CHILD_TIMEOUT_S,
-                             r->message, sizeof r->message) != 0) {
+    /* beta = 0 (and attention's O): every element must be written */
+    fill_garbage(c, lib == USINE_BENCH_USINE ? buf->types[2] : buf->peer_c_type, buf->c_count);
+    const int rc =
+        attention ? usine_bench_in_child(usine_bench_attention_child, &ajob, &aout, sizeof aout,
+                                         CHILD_TIMEOUT_S, r->message, sizeof r->message)
+                  : usine_bench_in_child(usine_bench_gemm_child, &job, &out, sizeof out,
+                                         CHILD_TIMEOUT_S, r->message, sizeof r->message);
+    if (rc != 0) {
         r->status = USINE_BENCH_FAILED;
         return;
+    }
+    if (attention) {
+        out = aout.base;
+        r->extra_bytes = aout.extra_bytes;
     }
     r->status = out.status;
     memcpy(r->message, out.message, sizeof r->message);
@@ -300,6 +352,11 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
 static void check_against_usine(const usine_bench_case *bc, const case_buffers *buf,
                                 usine_bench_result *r)
 {
+    if (bc->op == USINE_BENCH_OP_ATTENTION) {
+        r->checked = usine_bench_attention_compare(bc, buf->v, buf->c_usine,
+                                                   (const float *)buf->c_peer, &r->check) == 0;
+        return;
+    }
     usine_bench_operands ops = {buf->types[0], buf->types[1], buf->types[2], bc->m,
                                 bc->n,         bc->k,         bc->batch,     buf->a,
                                 buf->b,        bc->transa,    bc->transb};
@@ -329,15 +386,40 @@ static int peer_runs(const usine_bench_run *run, int id, usine_dtype dtype)
     return p->wanted && p->available && (p->dtypes & usine_bench_dtype_bit(dtype));
 }
 
+/* Whether a library has a cell in a case's row (run, or skipped with the reason): the
+ * peers in GEMM rows, the unfused baseline (when OpenBLAS is wanted) in attention rows. */
+static int lib_in_row(const usine_bench_run *run, int lib, const usine_bench_case *c)
+{
+    if (lib == USINE_BENCH_USINE)
+        return 1;
+    const int attention = c->op == USINE_BENCH_OP_ATTENTION;
+    if (lib == USINE_BENCH_UNFUSED)
+        return attention && run->peers[USINE_PEER_OPENBLAS].wanted;
+    return !attention && run->peers[lib - 1].wanted;
+}
+
+static int lib_runs(const usine_bench_run *run, int lib, const usine_bench_case *c)
+{
+    if (lib == USINE_BENCH_UNFUSED)
+        return peer_runs(run, USINE_PEER_OPENBLAS, USINE_F32);
+    return lib == USINE_BENCH_USINE || peer_runs(run, lib - 1, c->dtype);
+}
+
 /* A peer that is wanted but cannot run this case gets a row entry saying why. */
-static void skipped_peer(usine_bench_run *run, size_t ci, int threads, int id,
+static void skipped_peer(usine_bench_run *run, size_t ci, int threads, int lib,
                          usine_bench_result *r)
 {
+    const int id = lib == USINE_BENCH_UNFUSED ? USINE_PEER_OPENBLAS : lib - 1;
     const usine_bench_peer_info *p = &run->peers[id];
     r->case_index = ci;
     r->threads = threads;
-    r->lib = 1 + id;
+    r->lib = lib;
     r->status = USINE_BENCH_SKIPPED;
+    if (lib == USINE_BENCH_UNFUSED) {
+        snprintf(r->message, sizeof r->message, "the unfused baseline needs OpenBLAS: %.200s",
+                 p->available ? "no cblas_sgemm" : p->why);
+        return;
+    }
     const int lowp = usine_bench_is_lowp(run->cases[ci].dtype);
     snprintf(r->message, sizeof r->message, "%s",
              !p->available            ? p->why
@@ -390,15 +472,14 @@ static int run_row(usine_bench_run *run, counter *n, size_t ci, int threads,
     int problems = 0;
     for (int lib = 0; lib < USINE_BENCH_LIBS; lib++) {
         index[lib] = (size_t)-1;
-        const int id = lib - 1;
-        if (lib > 0 && !run->peers[id].wanted)
+        if (!lib_in_row(run, lib, &run->cases[ci]))
             continue;
         usine_bench_result *r = new_result(run);
         if (!r)
             return problems + 1;
         index[lib] = run->n_results - 1;
-        if (lib > 0 && !peer_runs(run, id, run->cases[ci].dtype))
-            skipped_peer(run, ci, threads, id, r);
+        if (!lib_runs(run, lib, &run->cases[ci]))
+            skipped_peer(run, ci, threads, lib, r);
         else
             problems += run_cell(run, n, ci, threads, lib, buf,
                                  lib > 0 ? &run->results[index[0]] : NULL, r);
@@ -425,9 +506,9 @@ static int count_measurements(const usine_bench_run *run)
     for (size_t ci = 0; ci < run->n_cases; ci++) {
         if (!case_selected(run, &run->cases[ci]))
             continue;
-        int libs = 1;
-        for (int id = 0; id < USINE_PEER_COUNT; id++)
-            libs += peer_runs(run, id, run->cases[ci].dtype);
+        int libs = 0;
+        for (int lib = 0; lib < USINE_BENCH_LIBS; lib++)
+            libs += lib_in_row(run, lib, &run->cases[ci]) && lib_runs(run, lib, &run->cases[ci]);
         total += libs * run->options->n_threads;
     }
     return total;
@@ -439,8 +520,9 @@ static int run_case(usine_bench_run *run, counter *n, size_t ci)
     case_buffers buf = {0};
     int problems = 0;
     if (case_alloc(bc, ci, &buf) != 0) {
-        usine_bench_loud("out of memory for %lldx%lldx%lld", (long long)bc->m, (long long)bc->n,
-                         (long long)bc->k);
+        char label[96];
+        usine_bench_case_label(bc, label, sizeof label);
+        usine_bench_loud("out of memory for %s %s", bc->dtype_name, label);
         problems++;
     } else {
         for (int t = 0; t < run->options->n_threads; t++)

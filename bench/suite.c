@@ -340,10 +340,14 @@ static int parse_deepbench(parser *p, char **t, int n, usine_bench_case *c)
 /* ------------------------------------------------------------------ lines */
 
 /* GEMM in the dtypes the benchmark knows how to call and check; whether usine has a
- * kernel for a low-precision one is found when it runs (a skip, with usine's message). */
+ * kernel for a low-precision one is found when it runs (a skip, with usine's message).
+ * Attention forward in f32 and bf16 (usine_attention_forward's input types). */
 static void set_runs(usine_bench_case *c)
 {
-    c->runs = c->op == USINE_BENCH_OP_GEMM && c->dtype != USINE_F16;
+    if (c->op == USINE_BENCH_OP_ATTENTION)
+        c->runs = c->dtype == USINE_F32 || c->dtype == USINE_BF16;
+    else
+        c->runs = c->op == USINE_BENCH_OP_GEMM && c->dtype != USINE_F16;
 }
 
 /* One non-empty line into *c; 1 when it was a directive or a comment (no case). */
@@ -487,17 +491,19 @@ int usine_bench_suite_load(const char *name, usine_bench_suite *suite, char *mes
 
 /* ------------------------------------------------------------------ flops and bytes */
 
-/* Query-key pairs attention computes: all of them, or under a causal mask (query i of
- * seq_q sees keys up to i + seq_k - seq_q) and a sliding window (the last `window`). */
+/* Query-key pairs attention computes: all of them, or the visible ones (usine.h's
+ * masks, off = seq_k - seq_q): a causal query i sees keys up to i + off (bottom-right
+ * aligned), and a sliding window only keys after i + off - window. */
 static double attention_pairs(const usine_bench_attention *a)
 {
     if (!a->causal && a->window <= 0)
         return (double)a->seq_q * (double)a->seq_k;
     double pairs = 0;
     for (int64_t i = 0; i < a->seq_q; i++) {
-        int64_t hi = a->causal ? i + a->seq_k - a->seq_q : a->seq_k - 1;
+        const int64_t off = i + a->seq_k - a->seq_q;
+        int64_t hi = a->causal ? off : a->seq_k - 1;
         hi = hi < a->seq_k ? hi : a->seq_k - 1;
-        int64_t lo = a->window > 0 ? hi - a->window + 1 : 0;
+        int64_t lo = a->window > 0 ? off - a->window + 1 : 0;
         lo = lo > 0 ? lo : 0;
         pairs += hi >= lo ? (double)(hi - lo + 1) : 0;
     }
@@ -564,7 +570,8 @@ const char *usine_bench_case_not_built(const usine_bench_case *c)
     if (c->runs)
         return "";
     if (c->op == USINE_BENCH_OP_ATTENTION)
-        return "attention not built yet (issue 7)";
+        return "attention is benchmarked in f32 and bf16 only (usine_attention_forward's "
+               "input types)";
     if (c->op == USINE_BENCH_OP_CONV)
         return "convolution not built yet (issue 8)";
     return "f16 GEMM not benchmarked yet (usine runs it, converted to f32 while packing; no f16 "

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const rp_lib_names[RP_LIBS] = {"usine", "OpenBLAS", "BLIS", "oneDNN"};
+const char *const rp_lib_names[RP_LIBS] = {"usine", "OpenBLAS", "BLIS", "oneDNN",
+                                           "unfused (OpenBLAS)"};
 
 static const char *str(const cJSON *o, const char *key)
 {

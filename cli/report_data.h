@@ -5,7 +5,9 @@
 
 #include <stddef.h>
 
-#define RP_LIBS 4 /* usine, OpenBLAS, BLIS, oneDNN: the libraries a run can hold */
+/* usine, OpenBLAS, BLIS, oneDNN, and the unfused attention baseline: the libraries a run
+ * can hold */
+#define RP_LIBS 5
 
 typedef struct rp_case {
     char label[96], op[16], dtype[8], group[48], note[160], not_built[80];

@@ -3,7 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const lib_colors[RP_LIBS] = {RP_COLOR_USINE, "#00798c", "#edae49", "#66a182"};
+static const char *const lib_colors[RP_LIBS] = {RP_COLOR_USINE, "#00798c", "#edae49", "#66a182",
+                                                "#8d96a3"};
 static const char *const machine_colors[] = {"#2e4057", RP_COLOR_USINE, "#00798c",
                                              "#edae49", "#66a182",      "#8d96a3"};
 #define N_MACHINE_COLORS 6
@@ -271,7 +272,7 @@ static void case_bars(FILE *out, const rp_run *run, size_t index)
     fprintf(out,
             "</h3>\n<svg class=\"chart bars\" width=\"%.0f\" height=\"%.0f\" "
             "xmlns=\"http://www.w3.org/2000/svg\">\n",
-            label_w + plot_w + 80, h);
+            label_w + plot_w + 120, h);
     legend(out, label_w, 8, rp_lib_names, lib_colors, RP_LIBS);
     for (size_t i = 0; i < run->n_rows; i++) {
         const rp_row *r = &run->rows[i];

@@ -79,6 +79,11 @@ for r in rows:
         assert r["match"] is True, r
         if lowp[r["case"]] == "int8":
             assert r["tolerance"] == 0 and r["max_rel_diff_vs_usine"] == 0, r
+att = [c["id"] for c in d["cases"] if c["op"] == "attention"]
+arows = [r for r in d["results"] if r["case"] in att]
+assert att and all(r["library"] in ("usine", "unfused (OpenBLAS)") for r in arows), arows
+assert all(r["status"] == "ok" or r["message"] for r in arows), arows
+assert all(r.get("match", True) is True for r in arows), arows
 peaks = {p["dtype"] for p in d["peak"]["compute"]} | {p["dtype"] for p in d["peak"]["not_measured"]}
 assert {"bf16", "int8"} <= peaks, peaks
 print(f"{len(rows)} bf16/int8 results:", sorted({(lowp[r['case']], r['library'], r['status']) for r in rows}))
@@ -108,7 +113,8 @@ check_suites() {
         expect "suite '$s'" "cases run"
     done
     run 0 bench transformer --list
-    expect "Llama-2-7B" "Llama-3-8B" "Mistral-7B" "attention not built yet (issue 7)"
+    expect "Llama-2-7B" "Llama-3-8B" "Mistral-7B" "b1 h32/8 s8192 d128 window"
+    grep -E "^[0-9]+ +attention .* runs " "$out" >/dev/null || fail "attention lines do not run"
     run 0 bench resnet50 --list
     expect "convolution not built yet (issue 8)" "2 cases run" "46 not built yet"
     # DeepBench's lists, read where they are (never copied into the repository).
@@ -130,11 +136,13 @@ check_suites() {
 group mine
 gemm f32 m=40 n=30 k=20 trans=NT   # my layer
 64 8 32 N N
-attention f32 heads=2 seq=16 head_dim=8
+attention f32 heads=2 seq=16 head_dim=16
+attention f16 heads=2 seq=16 head_dim=16
 TXT
     run 0 bench --shapes "$work/mine.txt" --reps 1 --time 0.01 --peers openblas --threads 1 \
         --no-peak
-    expect "40x30x20 NT" "64x8x32" "attention not built yet" "0 mismatches"
+    expect "40x30x20 NT" "64x8x32" "b1 h2/2 s16 d16" "attention is benchmarked in f32 and bf16 only" \
+        "0 mismatches"
     # Bad files fail with the file and line.
     printf 'gemm f32 m=4 n=4\n' >"$work/bad.txt"
     run 2 bench --shapes "$work/bad.txt" --list

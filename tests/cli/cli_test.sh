@@ -1,12 +1,12 @@
 #!/bin/sh
 # Tests of the `usine` command: exit status and the headings a user relies on.
 # usage: cli_test.sh PATH_TO_USINE CHECK   (CHECK: help, version, info, info-json,
-# bench-smoke, bench-lowp, bad-usage). Exit 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE).
+# bench-smoke, bench-lowp, bench-attention, bad-usage). Exit 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE).
 set -u
 usine=$1
 check=$2
 out=${TMPDIR:-/tmp}/usine_cli_test.$$
-trap 'rm -f "$out" "$out.json" "$out.csv"' EXIT
+trap 'rm -f "$out" "$out.json" "$out.csv" "$out.txt"' EXIT
 
 # fail, run, expect
 . "$(dirname "$0")/../common/cli_helpers.sh"
@@ -48,8 +48,8 @@ info-json)
 bench-smoke)
     run 0 bench gemm --shapes smoke --reps 1 --time 0.01 --json "$out.json" --csv "$out.csv"
     expect "benchmark, suite 'smoke'" "Peak:" "Memory:" "shape (MxNxK)" "usine/best" "%peak" \
-        "flop/B" "64x64x64" "48x33x40 TN" "not built yet (issue 7)" "geometric mean" \
-        "0 mismatches"
+        "flop/B" "64x64x64" "48x33x40 TN" "b1 h4/2 s64 d32 causal" "not built yet (issue 8)" \
+        "geometric mean" "0 mismatches"
     [ -s "$out.csv" ] || fail "no CSV written"
     head -n 1 "$out.csv" | grep -q "^cpu_model,isa," || fail "the CSV has no header"
     valid_json "$out.json"
@@ -71,6 +71,47 @@ cells = [r for r in d["results"] if r["case"] in bf16 and r["library"] == "oneDN
 assert cells and all(r["status"] == "ok" or r["message"] for r in cells), cells
 print("oneDNN bf16:", [(r["status"], r.get("gflops_median"), r["message"]) for r in cells])
 PY
+    ;;
+bench-attention)
+    # Attention lines (issue 7) against the unfused baseline (OpenBLAS sgemm, a softmax,
+    # sgemm) on tiny shapes: grouped heads, causal with a window, seq_q != seq_k, bf16.
+    cat >"$out.txt" <<'TXT'
+# attention: tiny lines
+attention f32 batch=2 heads=4 kv_heads=2 seq=48 head_dim=32 causal=1    # grouped, causal
+attention f32 batch=1 heads=2 kv_heads=1 seq_q=20 seq_k=70 head_dim=16 causal=1 window=24
+attention f32 batch=1 heads=2 seq_q=40 seq_k=24 head_dim=16 causal=1    # first rows see no key
+attention bf16 batch=1 heads=2 kv_heads=2 seq=40 head_dim=64           # bf16 inputs
+TXT
+    run 0 bench --shapes "$out.txt" --peers openblas --reps 1 --time 0.01 --threads 1,2 \
+        --no-peak --json "$out.json"
+    expect "unfused" "b2 h4/2 s48 d32 causal" "b1 h2/1 s20/70 d16 window" "scores" \
+        "0 mismatches"
+    valid_json "$out.json"
+    python3 - "$out.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+att = {c["id"]: c for c in d["cases"] if c["op"] == "attention"}
+assert len(att) == 4 and all(c["runs"] for c in att.values()), att
+rows = [r for r in d["results"] if r["case"] in att]
+usine = [r for r in rows if r["library"] == "usine"]
+base = [r for r in rows if r["library"] == "unfused (OpenBLAS)"]
+assert len(usine) == 8 and len(base) == 8, rows
+assert all(r["status"] == "ok" and r["gflops_median"] > 0 for r in usine), usine
+assert all(r["scores_bytes"] == att[r["case"]]["shape"]["seq_q"] * att[r["case"]]["shape"]["seq_k"] * 4 for r in rows)
+skipped = [r for r in base if r["status"] != "ok"]
+if skipped:
+    print("SKIP: the unfused baseline did not run:", skipped[0]["message"])
+    sys.exit(77)
+assert all(r["match"] is True and r["max_rel_diff_vs_usine"] <= r["tolerance"] for r in base), base
+ratios = [x for x in d["ratios"] if x.get("op") == "attention"]
+assert {x["dtype"] for x in ratios} == {"f32", "bf16"}, ratios
+print("usine / unfused:", [(x["dtype"], x["threads"], round(x["geomean"], 2)) for x in ratios])
+print("max differences:", [round(r["max_rel_diff_vs_usine"], 9) for r in base])
+PY
+    rc=$?
+    [ $rc -eq 77 ] && exit 77
+    [ $rc -eq 0 ] || fail "the attention rows are not what they should be"
+    expect "attention: usine / unfused"
     ;;
 bad-usage)
     run 2 frobnicate
