@@ -11,6 +11,7 @@
 #include "../kernels/cpu/attention/attention_driver.h"
 
 static const char *const FN = "usine_attention_forward";
+static const char *const FN_BWD = "usine_attention_backward";
 
 usine_status usine_attention_desc_init(usine_attention_desc *desc)
 {
@@ -26,72 +27,72 @@ usine_status usine_attention_desc_init(usine_attention_desc *desc)
 
 /* ------------------------------------------------------------------ checks */
 
-static usine_status check_scalars(const usine_attention_desc *d)
+static usine_status check_scalars(const char *fn, const usine_attention_desc *d)
 {
     if ((unsigned)d->dtype > USINE_S32)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "dtype = %d is not a usine_dtype",
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "dtype = %d is not a usine_dtype",
                           (int)d->dtype);
     if (d->dtype != USINE_F32 && d->dtype != USINE_BF16)
-        return usine_fail(USINE_ERROR_NOT_SUPPORTED, FN,
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, fn,
                           "dtype %d: attention takes USINE_F32 or USINE_BF16", (int)d->dtype);
     const int64_t sizes[6] = {d->batch, d->heads_q, d->heads_kv, d->seq_q, d->seq_k, d->head_dim};
     const char *const names[6] = {"batch", "heads_q", "heads_kv", "seq_q", "seq_k", "head_dim"};
     for (int i = 0; i < 6; i++)
         if (sizes[i] < 0)
-            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "%s = %" PRId64 " is negative",
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s = %" PRId64 " is negative",
                               names[i], sizes[i]);
     for (int i = 1; i < 3; i++)
         if (sizes[i] == 0)
-            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "%s = 0: at least 1 head",
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s = 0: at least 1 head",
                               names[i]);
     if (d->head_dim == 0)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "head_dim = 0");
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "head_dim = 0");
     if (d->head_dim % 16 != 0 || d->head_dim > 256)
-        return usine_fail(USINE_ERROR_NOT_SUPPORTED, FN,
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, fn,
                           "head_dim = %" PRId64 ": usine has multiples of 16 up to 256",
                           d->head_dim);
     if (d->heads_q % d->heads_kv != 0)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                           "heads_q = %" PRId64 " is not a multiple of heads_kv = %" PRId64,
                           d->heads_q, d->heads_kv);
     if (d->causal != 0 && d->causal != 1)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "causal = %d is neither 0 nor 1",
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "causal = %d is neither 0 nor 1",
                           d->causal);
     if (d->deterministic != 0 && d->deterministic != 1)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "deterministic = %d is neither 0 nor 1",
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "deterministic = %d is neither 0 nor 1",
                           d->deterministic);
     if (d->window < 0)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                           "window = %" PRId64 " is negative (0: no window)", d->window);
     if (!isfinite(d->scale) || !isfinite((float)d->scale))
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "scale = %g is not a finite float",
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "scale = %g is not a finite float",
                           d->scale);
     const int64_t *const strides[4] = {d->q_strides, d->k_strides, d->v_strides, d->o_strides};
     const char *const tensors[4] = {"q_strides", "k_strides", "v_strides", "o_strides"};
     for (int t = 0; t < 4; t++)
         for (int i = 0; i < 3; i++)
             if (strides[t][i] < 0)
-                return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+                return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                                   "%s[%d] = %" PRId64 " is negative", tensors[t], i, strides[t][i]);
     return USINE_SUCCESS;
 }
 
 /* One cumulative-offsets array: batch + 1 non-decreasing values from >= 0, no sequence
  * longer than `max`. *total = cu[batch]. */
-static usine_status check_cu(const int32_t *cu, const char *name, int64_t batch, int64_t max,
-                             const char *max_name, int64_t *total)
+static usine_status check_cu(const char *fn, const int32_t *cu, const char *name, int64_t batch,
+                             int64_t max, const char *max_name, int64_t *total)
 {
     if (cu[0] < 0)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "%s[0] = %d is negative", name,
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s[0] = %d is negative", name,
                           (int)cu[0]);
     for (int64_t b = 0; b < batch; b++) {
         if (cu[b + 1] < cu[b])
-            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                               "%s[%" PRId64 "] = %d is less than %s[%" PRId64
                               "] = %d: offsets must not decrease",
                               name, b + 1, (int)cu[b + 1], name, b, (int)cu[b]);
         if ((int64_t)cu[b + 1] - cu[b] > max)
-            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                               "sequence %" PRId64 " of %s has %" PRId64
                               " positions, more than %s = %" PRId64,
                               b, name, (int64_t)cu[b + 1] - cu[b], max_name, max);
@@ -102,8 +103,8 @@ static usine_status check_cu(const int32_t *cu, const char *name, int64_t batch,
 
 /* Bytes spanned by a [n0, n1, n2, d] tensor with strides s[0..2] and 1: from its first
  * element to its last; 0 when empty. */
-static usine_status tensor_bytes(const char *name, const int64_t n[3], const int64_t s[3],
-                                 int64_t d, size_t es, int64_t *bytes)
+static usine_status tensor_bytes(const char *fn, const char *name, const int64_t n[3],
+                                 const int64_t s[3], int64_t d, size_t es, int64_t *bytes)
 {
     *bytes = 0;
     if (n[0] == 0 || n[1] == 0 || n[2] == 0 || d == 0)
@@ -116,7 +117,7 @@ static usine_status tensor_bytes(const char *name, const int64_t n[3], const int
         goto overflow;
     return USINE_SUCCESS;
 overflow:
-    return usine_fail(USINE_ERROR_OVERFLOW, FN,
+    return usine_fail(USINE_ERROR_OVERFLOW, fn,
                       "%s spans more than the address space ([%" PRId64 ", %" PRId64 ", %" PRId64
                       ", %" PRId64 "] with strides %" PRId64 ", %" PRId64 ", %" PRId64 ")",
                       name, n[0], n[1], n[2], d, s[0], s[1], s[2]);
@@ -146,12 +147,12 @@ static int distinct_elements(const int64_t n[3], const int64_t s[3], int64_t d)
     return 1;
 }
 
-static usine_status check_pointer(const char *name, const void *p, int64_t bytes)
+static usine_status check_pointer(const char *fn, const char *name, const void *p, int64_t bytes)
 {
     if (!p)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "%s is NULL", name);
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s is NULL", name);
     if (UINTPTR_MAX - (uintptr_t)p < (uintptr_t)bytes)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                           "%s + its span (%" PRId64 " bytes) wraps around the address space", name,
                           bytes);
     return USINE_SUCCESS;
@@ -170,80 +171,10 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ------------------------------------------------------------------ entry point */
-
-usine_status usine_attention_forward(usine_context *ctx, const usine_attention_desc *d,
-                                     const void *q, const void *k, const void *v, void *o,
-                                     float *lse)
+/* The driver's view of a checked call. */
+static usine_attn_problem make_problem(const usine_attention_desc *d, const void *q, const void *k,
+                                       const void *v, void *o, float *lse)
 {
-    usine_clear_error();
-    if (!ctx)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "context is NULL");
-    if (!d)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "desc is NULL");
-    if (d->struct_size < sizeof *d)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
-                          "desc->struct_size = %zu: call usine_attention_desc_init first",
-                          d->struct_size);
-    usine_status st = check_scalars(d);
-    if (st)
-        return st;
-
-    /* Extents: positions along the position axis, and batch items along the batch axis. */
-    int64_t nb = d->batch, pq = d->seq_q, pk = d->seq_k;
-    if ((d->cu_seqlens_q != NULL) != (d->cu_seqlens_k != NULL))
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
-                          "%s is NULL but %s is not: variable lengths need both",
-                          d->cu_seqlens_q ? "cu_seqlens_k" : "cu_seqlens_q",
-                          d->cu_seqlens_q ? "cu_seqlens_q" : "cu_seqlens_k");
-    if (d->cu_seqlens_q && d->batch > 0) {
-        if ((st = check_cu(d->cu_seqlens_q, "cu_seqlens_q", d->batch, d->seq_q, "seq_q", &pq)) ||
-            (st = check_cu(d->cu_seqlens_k, "cu_seqlens_k", d->batch, d->seq_k, "seq_k", &pk)))
-            return st;
-        nb = 1;
-    }
-    if (d->batch == 0 || pq == 0 || d->seq_q == 0)
-        return USINE_SUCCESS; /* nothing to compute: nothing read or written */
-
-    const size_t es = d->dtype == USINE_BF16 ? 2 : 4;
-    const int64_t nq[3] = {nb, d->heads_q, pq}, nkv[3] = {nb, d->heads_kv, pk};
-    int64_t qb, kb, vb, ob, lb = 0;
-    if ((st = tensor_bytes("Q", nq, d->q_strides, d->head_dim, es, &qb)) ||
-        (st = tensor_bytes("K", nkv, d->k_strides, d->head_dim, es, &kb)) ||
-        (st = tensor_bytes("V", nkv, d->v_strides, d->head_dim, es, &vb)) ||
-        (st = tensor_bytes("O", nq, d->o_strides, d->head_dim, es, &ob)))
-        return st;
-    if (lse) {
-        const int64_t contiguous[3] = {d->heads_q * pq, pq, 1}, rows[3] = {nb, d->heads_q, pq};
-        if ((st = tensor_bytes("lse", rows, contiguous, 1, sizeof(float), &lb)))
-            return st;
-    }
-    const int reads_kv = pk > 0;
-    if ((st = check_pointer("q", q, qb)) || (st = check_pointer("o", o, ob)) ||
-        (lse && (st = check_pointer("lse", lse, lb))))
-        return st;
-    if (reads_kv && ((st = check_pointer("k", k, kb)) || (st = check_pointer("v", v, vb))))
-        return st;
-    if (!distinct_elements(nq, d->o_strides, d->head_dim))
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
-                          "o_strides = {%" PRId64 ", %" PRId64 ", %" PRId64
-                          "} make distinct elements of O share memory",
-                          d->o_strides[0], d->o_strides[1], d->o_strides[2]);
-    const void *inputs[3] = {q, k, v};
-    const int64_t in_bytes[3] = {qb, reads_kv ? kb : 0, reads_kv ? vb : 0};
-    const char *const in_names[3] = {"q", "k", "v"};
-    for (int i = 0; i < 3; i++) {
-        if (overlaps(o, ob, inputs[i], in_bytes[i]))
-            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
-                              "o overlaps %s: the output must not alias an input", in_names[i]);
-        if (lse && overlaps(lse, lb, inputs[i], in_bytes[i]))
-            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
-                              "lse overlaps %s: the output must not alias an input", in_names[i]);
-    }
-    if (lse && overlaps(lse, lb, o, ob))
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "lse overlaps o");
-
-    const double start = ctx->verbose ? now_seconds() : 0;
     const double scale = d->scale != 0.0 ? d->scale : 1.0 / sqrt((double)d->head_dim);
     usine_attn_problem p = {
         d->dtype,
@@ -268,6 +199,109 @@ usine_status usine_attention_forward(usine_context *ctx, const usine_attention_d
         o,
         lse,
     };
+    return p;
+}
+
+/* USINE_VERBOSE=1: one line per call on stderr. */
+static void log_call(const char *fn, const usine_attention_desc *d, const usine_attn_kernel *kernel,
+                     int threads, double seconds)
+{
+    fprintf(stderr,
+            "usine: %s %s b=%" PRId64 " hq=%" PRId64 " hkv=%" PRId64 " sq=%" PRId64 " sk=%" PRId64
+            " d=%" PRId64 " causal=%d window=%" PRId64
+            " varlen=%d kernel=%s threads=%d time=%.1fus\n",
+            fn, d->dtype == USINE_BF16 ? "bf16" : "f32", d->batch, d->heads_q, d->heads_kv,
+            d->seq_q, d->seq_k, d->head_dim, d->causal, d->window, d->cu_seqlens_q != NULL,
+            kernel->name, threads, seconds * 1e6);
+}
+
+/* The context and descriptor of a call (fn), checked; the extents: batch items along the
+ * batch axis (*nb) and positions along the position axes (*pq, *pk; varlen: the totals). */
+static usine_status check_desc(const char *fn, usine_context *ctx, const usine_attention_desc *d,
+                               int64_t *nb, int64_t *pq, int64_t *pk)
+{
+    if (!ctx)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "context is NULL");
+    if (!d)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "desc is NULL");
+    if (d->struct_size < sizeof *d)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "desc->struct_size = %zu: call usine_attention_desc_init first",
+                          d->struct_size);
+    usine_status st = check_scalars(fn, d);
+    if (st)
+        return st;
+    *nb = d->batch;
+    *pq = d->seq_q;
+    *pk = d->seq_k;
+    if ((d->cu_seqlens_q != NULL) != (d->cu_seqlens_k != NULL))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "%s is NULL but %s is not: variable lengths need both",
+                          d->cu_seqlens_q ? "cu_seqlens_k" : "cu_seqlens_q",
+                          d->cu_seqlens_q ? "cu_seqlens_q" : "cu_seqlens_k");
+    if (d->cu_seqlens_q && d->batch > 0) {
+        if ((st = check_cu(fn, d->cu_seqlens_q, "cu_seqlens_q", d->batch, d->seq_q, "seq_q", pq)) ||
+            (st = check_cu(fn, d->cu_seqlens_k, "cu_seqlens_k", d->batch, d->seq_k, "seq_k", pk)))
+            return st;
+        *nb = 1;
+    }
+    return USINE_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ entry point */
+
+usine_status usine_attention_forward(usine_context *ctx, const usine_attention_desc *d,
+                                     const void *q, const void *k, const void *v, void *o,
+                                     float *lse)
+{
+    usine_clear_error();
+    int64_t nb, pq, pk;
+    usine_status st = check_desc(FN, ctx, d, &nb, &pq, &pk);
+    if (st)
+        return st;
+    if (d->batch == 0 || pq == 0 || d->seq_q == 0)
+        return USINE_SUCCESS; /* nothing to compute: nothing read or written */
+
+    const size_t es = d->dtype == USINE_BF16 ? 2 : 4;
+    const int64_t nq[3] = {nb, d->heads_q, pq}, nkv[3] = {nb, d->heads_kv, pk};
+    int64_t qb, kb, vb, ob, lb = 0;
+    if ((st = tensor_bytes(FN, "Q", nq, d->q_strides, d->head_dim, es, &qb)) ||
+        (st = tensor_bytes(FN, "K", nkv, d->k_strides, d->head_dim, es, &kb)) ||
+        (st = tensor_bytes(FN, "V", nkv, d->v_strides, d->head_dim, es, &vb)) ||
+        (st = tensor_bytes(FN, "O", nq, d->o_strides, d->head_dim, es, &ob)))
+        return st;
+    if (lse) {
+        const int64_t contiguous[3] = {d->heads_q * pq, pq, 1}, rows[3] = {nb, d->heads_q, pq};
+        if ((st = tensor_bytes(FN, "lse", rows, contiguous, 1, sizeof(float), &lb)))
+            return st;
+    }
+    const int reads_kv = pk > 0;
+    if ((st = check_pointer(FN, "q", q, qb)) || (st = check_pointer(FN, "o", o, ob)) ||
+        (lse && (st = check_pointer(FN, "lse", lse, lb))))
+        return st;
+    if (reads_kv && ((st = check_pointer(FN, "k", k, kb)) || (st = check_pointer(FN, "v", v, vb))))
+        return st;
+    if (!distinct_elements(nq, d->o_strides, d->head_dim))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+                          "o_strides = {%" PRId64 ", %" PRId64 ", %" PRId64
+                          "} make distinct elements of O share memory",
+                          d->o_strides[0], d->o_strides[1], d->o_strides[2]);
+    const void *inputs[3] = {q, k, v};
+    const int64_t in_bytes[3] = {qb, reads_kv ? kb : 0, reads_kv ? vb : 0};
+    const char *const in_names[3] = {"q", "k", "v"};
+    for (int i = 0; i < 3; i++) {
+        if (overlaps(o, ob, inputs[i], in_bytes[i]))
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+                              "o overlaps %s: the output must not alias an input", in_names[i]);
+        if (lse && overlaps(lse, lb, inputs[i], in_bytes[i]))
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+                              "lse overlaps %s: the output must not alias an input", in_names[i]);
+    }
+    if (lse && overlaps(lse, lb, o, ob))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "lse overlaps o");
+
+    const double start = ctx->verbose ? now_seconds() : 0;
+    usine_attn_problem p = make_problem(d, q, k, v, o, lse);
     const usine_attn_kernel *kernel = usine_cpu_attn_kernel(ctx->isa);
     const int threads = usine_context_threads(ctx);
     const size_t bytes = usine_cpu_attn_workspace_size(kernel, &p, threads);
@@ -276,15 +310,85 @@ usine_status usine_attention_forward(usine_context *ctx, const usine_attention_d
         return usine_fail(USINE_ERROR_OUT_OF_MEMORY, FN, "cannot allocate %zu bytes of workspace",
                           bytes);
     usine_cpu_attn_forward(kernel, &p, threads, ws);
-    if (ctx->verbose) {
-        const double t = now_seconds() - start;
-        fprintf(stderr,
-                "usine: %s %s b=%" PRId64 " hq=%" PRId64 " hkv=%" PRId64 " sq=%" PRId64
-                " sk=%" PRId64 " d=%" PRId64 " causal=%d window=%" PRId64
-                " varlen=%d kernel=%s threads=%d time=%.1fus\n",
-                FN, d->dtype == USINE_BF16 ? "bf16" : "f32", d->batch, d->heads_q, d->heads_kv,
-                d->seq_q, d->seq_k, d->head_dim, d->causal, d->window, d->cu_seqlens_q != NULL,
-                kernel->name, threads, t * 1e6);
+    if (ctx->verbose)
+        log_call(FN, d, kernel, threads, now_seconds() - start);
+    return USINE_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ backward */
+
+usine_status usine_attention_backward(usine_context *ctx, const usine_attention_desc *d,
+                                      const void *q, const void *k, const void *v, const void *o,
+                                      const void *d_o, const float *lse, void *dq, void *dk,
+                                      void *dv)
+{
+    const char *const fn = FN_BWD;
+    usine_clear_error();
+    int64_t nb, pq, pk;
+    usine_status st = check_desc(fn, ctx, d, &nb, &pq, &pk);
+    if (st)
+        return st;
+    if (d->batch == 0 || (pq == 0 && pk == 0))
+        return USINE_SUCCESS; /* no gradient element to write */
+
+    const size_t es = d->dtype == USINE_BF16 ? 2 : 4;
+    const int64_t nq[3] = {nb, d->heads_q, pq}, nkv[3] = {nb, d->heads_kv, pk};
+    const int64_t contiguous[3] = {d->heads_q * pq, pq, 1}, rows[3] = {nb, d->heads_q, pq};
+    int64_t qb, kb, vb, ob, lb;
+    if ((st = tensor_bytes(fn, "Q", nq, d->q_strides, d->head_dim, es, &qb)) ||
+        (st = tensor_bytes(fn, "K", nkv, d->k_strides, d->head_dim, es, &kb)) ||
+        (st = tensor_bytes(fn, "V", nkv, d->v_strides, d->head_dim, es, &vb)) ||
+        (st = tensor_bytes(fn, "O", nq, d->o_strides, d->head_dim, es, &ob)) ||
+        (st = tensor_bytes(fn, "lse", rows, contiguous, 1, sizeof(float), &lb)))
+        return st;
+    /* A tensor with no element is neither read nor written: its pointer may be NULL. */
+    const void *ins[6] = {q, k, v, o, d_o, lse};
+    const int64_t in_bytes[6] = {qb, kb, vb, ob, ob, lb};
+    const char *const in_names[6] = {"q", "k", "v", "o", "d_o", "lse"};
+    void *outs[3] = {dq, dk, dv};
+    const int64_t out_bytes[3] = {qb, kb, vb};
+    const char *const out_names[3] = {"dq", "dk", "dv"};
+    const int64_t *const out_strides[3] = {d->q_strides, d->k_strides, d->v_strides};
+    const int64_t *const out_shapes[3] = {nq, nkv, nkv};
+    for (int i = 0; i < 6; i++)
+        if (in_bytes[i] > 0 && (st = check_pointer(fn, in_names[i], ins[i], in_bytes[i])))
+            return st;
+    for (int i = 0; i < 3; i++)
+        if (out_bytes[i] > 0 && (st = check_pointer(fn, out_names[i], outs[i], out_bytes[i])))
+            return st;
+    static const char *const stride_names[3] = {"q_strides", "k_strides", "v_strides"};
+    for (int i = 0; i < 3; i++)
+        if (!distinct_elements(out_shapes[i], out_strides[i], d->head_dim))
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                              "%s = {%" PRId64 ", %" PRId64 ", %" PRId64
+                              "} make distinct elements of %s share memory",
+                              stride_names[i], out_strides[i][0], out_strides[i][1],
+                              out_strides[i][2], out_names[i]);
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 6; j++)
+            if (overlaps(outs[i], out_bytes[i], ins[j], in_bytes[j]))
+                return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                                  "%s overlaps %s: a gradient must not alias an input",
+                                  out_names[i], in_names[j]);
+        for (int j = 0; j < i; j++)
+            if (overlaps(outs[i], out_bytes[i], outs[j], out_bytes[j]))
+                return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s overlaps %s", out_names[i],
+                                  out_names[j]);
     }
+
+    const double start = ctx->verbose ? now_seconds() : 0;
+    /* o and lse are only read by the backward */
+    usine_attn_problem p = make_problem(d, q, k, v, (void *)(uintptr_t)o, (float *)(uintptr_t)lse);
+    const usine_attn_grads g = {d_o, dq, dk, dv};
+    const usine_attn_kernel *kernel = usine_cpu_attn_kernel(ctx->isa);
+    const int threads = usine_context_threads(ctx);
+    const size_t bytes = usine_cpu_attn_backward_workspace_size(kernel, &p, threads);
+    void *ws = usine_workspace_acquire(bytes);
+    if (!ws)
+        return usine_fail(USINE_ERROR_OUT_OF_MEMORY, fn, "cannot allocate %zu bytes of workspace",
+                          bytes);
+    usine_cpu_attn_backward(kernel, &p, &g, threads, ws);
+    if (ctx->verbose)
+        log_call(fn, d, kernel, threads, now_seconds() - start);
     return USINE_SUCCESS;
 }

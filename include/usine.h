@@ -293,6 +293,37 @@ USINE_API usine_status usine_attention_forward(usine_context *context,
                                                const usine_attention_desc *desc, const void *q,
                                                const void *k, const void *v, void *o, float *lse);
 
+/*
+ * The backward (FlashAttention-2): given the forward's inputs q, k, v, its output o and its
+ * lse (required; as usine_attention_forward wrote them) and the gradient d_o of a loss with
+ * respect to O, writes the gradients
+ *   dq = scale dS K,   dk = scale dS^T Q,   dv = P^T dO,   dS = P (dP - D),   dP = dO V^T,
+ *   D_i = sum_c dO_ic O_ic,
+ * where P = exp(S - lse) is recomputed block by block from Q, K and lse (the scores are never
+ * stored: O(seq * head_dim) memory beyond the tensors). d_o is laid out like O (o_strides),
+ * dq like Q (q_strides), dk like K and dv like V; their element type is desc->dtype (bf16
+ * gradients are rounded to nearest even from f32 sums). With grouped-query attention, the
+ * gradient of a key/value head sums over the query heads that read it.
+ * A query that sees no key gets dq = 0, a key that no query sees dk = dv = 0 (never NaN).
+ * Rows that belong to no sequence (varlen padding) are not written.
+ *
+ * Determinism: keys are split into blocks whose dk and dv rows one thread owns; the dq
+ * terms of a fixed number of key chunks (a function of the shape only) are summed in
+ * separate f32 buffers in a fixed order and then added in chunk order, so results are
+ * bitwise identical across runs and thread counts on a given machine and ISA. This costs up
+ * to 8 f32 copies of dq in the workspace.
+ *
+ * Errors: those of usine_attention_forward, and USINE_ERROR_INVALID_ARGUMENT for a NULL
+ * o, d_o, lse, dq, dk or dv (when the tensor has an element), strides that make distinct
+ * elements of dq, dk or dv share memory, or a gradient overlapping an input or another
+ * gradient. On error nothing is written.
+ */
+USINE_API usine_status usine_attention_backward(usine_context *context,
+                                                const usine_attention_desc *desc, const void *q,
+                                                const void *k, const void *v, const void *o,
+                                                const void *d_o, const float *lse, void *dq,
+                                                void *dk, void *dv);
+
 /* ---------------------------------------------------------------- introspection */
 
 /*

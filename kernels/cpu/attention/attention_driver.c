@@ -71,14 +71,9 @@ typedef struct run_args {
     atomic_llong next;
 } run_args;
 
-/* One sequence of one (batch, head) pair: where its rows start and how many there are. */
-typedef struct sequence {
-    int64_t sq, sk;                 /* lengths */
-    int64_t q_base, k_base, v_base; /* element offsets of position 0 */
-    int64_t o_base, lse_base;
-} sequence;
+typedef usine_attn_sequence sequence;
 
-static sequence locate(const usine_attn_problem *p, int64_t b, int64_t h)
+usine_attn_sequence usine_attn_locate(const usine_attn_problem *p, int64_t b, int64_t h)
 {
     const int64_t hk = h / (p->heads_q / p->heads_kv);
     sequence s;
@@ -144,9 +139,7 @@ static void apply_mask(const usine_attn_problem *p, int64_t q0, int64_t k0, int 
 #pragma omp simd
         for (int i = 0; i < mr; i++) {
             const int64_t qi = q0 + i;
-            const int hidden =
-                (p->causal && kj > qi + off) || (p->window > 0 && kj <= qi + off - p->window);
-            row[i] = hidden ? ninf : row[i];
+            row[i] = usine_attn_hidden(p, qi, kj, off) ? ninf : row[i];
         }
     }
 }
@@ -156,7 +149,7 @@ static void query_block(const run_args *r, const thread_space *w, int64_t b, int
     const usine_attn_problem *p = r->p;
     const usine_attn_kernel *kr = r->kr;
     const int mr = kr->mr;
-    const sequence s = locate(p, b, h);
+    const sequence s = usine_attn_locate(p, b, h);
     const int64_t q0 = qb * mr;
     if (q0 >= s.sq)
         return;

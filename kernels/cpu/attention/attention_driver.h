@@ -25,6 +25,24 @@ typedef struct usine_attn_problem {
     float *lse; /* or NULL */
 } usine_attn_problem;
 
+/* One sequence of one (batch, query head) pair: its lengths and where its rows start. */
+typedef struct usine_attn_sequence {
+    int64_t sq, sk;                 /* lengths */
+    int64_t q_base, k_base, v_base; /* element offsets of position 0 (K, V: the kv head's) */
+    int64_t o_base;                 /* also dO's: the same strides */
+    int64_t lse_base;               /* index of its first row in lse (and per-row arrays) */
+} usine_attn_sequence;
+
+usine_attn_sequence usine_attn_locate(const usine_attn_problem *p, int64_t b, int64_t h);
+
+/* Whether query qi must not see key kj (off = sk - sq of its sequence): the causal mask
+ * hides j > i + off, the window j <= i + off - window. */
+static inline int usine_attn_hidden(const usine_attn_problem *p, int64_t qi, int64_t kj,
+                                    int64_t off)
+{
+    return (p->causal && kj > qi + off) || (p->window > 0 && kj <= qi + off - p->window);
+}
+
 /* The kernel for the highest of the ISA levels up to `isa`. */
 const usine_attn_kernel *usine_cpu_attn_kernel(usine_cpu_isa isa);
 
@@ -36,5 +54,22 @@ size_t usine_cpu_attn_workspace_size(const usine_attn_kernel *kernel, const usin
  * in a fixed order, so the result does not depend on the thread count or the schedule. */
 void usine_cpu_attn_forward(const usine_attn_kernel *kernel, const usine_attn_problem *p,
                             int threads, void *workspace);
+
+/* The backward's extra tensors: dO (strides p->o_strides; p->o is the forward's output and
+ * p->lse its log-sum-exp, both read), and the gradients dQ, dK, dV (strides of Q, K, V). */
+typedef struct usine_attn_grads {
+    const void *d_o;
+    void *dq, *dk, *dv;
+} usine_attn_grads;
+
+/* Bytes of workspace the backward needs on `threads` threads: per-thread tiles plus the
+ * per-row D and lse and the fixed number of dQ partial sums (attention_backward.c). */
+size_t usine_cpu_attn_backward_workspace_size(const usine_attn_kernel *kernel,
+                                              const usine_attn_problem *p, int threads);
+
+/* Runs the FlashAttention-2 backward on up to `threads` threads; bitwise independent of the
+ * thread count and the schedule. */
+void usine_cpu_attn_backward(const usine_attn_kernel *kernel, const usine_attn_problem *p,
+                             const usine_attn_grads *g, int threads, void *workspace);
 
 #endif

@@ -44,6 +44,18 @@ typedef struct usine_attn_kernel {
      * for c < d (d a multiple of 16), the sum taken in order of j. */
     void (*pv)(int64_t d, int nk, const float *pt, const float *v, int64_t vs, const float *alpha,
                float *ot);
+    /*
+     * Backward (attention_backward.c). There the roles turn around: a block of mr KEYS sits
+     * in the lanes (K^T and V^T packed like Q^T above) and the rows are queries, so scores
+     * gives S[i * mr + j] and dP[i * mr + j], and pv accumulates dV^T and dK^T of the block
+     * (alpha = 1). Two more functions:
+     *   bwd_ds: for rows i < n, st = exp2(st - lse2[i]) (P; 0 where st = -inf) and
+     *           dpt = st * (dpt - dd[i]) (dS = P (dP - D)), in place;
+     *   dq:     dq[i * d + c] += sum_{j < nk} ds[i * mr + j] * k[j * ks + c] for i < n,
+     *           c < d, the sum taken in order of j (dq rows of d floats, any alignment).
+     */
+    void (*bwd_ds)(int n, float *st, float *dpt, const float *lse2, const float *dd);
+    void (*dq)(int64_t d, int n, int nk, const float *ds, const float *k, int64_t ks, float *dq);
 } usine_attn_kernel;
 
 extern const usine_attn_kernel usine_attn_fwd_f32_cpu_generic_16x4;

@@ -9,7 +9,8 @@
  *
  * Required macros: ATT_PREFIX(name), ATT_V, ATT_LANES, ATT_MV, ATT_NR, ATT_LOAD(p),
  * ATT_STORE(p, v), ATT_SET1(x), ATT_ZERO(), ATT_FMA(a, b, c), ATT_MUL(a, b), ATT_ADD(a, b),
- * ATT_SUB(a, b), ATT_MAX(a, b), ATT_EXP2(x) (see below), ATT_NEG_INF_TO_ZERO(x).
+ * ATT_SUB(a, b), ATT_MAX(a, b), ATT_EXP2(x) (see below), ATT_NEG_INF_TO_ZERO(x), and for the
+ * backward ATT_LOADU(p), ATT_STOREU(p, v) (unaligned) and ATT_DQ_RI (query rows per dq tile).
  */
 #include <stdint.h>
 
@@ -130,4 +131,75 @@ static void ATT_PREFIX(pv)(int64_t d, int nk, const float *pt, const float *vm, 
             for (int v = 0; v < ATT_MV; v++)
                 ATT_STORE(o + cc * ATT_MR + v * ATT_LANES, acc[v][cc]);
     }
+}
+
+/* ------------------------------------------------------------------ backward */
+
+static void ATT_PREFIX(bwd_ds)(int n, float *st, float *dpt, const float *lse2, const float *dd)
+{
+    for (int i = 0; i < n; i++) {
+        const ATT_V l = ATT_SET1(lse2[i]), dv = ATT_SET1(dd[i]);
+        float *s = st + (int64_t)i * ATT_MR, *g = dpt + (int64_t)i * ATT_MR;
+#pragma GCC unroll 4
+        for (int v = 0; v < ATT_MV; v++) {
+            const ATT_V p = ATT_EXP2(ATT_SUB(ATT_LOAD(s + v * ATT_LANES), l));
+            ATT_STORE(s + v * ATT_LANES, p);
+            ATT_STORE(g + v * ATT_LANES, ATT_MUL(p, ATT_SUB(ATT_LOAD(g + v * ATT_LANES), dv)));
+        }
+    }
+}
+
+/* dQ += dS K for RI query rows x CV vectors of head_dim columns: CV row vectors of K loaded
+ * per key, RI broadcasts of dS (AVX-512: 6 x 4 = 24 accumulators). RI and CV are constants
+ * at every call site, so the loops unroll fully. */
+static inline __attribute__((always_inline)) void
+ATT_PREFIX(dq_tile)(const int RI, const int CV, int64_t d, int nk, const float *ds, const float *k,
+                    int64_t ks, float *dq)
+{
+    ATT_V acc[ATT_DQ_RI][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < RI; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < CV; v++)
+            acc[r][v] = ATT_LOADU(dq + r * d + v * ATT_LANES);
+    for (int j = 0; j < nk; j++) {
+        ATT_V b[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < CV; v++)
+            b[v] = ATT_LOADU(k + j * ks + v * ATT_LANES);
+#pragma GCC unroll 8
+        for (int r = 0; r < RI; r++) {
+            const ATT_V a = ATT_SET1(ds[r * ATT_MR + j]);
+#pragma GCC unroll 4
+            for (int v = 0; v < CV; v++)
+                acc[r][v] = ATT_FMA(a, b[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < RI; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < CV; v++)
+            ATT_STOREU(dq + r * d + v * ATT_LANES, acc[r][v]);
+}
+
+static inline __attribute__((always_inline)) void ATT_PREFIX(dq_rows)(const int RI, int64_t d,
+                                                                      int nk, const float *ds,
+                                                                      const float *k, int64_t ks,
+                                                                      float *dq)
+{
+    int64_t c = 0;
+    for (; c + 4 * ATT_LANES <= d; c += 4 * ATT_LANES)
+        ATT_PREFIX(dq_tile)(RI, 4, d, nk, ds, k + c, ks, dq + c);
+    for (; c < d; c += ATT_LANES)
+        ATT_PREFIX(dq_tile)(RI, 1, d, nk, ds, k + c, ks, dq + c);
+}
+
+static void ATT_PREFIX(dq)(int64_t d, int n, int nk, const float *ds, const float *k, int64_t ks,
+                           float *dq)
+{
+    int i = 0;
+    for (; i + ATT_DQ_RI <= n; i += ATT_DQ_RI)
+        ATT_PREFIX(dq_rows)(ATT_DQ_RI, d, nk, ds + (int64_t)i * ATT_MR, k, ks, dq + i * d);
+    for (; i < n; i++)
+        ATT_PREFIX(dq_rows)(1, d, nk, ds + (int64_t)i * ATT_MR, k, ks, dq + i * d);
 }

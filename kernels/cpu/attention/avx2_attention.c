@@ -11,6 +11,9 @@
 #define ATT_NR                 4
 #define ATT_LOAD(p)            _mm256_load_ps(p)
 #define ATT_STORE(p, v)        _mm256_store_ps(p, v)
+#define ATT_LOADU(p)           _mm256_loadu_ps(p)
+#define ATT_STOREU(p, v)       _mm256_storeu_ps(p, v)
+#define ATT_DQ_RI              3
 #define ATT_SET1(x)            _mm256_set1_ps(x)
 #define ATT_ZERO()             _mm256_setzero_ps()
 #define ATT_FMA(a, b, c)       _mm256_fmadd_ps(a, b, c)
@@ -54,4 +57,6 @@ const usine_attn_kernel usine_attn_fwd_f32_cpu_avx2_24x4 = {
     usine_attn_avx2_scores,
     usine_attn_avx2_softmax,
     usine_attn_avx2_pv,
+    usine_attn_avx2_bwd_ds,
+    usine_attn_avx2_dq,
 };

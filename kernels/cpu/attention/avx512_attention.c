@@ -10,6 +10,9 @@
 #define ATT_NR                 8
 #define ATT_LOAD(p)            _mm512_load_ps(p)
 #define ATT_STORE(p, v)        _mm512_store_ps(p, v)
+#define ATT_LOADU(p)           _mm512_loadu_ps(p)
+#define ATT_STOREU(p, v)       _mm512_storeu_ps(p, v)
+#define ATT_DQ_RI              6
 #define ATT_SET1(x)            _mm512_set1_ps(x)
 #define ATT_ZERO()             _mm512_setzero_ps()
 #define ATT_FMA(a, b, c)       _mm512_fmadd_ps(a, b, c)
@@ -52,4 +55,6 @@ const usine_attn_kernel usine_attn_fwd_f32_cpu_avx512_48x8 = {
     usine_attn_avx512_scores,
     usine_attn_avx512_softmax,
     usine_attn_avx512_pv,
+    usine_attn_avx512_bwd_ds,
+    usine_attn_avx512_dq,
 };

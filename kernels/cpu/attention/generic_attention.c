@@ -104,6 +104,45 @@ static void pv(int64_t d, int nk, const float *pt, const float *v, int64_t vs, c
     }
 }
 
+static void bwd_ds(int n, float *st, float *dpt, const float *lse2, const float *dd)
+{
+    for (int i = 0; i < n; i++) {
+        float *s = st + (int64_t)i * MR, *g = dpt + (int64_t)i * MR;
+        for (int j = 0; j < MR; j++) {
+            const float p = exp2_lane(s[j] - lse2[i]);
+            s[j] = p;
+            g[j] = p * (g[j] - dd[i]);
+        }
+    }
+}
+
+/* dQ += dS K: one query row at a time, head_dim in chunks of 16 columns held in a local
+ * accumulator (vectorised along the columns). */
+static void dq(int64_t d, int n, int nk, const float *ds, const float *k, int64_t ks, float *dqr)
+{
+    for (int i = 0; i < n; i++)
+        for (int64_t c0 = 0; c0 < d; c0 += 16) {
+            float acc[16];
+            float *out = dqr + i * d + c0;
+            memcpy(acc, out, sizeof acc);
+            for (int j = 0; j < nk; j++) {
+                const float a = ds[(int64_t)i * MR + j], *kr = k + j * ks + c0;
+#pragma omp simd
+                for (int c = 0; c < 16; c++)
+                    acc[c] += a * kr[c];
+            }
+            memcpy(out, acc, sizeof acc);
+        }
+}
+
 const usine_attn_kernel usine_attn_fwd_f32_cpu_generic_16x4 = {
-    "usine_attn_fwd_f32_cpu_generic_16x4", USINE_ISA_GENERIC, MR, NR, scores, softmax, pv,
+    "usine_attn_fwd_f32_cpu_generic_16x4",
+    USINE_ISA_GENERIC,
+    MR,
+    NR,
+    scores,
+    softmax,
+    pv,
+    bwd_ds,
+    dq,
 };
