@@ -23,172 +23,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test_util.h"
+#include "attention_cases.h"
 
 #define U 0x1p-24
 
-typedef struct attn_case {
-    usine_dtype dtype;
-    int64_t batch, hq, hkv, sq, sk, d;
-    int bshd;
-    int64_t pad;
-    int causal;
-    int64_t window;
-    double scale;
-    int varlen;
-    int32_t cu_q[9], cu_k[9];
-} attn_case;
-
+/* The forward's tensors, and the gradient ones of the same shapes. */
 typedef struct tensors {
-    test_buffer q, k, v, o, d_o, lse, dq, dk, dv;
-    int64_t nq_pos, nk_pos, nb, nq_el, nk_el, nl;
-    usine_attention_desc desc;
+    attn_tensors f;
+    test_buffer d_o, dq, dk, dv;
 } tensors;
 
-static const float SENTINEL = 12288.0f; /* exact in bf16 */
-
-static float bf16_value(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static double get(const attn_case *c, const void *x, int64_t i)
-{
-    return c->dtype == USINE_BF16 ? bf16_value(((const uint16_t *)x)[i]) : ((const float *)x)[i];
-}
-
-static size_t esize(const attn_case *c)
-{
-    return c->dtype == USINE_BF16 ? 2 : 4;
-}
-
-static void strides_for(const attn_case *c, int64_t heads, int64_t npos, int64_t s[3])
-{
-    if (c->bshd) {
-        s[1] = c->d + c->pad;
-        s[2] = heads * s[1];
-        s[0] = npos * s[2];
-    } else {
-        s[2] = c->d + c->pad;
-        s[1] = npos * s[2];
-        s[0] = heads * s[1];
-    }
-}
-
-/* A tensor filled with `fill` (NaN for inputs: reading padding shows up in the results). */
-static test_buffer make_buffer(const attn_case *c, int64_t elements, float fill)
-{
-    test_buffer b = test_buffer_alloc((size_t)elements * esize(c));
-    for (int64_t i = 0; i < elements; i++) {
-        if (c->dtype == USINE_BF16) {
-            uint32_t bits;
-            memcpy(&bits, &fill, sizeof bits);
-            ((uint16_t *)b.data)[i] = (uint16_t)(bits >> 16);
-        } else {
-            ((float *)b.data)[i] = fill;
-        }
-    }
-    return b;
-}
-
-static void fill_rows(const attn_case *c, void *x, int64_t nb, int64_t heads, int64_t npos,
-                      const int64_t s[3])
-{
-    for (int64_t b = 0; b < nb; b++)
-        for (int64_t h = 0; h < heads; h++)
-            for (int64_t i = 0; i < npos; i++)
-                for (int64_t e = 0; e < c->d; e++) {
-                    const int64_t at = b * s[0] + h * s[1] + i * s[2] + e;
-                    const float f = (float)test_rand_uniform(-1, 1);
-                    if (c->dtype == USINE_BF16) {
-                        uint32_t bits;
-                        memcpy(&bits, &f, sizeof bits);
-                        ((uint16_t *)x)[at] = (uint16_t)(bits >> 16);
-                    } else {
-                        ((float *)x)[at] = f;
-                    }
-                }
-}
-
+/* dO random in O's rows; the gradients hold the sentinel, so that a write outside every row
+ * shows. O and lse are NaN until the forward writes them. */
 static void make_tensors(const attn_case *c, tensors *t)
 {
-    usine_attention_desc *d = &t->desc;
-    usine_attention_desc_init(d);
-    d->dtype = c->dtype;
-    d->batch = c->batch;
-    d->heads_q = c->hq;
-    d->heads_kv = c->hkv;
-    d->seq_q = c->sq;
-    d->seq_k = c->sk;
-    d->head_dim = c->d;
-    d->scale = c->scale;
-    d->causal = c->causal;
-    d->window = c->window;
-    t->nb = c->batch;
-    t->nq_pos = c->sq;
-    t->nk_pos = c->sk;
-    if (c->varlen) {
-        d->cu_seqlens_q = c->cu_q;
-        d->cu_seqlens_k = c->cu_k;
-        t->nb = 1;
-        t->nq_pos = c->cu_q[c->batch];
-        t->nk_pos = c->cu_k[c->batch];
-    }
-    strides_for(c, c->hq, t->nq_pos, d->q_strides);
-    strides_for(c, c->hkv, t->nk_pos, d->k_strides);
-    strides_for(c, c->hkv, t->nk_pos, d->v_strides);
-    strides_for(c, c->hq, t->nq_pos, d->o_strides);
-    t->nq_el = t->nb * d->q_strides[0] + 1;
-    t->nk_el = t->nb * d->k_strides[0] + 1;
-    t->q = make_buffer(c, t->nq_el, NAN);
-    t->k = make_buffer(c, t->nk_el, NAN);
-    t->v = make_buffer(c, t->nk_el, NAN);
-    t->d_o = make_buffer(c, t->nq_el, NAN);
-    fill_rows(c, t->q.data, t->nb, c->hq, t->nq_pos, d->q_strides);
-    fill_rows(c, t->k.data, t->nb, c->hkv, t->nk_pos, d->k_strides);
-    fill_rows(c, t->v.data, t->nb, c->hkv, t->nk_pos, d->v_strides);
-    fill_rows(c, t->d_o.data, t->nb, c->hq, t->nq_pos, d->o_strides);
-    t->o = make_buffer(c, t->nq_el, NAN);
-    t->dq = make_buffer(c, t->nq_el, SENTINEL);
-    t->dk = make_buffer(c, t->nk_el, SENTINEL);
-    t->dv = make_buffer(c, t->nk_el, SENTINEL);
-    t->nl = t->nb * c->hq * t->nq_pos + 1;
-    t->lse = test_buffer_alloc((size_t)t->nl * sizeof(float));
-    for (int64_t i = 0; i < t->nl; i++)
-        ((float *)t->lse.data)[i] = NAN;
+    attn_make_tensors(c, &t->f, NAN);
+    const attn_tensors *f = &t->f;
+    t->d_o = attn_make_buffer(c, f->nq_el, NAN);
+    attn_fill_rows(c, t->d_o.data, f->nb, c->hq, f->nq_pos, f->desc.o_strides);
+    t->dq = attn_make_buffer(c, f->nq_el, ATTN_SENTINEL);
+    t->dk = attn_make_buffer(c, f->nk_el, ATTN_SENTINEL);
+    t->dv = attn_make_buffer(c, f->nk_el, ATTN_SENTINEL);
 }
 
 static void free_tensors(tensors *t)
 {
-    test_buffer *all[9] = {&t->q, &t->k, &t->v, &t->o, &t->d_o, &t->lse, &t->dq, &t->dk, &t->dv};
-    for (int i = 0; i < 9; i++)
-        test_buffer_free(all[i]);
-}
-
-static void describe(const attn_case *c, char *text, size_t size)
-{
-    snprintf(text, size,
-             "backward %s b=%lld hq=%lld hkv=%lld sq=%lld sk=%lld d=%lld %s pad=%lld causal=%d "
-             "window=%lld scale=%g varlen=%d",
-             c->dtype == USINE_BF16 ? "bf16" : "f32", (long long)c->batch, (long long)c->hq,
-             (long long)c->hkv, (long long)c->sq, (long long)c->sk, (long long)c->d,
-             c->bshd ? "BSHD" : "BHSD", (long long)c->pad, c->causal, (long long)c->window,
-             c->scale, c->varlen);
-}
-
-static usine_status forward(usine_context *ctx, tensors *t)
-{
-    return usine_attention_forward(ctx, &t->desc, t->q.data, t->k.data, t->v.data, t->o.data,
-                                   (float *)t->lse.data);
+    attn_free_tensors(&t->f);
+    test_buffer *grads[4] = {&t->d_o, &t->dq, &t->dk, &t->dv};
+    for (int i = 0; i < 4; i++)
+        test_buffer_free(grads[i]);
 }
 
 static usine_status backward(usine_context *ctx, tensors *t)
 {
-    return usine_attention_backward(ctx, &t->desc, t->q.data, t->k.data, t->v.data, t->o.data,
-                                    t->d_o.data, (const float *)t->lse.data, t->dq.data, t->dk.data,
+    const attn_tensors *f = &t->f;
+    return usine_attention_backward(ctx, &f->desc, f->q.data, f->k.data, f->v.data, f->o.data,
+                                    t->d_o.data, (const float *)f->lse.data, t->dq.data, t->dk.data,
                                     t->dv.data);
 }
 
@@ -226,9 +96,9 @@ static int64_t compare(const attn_case *c, const char *what, const char *name, c
     int64_t bad = 0;
     double worst = 0;
     for (int64_t i = 0; i < n; i++) {
-        const double v = get(c, got, i);
+        const double v = attn_get(c, got, i);
         if (!g->seen[i]) {
-            if (!(v == SENTINEL) && bad++ < 5)
+            if (!(v == ATTN_SENTINEL) && bad++ < 5)
                 CHECK(0, "%s: %s[%lld] = %g outside every row was written", what, name,
                       (long long)i, v);
             continue;
@@ -252,12 +122,12 @@ static int64_t compare(const attn_case *c, const char *what, const char *name, c
 /* One computed case against the reference; returns the number of bad elements. */
 static int64_t check_case(const attn_case *c, const tensors *t)
 {
-    const usine_attention_desc *d = &t->desc;
+    const usine_attention_desc *d = &t->f.desc;
     const long double scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)c->d);
     const long double as = fabsl(scale);
-    const int64_t dd = c->d, nq_el = t->nq_el, nk_el = t->nk_el;
+    const int64_t dd = c->d, nq_el = t->f.nq_el, nk_el = t->f.nk_el;
     char what[256];
-    describe(c, what, sizeof what);
+    attn_describe(c, "backward ", what, sizeof what);
     grad_ref gq = grad_alloc(nq_el), gk = grad_alloc(nk_el), gv = grad_alloc(nk_el);
     long double *err[3], *mag[3];
     int64_t *cnt[3];
@@ -313,8 +183,8 @@ static int64_t check_case(const attn_case *c, const tensors *t)
                     const int64_t krow = kbase + (pk + j) * d->k_strides[2];
                     long double acc = 0, a = 0;
                     for (int64_t e = 0; e < dd; e++) {
-                        const long double x = get(c, t->q.data, qrow + e),
-                                          y = get(c, t->k.data, krow + e);
+                        const long double x = attn_get(c, t->f.q.data, qrow + e),
+                                          y = attn_get(c, t->f.k.data, krow + e);
                         acc += x * y;
                         a += fabsl(x * y);
                     }
@@ -347,13 +217,13 @@ static int64_t check_case(const attn_case *c, const tensors *t)
                     for (int64_t j = 0; j < sk; j++)
                         if (pr[j] != 0) {
                             const long double vv =
-                                get(c, t->v.data, vbase + (pk + j) * d->v_strides[2] + e);
+                                attn_get(c, t->f.v.data, vbase + (pk + j) * d->v_strides[2] + e);
                             o += pr[j] * vv;
                             m += pr[j] * fabsl(vv);
                         }
                     orow[e] = o;
                     omag[e] = m;
-                    const long double g = get(c, t->d_o.data, orow_at + e);
+                    const long double g = attn_get(c, t->d_o.data, orow_at + e);
                     D += g * o;
                     long double oerr = oe * m;
                     if (c->dtype == USINE_BF16)
@@ -366,8 +236,8 @@ static int64_t check_case(const attn_case *c, const tensors *t)
                         continue;
                     const int64_t vrow = vbase + (pk + j) * d->v_strides[2];
                     for (int64_t e = 0; e < dd; e++) {
-                        const long double g = get(c, t->d_o.data, orow_at + e),
-                                          vv = get(c, t->v.data, vrow + e);
+                        const long double g = attn_get(c, t->d_o.data, orow_at + e),
+                                          vv = attn_get(c, t->f.v.data, vrow + e);
                         dp[j] += g * vv;
                         ap[j] += fabsl(g * vv);
                     }
@@ -385,9 +255,9 @@ static int64_t check_case(const attn_case *c, const tensors *t)
                     const int64_t krow = kbase + (pk + j) * d->k_strides[2],
                                   vrow = vbase + (pk + j) * d->v_strides[2];
                     for (int64_t e = 0; e < dd; e++) {
-                        const long double kv = get(c, t->k.data, krow + e),
-                                          qv = get(c, t->q.data, qrow + e),
-                                          g = get(c, t->d_o.data, orow_at + e);
+                        const long double kv = attn_get(c, t->f.k.data, krow + e),
+                                          qv = attn_get(c, t->f.q.data, qrow + e),
+                                          g = attn_get(c, t->d_o.data, orow_at + e);
                         /* dQ_i += scale dS_ij K_j */
                         gq.ref[qrow + e] += scale * ds * kv;
                         err[0][qrow + e] += as * dserr * fabsl(kv);
@@ -440,8 +310,8 @@ static void run_case(usine_context *ctx, const attn_case *c)
     tensors t;
     make_tensors(c, &t);
     char what[256];
-    describe(c, what, sizeof what);
-    usine_status st = forward(ctx, &t);
+    attn_describe(c, "backward ", what, sizeof what);
+    usine_status st = attn_forward(ctx, &t.f);
     if (CHECK(st == USINE_SUCCESS, "%s: forward status %d: %s", what, (int)st,
               usine_last_error())) {
         st = backward(ctx, &t);
@@ -451,118 +321,32 @@ static void run_case(usine_context *ctx, const attn_case *c)
     free_tensors(&t);
 }
 
-static attn_case base_case(int64_t d)
-{
-    attn_case c;
-    memset(&c, 0, sizeof c);
-    c.dtype = USINE_F32;
-    c.batch = 1;
-    c.hq = c.hkv = 1;
-    c.sq = c.sk = 1;
-    c.d = d;
-    return c;
-}
-
-static void random_varlen(attn_case *c, int64_t max_q, int64_t max_k)
-{
-    c->varlen = 1;
-    c->cu_q[0] = (int32_t)test_rand_int(0, 3);
-    c->cu_k[0] = (int32_t)test_rand_int(0, 3);
-    c->sq = c->sk = 0;
-    for (int64_t b = 0; b < c->batch; b++) {
-        const int64_t lq = test_rand_int(0, max_q), lk = test_rand_int(0, max_k);
-        c->cu_q[b + 1] = c->cu_q[b] + (int32_t)lq;
-        c->cu_k[b + 1] = c->cu_k[b] + (int32_t)lk;
-        c->sq = lq > c->sq ? lq : c->sq;
-        c->sk = lk > c->sk ? lk : c->sk;
-    }
-}
-
 static void test_shapes(usine_context *ctx, int heavy)
 {
-    static const int64_t dims[] = {16, 32, 64, 80, 96, 128, 256};
-    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
-        attn_case c = base_case(dims[di]);
-        c.batch = 2;
-        c.hq = 2;
-        c.hkv = 1;
-        c.sq = 61;
-        c.sk = 130;
-        run_case(ctx, &c);
-        for (int r = 0; r < (heavy ? 6 : 2); r++) {
-            c = base_case(dims[di]);
-            c.batch = test_rand_int(1, 3);
-            c.hkv = test_rand_int(1, 2);
-            c.hq = c.hkv * test_rand_int(1, 3);
-            c.sq = test_rand_int(1, 100);
-            c.sk = test_rand_int(1, 160);
-            c.bshd = (int)test_rand_int(0, 1);
-            c.pad = test_rand_int(0, 1) * test_rand_int(1, 17);
-            c.causal = (int)test_rand_int(0, 1);
-            c.window = test_rand_int(0, 2) == 0 ? test_rand_int(1, 70) : 0;
-            c.scale = test_rand_int(0, 2) == 0 ? test_rand_uniform(0.05, 1.0) : 0.0;
-            c.dtype = test_rand_int(0, 3) == 0 ? USINE_BF16 : USINE_F32;
-            if (test_rand_int(0, 3) == 0)
-                random_varlen(&c, 90, 150);
-            run_case(ctx, &c);
-        }
-    }
+    attn_for_each_shape(ctx, heavy ? 6 : 2, run_case);
 }
 
 /* Masks at their edges, fully masked rows, unseen keys, long rows over many key chunks. */
 static void test_masks(usine_context *ctx)
 {
-    const int64_t shapes[][2] = {{37, 150}, {150, 37}, {100, 100}, {1, 200}, {200, 1}};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int mode = 0; mode < 4; mode++) {
-            attn_case c = base_case(32);
-            c.hq = 4;
-            c.hkv = 2;
-            c.sq = shapes[s][0];
-            c.sk = shapes[s][1];
-            c.bshd = (int)(s & 1);
-            c.causal = mode != 2;
-            c.window = mode >= 2 ? 1 + (int64_t)s * 13 : 0;
-            if (mode == 3)
-                c.window = 1;
-            run_case(ctx, &c);
-        }
+    static const int64_t shapes[][2] = {{37, 150}, {150, 37}, {100, 100}, {1, 200}, {200, 1}};
+    attn_for_each_mask(ctx, shapes, sizeof shapes / sizeof shapes[0], 32, run_case);
     /* Large logits. */
-    attn_case c = base_case(64);
+    attn_case c = attn_base_case(64);
     c.sq = 40;
     c.sk = 200;
     c.scale = 8.0;
     run_case(ctx, &c);
     /* seq_k = 0: dq = 0; seq_q = 0 with keys: dk = dv = 0. */
-    c = base_case(32);
+    c = attn_base_case(32);
     c.sq = 5;
     c.sk = 0;
     run_case(ctx, &c);
     /* MQA over 6 heads, varlen with an empty query sequence and an empty key sequence. */
-    c = base_case(64);
-    c.batch = 4;
-    c.hq = 6;
-    c.hkv = 1;
-    c.causal = 1;
-    random_varlen(&c, 100, 230);
-    c.cu_q[2] = c.cu_q[1];
-    c.cu_k[3] = c.cu_k[2];
-    for (int b = 2; b <= 4; b++) {
-        if (c.cu_q[b] < c.cu_q[b - 1])
-            c.cu_q[b] = c.cu_q[b - 1];
-        if (c.cu_k[b] < c.cu_k[b - 1])
-            c.cu_k[b] = c.cu_k[b - 1];
-    }
-    c.sq = c.sk = 0;
-    for (int b = 0; b < 4; b++) {
-        if (c.cu_q[b + 1] - c.cu_q[b] > c.sq)
-            c.sq = c.cu_q[b + 1] - c.cu_q[b];
-        if (c.cu_k[b + 1] - c.cu_k[b] > c.sk)
-            c.sk = c.cu_k[b + 1] - c.cu_k[b];
-    }
+    c = attn_mqa_varlen_case(64, 100, 230);
     run_case(ctx, &c);
     /* bf16 with GQA, causal, window, BSHD padding. */
-    c = base_case(64);
+    c = attn_base_case(64);
     c.dtype = USINE_BF16;
     c.hq = 4;
     c.hkv = 2;
@@ -579,7 +363,7 @@ static void test_masks(usine_context *ctx)
 static long double loss(const attn_case *c, const tensors *t, const long double *q,
                         const long double *k, const long double *v)
 {
-    const usine_attention_desc *d = &t->desc;
+    const usine_attention_desc *d = &t->f.desc;
     const long double scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)c->d);
     const int64_t off = c->sk - c->sq;
     long double total = 0, w[64];
@@ -615,7 +399,7 @@ static long double loss(const attn_case *c, const tensors *t, const long double 
                             b * d->v_strides[0] + hk * d->v_strides[1] + j * d->v_strides[2];
                         o += w[j] * v[vrow + e];
                     }
-                    total += (long double)get(c, t->d_o.data, qrow + e) * o / l;
+                    total += (long double)attn_get(c, t->d_o.data, qrow + e) * o / l;
                 }
             }
         }
@@ -627,7 +411,7 @@ static long double loss(const attn_case *c, const tensors *t, const long double 
 static void test_finite_differences(usine_context *ctx)
 {
     for (int variant = 0; variant < 2; variant++) {
-        attn_case c = base_case(16);
+        attn_case c = attn_base_case(16);
         c.hq = 2;
         c.hkv = 1;
         c.sq = variant ? 9 : 5;
@@ -637,19 +421,19 @@ static void test_finite_differences(usine_context *ctx)
         tensors t;
         make_tensors(&c, &t);
         char what[256];
-        describe(&c, what, sizeof what);
-        if (!CHECK(forward(ctx, &t) == USINE_SUCCESS && backward(ctx, &t) == USINE_SUCCESS,
+        attn_describe(&c, "backward ", what, sizeof what);
+        if (!CHECK(attn_forward(ctx, &t.f) == USINE_SUCCESS && backward(ctx, &t) == USINE_SUCCESS,
                    "%s: %s", what, usine_last_error())) {
             free_tensors(&t);
             continue;
         }
-        const test_buffer *in[3] = {&t.q, &t.k, &t.v}, *grad[3] = {&t.dq, &t.dk, &t.dv};
-        const int64_t n[3] = {t.nq_el - 1, t.nk_el - 1, t.nk_el - 1};
+        const test_buffer *in[3] = {&t.f.q, &t.f.k, &t.f.v}, *grad[3] = {&t.dq, &t.dk, &t.dv};
+        const int64_t n[3] = {t.f.nq_el - 1, t.f.nk_el - 1, t.f.nk_el - 1};
         long double *x[3];
         for (int a = 0; a < 3; a++) {
             x[a] = malloc((size_t)n[a] * sizeof(long double));
             for (int64_t i = 0; i < n[a]; i++)
-                x[a][i] = get(&c, in[a]->data, i);
+                x[a][i] = attn_get(&c, in[a]->data, i);
         }
         const long double hstep = 1e-4L;
         int64_t bad = 0;
@@ -662,7 +446,7 @@ static void test_finite_differences(usine_context *ctx)
                 const long double lm = loss(&c, &t, x[0], x[1], x[2]);
                 x[a][i] = x0;
                 const double fd = (double)((lp - lm) / (2 * hstep));
-                const double g = get(&c, grad[a]->data, i);
+                const double g = attn_get(&c, grad[a]->data, i);
                 if (!(fabs(g - fd) <= 1e-5 * (1 + fabs(fd))) && bad++ < 5)
                     CHECK(0, "%s: finite difference of %s[%lld] = %.9g, gradient %.9g", what,
                           a == 0   ? "q"
@@ -680,19 +464,15 @@ static void test_finite_differences(usine_context *ctx)
 /* Bitwise equal across two runs and 1 and 2 threads (several key chunks, GQA, causal). */
 static void test_deterministic(usine_context *ctx)
 {
-    attn_case c = base_case(64);
-    c.batch = 2;
-    c.hq = 4;
-    c.hkv = 2;
-    c.sq = 150;
-    c.sk = 300;
+    attn_case c = attn_gqa_case(150, 300);
     c.causal = 1;
     tensors t;
     make_tensors(&c, &t);
-    t.desc.deterministic = 1;
+    t.f.desc.deterministic = 1;
     int threads0;
     usine_get_num_threads(ctx, &threads0);
-    CHECK(forward(ctx, &t) == USINE_SUCCESS, "deterministic forward: %s", usine_last_error());
+    CHECK(attn_forward(ctx, &t.f) == USINE_SUCCESS, "deterministic forward: %s",
+          usine_last_error());
     test_buffer *out[3] = {&t.dq, &t.dk, &t.dv};
     unsigned char *first[3];
     for (int a = 0; a < 3; a++)
@@ -725,61 +505,45 @@ static void expect_error(usine_context *ctx, tensors *t, const usine_attention_d
                          const void *o, const void *d_o, const float *lse, void *dq, void *dk,
                          usine_status want, const char *needle)
 {
-    test_buffer *out[3] = {&t->dq, &t->dk, &t->dv};
-    unsigned char *before[3];
-    for (int a = 0; a < 3; a++) {
-        before[a] = malloc(out[a]->bytes);
-        memcpy(before[a], out[a]->data, out[a]->bytes);
-    }
-    const usine_status st = usine_attention_backward(ctx, d, t->q.data, t->k.data, t->v.data, o,
-                                                     d_o, lse, dq, dk, t->dv.data);
-    CHECK(st == want, "error case '%s': status %d, want %d (%s)", needle, (int)st, (int)want,
-          usine_last_error());
-    CHECK(strstr(usine_last_error(), needle) != NULL &&
-              strstr(usine_last_error(), "usine_attention_backward") != NULL,
-          "error case '%s': message '%s'", needle, usine_last_error());
-    for (int a = 0; a < 3; a++) {
-        CHECK(memcmp(before[a], out[a]->data, out[a]->bytes) == 0 && test_buffer_guards_ok(out[a]),
-              "error case '%s': a gradient was written", needle);
-        free(before[a]);
-    }
+    test_buffer *const outputs[3] = {&t->dq, &t->dk, &t->dv};
+    attn_saved saved = attn_save(outputs, 3);
+    const usine_status st = usine_attention_backward(ctx, d, t->f.q.data, t->f.k.data, t->f.v.data,
+                                                     o, d_o, lse, dq, dk, t->dv.data);
+    attn_expect_rejected(&saved, st, want, needle, "usine_attention_backward");
 }
 
 static void test_errors(usine_context *ctx)
 {
-    attn_case c = base_case(64);
-    c.batch = 2;
-    c.hq = 4;
-    c.hkv = 2;
-    c.sq = 10;
-    c.sk = 12;
+    const attn_case c = attn_gqa_case(10, 12);
     tensors t;
     make_tensors(&c, &t);
-    CHECK(forward(ctx, &t) == USINE_SUCCESS, "errors: forward: %s", usine_last_error());
-    const usine_attention_desc good = t.desc;
+    CHECK(attn_forward(ctx, &t.f) == USINE_SUCCESS, "errors: forward: %s", usine_last_error());
+    const usine_attention_desc good = t.f.desc;
     usine_attention_desc d = good;
-    const float *lse = (const float *)t.lse.data;
+    const float *lse = (const float *)t.f.lse.data;
     const usine_status INV = USINE_ERROR_INVALID_ARGUMENT, NS = USINE_ERROR_NOT_SUPPORTED;
-    CHECK(usine_attention_backward(NULL, &good, t.q.data, t.k.data, t.v.data, t.o.data, t.d_o.data,
-                                   lse, t.dq.data, t.dk.data, t.dv.data) == INV,
+    CHECK(usine_attention_backward(NULL, &good, t.f.q.data, t.f.k.data, t.f.v.data, t.f.o.data,
+                                   t.d_o.data, lse, t.dq.data, t.dk.data, t.dv.data) == INV,
           "NULL context accepted");
-    expect_error(ctx, &t, &d, t.o.data, NULL, lse, t.dq.data, t.dk.data, INV, "d_o is NULL");
-    expect_error(ctx, &t, &d, t.o.data, t.d_o.data, NULL, t.dq.data, t.dk.data, INV, "lse is NULL");
+    expect_error(ctx, &t, &d, t.f.o.data, NULL, lse, t.dq.data, t.dk.data, INV, "d_o is NULL");
+    expect_error(ctx, &t, &d, t.f.o.data, t.d_o.data, NULL, t.dq.data, t.dk.data, INV,
+                 "lse is NULL");
     expect_error(ctx, &t, &d, NULL, t.d_o.data, lse, t.dq.data, t.dk.data, INV, "o is NULL");
-    expect_error(ctx, &t, &d, t.o.data, t.d_o.data, lse, NULL, t.dk.data, INV, "dq is NULL");
-    expect_error(ctx, &t, &d, t.o.data, t.d_o.data, lse, t.dq.data, t.q.data, INV, "dk overlaps q");
-    expect_error(ctx, &t, &d, t.o.data, t.d_o.data, lse, t.dq.data, t.dv.data, INV,
+    expect_error(ctx, &t, &d, t.f.o.data, t.d_o.data, lse, NULL, t.dk.data, INV, "dq is NULL");
+    expect_error(ctx, &t, &d, t.f.o.data, t.d_o.data, lse, t.dq.data, t.f.q.data, INV,
+                 "dk overlaps q");
+    expect_error(ctx, &t, &d, t.f.o.data, t.d_o.data, lse, t.dq.data, t.dv.data, INV,
                  "dv overlaps dk");
-    expect_error(ctx, &t, &d, t.o.data, t.dq.data, lse, t.dq.data, t.dk.data, INV,
+    expect_error(ctx, &t, &d, t.f.o.data, t.dq.data, lse, t.dq.data, t.dk.data, INV,
                  "dq overlaps d_o");
     d.head_dim = 72;
-    expect_error(ctx, &t, &d, t.o.data, t.d_o.data, lse, t.dq.data, t.dk.data, NS, "head_dim");
+    expect_error(ctx, &t, &d, t.f.o.data, t.d_o.data, lse, t.dq.data, t.dk.data, NS, "head_dim");
     d = good;
     d.causal = 3;
-    expect_error(ctx, &t, &d, t.o.data, t.d_o.data, lse, t.dq.data, t.dk.data, INV, "causal");
+    expect_error(ctx, &t, &d, t.f.o.data, t.d_o.data, lse, t.dq.data, t.dk.data, INV, "causal");
     d = good;
     d.q_strides[2] = 32; /* rows of dq overlap */
-    expect_error(ctx, &t, &d, t.o.data, t.d_o.data, lse, t.dq.data, t.dk.data, INV, "q_strides");
+    expect_error(ctx, &t, &d, t.f.o.data, t.d_o.data, lse, t.dq.data, t.dk.data, INV, "q_strides");
     d = good;
     d.batch = 0;
     CHECK(usine_attention_backward(ctx, &d, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) ==
@@ -790,13 +554,12 @@ static void test_errors(usine_context *ctx)
 
 int main(void)
 {
-    usine_context *ctx = test_context_or_skip("test_attention_backward");
-    printf("test_attention_backward: seed %llu\n", (unsigned long long)test_seed());
-    const char *heavy = getenv("USINE_TEST_HEAVY");
+    int heavy;
+    usine_context *ctx = attn_start("test_attention_backward", &heavy);
     test_errors(ctx);
     test_finite_differences(ctx);
     test_masks(ctx);
-    test_shapes(ctx, heavy && *heavy == '1');
+    test_shapes(ctx, heavy);
     test_deterministic(ctx);
     usine_destroy(ctx);
     return test_finish("test_attention_backward");
