@@ -43,3 +43,20 @@ void usine_bench_softmax_rows(float *s, int64_t first, int64_t last, int64_t seq
             memset(row + hi + 1, 0, (size_t)(seq_k - hi - 1) * sizeof *row);
     }
 }
+
+SOFTMAX_CLONES
+void usine_bench_softmax_grad_rows(float *dp, const float *p, const float *d_o, const float *o,
+                                   int64_t first, int64_t last, int64_t seq_k, int64_t head_dim,
+                                   float scale)
+{
+    for (int64_t i = first; i < last; i++) {
+        const float *doi = d_o + (size_t)(i * head_dim), *oi = o + (size_t)(i * head_dim);
+        float d = 0;
+        for (int64_t c = 0; c < head_dim; c++)
+            d += doi[c] * oi[c];
+        float *row = dp + (size_t)(i * seq_k);
+        const float *prow = p + (size_t)(i * seq_k);
+        for (int64_t j = 0; j < seq_k; j++)
+            row[j] = scale * prow[j] * (row[j] - d); /* p is 0 where masked */
+    }
+}

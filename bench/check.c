@@ -105,7 +105,7 @@ int usine_bench_compare(const usine_bench_operands *o, const void *c_ref, const 
     if (!work)
         return -1;
     const double *bounds[4] = {work, work + o->m, work + 2 * o->m, work + 2 * o->m + o->n};
-    *out = (usine_bench_check){0, 2.0 * (double)(o->k + 3) * u, 0, 0, 0, 0};
+    *out = (usine_bench_check){.tolerance = 2.0 * (double)(o->k + 3) * u};
     for (int64_t item = 0; item < o->batch; item++) {
         const char *a = (const char *)o->a + (size_t)(item * o->m * o->k) * ea;
         const char *b = (const char *)o->b + (size_t)(item * o->k * o->n) * eb;

@@ -29,6 +29,7 @@ typedef struct usine_bench_check {
     double tolerance; /* 2 (k + 3) u of C's dtype; 0 for s32 */
     int match;        /* max_rel <= tolerance, and no NaN */
     int64_t worst_i, worst_j, worst_item;
+    char what[4]; /* attention backward: the worst tensor, "dq", "dk" or "dv"; else "" */
 } usine_bench_check;
 
 /* Compares c with c_ref (both column-major m x n, ldc = m, item i at + i m n). Returns -1

@@ -155,6 +155,15 @@ static int unfused_column(const usine_bench_run *run)
     return 0;
 }
 
+static int backward_lines(const usine_bench_run *run)
+{
+    for (size_t i = 0; i < run->n_cases; i++)
+        if (run->cases[i].op == USINE_BENCH_OP_ATTENTION && run->cases[i].runs &&
+            run->cases[i].att.backward)
+            return 1;
+    return 0;
+}
+
 static void header_columns(const usine_bench_run *run, FILE *out)
 {
     fprintf(out, "\n%-*s %-5s %3s %8s %6s %6s", SHAPE_WIDTH, "shape (MxNxK)", "dtype", "thr",
@@ -199,6 +208,11 @@ void usine_bench_report_header(const usine_bench_run *run, FILE *out)
                 "mask, cblas_sgemm\n          O = P V per (batch, head), masked pairs computed "
                 "then zeroed; flops count only\n          visible pairs (4 d each), so "
                 "usine/unfused is also unfused time / usine time\n");
+    if (unfused_column(run) && backward_lines(run))
+        fprintf(out, "          'bwd' rows: usine_attention_backward (after an untimed forward "
+                     "for O, lse)\n          against cblas_sgemm S, softmax, dP = dO V^T, dS = "
+                     "P (dP - D), then dV,\n          dQ, dK; flops 2.5x the forward's for "
+                     "both\n");
     header_peaks(run, out);
     header_peers(run, out);
     header_gpus(run, out);
@@ -362,13 +376,14 @@ void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result
 /* ------------------------------------------------------------------ summary */
 
 usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_bench_op op,
-                                       usine_dtype dtype, int threads, int versus)
+                                       usine_dtype dtype, int threads, int versus, int backward)
 {
     usine_bench_tally t = {0, 0, 0};
     for (size_t i = 0; i < run->n_results; i++) {
         const usine_bench_result *u = &run->results[i];
-        if (u->lib != USINE_BENCH_USINE || u->threads != threads || !ok(u) ||
-            run->cases[u->case_index].dtype != dtype || run->cases[u->case_index].op != op)
+        const usine_bench_case *c = &run->cases[u->case_index];
+        if (u->lib != USINE_BENCH_USINE || u->threads != threads || !ok(u) || c->dtype != dtype ||
+            c->op != op || (op == USINE_BENCH_OP_ATTENTION && c->att.backward != backward))
             continue;
         /* The row's peers follow its usine result. */
         double best = 0;
@@ -387,14 +402,15 @@ usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_bench_o
 
 /* One line per dtype (slots [first, last)) and thread count that has ratios, under
  * `heading` when there is any; versus -1: the best peer. */
-static void summary_ratios(const usine_bench_run *run, usine_bench_op op, int versus, int first,
-                           int last, const char *heading, FILE *out)
+static void summary_ratios(const usine_bench_run *run, usine_bench_op op, int backward, int versus,
+                           int first, int last, const char *heading, FILE *out)
 {
     const usine_bench_options *o = run->options;
     for (int d = first; d < last; d++)
         for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)); t++) {
             const usine_dtype dtype = usine_bench_slot_dtype(d);
-            const usine_bench_tally s = usine_bench_tally_of(run, op, dtype, o->threads[t], versus);
+            const usine_bench_tally s =
+                usine_bench_tally_of(run, op, dtype, o->threads[t], versus, backward);
             if (!s.rows)
                 continue;
             if (heading)
@@ -424,15 +440,19 @@ static void summary_usine_gaps(const usine_bench_run *run, FILE *out)
 void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
 {
     fputc('\n', out);
-    summary_ratios(run, USINE_BENCH_OP_GEMM, -1, 0, 2,
+    summary_ratios(run, USINE_BENCH_OP_GEMM, 0, -1, 0, 2,
                    "usine / best peer (geometric mean of the median ratios):", out);
     /* oneDNN is the only bf16 and int8 peer, and issue 6's acceptance names it. */
-    summary_ratios(run, USINE_BENCH_OP_GEMM, 1 + USINE_PEER_ONEDNN, 2, USINE_BENCH_DTYPE_SLOTS,
+    summary_ratios(run, USINE_BENCH_OP_GEMM, 0, 1 + USINE_PEER_ONEDNN, 2, USINE_BENCH_DTYPE_SLOTS,
                    "usine / oneDNN matmul (geometric mean of the median ratios):", out);
     /* Attention against its unfused baseline (issue 7), f32 and bf16 lines. */
-    summary_ratios(run, USINE_BENCH_OP_ATTENTION, USINE_BENCH_UNFUSED, 0, 3,
+    summary_ratios(run, USINE_BENCH_OP_ATTENTION, 0, USINE_BENCH_UNFUSED, 0, 3,
                    "attention: usine / unfused OpenBLAS baseline (geometric mean of the median "
                    "ratios):",
+                   out);
+    summary_ratios(run, USINE_BENCH_OP_ATTENTION, 1, USINE_BENCH_UNFUSED, 0, 3,
+                   "attention backward: usine / unfused OpenBLAS backward (geometric mean of "
+                   "the median ratios):",
                    out);
     summary_usine_gaps(run, out);
     size_t not_built = 0;

@@ -32,8 +32,9 @@ typedef struct usine_bench_tally {
     int rows, wins;
 } usine_bench_tally;
 
+/* backward: attention rows of backward lines (1) or forward lines (0); 0 for other ops. */
 usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_bench_op op,
-                                       usine_dtype dtype, int threads, int versus);
+                                       usine_dtype dtype, int threads, int versus, int backward);
 
 /* Geometric means of the ratios, noisy and failed counts, mismatches. */
 void usine_bench_report_summary(const usine_bench_run *run, FILE *out);

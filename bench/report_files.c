@@ -175,6 +175,7 @@ static void json_shape(usine_jsonw *w, const usine_bench_case *c)
         for (int i = 0; i < 7; i++)
             usine_jsonw_int(w, k[i], v[i]);
         usine_jsonw_bool(w, "causal", a->causal);
+        usine_jsonw_bool(w, "backward", a->backward);
     } else {
         const usine_bench_conv *v = &c->conv;
         const int64_t x[14] = {v->n,     v->c,     v->h,        v->w,        v->k,
@@ -273,17 +274,20 @@ static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_
  * attention versus the unfused baseline (issue 7's). */
 static void json_ratios(usine_jsonw *w, const usine_bench_run *run)
 {
-    static const int versus[3] = {-1, 1 + USINE_PEER_ONEDNN, USINE_BENCH_UNFUSED};
-    static const char *const versus_name[3] = {"best peer", "oneDNN", "unfused (OpenBLAS)"};
+    /* the fourth: attention backward lines versus the unfused backward */
+    static const int versus[4] = {-1, 1 + USINE_PEER_ONEDNN, USINE_BENCH_UNFUSED,
+                                  USINE_BENCH_UNFUSED};
+    static const char *const versus_name[4] = {"best peer", "oneDNN", "unfused (OpenBLAS)",
+                                               "unfused (OpenBLAS)"};
     const usine_bench_options *o = run->options;
     usine_jsonw_array(w, "ratios");
-    for (int v = 0; v < 3; v++)
+    for (int v = 0; v < 4; v++)
         for (int d = 0; d < USINE_BENCH_DTYPE_SLOTS; d++)
             for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)); t++) {
                 const usine_dtype dtype = usine_bench_slot_dtype(d);
-                const usine_bench_op op = v == 2 ? USINE_BENCH_OP_ATTENTION : USINE_BENCH_OP_GEMM;
+                const usine_bench_op op = v >= 2 ? USINE_BENCH_OP_ATTENTION : USINE_BENCH_OP_GEMM;
                 const usine_bench_tally s =
-                    usine_bench_tally_of(run, op, dtype, o->threads[t], versus[v]);
+                    usine_bench_tally_of(run, op, dtype, o->threads[t], versus[v], v == 3);
                 if (!s.rows)
                     continue;
                 usine_jsonw_object(w, NULL);
@@ -291,6 +295,8 @@ static void json_ratios(usine_jsonw *w, const usine_bench_run *run)
                 usine_jsonw_string(w, "dtype", usine_bench_dtype_name(dtype));
                 usine_jsonw_int(w, "threads", o->threads[t]);
                 usine_jsonw_string(w, "versus", versus_name[v]);
+                if (op == USINE_BENCH_OP_ATTENTION)
+                    usine_jsonw_string(w, "pass", v == 3 ? "backward" : "forward");
                 usine_jsonw_double(w, "geomean", exp(s.log_sum / s.rows));
                 usine_jsonw_int(w, "cases", s.rows);
                 usine_jsonw_int(w, "usine_faster", s.wins);

@@ -211,6 +211,7 @@ static void fill_garbage(void *x, usine_dtype dtype, size_t count)
 typedef struct case_buffers {
     void *a, *b, *c_usine, *c_peer;
     void *v;                 /* attention: a is Q, b is K, v is V; C is O */
+    void *d_o;               /* attention backward: dO; C is then dQ, dK, dV */
     size_t c_bytes, c_count; /* usine's C */
     size_t peer_bytes;       /* the peer's C (attention: f32 O also for bf16 lines) */
     usine_dtype types[3];    /* A, B, C */
@@ -223,7 +224,7 @@ static void *alloc_aligned(size_t bytes)
 }
 
 /* Attention: Q, K, V in the case's dtype, BHSD; usine's O in the dtype too, the
- * baseline's in f32. */
+ * baseline's in f32. Backward lines: dO too, and "O" is dQ, dK, dV one after another. */
 static int attention_alloc(const usine_bench_case *c, size_t seed, case_buffers *buf)
 {
     const usine_bench_attention *t = &c->att;
@@ -232,9 +233,15 @@ static int attention_alloc(const usine_bench_case *c, size_t seed, case_buffers 
     const size_t es = usine_bench_dtype_size(c->dtype);
     buf->types[0] = buf->types[1] = buf->types[2] = c->dtype;
     buf->peer_c_type = USINE_F32;
-    buf->c_count = nq;
-    buf->c_bytes = nq * es;
-    buf->peer_bytes = nq * sizeof(float);
+    buf->c_count = t->backward ? nq + 2 * nkv : nq;
+    buf->c_bytes = buf->c_count * es;
+    buf->peer_bytes = buf->c_count * sizeof(float);
+    if (t->backward) {
+        buf->d_o = alloc_aligned(nq * es);
+        if (!buf->d_o)
+            return -1;
+        fill_random(buf->d_o, c->dtype, nq, 3 * seed + 4);
+    }
     buf->a = alloc_aligned(nq * es);
     buf->b = alloc_aligned(nkv * es);
     buf->v = alloc_aligned(nkv * es);
@@ -273,6 +280,7 @@ static void case_free(case_buffers *buf)
     free(buf->a);
     free(buf->b);
     free(buf->v);
+    free(buf->d_o);
     usine_bench_shared_free(buf->c_usine, buf->c_bytes);
     usine_bench_shared_free(buf->c_peer, buf->peer_bytes);
 }
@@ -309,8 +317,15 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
 {
     const usine_bench_case *bc = &run->cases[ci];
     usine_bench_gemm_job job = {bc, threads, lib, buf->a, buf->b, c, timing_of(run->options)};
-    usine_bench_attention_job ajob = {bc,     threads, lib, buf->a,
-                                      buf->b, buf->v,  c,   timing_of(run->options)};
+    usine_bench_attention_job ajob = {.bcase = bc,
+                                      .threads = threads,
+                                      .lib = lib,
+                                      .q = buf->a,
+                                      .k = buf->b,
+                                      .v = buf->v,
+                                      .o = c,
+                                      .d_o = buf->d_o,
+                                      .timing = timing_of(run->options)};
     usine_bench_attention_out aout;
     usine_bench_gemm_out out;
     const int attention = bc->op == USINE_BENCH_OP_ATTENTION;
@@ -352,6 +367,11 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
 static void check_against_usine(const usine_bench_case *bc, const case_buffers *buf,
                                 usine_bench_result *r)
 {
+    if (bc->op == USINE_BENCH_OP_ATTENTION && bc->att.backward) {
+        r->checked = usine_bench_attention_backward_compare(
+                         bc, buf->c_usine, (const float *)buf->c_peer, &r->check) == 0;
+        return;
+    }
     if (bc->op == USINE_BENCH_OP_ATTENTION) {
         r->checked = usine_bench_attention_compare(bc, buf->v, buf->c_usine,
                                                    (const float *)buf->c_peer, &r->check) == 0;
@@ -433,9 +453,10 @@ static void report_mismatch(const usine_bench_case *bc, int lib, int threads,
     char label[96];
     usine_bench_case_label(bc, label, sizeof label);
     usine_bench_loud("MISMATCH: %s and usine differ on %s %s t%d: max relative difference %.3g "
-                     "> tolerance %.3g at C(%lld, %lld) of item %lld",
+                     "> tolerance %.3g at %s(%lld, %lld) of item %lld",
                      usine_bench_lib_name(lib), bc->dtype_name, label, threads, r->check.max_rel,
-                     r->check.tolerance, (long long)r->check.worst_i, (long long)r->check.worst_j,
+                     r->check.tolerance, r->check.what[0] ? r->check.what : "C",
+                     (long long)r->check.worst_i, (long long)r->check.worst_j,
                      (long long)r->check.worst_item);
 }
 

@@ -209,17 +209,19 @@ static int parse_gemm(parser *p, char **tokens, int n, usine_bench_case *c)
 static int parse_attention(parser *p, char **tokens, int n, usine_bench_case *c)
 {
     usine_bench_attention *a = &c->att;
-    int64_t seq = -1, causal = 0;
+    int64_t seq = -1, causal = 0, backward = 0;
     a->batch = 1;
     a->kv_heads = a->seq_q = a->seq_k = -1;
     field f[] = {{"batch", &a->batch, 0},       {"heads", &a->heads, 1},
                  {"kv_heads", &a->kv_heads, 0}, {"seq", &seq, 0},
                  {"seq_q", &a->seq_q, 0},       {"seq_k", &a->seq_k, 0},
                  {"head_dim", &a->head_dim, 1}, {"causal", &causal, 0},
-                 {"window", &a->window, 0},     {"count", &c->count, 0}};
-    if (read_fields(p, tokens, n, f, 10) != 0)
+                 {"window", &a->window, 0},     {"count", &c->count, 0},
+                 {"backward", &backward, 0}};
+    if (read_fields(p, tokens, n, f, 11) != 0)
         return -1;
     a->causal = causal != 0;
+    a->backward = backward != 0;
     a->kv_heads = a->kv_heads < 0 ? a->heads : a->kv_heads;
     a->seq_q = a->seq_q < 0 ? seq : a->seq_q;
     a->seq_k = a->seq_k < 0 ? seq : a->seq_k;
@@ -518,9 +520,11 @@ static int64_t conv_out(int64_t in, int64_t pad, int64_t dil, int64_t f, int64_t
 double usine_bench_case_flops(const usine_bench_case *c)
 {
     if (c->op == USINE_BENCH_OP_ATTENTION) {
-        /* S = Q K^T and O = P V: two multiply-adds per pair and head dimension. */
+        /* S = Q K^T and O = P V: two multiply-adds per pair and head dimension; the
+         * backward (S, dP = dO V^T, dV, dQ, dK: five) counts 2.5 times that. */
         const usine_bench_attention *a = &c->att;
-        return 4.0 * (double)a->batch * (double)a->heads * (double)a->head_dim * attention_pairs(a);
+        return (a->backward ? 10.0 : 4.0) * (double)a->batch * (double)a->heads *
+               (double)a->head_dim * attention_pairs(a);
     }
     if (c->op == USINE_BENCH_OP_CONV) {
         const usine_bench_conv *v = &c->conv;
@@ -551,6 +555,8 @@ double usine_bench_case_bytes(const usine_bench_case *c)
         const usine_bench_attention *a = &c->att;
         const double q = (double)a->heads * (double)a->seq_q * (double)a->head_dim;
         const double kv = 2.0 * (double)a->kv_heads * (double)a->seq_k * (double)a->head_dim;
+        if (a->backward) /* reads Q, K, V, O, dO; writes dQ, dK, dV */
+            return (double)a->batch * ((3 * q + kv) * ie + (q + kv) * oe);
         return (double)a->batch * ((q + kv) * ie + q * oe);
     }
     if (c->op == USINE_BENCH_OP_CONV) {
@@ -587,11 +593,12 @@ void usine_bench_case_label(const usine_bench_case *c, char *out, size_t size)
             snprintf(seq, sizeof seq, "s%lld", (long long)a->seq_q);
         else
             snprintf(seq, sizeof seq, "s%lld/%lld", (long long)a->seq_q, (long long)a->seq_k);
-        snprintf(out, size, "b%lld h%lld/%lld %s d%lld%s", (long long)a->batch, (long long)a->heads,
-                 (long long)a->kv_heads, seq, (long long)a->head_dim,
+        snprintf(out, size, "b%lld h%lld/%lld %s d%lld%s%s", (long long)a->batch,
+                 (long long)a->heads, (long long)a->kv_heads, seq, (long long)a->head_dim,
                  a->window > 0 ? " window"
                  : a->causal   ? " causal"
-                               : "");
+                               : "",
+                 a->backward ? " bwd" : "");
     } else if (c->op == USINE_BENCH_OP_CONV) {
         const usine_bench_conv *v = &c->conv;
         snprintf(out, size, "n%lld c%lld %lldx%lld k%lld %lldx%lld/%lld", (long long)v->n,

@@ -19,12 +19,13 @@ typedef enum usine_bench_op {
     USINE_BENCH_OP_CONV = 2
 } usine_bench_op;
 
-/* Attention forward: Q (batch, heads, seq_q, head_dim), K and V with kv_heads heads
+/* Attention: Q (batch, heads, seq_q, head_dim), K and V with kv_heads heads
  * (grouped-query when fewer than heads) and seq_k rows. causal: a query sees keys up to
- * its own position (bottom-right aligned); window > 0: and only the last `window`. */
+ * its own position (bottom-right aligned); window > 0: and only the last `window`.
+ * backward: the line measures the backward (dQ, dK, dV from dO) instead of the forward. */
 typedef struct usine_bench_attention {
     int64_t batch, heads, kv_heads, seq_q, seq_k, head_dim, window;
-    int causal;
+    int causal, backward;
 } usine_bench_attention;
 
 /* Conv2d forward, NCHW terms: input n x c x h x w, k filters of (c / groups) x r x s. */
@@ -73,8 +74,9 @@ void usine_bench_suite_free(usine_bench_suite *suite);
 /* "quick|gemm|transformer|resnet50|smoke", for messages. */
 const char *usine_bench_suite_names(void);
 
-/* Floating-point operations of the case (multiply-adds count 2), and the fewest bytes it
- * must move (each operand read once, the output written once): their ratio is the
+/* Floating-point operations of the case (multiply-adds count 2; an attention backward
+ * counts 2.5 times its forward's: five products of the forward's size for two), and the fewest
+ * bytes it must move (each operand read once, the output written once): their ratio is the
  * arithmetic intensity of the roofline. */
 double usine_bench_case_flops(const usine_bench_case *c);
 double usine_bench_case_bytes(const usine_bench_case *c);

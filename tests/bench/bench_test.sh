@@ -113,7 +113,8 @@ check_suites() {
         expect "suite '$s'" "cases run"
     done
     run 0 bench transformer --list
-    expect "Llama-2-7B" "Llama-3-8B" "Mistral-7B" "b1 h32/8 s8192 d128 window"
+    expect "Llama-2-7B" "Llama-3-8B" "Mistral-7B" "b1 h32/8 s8192 d128 window" \
+        "b1 h8/8 s4096 d128 causal bwd"
     grep -E "^[0-9]+ +attention .* runs " "$out" >/dev/null || fail "attention lines do not run"
     run 0 bench resnet50 --list
     expect "convolution not built yet (issue 8)" "2 cases run" "46 not built yet"

@@ -81,37 +81,43 @@ attention f32 batch=2 heads=4 kv_heads=2 seq=48 head_dim=32 causal=1    # groupe
 attention f32 batch=1 heads=2 kv_heads=1 seq_q=20 seq_k=70 head_dim=16 causal=1 window=24
 attention f32 batch=1 heads=2 seq_q=40 seq_k=24 head_dim=16 causal=1    # first rows see no key
 attention bf16 batch=1 heads=2 kv_heads=2 seq=40 head_dim=64           # bf16 inputs
+attention f32 batch=2 heads=4 kv_heads=2 seq=48 head_dim=32 causal=1 backward=1   # its backward
+attention bf16 batch=1 heads=2 kv_heads=1 seq_q=20 seq_k=70 head_dim=16 causal=1 window=24 backward=1
 TXT
     run 0 bench --shapes "$out.txt" --peers openblas --reps 1 --time 0.01 --threads 1,2 \
         --no-peak --json "$out.json"
     expect "unfused" "b2 h4/2 s48 d32 causal" "b1 h2/1 s20/70 d16 window" "scores" \
-        "0 mismatches"
+        "b2 h4/2 s48 d32 causal bwd" "b1 h2/1 s20/70 d16 window bwd" "0 mismatches"
     valid_json "$out.json"
     python3 - "$out.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 att = {c["id"]: c for c in d["cases"] if c["op"] == "attention"}
-assert len(att) == 4 and all(c["runs"] for c in att.values()), att
+assert len(att) == 6 and all(c["runs"] for c in att.values()), att
+assert sum(c["shape"]["backward"] for c in att.values()) == 2, att
 rows = [r for r in d["results"] if r["case"] in att]
 usine = [r for r in rows if r["library"] == "usine"]
 base = [r for r in rows if r["library"] == "unfused (OpenBLAS)"]
-assert len(usine) == 8 and len(base) == 8, rows
+assert len(usine) == 12 and len(base) == 12, rows
 assert all(r["status"] == "ok" and r["gflops_median"] > 0 for r in usine), usine
-assert all(r["scores_bytes"] == att[r["case"]]["shape"]["seq_q"] * att[r["case"]]["shape"]["seq_k"] * 4 for r in rows)
+sh = lambda r: att[r["case"]]["shape"]
+assert all(r["scores_bytes"] == sh(r)["seq_q"] * sh(r)["seq_k"] * 4 * (2 if sh(r)["backward"] else 1) for r in rows)
+assert all(r["kernel"] == ("usine_attention_backward" if sh(r)["backward"] else "usine_attention_forward") for r in usine), usine
 skipped = [r for r in base if r["status"] != "ok"]
 if skipped:
     print("SKIP: the unfused baseline did not run:", skipped[0]["message"])
     sys.exit(77)
 assert all(r["match"] is True and r["max_rel_diff_vs_usine"] <= r["tolerance"] for r in base), base
 ratios = [x for x in d["ratios"] if x.get("op") == "attention"]
-assert {x["dtype"] for x in ratios} == {"f32", "bf16"}, ratios
+for p in ("forward", "backward"):
+    assert {x["dtype"] for x in ratios if x["pass"] == p} == {"f32", "bf16"}, ratios
 print("usine / unfused:", [(x["dtype"], x["threads"], round(x["geomean"], 2)) for x in ratios])
 print("max differences:", [round(r["max_rel_diff_vs_usine"], 9) for r in base])
 PY
     rc=$?
     [ $rc -eq 77 ] && exit 77
     [ $rc -eq 0 ] || fail "the attention rows are not what they should be"
-    expect "attention: usine / unfused"
+    expect "attention: usine / unfused" "attention backward: usine / unfused"
     ;;
 bad-usage)
     run 2 frobnicate
