@@ -464,8 +464,8 @@ void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
         }
     if (not_built)
         fprintf(out,
-                "%zu case%s not built yet (convolution: issue 8, f16 GEMM: issue 6, "
-                "attention in f16/f64), %.3g GFLOP listed\n",
+                "%zu case%s not measured (convolution: not built yet, issue 8; f16 GEMM: no "
+                "peer here; attention in f16/f64: not built), %.3g GFLOP listed\n",
                 not_built, not_built == 1 ? "" : "s", not_built_flops * 1e-9);
     int noisy = 0, failed = 0, mismatched = 0;
     for (size_t i = 0; i < run->n_results; i++) {
