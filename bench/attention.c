@@ -1,4 +1,5 @@
 #include "attention.h"
+#include "../kernels/cpu/gemm/gemm_driver.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -138,7 +139,7 @@ static int usine_backward_setup(usine_attn_arg *u)
 {
     const usine_bench_case *c = u->job->bcase;
     const usine_bench_attention *a = &c->att;
-    const size_t es = usine_bench_dtype_size(c->dtype);
+    const size_t es = usine_dtype_storage_size(c->dtype);
     u->o = malloc(q_count(a) * es + 64);
     u->lse = (float *)malloc((size_t)(a->batch * a->heads * a->seq_q) * sizeof(float) + 64);
     u->dq = (char *)u->job->o;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "suite.h"
+#include "../kernels/cpu/gemm/gemm_driver.h"
 
 /* Element i of an array as a double (bf16: the upper half of an f32). */
 static double element(const void *x, usine_dtype dtype, int64_t i)
@@ -99,8 +100,8 @@ int usine_bench_compare(const usine_bench_operands *o, const void *c_ref, const 
                         usine_bench_check *out)
 {
     const double u = unit_roundoff(o->c_type);
-    const size_t ea = usine_bench_dtype_size(o->a_type), eb = usine_bench_dtype_size(o->b_type);
-    const size_t ec = usine_bench_dtype_size(o->c_type);
+    const size_t ea = usine_dtype_storage_size(o->a_type), eb = usine_dtype_storage_size(o->b_type);
+    const size_t ec = usine_dtype_storage_size(o->c_type);
     double *work = (double *)malloc(sizeof(double) * (size_t)(2 * o->m + 2 * o->n));
     if (!work)
         return -1;

@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "progress.h"
 #include "report.h"
+#include "../kernels/cpu/gemm/gemm_driver.h"
 
 /* A child that takes longer has hung: the biggest case takes seconds per call. */
 #define CHILD_TIMEOUT_S 300
@@ -230,7 +231,7 @@ static int attention_alloc(const usine_bench_case *c, size_t seed, case_buffers 
     const usine_bench_attention *t = &c->att;
     const size_t nq = (size_t)(t->batch * t->heads * t->seq_q * t->head_dim);
     const size_t nkv = (size_t)(t->batch * t->kv_heads * t->seq_k * t->head_dim);
-    const size_t es = usine_bench_dtype_size(c->dtype);
+    const size_t es = usine_dtype_storage_size(c->dtype);
     buf->types[0] = buf->types[1] = buf->types[2] = c->dtype;
     buf->peer_c_type = USINE_F32;
     buf->c_count = t->backward ? nq + 2 * nkv : nq;
@@ -263,9 +264,9 @@ static int case_alloc(const usine_bench_case *c, size_t seed, case_buffers *buf)
     buf->peer_c_type = buf->types[2];
     const size_t na = (size_t)(c->m * c->k * c->batch), nb = (size_t)(c->k * c->n * c->batch);
     buf->c_count = (size_t)(c->m * c->n * c->batch);
-    buf->c_bytes = buf->peer_bytes = buf->c_count * usine_bench_dtype_size(buf->types[2]);
-    buf->a = alloc_aligned(na * usine_bench_dtype_size(buf->types[0]));
-    buf->b = alloc_aligned(nb * usine_bench_dtype_size(buf->types[1]));
+    buf->c_bytes = buf->peer_bytes = buf->c_count * usine_dtype_storage_size(buf->types[2]);
+    buf->a = alloc_aligned(na * usine_dtype_storage_size(buf->types[0]));
+    buf->b = alloc_aligned(nb * usine_dtype_storage_size(buf->types[1]));
     buf->c_usine = usine_bench_shared_alloc(buf->c_bytes);
     buf->c_peer = usine_bench_shared_alloc(buf->peer_bytes);
     if (!buf->a || !buf->b || !buf->c_usine || !buf->c_peer)

@@ -72,22 +72,6 @@ void usine_bench_case_types(const usine_bench_case *c, usine_dtype types[3])
     }
 }
 
-size_t usine_bench_dtype_size(usine_dtype dtype)
-{
-    switch (dtype) {
-    case USINE_F64:
-        return 8;
-    case USINE_F32:
-    case USINE_S32:
-        return 4;
-    case USINE_BF16:
-    case USINE_F16:
-        return 2;
-    default:
-        return 1;
-    }
-}
-
 /* ------------------------------------------------------------------ parsing helpers */
 
 typedef struct parser {

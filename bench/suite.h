@@ -113,9 +113,6 @@ int usine_bench_is_lowp(usine_dtype dtype);
 /* A, B and C's dtypes: all alike in f32 and f64; bf16 x bf16 -> f32; u8 x s8 -> s32. */
 void usine_bench_case_types(const usine_bench_case *c, usine_dtype types[3]);
 
-/* Bytes of one element. */
-size_t usine_bench_dtype_size(usine_dtype dtype);
-
 /* The whole file as a NUL-terminated string (free it), or NULL with a message. */
 char *usine_bench_read_file(const char *path, char *message, size_t size);
 

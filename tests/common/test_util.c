@@ -233,3 +233,19 @@ int64_t test_check_gemm(usine_dtype dtype, usine_layout layout, usine_transpose 
         }
     return bad;
 }
+
+/* ---------------------------------------------------------------- references */
+
+long double test_activation(long double v, usine_activation act)
+{
+    switch (act) {
+    case USINE_ACT_RELU:
+        return v < 0 ? 0 : v;
+    case USINE_ACT_GELU_TANH:
+        return 0.5L * v * (1 + tanhl(0.79788456080286535588L * (v + 0.044715L * v * v * v)));
+    case USINE_ACT_GELU_ERF:
+        return 0.5L * v * (1 + erfl(v * 0.70710678118654752440L));
+    default:
+        return v;
+    }
+}

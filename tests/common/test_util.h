@@ -81,4 +81,7 @@ int64_t test_matrix_elements(usine_layout layout, int64_t rows, int64_t cols, in
 
 size_t test_dtype_size(usine_dtype dtype);
 
+/* The epilogue activations of usine.h in long double (references for the GEMM tests). */
+long double test_activation(long double v, usine_activation act);
+
 #endif

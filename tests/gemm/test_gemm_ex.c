@@ -121,20 +121,6 @@ static void put(usine_dtype t, void *x, int64_t at, long double v)
 
 /* ---------------------------------------------------------------- reference */
 
-static long double activation(long double v, usine_activation act)
-{
-    switch (act) {
-    case USINE_ACT_RELU:
-        return v < 0 ? 0 : v;
-    case USINE_ACT_GELU_TANH:
-        return 0.5L * v * (1 + tanhl(0.79788456080286535588L * (v + 0.044715L * v * v * v)));
-    case USINE_ACT_GELU_ERF:
-        return 0.5L * v * (1 + erfl(v * 0.70710678118654752440L));
-    default:
-        return v;
-    }
-}
-
 typedef struct ex_case {
     usine_dtype ab, c;
     usine_layout layout;
@@ -200,7 +186,7 @@ static int64_t check(const ex_case *t, const void *a, int64_t lda, const void *b
                 v += bias[j];
                 bound += fabsl((long double)bias[j]);
             }
-            const long double ref = activation(v, t->act);
+            const long double ref = test_activation(v, t->act);
             const long double lip = t->act == USINE_ACT_NONE ? 1 : 1.2L;
             const long double tol = lip * (t->k + 3) * u * bound +
                                     (t->act >= USINE_ACT_GELU_TANH ? 8 * u * fabsl(v) : 0) +

@@ -39,20 +39,6 @@ static int64_t extent(usine_layout l, int64_t rows, int64_t cols, int64_t ld)
                         : 0;
 }
 
-static long double act_ref(long double v, usine_activation act)
-{
-    switch (act) {
-    case USINE_ACT_RELU:
-        return v < 0 ? 0 : v;
-    case USINE_ACT_GELU_TANH:
-        return 0.5L * v * (1 + tanhl(0.79788456080286535588L * (v + 0.044715L * v * v * v)));
-    case USINE_ACT_GELU_ERF:
-        return 0.5L * v * (1 + erfl(v * 0.70710678118654752440L));
-    default:
-        return v;
-    }
-}
-
 static int value_a(const int8_case *t, const void *a, int64_t e)
 {
     return t->a_type == USINE_U8 ? ((const uint8_t *)a)[e] : ((const int8_t *)a)[e];
@@ -91,7 +77,7 @@ static int64_t check(const int8_case *t, const void *a, int64_t lda, const int8_
                 /* scale * s is rounded to f32 once, then alpha, beta, bias in f32 */
                 const long double v =
                     t->alpha * scale * (long double)s + t->beta * old + (bias ? bias[j] : 0);
-                ref = act_ref(v, t->act);
+                ref = test_activation(v, t->act);
                 const long double mag = fabsl(t->alpha * scale * (long double)s) +
                                         fabsl(t->beta * old) + (bias ? fabsl(bias[j]) : 0);
                 const long double u = 0x1.0p-24L;

@@ -46,6 +46,42 @@ USINE_INLINE void usine_sum_quads_any(int W, int64_t k, const uint8_t *panel, in
             }
 }
 
+/* The portable packing and sums of an int8 kernel with MR x NR tiles (no ISA code): pack_a,
+ * pack_b (usine_gemm_pack_fn), pack_flipped (its pack_convert) and sum_a, sum_b. */
+#define USINE_DEFINE_INT8_PORTABLE_PACKING(MR, NR)                                                 \
+    static void pack_quads(int W, int64_t rows, int64_t k, const void *xv, int64_t rs, int64_t cs, \
+                           void *dstv, uint8_t flip)                                               \
+    {                                                                                              \
+        const uint8_t *x = (const uint8_t *)xv;                                                    \
+        uint8_t *dst = (uint8_t *)dstv;                                                            \
+        for (int64_t i0 = 0; i0 < rows;                                                            \
+             i0 += W, x += W * rs, dst += (int64_t)W * ((k + 3) / 4) * 4)                          \
+            usine_pack_quads_any(W, rows - i0 < W ? (int)(rows - i0) : W, k, x, rs, cs, dst, 0,    \
+                                 flip);                                                            \
+    }                                                                                              \
+    static void pack_a(int64_t rows, int64_t k, const void *x, int64_t rs, int64_t cs, void *dst)  \
+    {                                                                                              \
+        pack_quads(MR, rows, k, x, rs, cs, dst, 0);                                                \
+    }                                                                                              \
+    static void pack_b(int64_t rows, int64_t k, const void *x, int64_t rs, int64_t cs, void *dst)  \
+    {                                                                                              \
+        pack_quads(NR, rows, k, x, rs, cs, dst, 0);                                                \
+    }                                                                                              \
+    static void pack_flipped(int W, usine_dtype src, int64_t rows, int64_t k, const void *x,       \
+                             int64_t rs, int64_t cs, void *dst)                                    \
+    {                                                                                              \
+        (void)src;                                                                                 \
+        pack_quads(W, rows, k, x, rs, cs, dst, USINE_INT8_FLIP);                                   \
+    }                                                                                              \
+    static void sum_a(int W, int64_t k, const void *panel, int32_t *sums)                          \
+    {                                                                                              \
+        usine_sum_quads_any(W, k, (const uint8_t *)panel, sums, 0);                                \
+    }                                                                                              \
+    static void sum_b(int W, int64_t k, const void *panel, int32_t *sums)                          \
+    {                                                                                              \
+        usine_sum_quads_any(W, k, (const uint8_t *)panel, sums, 1);                                \
+    }
+
 /* One column of exact sums, col[i] + base - z * r[i] (z = 0 when there are no row sums), to
  * s32: saturated, plus the old value when accumulating (beta == 1; otherwise out is not
  * read). Branch-free loops: they vectorise. */
