@@ -1,5 +1,6 @@
 #include "db.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -93,6 +94,39 @@ void usine_tune_table_free(usine_tune_table *t)
 
 /* ------------------------------------------------------------------ one line */
 
+/* Each op's params form; ops not listed (gemm) have blockings. */
+static const struct {
+    const char *op;
+    usine_db_params_form form;
+} params_forms[] = {
+    {"attn_fwd", USINE_DB_PARAMS_BLOCK},        {"attn_bwd", USINE_DB_PARAMS_BLOCK},
+    {"conv_fwd", USINE_DB_PARAMS_ALGO},         {"conv_bwd_data", USINE_DB_PARAMS_ALGO},
+    {"conv_bwd_weights", USINE_DB_PARAMS_ALGO},
+};
+
+usine_db_params_form usine_db_params_form_of(const char *op)
+{
+    for (size_t i = 0; i < sizeof params_forms / sizeof params_forms[0]; i++)
+        if (strcmp(op, params_forms[i].op) == 0)
+            return params_forms[i].form;
+    return USINE_DB_PARAMS_BLOCKING;
+}
+
+static void format_params(const usine_tune_entry *e, char *out, size_t size)
+{
+    switch (usine_db_params_form_of(e->key.op)) {
+    case USINE_DB_PARAMS_BLOCK:
+        snprintf(out, size, "block=%" PRId64, e->block);
+        break;
+    case USINE_DB_PARAMS_ALGO:
+        snprintf(out, size, "%s", e->params);
+        break;
+    default:
+        snprintf(out, size, "mc=%" PRId64 ",kc=%" PRId64 ",nc=%" PRId64 ",pack=%d", e->mc, e->kc,
+                 e->nc, e->pack);
+    }
+}
+
 void usine_db_format_entry(const usine_tune_entry *e, char *out, size_t size)
 {
     char counters[256];
@@ -101,12 +135,12 @@ void usine_db_format_entry(const usine_tune_entry *e, char *out, size_t size)
     for (int c = 0; c < USINE_CTR_COUNT && used < sizeof counters; c++)
         used += (size_t)snprintf(counters + used, sizeof counters - used, "%s%s=%lld", c ? "," : "",
                                  usine_counter_name((usine_counter)c), e->counters[c]);
-    snprintf(out, size,
-             "E\t%s\t%s\t%s\t%s\tt%d\tm%dn%dk%d\t%s\tmc=%" PRId64 ",kc=%" PRId64 ",nc=%" PRId64
-             ",pack=%d\t%.3f\t%.3f\t%s\t%lld",
+    char params[128];
+    format_params(e, params, sizeof params);
+    snprintf(out, size, "E\t%s\t%s\t%s\t%s\tt%d\tm%dn%dk%d\t%s\t%s\t%.3f\t%.3f\t%s\t%lld",
              e->key.fingerprint, e->key.version, e->key.op, e->key.dtypes, e->key.threads,
-             e->key.mclass, e->key.nclass, e->key.kclass, e->kernel, e->mc, e->kc, e->nc, e->pack,
-             e->gflops, e->model_gflops, counters, e->time);
+             e->key.mclass, e->key.nclass, e->key.kclass, e->kernel, params, e->gflops,
+             e->model_gflops, counters, e->time);
 }
 
 /* Splits line at tabs into fields (in place); returns the number of fields. */
@@ -152,7 +186,35 @@ static int parse_ll(const char *s, long long *out)
     return errno || end == s || *end ? -1 : 0;
 }
 
-static int parse_params(const char *s, usine_tune_entry *e)
+int usine_db_is_attention(const char *op)
+{
+    return usine_db_params_form_of(op) == USINE_DB_PARAMS_BLOCK;
+}
+
+static int parse_block(const char *s, usine_tune_entry *e)
+{
+    char tail;
+    return sscanf(s, "block=%" SCNd64 "%c", &e->block, &tail) == 1 && e->block > 0 &&
+                   e->block <= 4096
+               ? 0
+               : -1;
+}
+
+/* "algo=NAME[,key=value...]": letters, digits and "_=,." only (no blank or tab gets in),
+ * whole, and short enough to keep. */
+static int parse_algo(const char *s, usine_tune_entry *e)
+{
+    const size_t len = strlen(s);
+    if (strncmp(s, "algo=", 5) != 0 || len == 5 || len >= sizeof e->params)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("_=,.", s[i]))
+            return -1;
+    memcpy(e->params, s, len + 1);
+    return 0;
+}
+
+static int parse_blocking(const char *s, usine_tune_entry *e)
 {
     char tail;
     return sscanf(s, "mc=%" SCNd64 ",kc=%" SCNd64 ",nc=%" SCNd64 ",pack=%d%c", &e->mc, &e->kc,
@@ -160,6 +222,18 @@ static int parse_params(const char *s, usine_tune_entry *e)
                    e->mc > 0 && e->kc > 0 && e->nc > 0 && (e->pack == 0 || e->pack == 1)
                ? 0
                : -1;
+}
+
+static int parse_params(const char *s, usine_tune_entry *e)
+{
+    switch (usine_db_params_form_of(e->key.op)) {
+    case USINE_DB_PARAMS_BLOCK:
+        return parse_block(s, e);
+    case USINE_DB_PARAMS_ALGO:
+        return parse_algo(s, e);
+    default:
+        return parse_blocking(s, e);
+    }
 }
 
 static int parse_counters(const char *s, usine_tune_entry *e)

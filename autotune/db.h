@@ -8,6 +8,14 @@
  *   E <fingerprint> <version> <op> <dtypes> t<threads> m<i>n<j>k<l> <kernel> <params>
  *     <gflops> <model_gflops> <counters> <unix time>              (tab-separated, one line)
  *
+ * GEMM entries (op gemm): params mc=..,kc=..,nc=..,pack=0|1 and m, n, k the product's.
+ * Attention entries (op attn_fwd, attn_bwd): params block=N, m the query length, n the key
+ * length, k the head dimension (autotune/attention_tune.h).
+ * Convolution entries (op conv_fwd, conv_bwd_data, conv_bwd_weights): params
+ * algo=NAME[,key=value...], dtypes a tag such as f32.nhwc.3x3s1 (autotune/conv_tune.h).
+ * Each op names the form of its params (usine_db_params_form); an op without one of its
+ * own has GEMM params.
+ *
  * Readers skip corrupt, truncated and foreign lines (one warning per file) and a file
  * without the header line entirely: a bad database costs tuning, never a failure. Writers
  * take an exclusive lock (flock on <db>.lock), merge with what is on disk, write a
@@ -27,8 +35,8 @@
 typedef struct usine_tune_key {
     char fingerprint[17];
     char version[16];
-    char op[16];
-    char dtypes[16];
+    char op[24];     /* gemm, attn_fwd, attn_bwd, conv_fwd, conv_bwd_data, conv_bwd_weights */
+    char dtypes[24]; /* "f32"; conv: a tag of dtype, layout, filter and stride (conv_tune.h) */
     int threads;
     int mclass, nclass, kclass; /* shape class: floor(log2) of m, n, k */
 } usine_tune_key;
@@ -37,9 +45,15 @@ typedef struct usine_tune_entry {
     usine_tune_key key;
     char kernel[64];
     int64_t mc, kc, nc;
-    int pack;            /* 0: the driver decides what to pack; 1: always pack A and B */
-    double gflops;       /* the chosen candidate, median of the tuning run */
-    double model_gflops; /* the model's choice, measured in the same run */
+    int pack; /* 0: the driver decides what to pack; 1: always pack A and B */
+    /* Attention entries (op attn_fwd / attn_bwd) have one parameter instead, the drivers'
+     * block ("block=N" in the file; mc, kc, nc and pack are then 0). */
+    int64_t block;
+    /* Convolution entries (op conv_*): the algorithm and its parameters as text,
+     * "algo=NAME[,key=value...]" (autotune/conv_tune.h). */
+    char params[48];
+    double gflops;                       /* the chosen candidate, median of the tuning run */
+    double model_gflops;                 /* the model's choice, measured in the same run */
     long long counters[USINE_CTR_COUNT]; /* -1 where not counted */
     long long time;
 } usine_tune_entry;
@@ -81,6 +95,18 @@ int usine_db_merge(const char *path, const usine_tune_table *entries,
 /* Formats / parses one entry line (no newline). Parse returns 0 if the line is valid. */
 void usine_db_format_entry(const usine_tune_entry *e, char *out, size_t size);
 int usine_db_parse_entry(const char *line, usine_tune_entry *e);
+
+/* The form of an op's params in the file. */
+typedef enum usine_db_params_form {
+    USINE_DB_PARAMS_BLOCKING = 0, /* mc=..,kc=..,nc=..,pack=0|1 (gemm, and unknown ops) */
+    USINE_DB_PARAMS_BLOCK,        /* block=N (attn_fwd, attn_bwd) */
+    USINE_DB_PARAMS_ALGO          /* algo=NAME[,key=value...] (conv_fwd, conv_bwd_*) */
+} usine_db_params_form;
+
+usine_db_params_form usine_db_params_form_of(const char *op);
+
+/* Whether an op names attention entries (params block=N). */
+int usine_db_is_attention(const char *op);
 
 /* Shape class of one extent: floor(log2(x)), 0 for x <= 1. */
 int usine_shape_class(int64_t x);

@@ -178,6 +178,11 @@ usine_select_error usine_selector_init(usine_selector *sel, usine_cpu_isa cap, c
     return USINE_SELECT_OK;
 }
 
+const char *usine_select_library_version(void)
+{
+    return LIBRARY_VERSION;
+}
+
 void usine_selector_free(usine_selector *sel)
 {
     usine_tune_table_free(&sel->table);

@@ -57,6 +57,8 @@ typedef struct usine_selector {
     usine_tune_table table; /* this machine's and this version's entries */
     pthread_mutex_t lock;   /* guards table when online tuning adds to it */
     int online;             /* USINE_TUNE=online */
+    int attn_block;         /* USINE_ATTN_BLOCK (attention_tune.h); 0 when unset */
+    char conv_algo[64];     /* USINE_CONV_ALGO (conv_tune.h); "" when unset */
 } usine_selector;
 
 /* Builds a selector: checks the forced names against the cap, reads the user and system
@@ -75,6 +77,9 @@ void usine_select_gemm(usine_selector *sel, usine_dtype dtype, int64_t m, int64_
 /* The database key of a call on this machine and library version. */
 void usine_select_key(usine_dtype dtype, int64_t m, int64_t n, int64_t k, int threads,
                       usine_tune_key *key);
+
+/* The library version tuning entries are keyed by ("MAJOR.MINOR.PATCH"). */
+const char *usine_select_library_version(void);
 
 /* Adds an entry to the selector's table (online tuning). */
 void usine_selector_add(usine_selector *sel, const usine_tune_entry *entry);

@@ -180,6 +180,7 @@ static void time_usine(const usine_bench_attention_job *job, usine_bench_attenti
     usine_context_options options;
     usine_context_options_init(&options);
     options.num_threads = job->threads;
+    options.device = "cpu"; /* CPU lines whatever USINE_DEVICE says */
     usine_attn_arg u = {.job = job, .status = USINE_SUCCESS};
     out->base.status = USINE_BENCH_FAILED;
     if (usine_create(&u.ctx, &options) != USINE_SUCCESS) {

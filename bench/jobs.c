@@ -108,6 +108,7 @@ static void time_usine(const usine_bench_gemm_job *job, usine_bench_gemm_out *ou
     usine_context_options options;
     usine_context_options_init(&options);
     options.num_threads = job->threads;
+    options.device = "cpu"; /* CPU lines whatever USINE_DEVICE says */
     usine_call_arg u = {NULL, job, USINE_SUCCESS};
     const char *kernel = NULL;
     out->status = USINE_BENCH_FAILED;

@@ -12,6 +12,7 @@
 
 #include "../autotune/fingerprint.h"
 #include "../core/context.h"
+#include "../kernels/cpu/attention/attention_driver.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -82,7 +83,10 @@ static void read_cpuid(usine_bench_machine *m, int want_brand)
 static void read_context(usine_bench_machine *m)
 {
     usine_context *ctx = NULL;
-    if (usine_create(&ctx, NULL) != USINE_SUCCESS) {
+    usine_context_options cpu_only; /* the CPU choices, whatever USINE_DEVICE says */
+    usine_context_options_init(&cpu_only);
+    cpu_only.device = "cpu";
+    if (usine_create(&ctx, &cpu_only) != USINE_SUCCESS) {
         snprintf(m->context_error, sizeof m->context_error, "%s", usine_last_error());
         return;
     }
@@ -91,6 +95,12 @@ static void read_context(usine_bench_machine *m)
     m->default_threads = ctx->num_threads;
     m->gemm[0] = ctx->gemm[0];
     m->gemm[1] = ctx->gemm[1];
+    const usine_dtype attn_dtypes[2] = {USINE_F32, USINE_BF16};
+    for (int d = 0; d < 2; d++) {
+        const usine_attn_kernel *k = usine_cpu_attn_kernel(ctx->isa, attn_dtypes[d]);
+        m->attn_kernel[d] = k->name;
+        usine_select_attention(&ctx->selector, k, 0, attn_dtypes[d], 4096, 4096, 128, &m->attn[d]);
+    }
     usine_destroy(ctx);
 }
 

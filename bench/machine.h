@@ -6,6 +6,7 @@
 
 #include "usine.h"
 #include "jsonw.h"
+#include "../autotune/attention_tune.h"
 #include "../autotune/select.h"
 #include "../autotune/topology.h"
 #include "../kernels/cpu/cpu_isa.h"
@@ -25,6 +26,9 @@ typedef struct usine_bench_machine {
     usine_cpu_isa isa_active;
     int default_threads;
     usine_gemm_choice gemm[2]; /* f32, f64 */
+    /* Attention forward, f32 and bf16, at seq 4096 and head_dim 128: kernel and block. */
+    const char *attn_kernel[2];
+    usine_attn_choice attn[2];
 } usine_bench_machine;
 
 void usine_bench_machine_read(usine_bench_machine *m);

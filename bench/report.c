@@ -155,6 +155,18 @@ static int unfused_column(const usine_bench_run *run)
     return 0;
 }
 
+/* Whether the run measures conv lines against the im2col baseline: its column. */
+static int im2col_column(const usine_bench_run *run)
+{
+    if (!run->peers[USINE_PEER_OPENBLAS].wanted)
+        return 0;
+    for (size_t i = 0; i < run->n_cases; i++)
+        if (run->cases[i].op == USINE_BENCH_OP_CONV && run->cases[i].runs &&
+            (run->options->dtypes & usine_bench_dtype_bit(run->cases[i].dtype)))
+            return 1;
+    return 0;
+}
+
 static int backward_lines(const usine_bench_run *run)
 {
     for (size_t i = 0; i < run->n_cases; i++)
@@ -173,6 +185,8 @@ static void header_columns(const usine_bench_run *run, FILE *out)
             fprintf(out, " %9s", usine_bench_peer_name(id));
     if (unfused_column(run))
         fprintf(out, " %9s", "unfused");
+    if (im2col_column(run))
+        fprintf(out, " %9s", "im2col");
     fprintf(out, " %-9s %10s", "best peer", "usine/best");
     if (run->peers[USINE_PEER_OPENBLAS].wanted)
         fprintf(out, " %14s", "usine/OpenBLAS");
@@ -213,6 +227,12 @@ void usine_bench_report_header(const usine_bench_run *run, FILE *out)
                      "for O, lse)\n          against cblas_sgemm S, softmax, dP = dO V^T, dS = "
                      "P (dP - D), then dV,\n          dQ, dK; flops 2.5x the forward's for "
                      "both\n");
+    if (im2col_column(run))
+        fprintf(out, "Conv:     NHWC, KRSC filters; usine_conv2d_forward (bwd_d: _backward_data, "
+                     "bwd_w:\n          _backward_weights) against oneDNN's convolution "
+                     "primitive (made once,\n          execute + wait timed) and 'im2col': "
+                     "im2col/col2im + OpenBLAS cblas_sgemm;\n          flops 2 N K P Q (C/groups) "
+                     "R S for every pass, padded taps counted\n");
     header_peaks(run, out);
     header_peers(run, out);
     header_gpus(run, out);
@@ -351,11 +371,14 @@ void usine_bench_report_row(const usine_bench_run *run, const usine_bench_result
             cell(row[lib], 9, out);
     if (unfused_column(run))
         cell(row[USINE_BENCH_UNFUSED], 9, out);
+    if (im2col_column(run))
+        cell(row[USINE_BENCH_IM2COL], 9, out);
     const int best = best_peer(row);
     fprintf(out, " %-9s",
-            best == USINE_BENCH_UNFUSED ? "unfused"
-            : best > 0                  ? usine_bench_lib_name(best)
-                                        : "-");
+            best == USINE_BENCH_UNFUSED  ? "unfused"
+            : best == USINE_BENCH_IM2COL ? "im2col"
+            : best > 0                   ? usine_bench_lib_name(best)
+                                         : "-");
     if (ok(u) && best > 0)
         fprintf(out, " %10.2f", u->gflops_median / row[best]->gflops_median);
     else
@@ -383,7 +406,8 @@ usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_bench_o
         const usine_bench_result *u = &run->results[i];
         const usine_bench_case *c = &run->cases[u->case_index];
         if (u->lib != USINE_BENCH_USINE || u->threads != threads || !ok(u) || c->dtype != dtype ||
-            c->op != op || (op == USINE_BENCH_OP_ATTENTION && c->att.backward != backward))
+            c->op != op || (op == USINE_BENCH_OP_ATTENTION && c->att.backward != backward) ||
+            (op == USINE_BENCH_OP_CONV && c->conv.pass != backward))
             continue;
         /* The row's peers follow its usine result. */
         double best = 0;
@@ -454,6 +478,15 @@ void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
                    "attention backward: usine / unfused OpenBLAS backward (geometric mean of "
                    "the median ratios):",
                    out);
+    /* Convolution against the better of oneDNN and im2col + OpenBLAS, per pass (issue 8). */
+    static const char *const conv_headings[3] = {
+        "conv forward: usine / best of oneDNN and im2col (geometric mean of the median ratios):",
+        "conv backward data: usine / best of oneDNN and im2col (geometric mean of the median "
+        "ratios):",
+        "conv backward weights: usine / best of oneDNN and im2col (geometric mean of the median "
+        "ratios):"};
+    for (int pass = 0; pass < 3; pass++)
+        summary_ratios(run, USINE_BENCH_OP_CONV, pass, -1, 0, 3, conv_headings[pass], out);
     summary_usine_gaps(run, out);
     size_t not_built = 0;
     double not_built_flops = 0;
@@ -464,8 +497,8 @@ void usine_bench_report_summary(const usine_bench_run *run, FILE *out)
         }
     if (not_built)
         fprintf(out,
-                "%zu case%s not measured (convolution: not built yet, issue 8; f16 GEMM: no "
-                "peer here; attention in f16/f64: not built), %.3g GFLOP listed\n",
+                "%zu case%s not measured (f16 GEMM: no peer here; attention and convolution "
+                "in f16/f64: not built), %.3g GFLOP listed\n",
                 not_built, not_built == 1 ? "" : "s", not_built_flops * 1e-9);
     int noisy = 0, failed = 0, mismatched = 0;
     for (size_t i = 0; i < run->n_results; i++) {

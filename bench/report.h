@@ -32,7 +32,8 @@ typedef struct usine_bench_tally {
     int rows, wins;
 } usine_bench_tally;
 
-/* backward: attention rows of backward lines (1) or forward lines (0); 0 for other ops. */
+/* backward: attention rows of backward lines (1) or forward lines (0); conv rows of the
+ * pass (usine_conv_pass); 0 for GEMM. */
 usine_bench_tally usine_bench_tally_of(const usine_bench_run *run, usine_bench_op op,
                                        usine_dtype dtype, int threads, int versus, int backward);
 

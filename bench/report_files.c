@@ -185,6 +185,8 @@ static void json_shape(usine_jsonw *w, const usine_bench_case *c)
                              "stride_h", "stride_w", "pad_h", "pad_w", "dil_h", "dil_w", "groups"};
         for (int i = 0; i < 14; i++)
             usine_jsonw_int(w, k[i], x[i]);
+        usine_jsonw_string(w, "pass", usine_bench_conv_pass_name(v->pass));
+        usine_jsonw_string(w, "layout", "NHWC, KRSC filters");
     }
     usine_jsonw_end(w);
 }
@@ -242,9 +244,10 @@ static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_
     usine_jsonw_string(w, "status", status_name(r->status));
     usine_jsonw_string(w, "message", r->message[0] ? r->message : NULL);
     /* usine's kernel; for a peer's bf16 or int8 cell, the implementation oneDNN chose; for
-     * the unfused attention baseline, its calls. */
+     * the unfused attention baseline, its calls; for conv cells, oneDNN's implementation and
+     * the im2col baseline's calls. */
     const int named = r->lib == USINE_BENCH_USINE || usine_bench_is_lowp(c->dtype) ||
-                      r->lib == USINE_BENCH_UNFUSED;
+                      r->lib == USINE_BENCH_UNFUSED || c->op == USINE_BENCH_OP_CONV;
     usine_jsonw_string(w, "kernel", named && r->detail[0] ? r->detail : NULL);
     if (ok) {
         json_timing(w, r);
@@ -267,6 +270,32 @@ static void json_result(usine_jsonw *w, const usine_bench_run *run, const usine_
         usine_jsonw_bool(w, "match", r->check.match);
     }
     usine_jsonw_end(w);
+}
+
+/* Conv rows versus the better of oneDNN and the im2col baseline, per pass, dtype and thread
+ * count (issue 8), inside the "ratios" array. */
+static void json_conv_ratios(usine_jsonw *w, const usine_bench_run *run)
+{
+    const usine_bench_options *o = run->options;
+    for (int pass = 0; pass < 3; pass++)
+        for (int d = 0; d < USINE_BENCH_DTYPE_SLOTS; d++)
+            for (int t = 0; t < o->n_threads && (o->dtypes & (1 << d)); t++) {
+                const usine_dtype dtype = usine_bench_slot_dtype(d);
+                const usine_bench_tally s =
+                    usine_bench_tally_of(run, USINE_BENCH_OP_CONV, dtype, o->threads[t], -1, pass);
+                if (!s.rows)
+                    continue;
+                usine_jsonw_object(w, NULL);
+                usine_jsonw_string(w, "op", "conv");
+                usine_jsonw_string(w, "dtype", usine_bench_dtype_name(dtype));
+                usine_jsonw_int(w, "threads", o->threads[t]);
+                usine_jsonw_string(w, "versus", "best peer");
+                usine_jsonw_string(w, "pass", usine_bench_conv_pass_name(pass));
+                usine_jsonw_double(w, "geomean", exp(s.log_sum / s.rows));
+                usine_jsonw_int(w, "cases", s.rows);
+                usine_jsonw_int(w, "usine_faster", s.wins);
+                usine_jsonw_end(w);
+            }
 }
 
 /* Geometric means of usine / peer per op, dtype and thread count: GEMM versus the best
@@ -302,6 +331,7 @@ static void json_ratios(usine_jsonw *w, const usine_bench_run *run)
                 usine_jsonw_int(w, "usine_faster", s.wins);
                 usine_jsonw_end(w);
             }
+    json_conv_ratios(w, run);
     usine_jsonw_end(w);
 }
 
@@ -409,7 +439,8 @@ static const char *version_of(const usine_bench_run *run, int lib)
     if (lib == USINE_BENCH_USINE)
         return usine_version();
     const usine_bench_peer_info *p =
-        &run->peers[lib == USINE_BENCH_UNFUSED ? USINE_PEER_OPENBLAS : lib - 1];
+        &run->peers[lib == USINE_BENCH_UNFUSED || lib == USINE_BENCH_IM2COL ? USINE_PEER_OPENBLAS
+                                                                            : lib - 1];
     return p->available ? p->version : "";
 }
 

@@ -14,10 +14,12 @@
 
 /* Libraries of a run: usine first, then the peers in usine_bench_peer_id order, then the
  * unfused attention baseline (OpenBLAS sgemm + softmax + sgemm, attention.h): the only
- * "peer" of attention lines, and of nothing else. */
+ * "peer" of attention lines, and of nothing else; then the im2col + OpenBLAS sgemm
+ * convolution baseline (conv.h), which with oneDNN makes the peers of conv lines. */
 #define USINE_BENCH_USINE   0
 #define USINE_BENCH_UNFUSED (1 + USINE_PEER_COUNT)
-#define USINE_BENCH_LIBS    (2 + USINE_PEER_COUNT)
+#define USINE_BENCH_IM2COL  (2 + USINE_PEER_COUNT)
+#define USINE_BENCH_LIBS    (3 + USINE_PEER_COUNT)
 
 typedef enum usine_bench_status {
     USINE_BENCH_OK = 0,
@@ -79,7 +81,7 @@ typedef struct usine_bench_run {
     const usine_bench_mpi_info *mpi;
 } usine_bench_run;
 
-/* "usine", "OpenBLAS", ..., "unfused (OpenBLAS)" */
+/* "usine", "OpenBLAS", ..., "unfused (OpenBLAS)", "im2col (OpenBLAS)" */
 const char *usine_bench_lib_name(int lib);
 
 /* The peak for a dtype and a thread count of the run (0 when not measured), and the triad

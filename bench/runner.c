@@ -9,6 +9,7 @@
 
 #include "attention.h"
 #include "child.h"
+#include "conv.h"
 #include "jobs.h"
 #include "progress.h"
 #include "report.h"
@@ -41,6 +42,7 @@ const char *usine_bench_lib_name(int lib)
 {
     return lib == USINE_BENCH_USINE     ? "usine"
            : lib == USINE_BENCH_UNFUSED ? "unfused (OpenBLAS)"
+           : lib == USINE_BENCH_IM2COL  ? "im2col (OpenBLAS)"
                                         : usine_bench_peer_name((usine_bench_peer_id)(lib - 1));
 }
 
@@ -213,6 +215,7 @@ typedef struct case_buffers {
     void *a, *b, *c_usine, *c_peer;
     void *v;                 /* attention: a is Q, b is K, v is V; C is O */
     void *d_o;               /* attention backward: dO; C is then dQ, dK, dV */
+                             /* conv: a and b are what the pass reads (conv.h), C its output */
     size_t c_bytes, c_count; /* usine's C */
     size_t peer_bytes;       /* the peer's C (attention: f32 O also for bf16 lines) */
     usine_dtype types[3];    /* A, B, C */
@@ -256,10 +259,34 @@ static int attention_alloc(const usine_bench_case *c, size_t seed, case_buffers 
     return 0;
 }
 
+/* Conv: the pass's two inputs in the line's dtype (NHWC, KRSC); usine's output in the dtype
+ * too, the peers' in f32. */
+static int conv_alloc(const usine_bench_case *c, size_t seed, case_buffers *buf)
+{
+    size_t n0, n1;
+    usine_bench_conv_pass_counts(c, &n0, &n1, &buf->c_count);
+    const size_t es = usine_dtype_storage_size(c->dtype);
+    buf->types[0] = buf->types[1] = buf->types[2] = c->dtype;
+    buf->peer_c_type = USINE_F32;
+    buf->c_bytes = buf->c_count * es;
+    buf->peer_bytes = buf->c_count * sizeof(float);
+    buf->a = alloc_aligned(n0 * es);
+    buf->b = alloc_aligned(n1 * es);
+    buf->c_usine = usine_bench_shared_alloc(buf->c_bytes);
+    buf->c_peer = usine_bench_shared_alloc(buf->peer_bytes);
+    if (!buf->a || !buf->b || !buf->c_usine || !buf->c_peer)
+        return -1;
+    fill_random(buf->a, c->dtype, n0, 2 * seed + 1);
+    fill_random(buf->b, c->dtype, n1, 2 * seed + 2);
+    return 0;
+}
+
 static int case_alloc(const usine_bench_case *c, size_t seed, case_buffers *buf)
 {
     if (c->op == USINE_BENCH_OP_ATTENTION)
         return attention_alloc(c, seed, buf);
+    if (c->op == USINE_BENCH_OP_CONV)
+        return conv_alloc(c, seed, buf);
     usine_bench_case_types(c, buf->types);
     buf->peer_c_type = buf->types[2];
     const size_t na = (size_t)(c->m * c->k * c->batch), nb = (size_t)(c->k * c->n * c->batch);
@@ -327,6 +354,7 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
                                       .o = c,
                                       .d_o = buf->d_o,
                                       .timing = timing_of(run->options)};
+    usine_bench_conv_job cjob = {bc, threads, lib, buf->a, buf->b, c, timing_of(run->options)};
     usine_bench_attention_out aout;
     usine_bench_gemm_out out;
     const int attention = bc->op == USINE_BENCH_OP_ATTENTION;
@@ -335,11 +363,16 @@ static void measure(usine_bench_run *run, size_t ci, int threads, int lib, const
     r->lib = lib;
     /* beta = 0 (and attention's O): every element must be written */
     fill_garbage(c, lib == USINE_BENCH_USINE ? buf->types[2] : buf->peer_c_type, buf->c_count);
-    const int rc =
-        attention ? usine_bench_in_child(usine_bench_attention_child, &ajob, &aout, sizeof aout,
-                                         CHILD_TIMEOUT_S, r->message, sizeof r->message)
-                  : usine_bench_in_child(usine_bench_gemm_child, &job, &out, sizeof out,
-                                         CHILD_TIMEOUT_S, r->message, sizeof r->message);
+    int rc;
+    if (attention)
+        rc = usine_bench_in_child(usine_bench_attention_child, &ajob, &aout, sizeof aout,
+                                  CHILD_TIMEOUT_S, r->message, sizeof r->message);
+    else if (bc->op == USINE_BENCH_OP_CONV)
+        rc = usine_bench_in_child(usine_bench_conv_child, &cjob, &out, sizeof out, CHILD_TIMEOUT_S,
+                                  r->message, sizeof r->message);
+    else
+        rc = usine_bench_in_child(usine_bench_gemm_child, &job, &out, sizeof out, CHILD_TIMEOUT_S,
+                                  r->message, sizeof r->message);
     if (rc != 0) {
         r->status = USINE_BENCH_FAILED;
         return;
@@ -378,6 +411,11 @@ static void check_against_usine(const usine_bench_case *bc, const case_buffers *
                                                    (const float *)buf->c_peer, &r->check) == 0;
         return;
     }
+    if (bc->op == USINE_BENCH_OP_CONV) {
+        r->checked = usine_bench_conv_compare(bc, buf->a, buf->b, buf->c_usine,
+                                              (const float *)buf->c_peer, &r->check) == 0;
+        return;
+    }
     usine_bench_operands ops = {buf->types[0], buf->types[1], buf->types[2], bc->m,
                                 bc->n,         bc->k,         bc->batch,     buf->a,
                                 buf->b,        bc->transa,    bc->transb};
@@ -408,21 +446,30 @@ static int peer_runs(const usine_bench_run *run, int id, usine_dtype dtype)
 }
 
 /* Whether a library has a cell in a case's row (run, or skipped with the reason): the
- * peers in GEMM rows, the unfused baseline (when OpenBLAS is wanted) in attention rows. */
+ * peers in GEMM rows, the unfused baseline (when OpenBLAS is wanted) in attention rows,
+ * oneDNN and the im2col baseline (when OpenBLAS is wanted) in conv rows. */
 static int lib_in_row(const usine_bench_run *run, int lib, const usine_bench_case *c)
 {
     if (lib == USINE_BENCH_USINE)
         return 1;
-    const int attention = c->op == USINE_BENCH_OP_ATTENTION;
+    const int attention = c->op == USINE_BENCH_OP_ATTENTION, conv = c->op == USINE_BENCH_OP_CONV;
     if (lib == USINE_BENCH_UNFUSED)
         return attention && run->peers[USINE_PEER_OPENBLAS].wanted;
+    if (lib == USINE_BENCH_IM2COL)
+        return conv && run->peers[USINE_PEER_OPENBLAS].wanted;
+    if (conv)
+        return lib == 1 + USINE_PEER_ONEDNN && run->peers[USINE_PEER_ONEDNN].wanted;
     return !attention && run->peers[lib - 1].wanted;
 }
 
+/* The baselines run in f32 on OpenBLAS's sgemm; oneDNN's convolution needs only the library
+ * (whether it has the dtype on this CPU is found when the primitive is made). */
 static int lib_runs(const usine_bench_run *run, int lib, const usine_bench_case *c)
 {
-    if (lib == USINE_BENCH_UNFUSED)
+    if (lib == USINE_BENCH_UNFUSED || lib == USINE_BENCH_IM2COL)
         return peer_runs(run, USINE_PEER_OPENBLAS, USINE_F32);
+    if (c->op == USINE_BENCH_OP_CONV && lib == 1 + USINE_PEER_ONEDNN)
+        return peer_runs(run, USINE_PEER_ONEDNN, USINE_F32);
     return lib == USINE_BENCH_USINE || peer_runs(run, lib - 1, c->dtype);
 }
 
@@ -430,14 +477,16 @@ static int lib_runs(const usine_bench_run *run, int lib, const usine_bench_case 
 static void skipped_peer(usine_bench_run *run, size_t ci, int threads, int lib,
                          usine_bench_result *r)
 {
-    const int id = lib == USINE_BENCH_UNFUSED ? USINE_PEER_OPENBLAS : lib - 1;
+    const int id =
+        lib == USINE_BENCH_UNFUSED || lib == USINE_BENCH_IM2COL ? USINE_PEER_OPENBLAS : lib - 1;
     const usine_bench_peer_info *p = &run->peers[id];
     r->case_index = ci;
     r->threads = threads;
     r->lib = lib;
     r->status = USINE_BENCH_SKIPPED;
-    if (lib == USINE_BENCH_UNFUSED) {
-        snprintf(r->message, sizeof r->message, "the unfused baseline needs OpenBLAS: %.200s",
+    if (lib == USINE_BENCH_UNFUSED || lib == USINE_BENCH_IM2COL) {
+        snprintf(r->message, sizeof r->message, "the %s baseline needs OpenBLAS: %.200s",
+                 lib == USINE_BENCH_IM2COL ? "im2col" : "unfused",
                  p->available ? "no cblas_sgemm" : p->why);
         return;
     }
@@ -578,6 +627,35 @@ static int run_cases(usine_bench_run *run)
 
 /* ------------------------------------------------------------------ a run */
 
+/* --conv-passes: each conv line once per pass asked, in pass order (DeepBench's training
+ * lists name no pass). Returns -1 when out of memory. */
+static int expand_conv_passes(usine_bench_suite *suite, int passes)
+{
+    size_t count = 0;
+    const int per_line = (passes & 1) + (passes >> 1 & 1) + (passes >> 2 & 1);
+    for (size_t i = 0; i < suite->n_cases; i++)
+        count += suite->cases[i].op == USINE_BENCH_OP_CONV ? (size_t)per_line : 1;
+    usine_bench_case *cases = (usine_bench_case *)malloc((count ? count : 1) * sizeof *cases);
+    if (!cases)
+        return -1;
+    size_t j = 0;
+    for (size_t i = 0; i < suite->n_cases; i++) {
+        if (suite->cases[i].op != USINE_BENCH_OP_CONV) {
+            cases[j++] = suite->cases[i];
+            continue;
+        }
+        for (int pass = 0; pass < 3; pass++)
+            if (passes & (1 << pass)) {
+                cases[j] = suite->cases[i];
+                cases[j++].conv.pass = pass;
+            }
+    }
+    free(suite->cases);
+    suite->cases = cases;
+    suite->n_cases = count;
+    return 0;
+}
+
 int usine_bench_run_prepare(usine_bench_run *run, const usine_bench_options *o,
                             const usine_bench_machine *m, usine_bench_suite *suite)
 {
@@ -588,6 +666,11 @@ int usine_bench_run_prepare(usine_bench_run *run, const usine_bench_options *o,
     run->table = stdout;
     if (usine_bench_suite_load(o->suite, suite, message, sizeof message) != 0) {
         fprintf(stderr, "usine bench: %s\n", message);
+        return -1;
+    }
+    if (o->conv_passes && expand_conv_passes(suite, o->conv_passes) != 0) {
+        fprintf(stderr, "usine bench: out of memory for the conv passes\n");
+        usine_bench_suite_free(suite);
         return -1;
     }
     run->cases = suite->cases;

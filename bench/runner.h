@@ -15,6 +15,8 @@ typedef struct usine_bench_options {
     int reps;         /* > 0: exactly this many timed repetitions; 0: adaptive */
     double budget_s;  /* adaptive: cap on timed seconds per measurement */
     int measure_peak; /* 0: skip the peak and the triad (no % of peak, no roofline) */
+    int conv_passes;  /* --conv-passes: bit (1 << usine_conv_pass) per pass each conv line
+                         runs in; 0: each line's own (pass=, forward by default) */
     int list_only;    /* --list: print the cases, run nothing */
     int mpi;          /* --mpi: every rank runs, rank 0 gathers (cluster.c) */
     const char *json_path, *csv_path; /* NULL: not written */

@@ -216,9 +216,42 @@ static int parse_attention(parser *p, char **tokens, int n, usine_bench_case *c)
     return 0;
 }
 
+const char *usine_bench_conv_pass_key(int pass)
+{
+    static const char *const keys[3] = {"fwd", "bwd_data", "bwd_weights"};
+    return (unsigned)pass < 3 ? keys[pass] : "?";
+}
+
+const char *usine_bench_conv_pass_name(int pass)
+{
+    static const char *const names[3] = {"forward", "backward_data", "backward_weights"};
+    return (unsigned)pass < 3 ? names[pass] : "?";
+}
+
+/* pass=fwd|bwd_data|bwd_weights, taken out of the tokens before the numeric fields. */
+static int take_pass(parser *p, char **tokens, int *n, usine_bench_conv *v)
+{
+    for (int i = 0; i < *n; i++) {
+        if (strncmp(tokens[i], "pass=", 5) != 0)
+            continue;
+        const char *value = tokens[i] + 5;
+        v->pass = -1;
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(value, usine_bench_conv_pass_key(k)))
+                v->pass = k;
+        if (v->pass < 0)
+            return fail(p, "pass=%s: expected fwd, bwd_data or bwd_weights", value);
+        tokens[i] = tokens[--*n];
+        i--;
+    }
+    return 0;
+}
+
 static int parse_conv(parser *p, char **tokens, int n, usine_bench_case *c)
 {
     usine_bench_conv *v = &c->conv;
+    if (take_pass(p, tokens, &n, v) != 0)
+        return -1;
     int64_t stride = 1, pad = 0, dil = 1;
     v->stride_h = v->stride_w = v->pad_h = v->pad_w = -1;
     v->groups = 1;
@@ -327,10 +360,10 @@ static int parse_deepbench(parser *p, char **t, int n, usine_bench_case *c)
 
 /* GEMM in the dtypes the benchmark knows how to call and check; whether usine has a
  * kernel for a low-precision one is found when it runs (a skip, with usine's message).
- * Attention forward in f32 and bf16 (usine_attention_forward's input types). */
+ * Attention and convolution in f32 and bf16 (their input types in usine.h). */
 static void set_runs(usine_bench_case *c)
 {
-    if (c->op == USINE_BENCH_OP_ATTENTION)
+    if (c->op == USINE_BENCH_OP_ATTENTION || c->op == USINE_BENCH_OP_CONV)
         c->runs = c->dtype == USINE_F32 || c->dtype == USINE_BF16;
     else
         c->runs = c->op == USINE_BENCH_OP_GEMM && c->dtype != USINE_F16;
@@ -563,7 +596,7 @@ const char *usine_bench_case_not_built(const usine_bench_case *c)
         return "attention is benchmarked in f32 and bf16 only (usine_attention_forward's "
                "input types)";
     if (c->op == USINE_BENCH_OP_CONV)
-        return "convolution not built yet (issue 8)";
+        return "convolution is benchmarked in f32 and bf16 only (usine_conv2d_*'s types)";
     return "f16 GEMM not benchmarked yet (usine runs it, converted to f32 while packing; no f16 "
            "peer on this CPU)";
 }
@@ -585,9 +618,17 @@ void usine_bench_case_label(const usine_bench_case *c, char *out, size_t size)
                  a->backward ? " bwd" : "");
     } else if (c->op == USINE_BENCH_OP_CONV) {
         const usine_bench_conv *v = &c->conv;
-        snprintf(out, size, "n%lld c%lld %lldx%lld k%lld %lldx%lld/%lld", (long long)v->n,
+        char groups[32] = "";
+        if (v->groups > 1 && v->groups == v->c)
+            snprintf(groups, sizeof groups, " dw");
+        else if (v->groups > 1)
+            snprintf(groups, sizeof groups, " g%lld", (long long)v->groups);
+        snprintf(out, size, "n%lld c%lld %lldx%lld k%lld %lldx%lld/%lld%s%s", (long long)v->n,
                  (long long)v->c, (long long)v->h, (long long)v->w, (long long)v->k,
-                 (long long)v->r, (long long)v->s, (long long)v->stride_h);
+                 (long long)v->r, (long long)v->s, (long long)v->stride_h, groups,
+                 v->pass == 1   ? " bwd_d"
+                 : v->pass == 2 ? " bwd_w"
+                                : "");
     } else {
         const int n = snprintf(out, size, "%lldx%lldx%lld", (long long)c->m, (long long)c->n,
                                (long long)c->k);

@@ -28,9 +28,12 @@ typedef struct usine_bench_attention {
     int causal, backward;
 } usine_bench_attention;
 
-/* Conv2d forward, NCHW terms: input n x c x h x w, k filters of (c / groups) x r x s. */
+/* Conv2d in NCHW terms: input n x c x h x w, k filters of (c / groups) x r x s; pass: the
+ * usine_conv_pass measured (forward, backward data or backward weights), `pass=` in a suite
+ * line (fwd, bwd_data, bwd_weights; default fwd). */
 typedef struct usine_bench_conv {
     int64_t n, c, h, w, k, r, s, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
+    int pass;
 } usine_bench_conv;
 
 typedef struct usine_bench_case {
@@ -80,6 +83,11 @@ const char *usine_bench_suite_names(void);
  * arithmetic intensity of the roofline. */
 double usine_bench_case_flops(const usine_bench_case *c);
 double usine_bench_case_bytes(const usine_bench_case *c);
+
+/* "fwd", "bwd_data", "bwd_weights" (the suite's pass= values, for usine_conv_pass 0, 1, 2),
+ * and the JSON's names "forward", "backward_data", "backward_weights". */
+const char *usine_bench_conv_pass_key(int pass);
+const char *usine_bench_conv_pass_name(int pass);
 
 /* "gemm", "attention", "conv". */
 const char *usine_bench_op_name(usine_bench_op op);

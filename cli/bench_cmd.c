@@ -42,6 +42,8 @@ void usine_cli_bench_help(FILE *out)
         "                             until the fastest 3 agree within 2%% or --time, at most\n"
         "                             %d)\n"
         "  --time SECONDS             cap on timed seconds per measurement (default 0.4)\n"
+        "  --conv-passes LIST         fwd,bwd_data,bwd_weights or all: each conv line runs\n"
+        "                             in these passes (default: the line's pass=, fwd)\n"
         "  --no-peak                  skip the peak and bandwidth (no %% of peak, no roofline)\n"
         "  --json FILE                every measurement, the machine and its fingerprint\n"
         "                             (schema: bench/schema/usine-bench-1.schema.json)\n"
@@ -54,7 +56,8 @@ void usine_cli_bench_help(FILE *out)
         "rows run oneDNN's matmul primitive (row-major weights) and report %% of the measured\n"
         "vdpbf16ps / vpdpbusd peak; a dtype usine lacks leaves its cell empty, with why.\n"
         "USINE_BENCH_OPENBLAS, USINE_BENCH_BLIS, USINE_BENCH_ONEDNN=path load another file.\n"
-        "Attention and convolution cases are listed as not built yet (issues 7 and 8).\n",
+        "Attention lines run against an unfused OpenBLAS baseline; conv lines (NHWC) against\n"
+        "oneDNN's convolution primitive and im2col + OpenBLAS sgemm.\n",
         usine_bench_suite_names(), USINE_BENCH_MAX_REPS,
 #ifdef USINE_HAVE_MPI
         ""
@@ -141,6 +144,25 @@ static int parse_time(const char *s, usine_bench_options *o)
     return 0;
 }
 
+/* Bit (1 << usine_conv_pass) per pass: fwd, bwd_data, bwd_weights (suite.h), or all. */
+static int parse_conv_passes(const char *s, usine_bench_options *o)
+{
+    static const char *const expected = "fwd, bwd_data, bwd_weights (comma-separated) or all";
+    char list[64];
+    snprintf(list, sizeof list, "%s", s);
+    o->conv_passes = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int pass = !strcmp(t, "all") ? 3 : -1;
+        for (int p = 0; p < 3 && pass < 0; p++)
+            if (!strcmp(t, usine_bench_conv_pass_key(p)))
+                pass = p;
+        if (pass < 0)
+            return bad("--conv-passes", s, expected);
+        o->conv_passes |= pass == 3 ? 7 : 1 << pass;
+    }
+    return o->conv_passes ? 0 : bad("--conv-passes", s, expected);
+}
+
 /* The suite is loaded (and a bad name or file reported) when the run starts. */
 static int parse_shapes(const char *s, usine_bench_options *o)
 {
@@ -178,9 +200,11 @@ static int parse_csv(const char *s, usine_bench_options *o)
 }
 
 static const value_option value_options[] = {
-    {"--shapes", parse_shapes},   {"--suite", parse_shapes}, {"--dtypes", parse_dtypes},
-    {"--threads", parse_threads}, {"--peers", parse_peers},  {"--reps", parse_reps},
-    {"--time", parse_time},       {"--json", parse_json},    {"--csv", parse_csv},
+    {"--shapes", parse_shapes}, {"--suite", parse_shapes},
+    {"--dtypes", parse_dtypes}, {"--threads", parse_threads},
+    {"--peers", parse_peers},   {"--reps", parse_reps},
+    {"--time", parse_time},     {"--json", parse_json},
+    {"--csv", parse_csv},       {"--conv-passes", parse_conv_passes},
 };
 
 /* The suite may come first, or after --mpi (`usine bench --mpi quick`). */

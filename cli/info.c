@@ -12,6 +12,7 @@
 #include "../autotune/model.h"
 #include "../core/context.h"
 #include "../kernels/cpu/gemm/gemm_registry.h"
+#include "../kernels/cuda/cuda_runtime.h"
 
 void usine_cli_info_help(FILE *out)
 {
@@ -106,6 +107,37 @@ static void json_gpus(usine_jsonw *w)
     usine_jsonw_end(w);
 }
 
+/* The CUDA backend: how it was built, and what the runtime finds on this machine. */
+static void print_cuda(void)
+{
+    if (!usine_cuda_built()) {
+        printf("CUDA:       %s\n", usine_cuda_build_info());
+        return;
+    }
+    printf("CUDA:       built: %s, %d kernels\n", usine_cuda_build_info(),
+           usine_cuda_kernel_count());
+    char message[512];
+    int count = 0;
+    if (usine_cuda_device_count(&count, message, sizeof message) != USINE_SUCCESS) {
+        printf("            no usable device: %s\n", message);
+        return;
+    }
+    for (int d = 0; d < count; d++) {
+        usine_cuda_device_info info;
+        const usine_status st = usine_cuda_open(d, &info, message, sizeof message);
+        if (info.name[0])
+            printf("cuda:%d:     %s, sm_%d%d, %d SMs at %d MHz, %.1f GiB at %d MHz x %d bits, "
+                   "L2 %lld KiB, PCI %s, driver %d.%d%s%s\n",
+                   d, info.name, info.cc_major, info.cc_minor, info.sm_count, info.clock_khz / 1000,
+                   (double)info.memory_bytes / (1 << 30), info.memory_clock_khz / 1000,
+                   info.memory_bus_bits, (long long)(info.l2_bytes >> 10), info.pci_bus_id,
+                   info.driver_version / 1000, info.driver_version % 1000 / 10,
+                   st == USINE_SUCCESS ? "" : ": ", st == USINE_SUCCESS ? "" : message);
+        else
+            printf("cuda:%d:     %s\n", d, message);
+    }
+}
+
 static void print_machine(const usine_bench_machine *m)
 {
     const usine_topology *t = m->topology;
@@ -136,6 +168,7 @@ static void print_machine(const usine_bench_machine *m)
         printf("GPU %d:      %s %04x:%04x at %s, NUMA node %d\n", g,
                gpu_vendor(t->gpu[g].vendor_id), t->gpu[g].vendor_id, t->gpu[g].device_id,
                t->gpu[g].pci_bus_id, t->gpu[g].numa_node);
+    print_cuda();
 }
 
 static void print_counters(void)
@@ -200,6 +233,10 @@ static void print_choices(const usine_bench_machine *m)
                (long long)m->gemm[d].blocking.mc, (long long)m->gemm[d].blocking.kc,
                (long long)m->gemm[d].blocking.nc, m->gemm[d].rule);
     }
+    printf("Attention:  forward kernel and block (keys per block) at seq 4096, head_dim 128\n");
+    for (int d = 0; d < 2; d++)
+        printf("  %-10s%-40s block %d (rule: %s)\n", d ? "bf16" : "f32", m->attn_kernel[d],
+               m->attn[d].block, m->attn[d].rule);
 }
 
 /* "yes", "no" or why not: the CPU lacks the ISA, or USINE_CPU_ISA caps it out. */

@@ -1,8 +1,8 @@
 /*
- * `usine tune`: measures GEMM candidates on this machine and writes the winners into the
- * user tuning database; `--verify` compares the tuned choices against the model's in one
- * run; `--export`, `--import`, `--clear` manage the database; `--mpi` splits the shape
- * classes across the ranks of an MPI job and merges everything on rank 0.
+ * `usine tune`: measures GEMM candidates (and attention's blocks) on this machine and
+ * writes the winners into the user tuning database; `--verify` compares the tuned choices against
+ * the model's in one run; `--export`, `--import`, `--clear` manage the database; `--mpi` splits the
+ * shape classes across the ranks of an MPI job and merges everything on rank 0.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,18 +19,47 @@
 #include "../autotune/counters.h"
 #include "../autotune/db.h"
 #include "../autotune/fingerprint.h"
+#include "../autotune/attention_tune.h"
+#include "../autotune/conv_tune.h"
 #include "../autotune/search.h"
 #include "../core/context.h"
+#include "../kernels/cpu/attention/attention_driver.h"
 
 /* The default budget keeps a full `usine tune` under five minutes. */
 #define DEFAULT_BUDGET_SECONDS 240.0
-#define MAX_CLASSES            256
+#define MAX_CLASSES            512
+
+/* What a class tunes: a GEMM (m, n, k), attention (m = seq_q = seq_k, n = heads, k =
+ * head_dim; always one thread, see attention_tune.h) or a convolution pass (conv: the
+ * problem; m, n, k its key's positions, Kg and taps; always one thread, conv_tune.h). */
+typedef enum tune_op {
+    OP_GEMM = 0,
+    OP_ATTN_FWD,
+    OP_ATTN_BWD,
+    OP_CONV_FWD,
+    OP_CONV_BWD_DATA,
+    OP_CONV_BWD_WEIGHTS
+} tune_op;
 
 typedef struct tune_class {
     usine_dtype dtype;
     int64_t m, n, k;
     int threads;
+    tune_op op;
+    usine_conv_problem conv;
 } tune_class;
+
+static int is_conv(tune_op op)
+{
+    return op >= OP_CONV_FWD;
+}
+
+static usine_conv_pass conv_pass(tune_op op)
+{
+    return op == OP_CONV_FWD        ? USINE_CONV_FORWARD
+           : op == OP_CONV_BWD_DATA ? USINE_CONV_BACKWARD_DATA
+                                    : USINE_CONV_BACKWARD_WEIGHTS;
+}
 
 typedef struct tune_args {
     int dtypes[USINE_SELECT_DTYPES]; /* f32, f64, bf16, int8 wanted */
@@ -38,28 +67,40 @@ typedef struct tune_args {
     const char *shapes, *export_path, *import_path, *db;
     double budget;
     int verify, clear, mpi;
+    int gemm, attention, conv; /* --ops */
 } tune_args;
 
 void usine_cli_tune_help(FILE *out)
 {
     fprintf(out,
-            "usage: usine tune [--ops gemm] [--dtypes f32,f64,bf16,int8] [--threads 1,2] [--shapes "
-            "FILE]\n"
+            "usage: usine tune [--ops gemm,attention,conv] [--dtypes f32,f64,bf16,int8]\n"
+            "                  [--threads 1,2]\n"
+            "                  [--shapes FILE]\n"
             "                  [--budget SECONDS] [--verify] [--export FILE] [--import FILE]\n"
             "                  [--clear] [--db FILE] [--mpi]\n"
             "\n"
             "Measures GEMM candidates (every kernel the CPU runs, blockings around the model's,\n"
             "packing forced on) for each shape class of the suite and keeps, per class, the\n"
             "fastest only if it beats the model's choice by 2%% again in an interleaved\n"
-            "confirmation. Results go to the user database ($USINE_TUNE_DB, else\n"
-            "$XDG_CACHE_HOME/usine/tune.db, else ~/.cache/usine/tune.db).\n"
+            "confirmation. Attention: the block (keys per block of the forward, query rows\n"
+            "per step of the backward) from 16 to 256, on one thread (the choice is per\n"
+            "core, so results never depend on the thread count), for sequences of 1024\n"
+            "and 4096 and head dims 64 and 128, f32 and bf16 (as --dtypes asks).\n"
+            "Convolution (--ops conv, not in the default): for the ResNet-50 layers at batch\n"
+            "1 and 8, NHWC and NCHW, every pass, the algorithms that can serve each shape\n"
+            "class, on one thread, the fastest kept only if it beats the default rule's\n"
+            "choice by 2%% again in an interleaved confirmation. Results\n"
+            "go to the user database ($USINE_TUNE_DB, else $XDG_CACHE_HOME/usine/tune.db,\n"
+            "else ~/.cache/usine/tune.db).\n"
             "\n"
+            "  --ops LIST        gemm,attention,conv (default gemm,attention)\n"
             "  --dtypes LIST     f32,f64,bf16,int8 (default f32,f64)\n"
             "  --threads LIST    thread counts (default 1 and all cores)\n"
             "  --shapes FILE     one 'M N K' (or 'gemm f32 M N K') per line, '#' comments;\n"
-            "                    default: the GEMM suite of `usine bench gemm`\n"
+            "                    default: the GEMM suite of `usine bench gemm` (GEMM only)\n"
             "  --budget SECONDS  total measuring time (default %.0f)\n"
             "  --verify          no tuning: time tuned against model choices, in one run\n"
+            "                    (GEMM classes)\n"
             "  --export FILE     copy the user database's entries to FILE\n"
             "  --import FILE     merge FILE's entries into the user database\n"
             "  --clear           remove this machine's entries from the user database\n"
@@ -116,10 +157,18 @@ static int add_threads(const char *tok, void *arg)
     return 0;
 }
 
-static int check_op(const char *tok, void *arg)
+static int add_op(const char *tok, void *arg)
 {
-    (void)arg;
-    return strcmp(tok, "gemm") == 0 ? 0 : -1;
+    tune_args *a = (tune_args *)arg;
+    if (strcmp(tok, "gemm") == 0)
+        a->gemm = 1;
+    else if (strcmp(tok, "attention") == 0)
+        a->attention = 1;
+    else if (strcmp(tok, "conv") == 0)
+        a->conv = 1;
+    else
+        return -1;
+    return 0;
 }
 
 /* Returns 0, or the exit status of a usage error. */
@@ -137,7 +186,7 @@ static int parse_args(int argc, char **argv, tune_args *a)
             if (!v || parse_list(v, "thread count", add_threads, a))
                 return USINE_EXIT_USAGE;
         } else if ((v = usine_cli_option(argc, argv, &i, "--ops", &m)) || m) {
-            if (!v || parse_list(v, "op (only gemm is tunable today)", check_op, a))
+            if (!v || parse_list(v, "op (gemm, attention or conv)", add_op, a))
                 return USINE_EXIT_USAGE;
         } else if ((v = usine_cli_option(argc, argv, &i, "--budget", &m)) || m) {
             char *end;
@@ -174,6 +223,8 @@ static int parse_args(int argc, char **argv, tune_args *a)
         any |= a->dtypes[d];
     if (!any)
         a->dtypes[0] = a->dtypes[1] = 1;
+    if (!a->gemm && !a->attention && !a->conv)
+        a->gemm = a->attention = 1;
     return 0;
 }
 
@@ -187,9 +238,40 @@ static const int64_t default_shapes[][3] = {
     {3072, 128, 1024},  {4096, 4096, 128},  {512, 512, 64},
 };
 
+/* Attention classes: (seq, heads, head_dim), heads making each run a few GFLOP. */
+static const int64_t attention_shapes[][3] = {
+    {1024, 4, 64},
+    {1024, 4, 128},
+    {4096, 1, 64},
+    {4096, 1, 128},
+};
+
+/* ResNet-50's distinct convolutions (He et al. 2016, torchvision's v1.5: stride on the
+ * 3x3): in_channels, height = width, out_channels, filter, stride, padding. */
+static const int64_t resnet50_layers[][6] = {
+    {3, 224, 64, 7, 2, 3},    {64, 56, 64, 1, 1, 0},     {64, 56, 64, 3, 1, 1},
+    {64, 56, 256, 1, 1, 0},   {256, 56, 64, 1, 1, 0},    {256, 56, 128, 1, 1, 0},
+    {128, 56, 128, 3, 2, 1},  {256, 56, 512, 1, 2, 0},   {128, 28, 512, 1, 1, 0},
+    {512, 28, 128, 1, 1, 0},  {128, 28, 128, 3, 1, 1},   {512, 28, 256, 1, 1, 0},
+    {256, 28, 256, 3, 2, 1},  {512, 28, 1024, 1, 2, 0},  {256, 14, 1024, 1, 1, 0},
+    {1024, 14, 256, 1, 1, 0}, {256, 14, 256, 3, 1, 1},   {1024, 14, 512, 1, 1, 0},
+    {512, 14, 512, 3, 2, 1},  {1024, 14, 2048, 1, 2, 0}, {512, 7, 2048, 1, 1, 0},
+    {2048, 7, 512, 1, 1, 0},  {512, 7, 512, 3, 1, 1},
+};
+
+static int same_conv_class(const tune_class *a, const tune_class *b)
+{
+    usine_tune_key ka, kb;
+    usine_conv_key(conv_pass(a->op), &a->conv, &ka);
+    usine_conv_key(conv_pass(b->op), &b->conv, &kb);
+    return usine_tune_key_equal(&ka, &kb);
+}
+
 static int same_class(const tune_class *a, const tune_class *b)
 {
-    return a->dtype == b->dtype && a->threads == b->threads &&
+    if (is_conv(a->op) || is_conv(b->op))
+        return a->op == b->op && same_conv_class(a, b);
+    return a->op == b->op && a->dtype == b->dtype && a->threads == b->threads &&
            usine_shape_class(a->m) == usine_shape_class(b->m) &&
            usine_shape_class(a->n) == usine_shape_class(b->n) &&
            usine_shape_class(a->k) == usine_shape_class(b->k);
@@ -250,6 +332,9 @@ static int read_shapes(const char *path, int64_t shapes[][3], int dtype_of[], in
     return n;
 }
 
+static int add_attention_classes(const tune_args *a, tune_class *list, int count);
+static int add_conv_classes(const tune_args *a, tune_class *list, int count);
+
 static int build_classes(const tune_args *a, int default_threads, tune_class *list)
 {
     int64_t shapes[MAX_CLASSES][3];
@@ -274,14 +359,80 @@ static int build_classes(const tune_args *a, int default_threads, tune_class *li
     }
     int count = 0;
     /* dtype_of: a family index, -1 any, -2 any but f64. */
-    for (int d = 0; d < USINE_SELECT_DTYPES; d++)
+    for (int d = 0; d < USINE_SELECT_DTYPES && a->gemm; d++)
         for (int i = 0; i < n_shapes; i++)
             for (int t = 0; t < n_threads; t++)
                 if (a->dtypes[d] && (dtype_of[i] == -1 || dtype_of[i] == d ||
                                      (dtype_of[i] == -2 && family_dtypes[d] != USINE_F64)))
                     add_class(list, &count,
-                              (tune_class){family_dtypes[d], shapes[i][0], shapes[i][1],
-                                           shapes[i][2], threads[t]});
+                              (tune_class){family_dtypes[d],
+                                           shapes[i][0],
+                                           shapes[i][1],
+                                           shapes[i][2],
+                                           threads[t],
+                                           OP_GEMM,
+                                           {0}});
+    if (a->attention)
+        count = add_attention_classes(a, list, count);
+    return a->conv ? add_conv_classes(a, list, count) : count;
+}
+
+/* Attention classes for the dtypes asked that attention has (f32, bf16), appended. */
+static int add_attention_classes(const tune_args *a, tune_class *list, int count)
+{
+    const usine_dtype dtypes[2] = {USINE_F32, USINE_BF16};
+    for (int d = 0; d < 2; d++)
+        for (tune_op op = OP_ATTN_FWD; op <= OP_ATTN_BWD; op++)
+            for (size_t i = 0; i < sizeof attention_shapes / sizeof attention_shapes[0]; i++)
+                if (a->dtypes[family_index(usine_select_dtype_name(dtypes[d]))])
+                    add_class(list, &count,
+                              (tune_class){dtypes[d],
+                                           attention_shapes[i][0],
+                                           attention_shapes[i][1],
+                                           attention_shapes[i][2],
+                                           1,
+                                           op,
+                                           {0}});
+    return count;
+}
+
+/* Configurations (algorithm and parameters) that serve a pass and problem. */
+static int conv_candidates(usine_conv_pass pass, const usine_conv_problem *p)
+{
+    int count = 0;
+    for (int algo = 0; algo < USINE_CONV_ALGO_COUNT; algo++)
+        for (int v = 0; v < USINE_CONV_VARIANT_COUNT; v++)
+            count += usine_conv_config_serves(
+                (usine_conv_config){(usine_conv_algo)algo, (usine_conv_variant)v}, pass, p);
+    return count;
+}
+
+/* Convolution classes (f32 and bf16 as asked): the ResNet-50 layers at batch 1 and 8, both
+ * layouts, every pass, where more than one configuration could serve. */
+static int add_conv_classes(const tune_args *a, tune_class *list, int count)
+{
+    const usine_dtype dtypes[2] = {USINE_F32, USINE_BF16};
+    const int64_t batches[2] = {1, 8};
+    for (int d = 0; d < 2; d++) {
+        if (!a->dtypes[family_index(usine_select_dtype_name(dtypes[d]))])
+            continue;
+        for (tune_op op = OP_CONV_FWD; op <= OP_CONV_BWD_WEIGHTS; op++)
+            for (int layout = 0; layout < 2; layout++)
+                for (int b = 0; b < 2; b++)
+                    for (size_t i = 0; i < sizeof resnet50_layers / sizeof resnet50_layers[0];
+                         i++) {
+                        const int64_t *l = resnet50_layers[i];
+                        tune_class c = {dtypes[d], 0, 0, 0, 1, op, {0}};
+                        c.conv = usine_conv_problem_make(
+                            dtypes[d], layout ? USINE_CONV_NCHW : USINE_CONV_NHWC, batches[b], l[0],
+                            l[1], l[1], l[2], l[3], l[3], l[4], l[5]);
+                        c.m = c.conv.n * c.conv.p * c.conv.q;
+                        c.n = c.conv.k;
+                        c.k = c.conv.c * c.conv.r * c.conv.s;
+                        if (conv_candidates(conv_pass(op), &c.conv) > 1)
+                            add_class(list, &count, c);
+                    }
+    }
     return count;
 }
 
@@ -300,6 +451,26 @@ typedef struct progress {
     const tune_class *current;
 } progress;
 
+/* "f32 1024x1024x1024" or "attn_fwd f32 s4096 h1 d128": what a class is, for people. */
+static void class_label(const tune_class *c, char *out, size_t size)
+{
+    if (is_conv(c->op)) {
+        usine_tune_key key;
+        const usine_conv_problem *p = &c->conv;
+        usine_conv_key(conv_pass(c->op), p, &key);
+        snprintf(out, size, "%s %s n%lld %lldx%lld %lld->%lld", key.op, key.dtypes, (long long)p->n,
+                 (long long)p->h, (long long)p->w, (long long)p->c, (long long)p->k);
+        return;
+    }
+    if (c->op == OP_GEMM)
+        snprintf(out, size, "%s %lldx%lldx%lld", usine_select_dtype_name(c->dtype), (long long)c->m,
+                 (long long)c->n, (long long)c->k);
+    else
+        snprintf(out, size, "%s %s s%lld h%lld d%lld",
+                 c->op == OP_ATTN_FWD ? "attn_fwd" : "attn_bwd", usine_select_dtype_name(c->dtype),
+                 (long long)c->m, (long long)c->n, (long long)c->k);
+}
+
 static void draw_bar(void *arg, int measured, int candidates)
 {
     progress *p = (progress *)arg;
@@ -308,12 +479,11 @@ static void draw_bar(void *arg, int measured, int candidates)
     const int width = 30, filled = p->total ? width * p->done / p->total : width;
     const double elapsed = now_seconds() - p->start;
     const double eta = p->done ? elapsed / p->done * (p->total - p->done) : 0;
-    fprintf(stderr,
-            "\r[%.*s%*s] %d/%d classes, %s %lldx%lldx%lld t%d: %d/%d candidates, ETA %dm%02ds ",
-            filled, "##############################", width - filled, "", p->done, p->total,
-            usine_select_dtype_name(p->current->dtype), (long long)p->current->m,
-            (long long)p->current->n, (long long)p->current->k, p->current->threads, measured,
-            candidates, (int)eta / 60, (int)eta % 60);
+    char label[96];
+    class_label(p->current, label, sizeof label);
+    fprintf(stderr, "\r[%.*s%*s] %d/%d classes, %s t%d: %d/%d candidates, ETA %dm%02ds ", filled,
+            "##############################", width - filled, "", p->done, p->total, label,
+            p->current->threads, measured, candidates, (int)eta / 60, (int)eta % 60);
     fflush(stderr);
 }
 
@@ -322,6 +492,28 @@ static void report_class(const progress *p, const tune_class *c, const usine_tun
     const usine_tune_entry *e = &o->entry;
     if (p->tty)
         fputc('\r', stderr);
+    if (is_conv(c->op)) {
+        char label[96];
+        class_label(c, label, sizeof label);
+        fprintf(stderr,
+                "usine tune: %d/%d %s t1: %s %.1f GFLOP/s (default %.1f, %d measured of %d): "
+                "%s%*s\n",
+                p->done, p->total, label, e->kernel, e->gflops, e->model_gflops, o->measured,
+                o->candidates, o->improved ? "tuned algorithm kept" : "default kept",
+                p->tty ? 20 : 0, "");
+        return;
+    }
+    if (c->op != OP_GEMM) {
+        char label[96];
+        class_label(c, label, sizeof label);
+        fprintf(stderr,
+                "usine tune: %d/%d %s t1: %s block=%lld %.1f GFLOP/s (default %.1f, %d "
+                "measured): %s%*s\n",
+                p->done, p->total, label, e->kernel, (long long)e->block, e->gflops,
+                e->model_gflops, o->measured, o->improved ? "tuned block kept" : "default kept",
+                p->tty ? 20 : 0, "");
+        return;
+    }
     fprintf(stderr,
             "usine tune: %d/%d %s %lldx%lldx%lld t%d: %s mc=%lld kc=%lld nc=%lld%s %.1f GFLOP/s "
             "(model %.1f, %d measured of %d, %d pruned): %s%*s\n",
@@ -344,9 +536,20 @@ static int merge(const char *path, const usine_tune_table *t, const char *remove
     return USINE_EXIT_OK;
 }
 
+static int tune_one(usine_selector *sel, const tune_class *c, const usine_tune_options *opt,
+                    usine_tune_outcome *o)
+{
+    if (is_conv(c->op))
+        return usine_tune_conv(sel, sel->cap, conv_pass(c->op), &c->conv, opt, o);
+    if (c->op == OP_GEMM)
+        return usine_tune_gemm(sel, c->dtype, c->m, c->n, c->k, c->threads, opt, o);
+    return usine_tune_attention(usine_cpu_attn_kernel(sel->cap, c->dtype), c->op == OP_ATTN_BWD,
+                                c->dtype, c->m, c->n, c->k, opt, o);
+}
+
 /* Tunes classes[i] for i = first, first + step, ...; results into out, and into the
  * database save_to (unless NULL) as they come. */
-static int tune_classes(const usine_selector *sel, const tune_class *classes, int count, int first,
+static int tune_classes(usine_selector *sel, const tune_class *classes, int count, int first,
                         int step, double budget, usine_tune_table *out, const char *save_to)
 {
     progress p = {isatty(2), 0, 0, now_seconds(), NULL};
@@ -361,10 +564,10 @@ static int tune_classes(const usine_selector *sel, const tune_class *classes, in
         opt.progress_arg = &p;
         p.current = &classes[i];
         usine_tune_outcome o;
-        if (usine_tune_gemm(sel, classes[i].dtype, classes[i].m, classes[i].n, classes[i].k,
-                            classes[i].threads, &opt, &o) != 0) {
-            fprintf(stderr, "usine tune: out of memory for %lldx%lldx%lld\n",
-                    (long long)classes[i].m, (long long)classes[i].n, (long long)classes[i].k);
+        if (tune_one(sel, &classes[i], &opt, &o) != 0) {
+            char label[96];
+            class_label(&classes[i], label, sizeof label);
+            fprintf(stderr, "usine tune: out of memory for %s\n", label);
             return USINE_EXIT_FAILURE;
         }
         p.done++;
@@ -384,11 +587,14 @@ static int tune_classes(const usine_selector *sel, const tune_class *classes, in
 static int verify(usine_selector *sel, const tune_class *classes, int count)
 {
     double log_sum = 0;
-    int worse = 0;
+    int worse = 0, gemm_classes = 0;
     printf("%-6s %-20s %3s %-30s %9s %9s %7s\n", "dtype", "shape", "thr", "tuned choice", "model",
            "tuned", "gain");
     for (int i = 0; i < count; i++) {
         const tune_class *c = &classes[i];
+        if (c->op != OP_GEMM)
+            continue;
+        gemm_classes++;
         usine_gemm_choice model, tuned;
         usine_select_model(sel, c->dtype, &model);
         usine_select_gemm(sel, c->dtype, c->m, c->n, c->k, c->threads, &tuned);
@@ -422,7 +628,7 @@ static int verify(usine_selector *sel, const tune_class *classes, int count)
     }
     printf("geometric-mean gain of tuning over the model: %+.2f%% over %d classes; %d more than "
            "3%% slower\n",
-           100 * (exp(log_sum / (count ? count : 1)) - 1), count, worse);
+           100 * (exp(log_sum / (gemm_classes ? gemm_classes : 1)) - 1), gemm_classes, worse);
     /* A slower class is reported, not an error: timings on a busy machine move. */
     return USINE_EXIT_OK;
 }
@@ -550,7 +756,10 @@ int usine_cli_tune(int argc, char **argv)
 #endif
     }
     usine_context *ctx = NULL;
-    if (usine_create(&ctx, NULL) != USINE_SUCCESS) {
+    usine_context_options cpu_only; /* the tuner measures CPU kernels */
+    usine_context_options_init(&cpu_only);
+    cpu_only.device = "cpu";
+    if (usine_create(&ctx, &cpu_only) != USINE_SUCCESS) {
         fprintf(stderr, "usine tune: %s\n", usine_last_error());
         return USINE_EXIT_FAILURE;
     }

@@ -8,6 +8,7 @@
 #include "context.h"
 #include "status.h"
 #include "workspace.h"
+#include "../autotune/attention_tune.h"
 #include "../kernels/cpu/attention/attention_driver.h"
 
 static const char *const FN = "usine_attention_forward";
@@ -198,21 +199,34 @@ static usine_attn_problem make_problem(const usine_attention_desc *d, const void
         v,
         o,
         lse,
+        USINE_ATTN_BLOCK_DEFAULT,
     };
     return p;
 }
 
 /* USINE_VERBOSE=1: one line per call on stderr. */
 static void log_call(const char *fn, const usine_attention_desc *d, const usine_attn_kernel *kernel,
-                     int threads, double seconds)
+                     const usine_attn_choice *choice, int threads, double seconds)
 {
     fprintf(stderr,
             "usine: %s %s b=%" PRId64 " hq=%" PRId64 " hkv=%" PRId64 " sq=%" PRId64 " sk=%" PRId64
             " d=%" PRId64 " causal=%d window=%" PRId64
-            " varlen=%d kernel=%s threads=%d time=%.1fus\n",
+            " varlen=%d kernel=%s block=%d (%s) threads=%d time=%.1fus\n",
             fn, d->dtype == USINE_BF16 ? "bf16" : "f32", d->batch, d->heads_q, d->heads_kv,
             d->seq_q, d->seq_k, d->head_dim, d->causal, d->window, d->cu_seqlens_q != NULL,
-            kernel->name, threads, seconds * 1e6);
+            kernel->name, choice->block, choice->rule, threads, seconds * 1e6);
+}
+
+/* The kernel of the call's ISA and dtype, and the tuner's block for it (set in *p). */
+static const usine_attn_kernel *plan_call(usine_context *ctx, const usine_attention_desc *d,
+                                          int backward, usine_attn_problem *p,
+                                          usine_attn_choice *choice)
+{
+    const usine_attn_kernel *kernel = usine_cpu_attn_kernel(ctx->isa, d->dtype);
+    usine_select_attention(&ctx->selector, kernel, backward, d->dtype, d->seq_q, d->seq_k,
+                           d->head_dim, choice);
+    p->block = choice->block;
+    return kernel;
 }
 
 /* The context and descriptor of a call (fn), checked; the extents: batch items along the
@@ -222,14 +236,16 @@ static usine_status check_desc(const char *fn, usine_context *ctx, const usine_a
 {
     if (!ctx)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "context is NULL");
+    usine_status st = usine_context_require_cpu(ctx, fn); /* CPU kernels only (yet) */
+    if (st)
+        return st;
     if (!d)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "desc is NULL");
     if (d->struct_size < sizeof *d)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                           "desc->struct_size = %zu: call usine_attention_desc_init first",
                           d->struct_size);
-    usine_status st = check_scalars(fn, d);
-    if (st)
+    if ((st = check_scalars(fn, d)))
         return st;
     *nb = d->batch;
     *pq = d->seq_q;
@@ -302,7 +318,8 @@ usine_status usine_attention_forward(usine_context *ctx, const usine_attention_d
 
     const double start = ctx->verbose ? now_seconds() : 0;
     usine_attn_problem p = make_problem(d, q, k, v, o, lse);
-    const usine_attn_kernel *kernel = usine_cpu_attn_kernel(ctx->isa);
+    usine_attn_choice choice;
+    const usine_attn_kernel *kernel = plan_call(ctx, d, 0, &p, &choice);
     const int threads = usine_context_threads(ctx);
     const size_t bytes = usine_cpu_attn_workspace_size(kernel, &p, threads);
     void *ws = usine_workspace_acquire(bytes);
@@ -311,7 +328,7 @@ usine_status usine_attention_forward(usine_context *ctx, const usine_attention_d
                           bytes);
     usine_cpu_attn_forward(kernel, &p, threads, ws);
     if (ctx->verbose)
-        log_call(FN, d, kernel, threads, now_seconds() - start);
+        log_call(FN, d, kernel, &choice, threads, now_seconds() - start);
     return USINE_SUCCESS;
 }
 
@@ -380,7 +397,8 @@ usine_status usine_attention_backward(usine_context *ctx, const usine_attention_
     /* o and lse are only read by the backward */
     usine_attn_problem p = make_problem(d, q, k, v, (void *)(uintptr_t)o, (float *)(uintptr_t)lse);
     const usine_attn_grads g = {d_o, dq, dk, dv};
-    const usine_attn_kernel *kernel = usine_cpu_attn_kernel(ctx->isa);
+    usine_attn_choice choice;
+    const usine_attn_kernel *kernel = plan_call(ctx, d, 1, &p, &choice);
     const int threads = usine_context_threads(ctx);
     const size_t bytes = usine_cpu_attn_backward_workspace_size(kernel, &p, threads);
     void *ws = usine_workspace_acquire(bytes);
@@ -389,6 +407,6 @@ usine_status usine_attention_backward(usine_context *ctx, const usine_attention_
                           bytes);
     usine_cpu_attn_backward(kernel, &p, &g, threads, ws);
     if (ctx->verbose)
-        log_call(fn, d, kernel, threads, now_seconds() - start);
+        log_call(fn, d, kernel, &choice, threads, now_seconds() - start);
     return USINE_SUCCESS;
 }

@@ -122,7 +122,10 @@ static usine_context *blas_context_value;
 static void create_blas_context(void)
 {
     usine_context *ctx = NULL;
-    if (usine_create(&ctx, NULL) == USINE_SUCCESS) {
+    usine_context_options options;
+    usine_context_options_init(&options);
+    options.device = "cpu"; /* BLAS works on host memory whatever USINE_DEVICE says */
+    if (usine_create(&ctx, &options) == USINE_SUCCESS) {
         blas_context_value = ctx;
         return;
     }

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "status.h"
+#include "../autotune/conv_tune.h"
+#include "../kernels/cpu/attention/attention_kernel.h"
 
 /* Larger thread counts are certainly typos: no node has this many cores yet. */
 #define MAX_THREADS 4096
@@ -83,6 +85,42 @@ static usine_status read_tune(usine_env *env, const char *function)
     return USINE_SUCCESS;
 }
 
+/* An expert override of attention's block (autotune/attention_tune.h), for experiments. */
+static usine_status read_attn_block(usine_env *env, const char *function)
+{
+    const char *s = getenv("USINE_ATTN_BLOCK");
+    env->attn_block = 0;
+    if (!s || !*s)
+        return USINE_SUCCESS;
+    char *end;
+    errno = 0;
+    const long v = strtol(s, &end, 10);
+    if (errno || *end || v % 16 != 0 || v < USINE_ATTN_BLOCK_MIN || v > USINE_ATTN_BLOCK_MAX)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function,
+                          "USINE_ATTN_BLOCK = '%s' is not a multiple of 16 in [%d, %d]", s,
+                          USINE_ATTN_BLOCK_MIN, USINE_ATTN_BLOCK_MAX);
+    env->attn_block = (int)v;
+    return USINE_SUCCESS;
+}
+
+/* Forces a convolution algorithm (autotune/conv_tune.h) for the passes and shapes it
+ * serves: a short name ("implicit_gemm") or a full one ("usine_conv_fwd_f32_cpu_...").
+ * A name that is no algorithm's is an error, as for the other variables. */
+static usine_status read_conv_algo(usine_env *env, const char *function)
+{
+    const char *s = getenv("USINE_CONV_ALGO");
+    env->conv_algo = NULL;
+    if (!s || !*s)
+        return USINE_SUCCESS;
+    if (strlen(s) >= 64 || !usine_conv_algo_name_valid(s))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function,
+                          "USINE_CONV_ALGO = '%s' names no convolution algorithm (short names such "
+                          "as implicit_gemm, or usine_conv2d_algorithm_name's)",
+                          s);
+    env->conv_algo = s;
+    return USINE_SUCCESS;
+}
+
 usine_status usine_env_read(usine_env *env, const char *function)
 {
     usine_status st = read_threads(env, function);
@@ -92,6 +130,10 @@ usine_status usine_env_read(usine_env *env, const char *function)
         st = read_blocking(env, function);
     if (st == USINE_SUCCESS)
         st = read_tune(env, function);
+    if (st == USINE_SUCCESS)
+        st = read_attn_block(env, function);
+    if (st == USINE_SUCCESS)
+        st = read_conv_algo(env, function);
     const char *kernels = getenv("USINE_KERNEL");
     env->kernels = kernels && *kernels ? kernels : NULL;
     const char *verbose = getenv("USINE_VERBOSE");

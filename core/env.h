@@ -15,12 +15,14 @@ typedef enum usine_tune_mode {
 } usine_tune_mode;
 
 typedef struct usine_env {
-    int num_threads;      /* USINE_NUM_THREADS: 0 when unset */
-    usine_cpu_isa isa;    /* USINE_CPU_ISA capped to the CPU: detected level when unset */
-    const char *kernels;  /* USINE_KERNEL: comma-separated names, NULL when unset */
-    int verbose;          /* USINE_VERBOSE: 0 when unset or "0" */
-    int64_t blocking[3];  /* USINE_GEMM_BLOCKING=MC,KC,NC: all 0 when unset */
-    usine_tune_mode tune; /* USINE_TUNE */
+    int num_threads;       /* USINE_NUM_THREADS: 0 when unset */
+    usine_cpu_isa isa;     /* USINE_CPU_ISA capped to the CPU: detected level when unset */
+    const char *kernels;   /* USINE_KERNEL: comma-separated names, NULL when unset */
+    int verbose;           /* USINE_VERBOSE: 0 when unset or "0" */
+    int64_t blocking[3];   /* USINE_GEMM_BLOCKING=MC,KC,NC: all 0 when unset */
+    usine_tune_mode tune;  /* USINE_TUNE */
+    int attn_block;        /* USINE_ATTN_BLOCK: attention's block (keys / query rows); 0 unset */
+    const char *conv_algo; /* USINE_CONV_ALGO: a convolution algorithm's name, NULL unset */
 } usine_env;
 
 /* Reads and checks the variables; on a bad value returns an error (message recorded

@@ -349,9 +349,87 @@ static usine_dtype kernel_family(const gemm_call *g)
     return g->a_type == USINE_BF16 ? USINE_BF16 : is_int8(g->a_type) ? USINE_U8 : g->dtype;
 }
 
+/* ------------------------------------------------------------------ CUDA */
+
+/*
+ * A checked call on a CUDA context, as the kernels' row-major problem D = A B
+ * (kernels/cuda/cuda_runtime.h). op(A)(i, p) = a[i a_rs + p a_cs] (as in driver_shape).
+ * Row-major C is D as is; column-major C (m x n, ldc) is D = C^T (n x m, row-major, ldc)
+ * = op(B)^T op(A)^T, so A and B swap roles and the bias (per column of C) runs along D's
+ * rows. alpha == 0 passes k = 0: the kernels then read neither operand.
+ */
+static usine_status cuda_run(usine_context *ctx, const gemm_call *g, const usine_gemm_batch *batch)
+{
+    if (g->a_type != USINE_BF16 && g->a_type != USINE_F16)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
+                          "%s on %s: the CUDA backend has bf16 and f16 GEMMs only (f32 through "
+                          "TF32 is planned)",
+                          types_name(g), usine_context_device_name(ctx));
+    const double start = ctx->verbose ? now_seconds() : 0;
+    const int a_unit_rows = (g->layout == USINE_COL_MAJOR) != is_transpose(g->trans_a);
+    const int b_unit_rows = (g->layout == USINE_COL_MAJOR) != is_transpose(g->trans_b);
+    const int64_t a_rs = a_unit_rows ? 1 : g->lda, a_cs = a_unit_rows ? g->lda : 1;
+    const int64_t b_rs = b_unit_rows ? 1 : g->ldb, b_cs = b_unit_rows ? g->ldb : 1;
+    const int64_t k = g->alpha == 0.0 ? 0 : g->k;
+    usine_cuda_gemm_problem p = {.batch = batch->count,
+                                 .d = batch->base.c,
+                                 .ldd = g->ldc,
+                                 .d_batch = batch->stride_c,
+                                 .in_type = g->a_type,
+                                 .out_type = g->c_type,
+                                 .alpha = (float)g->alpha,
+                                 .beta = (float)g->beta,
+                                 .bias = g->bias,
+                                 .activation = g->activation};
+    if (g->layout == USINE_ROW_MAJOR) {
+        p.m = g->m;
+        p.n = g->n;
+        p.k = k;
+        p.a = batch->base.a;
+        p.a_stride_m = a_rs;
+        p.a_stride_k = a_cs;
+        p.a_batch = batch->stride_a;
+        p.b = batch->base.b;
+        p.b_stride_k = b_rs;
+        p.b_stride_n = b_cs;
+        p.b_batch = batch->stride_b;
+        p.bias_per_row = 0;
+    } else {
+        p.m = g->n;
+        p.n = g->m;
+        p.k = k;
+        p.a = batch->base.b; /* D's A = op(B)^T: (j, p) at b[p b_rs + j b_cs] */
+        p.a_stride_m = b_cs;
+        p.a_stride_k = b_rs;
+        p.a_batch = batch->stride_b;
+        p.b = batch->base.a; /* D's B = op(A)^T: (p, i) at a[i a_rs + p a_cs] */
+        p.b_stride_k = a_cs;
+        p.b_stride_n = a_rs;
+        p.b_batch = batch->stride_a;
+        p.bias_per_row = 1;
+    }
+    char message[512];
+    const char *kernel = "";
+    const usine_status st = usine_cuda_gemm(ctx->device_ordinal, ctx->stream, &p, ctx->cuda_kernel,
+                                            &kernel, message, sizeof message);
+    if (st != USINE_SUCCESS)
+        return usine_fail(st, g->function, "%s: %s", usine_context_device_name(ctx), message);
+    if (ctx->verbose)
+        fprintf(stderr,
+                "usine: %s %s %s %c%c m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " batch=%" PRId64
+                " kernel=%s device=%s launch=%.1fus (asynchronous: not the kernel's time)\n",
+                g->function, types_name(g), g->layout == USINE_ROW_MAJOR ? "row" : "col",
+                is_transpose(g->trans_a) ? 'T' : 'N', is_transpose(g->trans_b) ? 'T' : 'N', g->m,
+                g->n, g->k, batch->count, kernel, usine_context_device_name(ctx),
+                (now_seconds() - start) * 1e6);
+    return USINE_SUCCESS;
+}
+
 /* Runs a checked batch: the operands are the caller's, in the caller's layout. */
 static usine_status run(usine_context *ctx, const gemm_call *g, usine_gemm_batch batch)
 {
+    if (ctx->device == USINE_DEVICE_CUDA)
+        return cuda_run(ctx, g, &batch);
     const double start = ctx->verbose ? now_seconds() : 0;
     usine_epilogue epilogue;
     const usine_gemm_shape shape = driver_shape(g, &epilogue);
@@ -479,6 +557,12 @@ static usine_status pointer_batch(usine_context *context, const gemm_call *g, co
                           "batch_count = %" PRId64 " is negative", batch_count);
     if (batch_count == 0 || g->m == 0 || g->n == 0)
         return USINE_SUCCESS;
+    /* The pointer arrays of a device call live in device memory: not readable here. */
+    if (context->device == USINE_DEVICE_CUDA)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, g->function,
+                          "pointer-array batches are not supported on %s yet (use the strided "
+                          "batch)",
+                          usine_context_device_name(context));
     if (!c || (reads_ab(g) && (!a || !b)))
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, g->function, "the pointer array %s is NULL",
                           !c   ? "c"
@@ -648,6 +732,11 @@ usine_status usine_gemm_kernel_name(usine_context *context, usine_dtype dtype, i
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "name is NULL");
     if (m < 0 || n < 0 || k < 0)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "a size is negative");
+    if (context->device == USINE_DEVICE_CUDA)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, __func__,
+                          "on %s the kernel depends on the layout and alignment of each call: "
+                          "USINE_VERBOSE=1 prints it",
+                          usine_context_device_name(context));
     const int i = gemm_dtype_index(dtype);
     if (i < 0)
         return usine_fail(USINE_ERROR_NOT_SUPPORTED, __func__,

@@ -86,8 +86,15 @@ typedef struct usine_context_options {
      * omp_get_max_threads()). A call made from inside an OpenMP parallel region runs on
      * one thread whatever this says, so that usine never oversubscribes the cores. */
     int num_threads;
-    /* Device: NULL or "cpu". Other devices are not available in this version. */
+    /* Device: "cpu", "cuda" (= "cuda:0") or "cuda:N"; NULL: USINE_DEVICE if set, else the
+     * CPU. A CUDA context's calls take device pointers (the caller allocates them, as for
+     * every buffer) and are asynchronous on `stream`. usine_create fails with
+     * USINE_ERROR_NOT_SUPPORTED when the library was built without CUDA, and with
+     * USINE_ERROR_DEVICE (the CUDA error in usine_last_error()) when there is no driver or
+     * no such GPU; it never crashes, and CPU contexts keep working. */
     const char *device;
+    /* CUDA: the cudaStream_t every call is queued on; NULL: the default stream. */
+    void *stream;
 } usine_context_options;
 
 /* Fills *options with the defaults and sets struct_size. */
@@ -120,7 +127,8 @@ USINE_API usine_status usine_set_num_threads(usine_context *context, int num_thr
  *   - C must not overlap A or B.
  * Errors: USINE_ERROR_INVALID_ARGUMENT (null context or pointer, bad enum, negative size,
  * small leading dimension, overlap), USINE_ERROR_OVERFLOW (extent does not fit),
- * USINE_ERROR_NOT_SUPPORTED (dtype). On error C is untouched.
+ * USINE_ERROR_NOT_SUPPORTED (dtype; on a CUDA context: f32 and f64, see usine_gemm_ex).
+ * On error C is untouched.
  */
 USINE_API usine_status usine_gemm(usine_context *context, usine_dtype dtype, usine_layout layout,
                                   usine_transpose trans_a, usine_transpose trans_b, int64_t m,
@@ -209,7 +217,18 @@ USINE_API usine_status usine_gemm_desc_init(usine_gemm_desc *desc);
 
 /* The product(s) described; a, b, c as in usine_gemm (NULL allowed where nothing is read).
  * Errors as usine_gemm's, plus USINE_ERROR_NOT_SUPPORTED for a dtype combination above that
- * usine lacks and USINE_ERROR_INVALID_ARGUMENT for an inconsistent epilogue. */
+ * usine lacks and USINE_ERROR_INVALID_ARGUMENT for an inconsistent epilogue.
+ *
+ * On a CUDA context (usine_context_options.device): a, b, c and bias are device pointers;
+ * the call is queued on the context's stream and returns before the product is done
+ * (errors of the launch are returned, errors of the kernel surface at the caller's next
+ * synchronisation). Supported there: bf16 x bf16 -> f32 | bf16 and f16 x f16 -> f32 | f16
+ * (tensor cores, f32 sums; on sm_80 and newer), every layout and transpose, bias and
+ * activations, strided batches. Operands whose rows are 16-byte aligned (base address a
+ * multiple of 16 bytes, leading dimension and batch stride multiples of 8) take the fast
+ * kernels, others a slower element-wise path. USINE_ERROR_NOT_SUPPORTED for f32 (TF32 is
+ * not there yet), f64, int8 and usine_gemm_ex_batched (pointer arrays); USINE_ERROR_DEVICE
+ * for a CUDA error (its name and message in usine_last_error()). */
 USINE_API usine_status usine_gemm_ex(usine_context *context, const usine_gemm_desc *desc,
                                      const void *a, const void *b, void *c);
 
@@ -244,8 +263,12 @@ USINE_API usine_status usine_gemm_ex_batched(usine_context *context, const usine
  */
 typedef struct usine_attention_desc {
     size_t struct_size; /* sizeof(usine_attention_desc); set by usine_attention_desc_init */
-    /* Element type of Q, K, V and O: USINE_F32, or USINE_BF16 (converted exactly to f32;
-     * products and sums in f32; O rounded to bf16 to nearest, ties to even). */
+    /* Element type of Q, K, V and O: USINE_F32, or USINE_BF16 (sums in f32; O rounded to
+     * bf16 to nearest, ties to even). With AVX512-BF16 the forward multiplies bf16 pairs
+     * (vdpbf16ps: products exact, one rounding per pair sum, bf16 denormals read as 0) and,
+     * like FlashAttention on GPUs, rounds the softmax weights P to bf16 before P V (a
+     * relative error up to 2^-9 per weight); elsewhere, and in the backward, bf16 is
+     * converted exactly to f32 and computed in f32. */
     usine_dtype dtype;
     int64_t batch;    /* >= 0 (0: nothing to do); with cu_seqlens, the number of sequences */
     int64_t heads_q;  /* >= 1, a multiple of heads_kv */
@@ -323,6 +346,114 @@ USINE_API usine_status usine_attention_backward(usine_context *context,
                                                 const void *k, const void *v, const void *o,
                                                 const void *d_o, const float *lse, void *dq,
                                                 void *dk, void *dv);
+
+/* ---------------------------------------------------------------- convolution */
+
+/* Memory layouts of 2-D convolution tensors (dense, no padding between elements). */
+typedef enum usine_conv_layout {
+    USINE_CONV_NHWC = 0, /* x, y: [n, h, w, c]; filters [k, r, s, c / groups] (KRSC) */
+    USINE_CONV_NCHW = 1  /* x, y: [n, c, h, w]; filters [k, c / groups, r, s] (KCRS) */
+} usine_conv_layout;
+
+/* The three passes of a convolution (for usine_conv2d_workspace_size and introspection). */
+typedef enum usine_conv_pass {
+    USINE_CONV_FORWARD = 0,
+    USINE_CONV_BACKWARD_DATA = 1,
+    USINE_CONV_BACKWARD_WEIGHTS = 2
+} usine_conv_pass;
+
+/*
+ * A 2-D convolution (cross-correlation, as in every framework):
+ *   y[n, k, p, q] = act(bias[k] + sum_{c, r, s} x[n, g*C' + c, p*stride_h + r*dilation_h -
+ *                   pad_top, q*stride_w + s*dilation_w - pad_left] * w[k, c, r, s])
+ * where g = k / (out_channels / groups) is output channel k's group, C' = in_channels /
+ * groups, c < C', and x outside [0, in_height) x [0, in_width) counts as 0. Output size:
+ *   out_height = (in_height + pad_top + pad_bottom - dilation_h * (filter_height - 1) - 1)
+ *                / stride_h + 1      (likewise out_width; usine_conv2d_output_size)
+ * which must be >= 1. Depthwise convolution is groups == in_channels (out_channels a
+ * multiple of it). usine_conv2d_desc_init fills the defaults (f32, NHWC, stride 1, no
+ * padding, dilation 1, one group, no bias, no activation); set the sizes.
+ *
+ * Elements: dtype USINE_F32, or USINE_BF16 (x, w, y and the gradients in bf16, converted
+ * exactly to f32; products and sums in f32; outputs rounded to nearest even). The bias and
+ * the bias gradient are f32. Sums are taken in f32 in an order that depends on the
+ * algorithm (its error bound: (C' r s + 2) * 2^-24 * sum |terms|; Winograd's is larger and
+ * documented with the algorithm).
+ */
+typedef struct usine_conv2d_desc {
+    size_t struct_size; /* sizeof(usine_conv2d_desc); set by usine_conv2d_desc_init */
+    usine_dtype dtype;  /* USINE_F32 or USINE_BF16 */
+    usine_conv_layout layout;
+    int64_t batch;                                    /* n >= 0 (0: nothing to do) */
+    int64_t in_channels;                              /* c >= 1, a multiple of groups */
+    int64_t in_height, in_width;                      /* h, w >= 1 */
+    int64_t out_channels;                             /* k >= 1, a multiple of groups */
+    int64_t filter_height, filter_width;              /* r, s >= 1 */
+    int64_t stride_h, stride_w;                       /* >= 1 */
+    int64_t pad_top, pad_bottom, pad_left, pad_right; /* >= 0; may differ (asymmetric) */
+    int64_t dilation_h, dilation_w;                   /* >= 1 */
+    int64_t groups;                                   /* >= 1 */
+    /* Forward only: out_channels f32 values added to y, or NULL; then the activation
+     * (USINE_ACT_NONE or USINE_ACT_RELU). The backward passes ignore both (the caller
+     * applies the activation's derivative to dy). */
+    const float *bias;
+    usine_activation activation;
+} usine_conv2d_desc;
+
+USINE_API usine_status usine_conv2d_desc_init(usine_conv2d_desc *desc);
+
+/* out_height and out_width of the described convolution (errors as the passes'). */
+USINE_API usine_status usine_conv2d_output_size(const usine_conv2d_desc *desc, int64_t *out_height,
+                                                int64_t *out_width);
+
+/*
+ * Bytes of workspace the pass needs on this context (its thread count, its machine's
+ * choice of algorithm): the caller allocates them (64-byte alignment is best; any works)
+ * and passes them to the pass. usine allocates nothing else during a convolution. 0 is a
+ * valid answer (then workspace may be NULL).
+ */
+USINE_API usine_status usine_conv2d_workspace_size(usine_context *context,
+                                                   const usine_conv2d_desc *desc,
+                                                   usine_conv_pass pass, size_t *bytes);
+
+/* y = act(conv(x, w) + bias). x, w, y laid out as desc->layout says; y is written whole
+ * and never read. */
+USINE_API usine_status usine_conv2d_forward(usine_context *context, const usine_conv2d_desc *desc,
+                                            const void *x, const void *w, void *y, void *workspace,
+                                            size_t workspace_size);
+
+/* dx = the gradient with respect to x of sum(dy * conv(x, w)) (the transposed convolution
+ * of dy); dx is written whole, including positions no output reads (set to 0). */
+USINE_API usine_status usine_conv2d_backward_data(usine_context *context,
+                                                  const usine_conv2d_desc *desc, const void *dy,
+                                                  const void *w, void *dx, void *workspace,
+                                                  size_t workspace_size);
+
+/* dw = the gradient with respect to w of sum(dy * conv(x, w)); dbias (NULL or
+ * out_channels f32 values) = the sum of dy over n, p, q. Both written whole, never
+ * accumulated into. */
+USINE_API usine_status usine_conv2d_backward_weights(usine_context *context,
+                                                     const usine_conv2d_desc *desc, const void *x,
+                                                     const void *dy, void *dw, float *dbias,
+                                                     void *workspace, size_t workspace_size);
+
+/*
+ * Name of the algorithm the pass would run for this descriptor on this context, e.g.
+ * "usine_conv_fwd_f32_cpu_gemm1x1" or "usine_conv_fwd_f32_cpu_implicit_gemm" (a static
+ * string). USINE_CONV_ALGO=<name> forces one for the passes it can serve.
+ */
+USINE_API usine_status usine_conv2d_algorithm_name(usine_context *context,
+                                                   const usine_conv2d_desc *desc,
+                                                   usine_conv_pass pass, const char **name);
+
+/*
+ * Errors of every conv2d function: USINE_ERROR_INVALID_ARGUMENT (null context, descriptor,
+ * output pointer or tensor pointer of a tensor with an element; bad struct_size, layout,
+ * pass or activation; a size or stride out of its range; channels not multiples of groups;
+ * an empty output; a workspace smaller than usine_conv2d_workspace_size's answer; an output
+ * overlapping an input), USINE_ERROR_OVERFLOW (a tensor's byte size does not fit),
+ * USINE_ERROR_NOT_SUPPORTED (dtype). On error nothing is written.
+ */
 
 /* ---------------------------------------------------------------- introspection */
 

@@ -84,6 +84,24 @@ arows = [r for r in d["results"] if r["case"] in att]
 assert att and all(r["library"] in ("usine", "unfused (OpenBLAS)") for r in arows), arows
 assert all(r["status"] == "ok" or r["message"] for r in arows), arows
 assert all(r.get("match", True) is True for r in arows), arows
+# conv rows (issue 8): every pass measured; the peers are oneDNN's convolution and im2col +
+# OpenBLAS, each measured or skipped with its reason, each checked against usine's output;
+# oneDNN names its implementation; the ratios come per pass.
+conv = {c["id"]: c for c in d["cases"] if c["op"] == "conv"}
+crows = [r for r in d["results"] if r["case"] in conv]
+passes = {c["shape"]["pass"] for c in conv.values()}
+assert passes == {"forward", "backward_data", "backward_weights"}, passes
+assert all(c["runs"] for c in conv.values()), conv
+assert {r["library"] for r in crows} == {"usine", "oneDNN", "im2col (OpenBLAS)"}, crows
+assert all(r["status"] == "ok" or r["message"] for r in crows), crows
+cok = {(r["case"], r["threads"]) for r in crows if r["library"] == "usine" and r["status"] == "ok"}
+assert len(cok) == 2 * len(conv), "usine did not measure every conv row"
+peers = [r for r in crows if r["library"] != "usine" and r["status"] == "ok"]
+assert peers and all(r["match"] is True for r in peers if (r["case"], r["threads"]) in cok), peers
+assert all(r["kernel"].startswith("usine_conv_") for r in crows if r["library"] == "usine"), crows
+assert all(r["kernel"] for r in peers), peers
+cratios = {r["pass"] for r in d["ratios"] if r.get("op") == "conv"}
+assert cratios == passes, cratios
 peaks = {p["dtype"] for p in d["peak"]["compute"]} | {p["dtype"] for p in d["peak"]["not_measured"]}
 assert {"bf16", "int8"} <= peaks, peaks
 print(f"{len(rows)} bf16/int8 results:", sorted({(lowp[r['case']], r['library'], r['status']) for r in rows}))
@@ -117,7 +135,7 @@ check_suites() {
         "b1 h8/8 s4096 d128 causal bwd"
     grep -E "^[0-9]+ +attention .* runs " "$out" >/dev/null || fail "attention lines do not run"
     run 0 bench resnet50 --list
-    expect "convolution not built yet (issue 8)" "2 cases run" "46 not built yet"
+    expect "48 cases run" "0 not built yet" "n32 c3 224x224 k64 7x7/2"
     # DeepBench's lists, read where they are (never copied into the repository).
     deepbench=$src/../shared/data/deepbench
     [ -d "$deepbench" ] || deepbench=/work/shared/data/deepbench
@@ -125,7 +143,9 @@ check_suites() {
         run 0 bench --shapes "$deepbench/gemm_training.txt" --list
         expect "160 cases run" "TN"
         run 0 bench --shapes "$deepbench/conv_training.txt" --list
-        expect "0 cases run" "94 not built yet"
+        expect "94 cases run" "0 not built yet" "n4 c1 161x700 k32 5x20/2"
+        run 0 bench --shapes "$deepbench/conv_training.txt" --list --conv-passes all
+        expect "282 cases run" "n4 c1 161x700 k32 5x20/2 bwd_d" "n4 c1 161x700 k32 5x20/2 bwd_w"
         run 0 bench --shapes "$deepbench/gemm_inference_device.txt" --list
         expect "13 cases run"
     else
@@ -144,6 +164,35 @@ TXT
         --no-peak
     expect "40x30x20 NT" "64x8x32" "b1 h2/2 s16 d16" "attention is benchmarked in f32 and bf16 only" \
         "0 mismatches"
+    # Conv lines of one's own: every pass, groups, dilation, bf16, a DeepBench line in all
+    # passes; usine against oneDNN and im2col + OpenBLAS, results matching.
+    cat >"$work/conv.txt" <<'TXT'
+# conv: a user's file
+group convs
+conv f32 n=2 c=6 h=9 w=8 k=4 r=3 s=2 stride=2 pad=1 dilation=2 groups=2   # grouped
+conv f32 n=1 c=8 h=7 w=7 k=8 r=3 s=3 pad=1 groups=8 pass=bwd_data         # depthwise
+conv bf16 n=1 c=5 h=6 w=6 k=7 r=3 s=3 pass=bwd_weights                    # bf16
+12 10 3 2 4 3 3 1 1 1 1
+TXT
+    run 0 bench --shapes "$work/conv.txt" --reps 1 --time 0.01 --threads 1 --no-peak \
+        --conv-passes all --peers openblas,onednn --json "$work/conv.json"
+    expect "n2 c6 9x8 k4 3x2/2 g2" "n1 c8 7x7 k8 3x3/1 dw bwd_d" \
+        "n1 c5 6x6 k7 3x3/1 bwd_w" "n2 c3 10x12 k4 3x3/1 bwd_w" "im2col" \
+        "conv backward weights: usine / best of oneDNN and im2col" "0 failed, 0 mismatches"
+    python3 - "$work/conv.json" <<'PY' || fail "the conv rows are not what they should be"
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = [r for r in d["results"] if d["cases"][r["case"]]["op"] == "conv"]
+assert len(d["cases"]) == 12, len(d["cases"])
+assert all(r["status"] == "ok" for r in rows if r["library"] != "oneDNN"), rows
+assert all(r.get("match", True) for r in rows), rows
+print(f"{len(rows)} conv results, libraries", sorted({(r['library'], r['status']) for r in rows}))
+PY
+    printf 'conv f32 n=1 c=4 h=5 w=5 k=4 r=3 s=3 pass=sideways\n' >"$work/bad.txt"
+    run 2 bench --shapes "$work/bad.txt" --list
+    expect "bad.txt:1: pass=sideways: expected fwd, bwd_data or bwd_weights"
+    run 2 bench smoke --conv-passes sideways --list
+    expect "--conv-passes 'sideways'"
     # Bad files fail with the file and line.
     printf 'gemm f32 m=4 n=4\n' >"$work/bad.txt"
     run 2 bench --shapes "$work/bad.txt" --list

@@ -71,9 +71,19 @@ static void threads(void)
           "negative options.num_threads");
     o.num_threads = 0;
     o.device = "cuda:0";
-    CHECK(usine_create(&ctx, &o) == USINE_ERROR_NOT_SUPPORTED &&
-              strstr(usine_last_error(), "cuda:0"),
-          "unsupported device: %s", usine_last_error());
+    /* NOT_SUPPORTED without a CUDA build, DEVICE without a GPU or driver, else a context. */
+    const usine_status cuda = usine_create(&ctx, &o);
+    CHECK(cuda == USINE_SUCCESS
+              ? ctx != NULL
+              : (cuda == USINE_ERROR_NOT_SUPPORTED || cuda == USINE_ERROR_DEVICE) && ctx == NULL &&
+                    strstr(usine_last_error(), "cuda:0"),
+          "device cuda:0: status %d, %s", (int)cuda, usine_last_error());
+    usine_destroy(ctx);
+    ctx = NULL;
+    o.device = "tpu:0";
+    CHECK(usine_create(&ctx, &o) != USINE_SUCCESS && ctx == NULL &&
+              strstr(usine_last_error(), "tpu"),
+          "unknown device refused: %s", usine_last_error());
     o.device = NULL;
     o.struct_size = 0;
     CHECK(usine_create(&ctx, &o) == USINE_ERROR_INVALID_ARGUMENT &&

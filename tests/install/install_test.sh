@@ -35,6 +35,6 @@ $cc -o "$work/pc_shared" "$src/consumer/main.c" $(pkg-config --cflags --libs usi
 LD_LIBRARY_PATH=$libdir "$work/pc_shared"
 # shellcheck disable=SC2046
 $cc -o "$work/pc_static" "$src/consumer/main.c" $(pkg-config --cflags usine) \
-    "$libdir/libusine.a" $(pkg-config --static --libs-only-other --libs-only-l usine | sed 's/-lusine//')
+    "$libdir/libusine.a" $(pkg-config --static --libs usine | sed 's/-lusine\b//')
 "$work/pc_static"
 echo "install test: ok"

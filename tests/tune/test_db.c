@@ -75,6 +75,35 @@ static void round_trip(void)
         CHECK(usine_db_parse_entry(bad[i], &back) != 0, "corrupt line %zu rejected", i);
 }
 
+/* Attention entries carry one parameter, block=N: round trip, and bad blocks or GEMM
+ * parameters on an attention op rejected. */
+static void attention_round_trip(void)
+{
+    usine_tune_entry e = entry("0123456789abcdef", "0.1.0", 12, 1);
+    snprintf(e.key.op, sizeof e.key.op, "attn_fwd");
+    snprintf(e.kernel, sizeof e.kernel, "usine_attn_fwd_f32_cpu_avx512_48x8");
+    e.mc = e.kc = e.nc = 0;
+    e.block = 128;
+    char line[1024];
+    usine_db_format_entry(&e, line, sizeof line);
+    CHECK(strstr(line, "\tblock=128\t") != NULL, "attention params written as block=N: %s", line);
+    usine_tune_entry back;
+    CHECK(usine_db_parse_entry(line, &back) == 0 && back.block == 128 &&
+              strcmp(back.key.op, "attn_fwd") == 0 && usine_tune_key_equal(&e.key, &back.key),
+          "an attention entry round-trips: %s", line);
+    static const char *const bad_params[] = {"block=0", "block=-16", "block=64x",
+                                             "mc=1,kc=1,nc=1,pack=0"};
+    for (size_t i = 0; i < sizeof bad_params / sizeof bad_params[0]; i++) {
+        char broken[1024];
+        snprintf(broken, sizeof broken,
+                 "E\t0123456789abcdef\t0.1.0\tattn_bwd\tf32\tt1\tm12n12k7\tk\t%s\t1\t1\t"
+                 "cycles=1,instructions=1,l1d_misses=1,l2_misses=1,l3_misses=1,fp_ops=1\t1",
+                 bad_params[i]);
+        CHECK(usine_db_parse_entry(broken, &back) != 0, "attention params '%s' rejected",
+              bad_params[i]);
+    }
+}
+
 /* A file with good entries, a foreign machine, another version, garbage and a truncated
  * last line: only the good matching entries are read, the rest counted or ignored. */
 static void readers_skip_bad_lines(void)
@@ -196,6 +225,7 @@ int main(void)
               usine_shape_class(2047) == 10 && usine_shape_class(8457) == 13,
           "shape classes are floor(log2)");
     round_trip();
+    attention_round_trip();
     readers_skip_bad_lines();
     concurrent_writers();
     foreign_file_kept();

@@ -11,7 +11,9 @@
 #include "test_util.h"
 #include "../../autotune/counters.h"
 #include "../../autotune/fingerprint.h"
+#include "../../autotune/attention_tune.h"
 #include "../../autotune/select.h"
+#include "../../kernels/cpu/attention/attention_driver.h"
 #include "../../kernels/cpu/gemm/gemm_registry.h"
 
 static char db_path[256];
@@ -164,6 +166,63 @@ static void through_the_api(void)
     usine_destroy(ctx);
 }
 
+/* Attention's block: override > exact > nearest (same op, dtype and kernel only) > the
+ * default; a tuned entry keyed t1 serves every thread count; USINE_ATTN_BLOCK is checked. */
+static void attention_blocks(void)
+{
+    const char *fp = usine_fingerprint_get()->hash;
+    const usine_attn_kernel *kr = usine_cpu_attn_kernel(usine_cpu_isa_detect(), USINE_F32);
+    usine_tune_entry e[3];
+    for (int i = 0; i < 3; i++) {
+        e[i] = entry(fp, 12, 12, 7, 1, kr->name, 0);
+        snprintf(e[i].key.op, sizeof e[i].key.op, "attn_fwd");
+        e[i].mc = e[i].kc = e[i].nc = 0;
+        e[i].block = 128;
+    }
+    snprintf(e[1].key.op, sizeof e[1].key.op, "attn_bwd"); /* 12, 12, 7 backward: 32 */
+    e[1].block = 32;
+    snprintf(e[2].kernel, sizeof e[2].kernel, "usine_attn_fwd_no_such_kernel");
+    e[2].key.kclass = 6; /* another kernel's entry: never used */
+    e[2].block = 16;
+    write_db(e, 3);
+    usine_selector sel;
+    char msg[256];
+    CHECK(usine_selector_init(&sel, usine_cpu_isa_detect(), NULL, NULL, 1, 0, msg, sizeof msg) ==
+              USINE_SELECT_OK,
+          "selector: %s", msg);
+    usine_attn_choice c;
+    usine_select_attention(&sel, kr, 0, USINE_F32, 4096, 4096, 128, &c);
+    CHECK(c.rule_id == USINE_RULE_EXACT && c.block == 128, "attention exact: %s %d", c.rule,
+          c.block);
+    usine_select_attention(&sel, kr, 1, USINE_F32, 4096, 4096, 128, &c);
+    CHECK(c.rule_id == USINE_RULE_EXACT && c.block == 32, "backward entry: %s %d", c.rule, c.block);
+    usine_select_attention(&sel, kr, 0, USINE_F32, 8192, 4096, 128, &c);
+    CHECK(c.rule_id == USINE_RULE_NEAREST && c.block == 128, "attention nearest: %s", c.rule);
+    usine_select_attention(&sel, kr, 0, USINE_F32, 4096, 4096, 64, &c);
+    CHECK(c.rule_id == USINE_RULE_NEAREST && c.block == 128,
+          "another kernel's entry is not used: %s %d", c.rule, c.block);
+    usine_select_attention(&sel, kr, 0, USINE_BF16, 4096, 4096, 128, &c);
+    CHECK(c.rule_id == USINE_RULE_MODEL && c.block == USINE_ATTN_BLOCK_DEFAULT,
+          "other dtype: default, got %s %d", c.rule, c.block);
+    usine_select_attention(&sel, kr, 0, USINE_F32, 256, 256, 32, &c);
+    CHECK(c.rule_id == USINE_RULE_MODEL, "too far: default, got %s", c.rule);
+    sel.attn_block = 48;
+    usine_select_attention(&sel, kr, 0, USINE_F32, 4096, 4096, 128, &c);
+    CHECK(c.rule_id == USINE_RULE_OVERRIDE && c.block == 48, "override: %s %d", c.rule, c.block);
+    usine_selector_free(&sel);
+
+    /* Through the environment: bad values are refused with a message naming the variable. */
+    const char *const bad[] = {"24", "0", "512", "64k", "-64"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("USINE_ATTN_BLOCK", bad[i], 1);
+        usine_context *ctx = NULL;
+        CHECK(usine_create(&ctx, NULL) == USINE_ERROR_INVALID_ARGUMENT && ctx == NULL &&
+                  strstr(usine_last_error(), "USINE_ATTN_BLOCK"),
+              "USINE_ATTN_BLOCK=%s refused: %s", bad[i], usine_last_error());
+    }
+    unsetenv("USINE_ATTN_BLOCK");
+}
+
 static void no_counters(void)
 {
     /* USINE_PAPI=off is set by ctest for this program: the probe must honour it. */
@@ -186,6 +245,7 @@ int main(void)
     for (int isa = 0; isa <= (int)detected; isa++)
         order((usine_cpu_isa)isa);
     through_the_api();
+    attention_blocks();
     no_counters();
     unlink(db_path);
     char lock[300];

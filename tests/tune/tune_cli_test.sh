@@ -20,7 +20,7 @@ if [ "$mode" = mpi ]; then
     fi
     echo "== mpi, 2 ranks"
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$mpiexec" -n 2 --oversubscribe \
-        "$usine" tune --mpi --db "$work/mpi.db" --shapes "$shapes" --dtypes f32 --threads 1 \
+        "$usine" tune --mpi --ops gemm --db "$work/mpi.db" --shapes "$shapes" --dtypes f32 --threads 1 \
         --budget 2
     [ "$(entries "$work/mpi.db")" -eq 2 ] ||
         { echo "FAIL: the merged database lacks a rank's class"; exit 1; }
@@ -29,7 +29,7 @@ if [ "$mode" = mpi ]; then
 fi
 
 echo "== tune"
-"$usine" tune --db "$work/tune.db" --shapes "$shapes" --dtypes f32 --threads 1 --budget 3
+"$usine" tune --ops gemm --db "$work/tune.db" --shapes "$shapes" --dtypes f32 --threads 1 --budget 3
 [ "$(entries "$work/tune.db")" -eq 2 ] || { echo "FAIL: expected 2 entries"; exit 1; }
 head -n 1 "$work/tune.db" | grep -q '^# usine-tune-db 1$' || { echo "FAIL: header"; exit 1; }
 
@@ -41,10 +41,20 @@ grep -q 'geometric-mean gain' "$work/verify.txt" || { echo "FAIL: no summary"; e
 
 echo "== low-precision families (the best kernel of each for this CPU, bf16 and int8 keys)"
 printf 'gemm bf16 64 48 40\ngemm int8 64 48 40\n' >"$work/lowp.txt"
-"$usine" tune --db "$work/lowp.db" --shapes "$work/lowp.txt" --dtypes bf16,int8 --threads 1 \
+"$usine" tune --ops gemm --db "$work/lowp.db" --shapes "$work/lowp.txt" --dtypes bf16,int8 --threads 1 \
     --budget 2
 grep -q "	bf16	t1	" "$work/lowp.db" || { echo "FAIL: no bf16 entry"; exit 1; }
 grep -q "	int8	t1	.*u8s8gemm" "$work/lowp.db" || { echo "FAIL: no int8 entry"; exit 1; }
+
+echo "== attention: one block entry per op, dtype and class, keyed t1"
+"$usine" tune --ops attention --db "$work/attn.db" --dtypes f32 --threads 2 --budget 1
+[ "$(entries "$work/attn.db")" -eq 8 ] || { echo "FAIL: expected 8 attention entries"; exit 1; }
+[ "$(grep -c '	attn_fwd	f32	t1	.*	block=[0-9]*	' "$work/attn.db")" -eq 4 ] ||
+    { echo "FAIL: attn_fwd entries"; exit 1; }
+[ "$(grep -c '	attn_bwd	f32	t1	.*	block=[0-9]*	' "$work/attn.db")" -eq 4 ] ||
+    { echo "FAIL: attn_bwd entries"; exit 1; }
+USINE_TUNE_DB="$work/attn.db" "$usine" info | grep -q 'f32 .*usine_attn_fwd.*(rule: exact tuned entry)' ||
+    { echo "FAIL: usine info does not use the attention entry"; exit 1; }
 
 echo "== export, clear, import"
 "$usine" tune --db "$work/tune.db" --export "$work/export.db"
@@ -56,12 +66,12 @@ echo "== export, clear, import"
 
 echo "== bad usage"
 if "$usine" tune --budget -1 2>/dev/null; then echo "FAIL: negative budget accepted"; exit 1; fi
-if "$usine" tune --ops conv 2>/dev/null; then echo "FAIL: unknown op accepted"; exit 1; fi
+if "$usine" tune --ops fft 2>/dev/null; then echo "FAIL: unknown op accepted"; exit 1; fi
 
 echo "== 4 tuners at once into one database"
 for i in 1 2 3 4; do
     echo "$((64 * i)) $((48 * i)) 32" >"$work/one$i.txt"
-    "$usine" tune --db "$work/shared.db" --shapes "$work/one$i.txt" --dtypes f32 --threads 1 \
+    "$usine" tune --ops gemm --db "$work/shared.db" --shapes "$work/one$i.txt" --dtypes f32 --threads 1 \
         --budget 1 >"$work/tuner$i.log" 2>&1 &
 done
 wait

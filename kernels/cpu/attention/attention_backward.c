@@ -9,7 +9,7 @@
  * chunk of key blocks); it holds a block of mr keys transposed (keys in the vector lanes:
  * K^T pre-scaled by scale * log2(e), so that P = exp2(S' - lse log2(e)), and V^T) and the
  * block's dK^T and dV^T accumulators, and sweeps every query row of every query head that
- * shares the key/value head (GQA: dK and dV sum over the group) in blocks of BK rows:
+ * shares the key/value head (GQA: dK and dV sum over the group) in steps of p->block rows:
  *   S = scores(K^T, Q rows); mask; dP = scores(V^T, dO rows); P, dS = bwd_ds(...);
  *   dV^T += pv(P, dO rows); dK^T += pv(dS, Q rows); dQ partial += dq(dS, K rows).
  * Each item owns its dK and dV rows outright. dQ rows receive a term from every key block:
@@ -39,9 +39,6 @@
 
 #define LOG2E 1.4426950408889634
 
-/* Query rows per step of the sweep (the rows of S and dP held at once). */
-#define BQ USINE_ATTN_BK
-
 static size_t align64(size_t bytes)
 {
     return (bytes + 63) & ~(size_t)63;
@@ -66,14 +63,15 @@ static int64_t chunks(const usine_attn_kernel *kr, const usine_attn_problem *p)
     return c < 1 ? 1 : c;
 }
 
-/* Per thread, in floats: K^T, V^T, dK^T, dV^T (d x mr), S and dP (BQ x mr), ones (mr), and
- * for bf16 Q and dO rows (BQ x d) and K rows (mr x d) converted to f32. */
+/* Per thread, in floats: K^T, V^T, dK^T, dV^T (d x mr), S and dP (block x mr), ones (mr), and
+ * for bf16 Q and dO rows (block x d) and K rows (mr x d) converted to f32. */
 static size_t per_thread_bytes(const usine_attn_kernel *kr, const usine_attn_problem *p)
 {
     const size_t mr = (size_t)kr->mr, d = (size_t)p->head_dim, f = sizeof(float);
-    size_t bytes = 4 * align64(d * mr * f) + 2 * align64(BQ * mr * f) + align64(mr * f);
+    size_t bytes =
+        4 * align64(d * mr * f) + 2 * align64((size_t)p->block * mr * f) + align64(mr * f);
     if (p->dtype == USINE_BF16)
-        bytes += 2 * align64(BQ * d * f) + align64(mr * d * f);
+        bytes += 2 * align64((size_t)p->block * d * f) + align64(mr * d * f);
     return bytes;
 }
 
@@ -234,8 +232,8 @@ static void key_chunk(const bwd_args *r, const thread_space *w, int64_t t)
             qhi = k0 + nk - 1 - off + p->window;
         for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
             const sequence s = usine_attn_locate(p, b, h);
-            for (int64_t q0 = qlo; q0 < qhi; q0 += BQ) {
-                const int nq = (int)(qhi - q0 < BQ ? qhi - q0 : BQ);
+            for (int64_t q0 = qlo; q0 < qhi; q0 += p->block) {
+                const int nq = (int)(qhi - q0 < p->block ? qhi - q0 : p->block);
                 const float *qrows, *orows;
                 int64_t qstride, ostride;
                 if (bf16) {
@@ -287,9 +285,9 @@ static void run_body(void *arg, int thread_index, int thread_count)
         base += align64(d * mr * f);
     }
     w.st = (float *)base;
-    base += align64(BQ * mr * f);
+    base += align64((size_t)p->block * mr * f);
     w.dpt = (float *)base;
-    base += align64(BQ * mr * f);
+    base += align64((size_t)p->block * mr * f);
     w.ones = (float *)base;
     base += align64(mr * f);
     for (size_t i = 0; i < mr; i++)
@@ -297,9 +295,9 @@ static void run_body(void *arg, int thread_index, int thread_count)
     w.qf = w.dof = w.kf = NULL;
     if (p->dtype == USINE_BF16) {
         w.qf = (float *)base;
-        base += align64(BQ * d * f);
+        base += align64((size_t)p->block * d * f);
         w.dof = (float *)base;
-        base += align64(BQ * d * f);
+        base += align64((size_t)p->block * d * f);
         w.kf = (float *)base;
     }
 

@@ -1,6 +1,6 @@
 /*
  * FlashAttention-2 forward (Dao, 2023) on the CPU: for each (batch, query head, block of mr
- * query rows), loop over blocks of BK keys:
+ * query rows), loop over blocks of p->block keys (a tuning parameter):
  *   S = Q K^T * scale (log2 domain: Q is pre-scaled by scale * log2(e)), masked;
  *   online softmax: running max m and sum l per query, the accumulator rescaled by
  *   alpha = 2^(m_old - m_new);
@@ -26,8 +26,10 @@
 #define LOG2E 1.4426950408889634
 #define LN2   0.6931471805599453
 
-const usine_attn_kernel *usine_cpu_attn_kernel(usine_cpu_isa isa)
+const usine_attn_kernel *usine_cpu_attn_kernel(usine_cpu_isa isa, usine_dtype dtype)
 {
+    if (dtype == USINE_BF16 && isa >= USINE_ISA_AVX512_BF16)
+        return &usine_attn_fwd_bf16_cpu_avx512bf16_48x8;
     if (isa >= USINE_ISA_AVX512)
         return &usine_attn_fwd_f32_cpu_avx512_48x8;
     if (isa >= USINE_ISA_AVX2)
@@ -40,14 +42,24 @@ static size_t align64(size_t bytes)
     return (bytes + 63) & ~(size_t)63;
 }
 
-/* Per-thread pieces, in floats: Q^T, O^T (d x mr), S^T (BK x mr), m, l, alpha (mr), and for
- * bf16 the K and V blocks converted to f32 (BK x d each). */
+/* Whether the problem runs the kernel's native bf16 products. */
+static int native_bf16(const usine_attn_kernel *kr, const usine_attn_problem *p)
+{
+    return p->dtype == USINE_BF16 && kr->scores_bf16 != NULL;
+}
+
+/* Per-thread pieces, in floats: Q^T, O^T (d x mr), S^T (block x mr), m, l, alpha (mr), and for
+ * bf16 the K and V blocks converted to f32 (block x d each), or with native bf16 products P^T
+ * pairs (block / 2 x mr dwords) and the V pairs (block x d bf16, in the space of V's block). */
 static size_t per_thread_bytes(const usine_attn_kernel *kr, const usine_attn_problem *p)
 {
     const size_t mr = (size_t)kr->mr, d = (size_t)p->head_dim, f = sizeof(float);
-    size_t bytes = 2 * align64(d * mr * f) + align64(USINE_ATTN_BK * mr * f) + 3 * align64(mr * f);
-    if (p->dtype == USINE_BF16)
-        bytes += 2 * align64(USINE_ATTN_BK * d * f);
+    size_t bytes =
+        2 * align64(d * mr * f) + align64((size_t)p->block * mr * f) + 3 * align64(mr * f);
+    if (native_bf16(kr, p))
+        bytes += align64((size_t)p->block / 2 * mr * f) + align64((size_t)p->block * d * f);
+    else if (p->dtype == USINE_BF16)
+        bytes += 2 * align64((size_t)p->block * d * f);
     return bytes;
 }
 
@@ -118,6 +130,19 @@ static void pack_q(const usine_attn_problem *p, const sequence *s, int64_t q0, i
     }
 }
 
+/* Q^T pairs of rows q0 .. q0 + mq - 1 (bf16, unscaled: see scores_bf16); lanes past mq are 0. */
+static void pack_q_pairs(const usine_attn_problem *p, const sequence *s, int64_t q0, int mq, int mr,
+                         uint32_t *qt2)
+{
+    const int64_t d = p->head_dim, qs = p->q_strides[2];
+    memset(qt2, 0, (size_t)(d / 2 * mr) * sizeof *qt2);
+    for (int i = 0; i < mq; i++) {
+        const uint16_t *q = (const uint16_t *)p->q + s->q_base + (q0 + i) * qs;
+        for (int64_t pp = 0; pp < d / 2; pp++)
+            memcpy(qt2 + pp * mr + i, q + 2 * pp, sizeof *qt2);
+    }
+}
+
 /* bf16 rows r0 .. r0 + n - 1 of K or V, converted to f32 rows of d. */
 static void convert_rows(const uint16_t *src, int64_t stride, int64_t d, int n, float *dst)
 {
@@ -144,6 +169,44 @@ static void apply_mask(const usine_attn_problem *p, int64_t q0, int64_t k0, int 
     }
 }
 
+/* S^T of keys k0 .. k0 + nk - 1 into w->st (log2 domain, unmasked). */
+static void block_scores(const usine_attn_kernel *kr, const usine_attn_problem *p,
+                         const sequence *s, const thread_space *w, int64_t k0, int nk)
+{
+    const int64_t d = p->head_dim, ks = p->k_strides[2];
+    if (native_bf16(kr, p)) {
+        const float c = (float)((double)p->scale * LOG2E);
+        kr->scores_bf16(d, (const uint32_t *)w->qt, (const uint16_t *)p->k + s->k_base + k0 * ks,
+                        ks, nk, c, w->st);
+    } else if (p->dtype == USINE_BF16) {
+        convert_rows((const uint16_t *)p->k + s->k_base + k0 * ks, ks, d, nk, w->kf);
+        kr->scores(d, w->qt, w->kf, d, nk, w->st);
+    } else {
+        kr->scores(d, w->qt, (const float *)p->k + s->k_base + k0 * ks, ks, nk, w->st);
+    }
+}
+
+/* The softmax step on w->st and O^T += P V for keys k0 .. k0 + nk - 1. */
+static void block_softmax_pv(const usine_attn_kernel *kr, const usine_attn_problem *p,
+                             const sequence *s, const thread_space *w, int64_t k0, int nk)
+{
+    const int64_t d = p->head_dim, vs = p->v_strides[2];
+    if (native_bf16(kr, p)) {
+        uint32_t *pt2 = (uint32_t *)w->kf, *vt2 = (uint32_t *)w->vf;
+        kr->softmax_bf16(nk, w->st, w->m, w->l, w->alpha, pt2);
+        kr->pack_v_bf16(d, nk, (const uint16_t *)p->v + s->v_base + k0 * vs, vs, vt2);
+        kr->pv_bf16(d, nk, pt2, vt2, w->alpha, w->ot);
+        return;
+    }
+    kr->softmax(nk, w->st, w->m, w->l, w->alpha);
+    if (p->dtype == USINE_BF16) {
+        convert_rows((const uint16_t *)p->v + s->v_base + k0 * vs, vs, d, nk, w->vf);
+        kr->pv(d, nk, w->st, w->vf, d, w->alpha, w->ot);
+    } else {
+        kr->pv(d, nk, w->st, (const float *)p->v + s->v_base + k0 * vs, vs, w->alpha, w->ot);
+    }
+}
+
 static void query_block(const run_args *r, const thread_space *w, int64_t b, int64_t h, int64_t qb)
 {
     const usine_attn_problem *p = r->p;
@@ -163,39 +226,25 @@ static void query_block(const run_args *r, const thread_space *w, int64_t b, int
     if (p->window > 0 && q0 + off - p->window + 1 > lo)
         lo = q0 + off - p->window + 1;
 
-    pack_q(p, &s, q0, mq, mr, w->qt);
+    if (native_bf16(kr, p))
+        pack_q_pairs(p, &s, q0, mq, mr, (uint32_t *)w->qt);
+    else
+        pack_q(p, &s, q0, mq, mr, w->qt);
     memset(w->ot, 0, (size_t)(d * mr) * sizeof(float));
     for (int i = 0; i < mr; i++) {
         w->m[i] = -__builtin_inff();
         w->l[i] = 0.0f;
     }
-    const int bf16 = p->dtype == USINE_BF16;
-    const int64_t ks = p->k_strides[2], vs = p->v_strides[2];
-    for (int64_t k0 = lo; k0 < hi; k0 += USINE_ATTN_BK) {
-        const int nk = (int)(hi - k0 < USINE_ATTN_BK ? hi - k0 : USINE_ATTN_BK);
-        const float *kb, *vb;
-        int64_t kstride, vstride;
-        if (bf16) {
-            convert_rows((const uint16_t *)p->k + s.k_base + k0 * ks, ks, d, nk, w->kf);
-            convert_rows((const uint16_t *)p->v + s.v_base + k0 * vs, vs, d, nk, w->vf);
-            kb = w->kf;
-            vb = w->vf;
-            kstride = vstride = d;
-        } else {
-            kb = (const float *)p->k + s.k_base + k0 * ks;
-            vb = (const float *)p->v + s.v_base + k0 * vs;
-            kstride = ks;
-            vstride = vs;
-        }
-        kr->scores(d, w->qt, kb, kstride, nk, w->st);
+    for (int64_t k0 = lo; k0 < hi; k0 += p->block) {
+        const int nk = (int)(hi - k0 < p->block ? hi - k0 : p->block);
+        block_scores(kr, p, &s, w, k0, nk);
         /* Partly hidden block: the last key is past the first query's causal limit, or the
          * first key is at or before the last query's window limit. */
         const int partial = (p->causal && k0 + nk - 1 > q0 + off) ||
                             (p->window > 0 && k0 <= q0 + mq - 1 + off - p->window);
         if (partial)
             apply_mask(p, q0, k0, nk, mr, off, w->st);
-        kr->softmax(nk, w->st, w->m, w->l, w->alpha);
-        kr->pv(d, nk, w->st, vb, vstride, w->alpha, w->ot);
+        block_softmax_pv(kr, p, &s, w, k0, nk);
     }
 
     /* O = O^T / l; a query that saw no key has l = 0: O = 0, lse = -inf. */
@@ -204,7 +253,7 @@ static void query_block(const run_args *r, const thread_space *w, int64_t b, int
         const float l = w->l[i];
         const float inv = l > 0.0f ? 1.0f / l : 0.0f;
         const int64_t row = s.o_base + (q0 + i) * os;
-        if (bf16) {
+        if (p->dtype == USINE_BF16) {
             uint16_t *o = (uint16_t *)p->o + row;
             for (int64_t x = 0; x < d; x++)
                 o[x] = usine_f32_to_bf16(w->ot[x * mr + i] * inv);
@@ -232,7 +281,7 @@ static void run_body(void *arg, int thread_index, int thread_count)
     w.ot = (float *)base;
     base += align64(d * mr * f);
     w.st = (float *)base;
-    base += align64(USINE_ATTN_BK * mr * f);
+    base += align64((size_t)p->block * mr * f);
     w.m = (float *)base;
     base += align64(mr * f);
     w.l = (float *)base;
@@ -240,9 +289,13 @@ static void run_body(void *arg, int thread_index, int thread_count)
     w.alpha = (float *)base;
     base += align64(mr * f);
     w.kf = w.vf = NULL;
-    if (p->dtype == USINE_BF16) {
+    if (native_bf16(r->kr, p)) { /* kf: P^T pairs, vf: V pairs */
         w.kf = (float *)base;
-        base += align64(USINE_ATTN_BK * d * f);
+        base += align64((size_t)p->block / 2 * mr * f);
+        w.vf = (float *)base;
+    } else if (p->dtype == USINE_BF16) {
+        w.kf = (float *)base;
+        base += align64((size_t)p->block * d * f);
         w.vf = (float *)base;
     }
     for (;;) {

@@ -23,6 +23,8 @@ typedef struct usine_attn_problem {
     const void *q, *k, *v;
     void *o;
     float *lse; /* or NULL */
+    int block;  /* keys per block (forward), query rows per step (backward): see
+                   USINE_ATTN_BLOCK_DEFAULT; the autotuner's parameter */
 } usine_attn_problem;
 
 /* One sequence of one (batch, query head) pair: its lengths and where its rows start. */
@@ -43,8 +45,9 @@ static inline int usine_attn_hidden(const usine_attn_problem *p, int64_t qi, int
     return (p->causal && kj > qi + off) || (p->window > 0 && kj <= qi + off - p->window);
 }
 
-/* The kernel for the highest of the ISA levels up to `isa`. */
-const usine_attn_kernel *usine_cpu_attn_kernel(usine_cpu_isa isa);
+/* The kernel for the highest of the ISA levels up to `isa` that serves `dtype` (the
+ * AVX512-BF16 kernel for bf16 problems; f32 kernels serve both dtypes). */
+const usine_attn_kernel *usine_cpu_attn_kernel(usine_cpu_isa isa, usine_dtype dtype);
 
 /* Bytes of workspace `threads` threads need (64-byte aligned pieces). */
 size_t usine_cpu_attn_workspace_size(const usine_attn_kernel *kernel, const usine_attn_problem *p,

@@ -22,16 +22,20 @@
 
 #include "../cpu_isa.h"
 
-/* Keys per block: S^T (64 x mr floats, 12 KiB at mr = 48) stays in L1 beside the rows of K
- * and V being read; a multiple of every kernel's nr. */
-#define USINE_ATTN_BK 64
+/* Keys per block of the forward (query rows per step of the backward): the tuning
+ * parameter of the drivers (usine_attn_problem.block), a multiple of 16 (every kernel's nr,
+ * and even for bf16 pairs) in [MIN, MAX]. The default keeps S^T (64 x mr floats, 12 KiB at
+ * mr = 48) in L1 beside the rows of K and V being read. */
+#define USINE_ATTN_BLOCK_DEFAULT 64
+#define USINE_ATTN_BLOCK_MIN     16
+#define USINE_ATTN_BLOCK_MAX     256
 
 typedef struct usine_attn_kernel {
     const char *name; /* e.g. "usine_attn_fwd_f32_cpu_avx512_48x8" */
     usine_cpu_isa isa;
     int mr; /* query rows per block: a multiple of the vector width */
-    int nr; /* keys per scores tile and head_dim columns per pv tile; divides 16 and BK */
-    /* st[j * mr + i] = sum_p qt[p * mr + i] * k[j * ks + p] for j < nk (1 <= nk <= BK);
+    int nr; /* keys per scores tile and head_dim columns per pv tile; divides 16 */
+    /* st[j * mr + i] = sum_p qt[p * mr + i] * k[j * ks + p] for j < nk (1 <= nk <= block);
      * rows nk .. round_up(nk, nr) - 1 are written with values to ignore (K's last row is
      * read again for them, never memory past it). */
     void (*scores)(int64_t d, const float *qt, const float *k, int64_t ks, int nk, float *st);
@@ -56,10 +60,31 @@ typedef struct usine_attn_kernel {
      */
     void (*bwd_ds)(int n, float *st, float *dpt, const float *lse2, const float *dd);
     void (*dq)(int64_t d, int n, int nk, const float *ds, const float *k, int64_t ks, float *dq);
+    /*
+     * Native bf16 forward (NULL in kernels without one; bf16 inputs are then converted to
+     * f32). Operands of the dot products are bf16 PAIRS, one pair per 32-bit lane, summed
+     * into f32 (vdpbf16ps): Q^T pairs along head_dim, qt2[pp * mr + i] = (q_i[2pp],
+     * q_i[2pp+1]) unscaled; P^T pairs along keys, pt2[jp * mr + i] = (p_i[2jp], p_i[2jp+1]);
+     * V pairs along keys, vt2[jp * d + c] = (v[2jp][c], v[2jp+1][c]). A missing second key
+     * of the last pair is 0 in both P and V.
+     *   scores_bf16: st[j * mr + i] = c * sum_pp qt2 . k_j pair (K rows of bf16 read in
+     *                place, any alignment) for j < nk, rows up to round_up(nk, nr) as scores;
+     *   softmax_bf16: the step of softmax, P written to pt2 rounded to bf16 (l sums the f32
+     *                values);
+     *   pack_v_bf16: vt2 from rows j < nk of V (bf16 rows of d, stride vs);
+     *   pv_bf16:     pv with P^T and V from pt2 and vt2.
+     */
+    void (*scores_bf16)(int64_t d, const uint32_t *qt2, const uint16_t *k, int64_t ks, int nk,
+                        float c, float *st);
+    void (*softmax_bf16)(int nk, float *st, float *m, float *l, float *alpha, uint32_t *pt2);
+    void (*pack_v_bf16)(int64_t d, int nk, const uint16_t *v, int64_t vs, uint32_t *vt2);
+    void (*pv_bf16)(int64_t d, int nk, const uint32_t *pt2, const uint32_t *vt2, const float *alpha,
+                    float *ot);
 } usine_attn_kernel;
 
 extern const usine_attn_kernel usine_attn_fwd_f32_cpu_generic_16x4;
 extern const usine_attn_kernel usine_attn_fwd_f32_cpu_avx2_24x4;
 extern const usine_attn_kernel usine_attn_fwd_f32_cpu_avx512_48x8;
+extern const usine_attn_kernel usine_attn_fwd_bf16_cpu_avx512bf16_48x8;
 
 #endif

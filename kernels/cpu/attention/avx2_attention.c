@@ -50,13 +50,13 @@ static inline __m256 usine_attn_avx2_neg_inf_to_zero(__m256 x)
 #include "attn_x86_impl.h"
 
 const usine_attn_kernel usine_attn_fwd_f32_cpu_avx2_24x4 = {
-    "usine_attn_fwd_f32_cpu_avx2_24x4",
-    USINE_ISA_AVX2,
-    ATT_MR,
-    ATT_NR,
-    usine_attn_avx2_scores,
-    usine_attn_avx2_softmax,
-    usine_attn_avx2_pv,
-    usine_attn_avx2_bwd_ds,
-    usine_attn_avx2_dq,
+    .name = "usine_attn_fwd_f32_cpu_avx2_24x4",
+    .isa = USINE_ISA_AVX2,
+    .mr = ATT_MR,
+    .nr = ATT_NR,
+    .scores = usine_attn_avx2_scores,
+    .softmax = usine_attn_avx2_softmax,
+    .pv = usine_attn_avx2_pv,
+    .bwd_ds = usine_attn_avx2_bwd_ds,
+    .dq = usine_attn_avx2_dq,
 };

@@ -136,13 +136,13 @@ static void dq(int64_t d, int n, int nk, const float *ds, const float *k, int64_
 }
 
 const usine_attn_kernel usine_attn_fwd_f32_cpu_generic_16x4 = {
-    "usine_attn_fwd_f32_cpu_generic_16x4",
-    USINE_ISA_GENERIC,
-    MR,
-    NR,
-    scores,
-    softmax,
-    pv,
-    bwd_ds,
-    dq,
+    .name = "usine_attn_fwd_f32_cpu_generic_16x4",
+    .isa = USINE_ISA_GENERIC,
+    .mr = MR,
+    .nr = NR,
+    .scores = scores,
+    .softmax = softmax,
+    .pv = pv,
+    .bwd_ds = bwd_ds,
+    .dq = dq,
 };

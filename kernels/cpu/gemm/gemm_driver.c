@@ -160,6 +160,10 @@ typedef struct sub_problem {
     int narrow; /* C's dtype differs from the kernel's, or int8: sums go to a temporary */
     int int8;   /* an int8 kernel: zero points and sign flips compensated in the epilogue */
     int32_t zero_a, zero_b; /* int8: zero points of the packed A and B values */
+    /* Virtual operands (usine_cpu_gemm_run_virtual), NULL for stored ones, and the batch
+     * item being computed (passed to their packers). */
+    const usine_gemm_virtual *virt_a, *virt_b;
+    int64_t item;
 } sub_problem;
 
 /* The packed type of A's (b = 0) or B's (b = 1) panels: the kernel's in_type, except for
@@ -228,8 +232,8 @@ static int reads_a_in_place(const sub_problem *sp, int64_t cols)
 {
     const usine_gemm_shape *s = sp->shape;
     const int64_t es = (int64_t)sp->es;
-    return !sp->plan->blocking.pack && s->a_type == sp->plan->kernel->in_type && sp->ku == 1 &&
-           s->a_rs == 1 && sp->plan->kernel->mr * es >= DIRECT_MIN_BYTES_PER_STEP &&
+    return !sp->plan->blocking.pack && !sp->virt_a && s->a_type == sp->plan->kernel->in_type &&
+           sp->ku == 1 && s->a_rs == 1 && sp->plan->kernel->mr * es >= DIRECT_MIN_BYTES_PER_STEP &&
            (cols <= DIRECT_A_MAX_COLS || s->a_cs * es <= DIRECT_A_MAX_COLUMN_BYTES);
 }
 
@@ -246,7 +250,7 @@ static b_source choose_b(const sub_problem *sp, const char *b, int64_t rows, int
     const usine_gemm_shape *s = sp->shape;
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     b_source src = {0, 0, NULL, kernel->nr, 0};
-    if (sp->plan->blocking.pack || s->b_type != kernel->in_type || sp->ku != 1 ||
+    if (sp->plan->blocking.pack || sp->virt_b || s->b_type != kernel->in_type || sp->ku != 1 ||
         ceil_div(rows, kernel->mr) > DIRECT_B_MAX_ROW_TILES || (s->b_cs != 1 && s->b_rs != 1))
         return src;
     src.direct = 1;
@@ -309,6 +313,21 @@ static void tile_column(const sub_problem *sp, const a_panels *ap, int64_t kb, c
         kernel->epilogue(target->epilogue, ic, jc, (int)row, n_eff, c_col, ldc);
 }
 
+/* Packs rows [row, row + rows) x [pc, pc + kb) of op(A) into panels of `width`: through
+ * the virtual operand's packer, or from A. */
+static void pack_a_rows(const sub_problem *sp, const char *a, int width, usine_gemm_pack_fn *native,
+                        int64_t row, int64_t rows, int64_t pc, int64_t kb, char *dst)
+{
+    const usine_gemm_shape *s = sp->shape;
+    if (rows <= 0)
+        return;
+    if (sp->virt_a)
+        sp->virt_a->pack(sp->virt_a->ctx, sp->item, width, row, rows, pc, kb, dst);
+    else
+        pack_panel(sp, width, native, 0, s->a_type, rows, kb,
+                   a + (row * s->a_rs + pc * s->a_cs) * (int64_t)sp->a_es, s->a_rs, s->a_cs, dst);
+}
+
 /* Packs (or points at) the A panels of rows [ic, ic + mb) x [pc, pc + kb); int8: adds
  * their row sums to row_sums (for row ic on) unless it is NULL. */
 static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t ic, int64_t mb,
@@ -317,16 +336,14 @@ static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t 
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     const usine_gemm_shape *s = sp->shape;
     const int64_t mr = kernel->mr, es = (int64_t)sp->es, a_es = (int64_t)sp->a_es;
-    const char *a_blk = a + (ic * s->a_rs + pc * s->a_cs) * a_es;
     ap->full = mb / mr * mr;
     ap->n_edge = split_remainder(kernel, (int)(mb - ap->full), ap->edge);
     if (direct) {
-        ap->full_base = a_blk;
+        ap->full_base = a + (ic * s->a_rs + pc * s->a_cs) * a_es;
         ap->step = s->a_cs;
         ap->stride = mr * es;
     } else {
-        pack_panel(sp, (int)mr, kernel->pack_a, 0, s->a_type, ap->full, kb, a_blk, s->a_rs, s->a_cs,
-                   ws_a);
+        pack_a_rows(sp, a, (int)mr, kernel->pack_a, ic, ap->full, pc, kb, ws_a);
         ap->full_base = ws_a;
         ap->step = mr;
         ap->stride = panel_bytes(sp, mr, kb);
@@ -336,8 +353,7 @@ static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t 
     int64_t row = ap->full;
     for (int e = 0; e < ap->n_edge; e++) {
         const row_panel *panel = &ap->edge[e];
-        pack_panel(sp, panel->width, panel->pack, 0, s->a_type, panel->rows, kb,
-                   a_blk + row * s->a_rs * a_es, s->a_rs, s->a_cs, dst);
+        pack_a_rows(sp, a, panel->width, panel->pack, ic + row, panel->rows, pc, kb, dst);
         dst += panel_bytes(sp, panel->width, kb);
         row += panel->rows;
     }
@@ -376,9 +392,13 @@ static void pack_b_block(const sub_problem *sp, const char *b, int64_t pc, int64
     const int64_t nr = kernel->nr, b_es = (int64_t)sp->b_es;
     int64_t first, count;
     share(nb - b_full, nr, t.size, t.index, &first, &count);
-    pack_panel(sp, (int)nr, kernel->pack_b, 1, s->b_type, count, kb,
-               b + (pc * s->b_rs + (jc + b_full + first) * s->b_cs) * b_es, s->b_cs, s->b_rs,
-               ws_b + panel_bytes(sp, first, kb));
+    if (sp->virt_b && count > 0)
+        sp->virt_b->pack(sp->virt_b->ctx, sp->item, (int)nr, jc + b_full + first, count, pc, kb,
+                         ws_b + panel_bytes(sp, first, kb));
+    else if (!sp->virt_b)
+        pack_panel(sp, (int)nr, kernel->pack_b, 1, s->b_type, count, kb,
+                   b + (pc * s->b_rs + (jc + b_full + first) * s->b_cs) * b_es, s->b_cs, s->b_rs,
+                   ws_b + panel_bytes(sp, first, kb));
     if (col_sums) {
         int32_t *mine = col_sums + first;
         if (pc == 0)
@@ -506,12 +526,15 @@ static void gemv_block(const sub_problem *sp, const usine_gemm_operands *ops, in
                                c + row0 * s->ldc * es, s->ldc, sp->alpha, sp->beta);
 }
 
-/* The matrix-vector path: native dtypes and no epilogue (the blocked path does the rest). */
-static int is_gemv(const usine_gemm_plan *plan, const usine_gemm_shape *s)
+/* The matrix-vector path: native dtypes, stored operands and no epilogue (the blocked path
+ * does the rest). */
+static int is_gemv(const sub_problem *sp)
 {
+    const usine_gemm_plan *plan = sp->plan;
+    const usine_gemm_shape *s = sp->shape;
     const usine_dtype d = plan->kernel->dtype;
     return (s->n == 1 || s->m == 1) && plan->kernel->gemv && s->a_type == d && s->b_type == d &&
-           s->c_type == d && !s->epilogue;
+           s->c_type == d && !s->epilogue && !sp->virt_a && !sp->virt_b;
 }
 
 /* ------------------------------------------------------------------ workspace */
@@ -574,7 +597,7 @@ static size_t per_thread_bytes(const sub_problem *sp, int count)
     const usine_gemm_shape *s = sp->shape;
     const size_t es = sp->es;
     size_t bytes = 0;
-    if (!(s->k == 0 || s->alpha == 0.0) && !is_gemv(plan, s))
+    if (!(s->k == 0 || s->alpha == 0.0) && !is_gemv(sp))
         bytes = pack_a_bytes(sp) + pack_b_bytes(sp);
     int64_t rows, cols;
     thread_block(sp, count, &rows, &cols);
@@ -617,6 +640,9 @@ static sub_problem make_sub_problem(const usine_gemm_plan *plan, const usine_gem
                       narrow_output(plan, shape),
                       0,
                       0,
+                      0,
+                      NULL,
+                      NULL,
                       0};
     if (plan->kernel->in_type == USINE_U8) {
         /* A flipped operand is shifted: s8 x as u8 is x + 128, u8 x as s8 is x - 128. */
@@ -790,7 +816,7 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
         scale_part(&r->sp, ops, col0, cols, ws);
         return;
     }
-    if (is_gemv(r->sp.plan, s)) {
+    if (is_gemv(&r->sp)) {
         int64_t row0, rows;
         share(s->n == 1 ? s->m : s->n, 64, count, index, &row0, &rows);
         if (rows > 0)
@@ -824,10 +850,13 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
 
 static void run_body(void *arg, int index, int count)
 {
-    const run_args *r = (const run_args *)arg;
+    /* A copy per item: the virtual operands' packers are told which item they pack. */
+    run_args mine_args = *(const run_args *)arg;
+    run_args *r = &mine_args;
     char *ws = r->workspace + (size_t)index * r->per_thread;
     if (r->item >= 0) {
         const usine_gemm_operands ops = batch_item(r->batch, r->item, r->sp.shape);
+        r->sp.item = r->item;
         run_item_part(r, &ops, index, count, ws);
         return;
     }
@@ -835,12 +864,15 @@ static void run_body(void *arg, int index, int count)
     share(r->batch->count, 1, count, index, &first, &mine);
     for (int64_t i = first; i < first + mine; i++) {
         const usine_gemm_operands ops = batch_item(r->batch, i, r->sp.shape);
+        r->sp.item = i;
         run_item_part(r, &ops, 0, 1, ws);
     }
 }
 
-void usine_cpu_gemm_run(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
-                        const usine_gemm_batch *batch, void *workspace)
+/* The runs of usine_cpu_gemm_run and usine_cpu_gemm_run_virtual (virtuals NULL: none). */
+static void run_batch(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
+                      const usine_gemm_batch *batch, const usine_gemm_virtuals *virtuals,
+                      void *workspace)
 {
     const usine_dtype dtype = plan->kernel->dtype;
     const scalar alpha = to_scalar(dtype, shape->alpha), beta = to_scalar(dtype, shape->beta);
@@ -857,6 +889,10 @@ void usine_cpu_gemm_run(const usine_gemm_plan *plan, const usine_gemm_shape *sha
     r.sp.beta = &beta;
     r.sp.one = &one;
     r.sp.zero = &zero;
+    if (virtuals) {
+        r.sp.virt_a = virtuals->a;
+        r.sp.virt_b = virtuals->b;
+    }
     r.per_thread = per_thread_bytes(&r.sp, per_item);
     if (per_item == 1 && threads > 1) {
         usine_cpu_parallel(threads, run_body, &r);
@@ -866,4 +902,35 @@ void usine_cpu_gemm_run(const usine_gemm_plan *plan, const usine_gemm_shape *sha
         r.item = i;
         usine_cpu_parallel(per_item, run_body, &r);
     }
+}
+
+void usine_cpu_gemm_run(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
+                        const usine_gemm_batch *batch, void *workspace)
+{
+    run_batch(plan, shape, batch, NULL, workspace);
+}
+
+/* A stand-in for "some operand is virtual" when only the sizes are asked: no gemv path. */
+static void no_pack(const void *ctx, int64_t item, int width, int64_t row0, int64_t rows,
+                    int64_t p0, int64_t k, void *dst)
+{
+    (void)ctx, (void)item, (void)width, (void)row0, (void)rows, (void)p0, (void)k, (void)dst;
+}
+
+size_t usine_cpu_gemm_virtual_workspace_size(const usine_gemm_plan *plan,
+                                             const usine_gemm_shape *shape, int64_t count)
+{
+    static const usine_gemm_virtual any = {no_pack, NULL};
+    sub_problem sp = make_sub_problem(plan, shape);
+    sp.virt_a = &any;
+    int threads, per_item;
+    run_threads(plan, shape, count, &threads, &per_item);
+    return (size_t)threads * per_thread_bytes(&sp, per_item);
+}
+
+void usine_cpu_gemm_run_virtual(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
+                                const usine_gemm_batch *batch, const usine_gemm_virtuals *virtuals,
+                                void *workspace)
+{
+    run_batch(plan, shape, batch, virtuals, workspace);
 }

@@ -61,6 +61,41 @@ size_t usine_cpu_gemm_workspace_size(const usine_gemm_plan *plan, const usine_ge
 void usine_cpu_gemm_run(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
                         const usine_gemm_batch *batch, void *workspace);
 
+/*
+ * A virtual operand: a matrix never stored whole (an implicit im2col matrix of a
+ * convolution), whose blocks a callback packs straight into the kernel's panel format.
+ * pack(ctx, item, W, row0, rows, p0, k, dst) writes rows [row0, row0 + rows) x columns
+ * [p0, p0 + k) of batch item `item`'s X (A as is; B as B^T, rows = columns of C) exactly as
+ * a usine_gemm_pack_fn of width W would: ceil(rows / W) panels W x k, column p at
+ * panel + p * W, rows past `rows` zero, elements of the kernel's in_type. Called from
+ * several threads at once on disjoint blocks.
+ */
+typedef void usine_gemm_virtual_pack_fn(const void *ctx, int64_t item, int width, int64_t row0,
+                                        int64_t rows, int64_t p0, int64_t k, void *dst);
+
+typedef struct usine_gemm_virtual {
+    usine_gemm_virtual_pack_fn *pack;
+    const void *ctx;
+} usine_gemm_virtual;
+
+/* The operands of a usine_cpu_gemm_run_virtual: NULL for a stored one. */
+typedef struct usine_gemm_virtuals {
+    const usine_gemm_virtual *a, *b;
+} usine_gemm_virtuals;
+
+/*
+ * usine_cpu_gemm_run where A and/or B are virtual (the batch's pointers and the shape's
+ * strides for them are then ignored; a_type/b_type should be the kernel's dtype). Only for
+ * kernels with k_unit 1 whose in_type is their dtype (the f32 and f64 kernels). Virtual
+ * operands are always packed, and the matrix-vector path is never taken. The workspace:
+ * usine_cpu_gemm_virtual_workspace_size bytes, 64-byte aligned.
+ */
+size_t usine_cpu_gemm_virtual_workspace_size(const usine_gemm_plan *plan,
+                                             const usine_gemm_shape *shape, int64_t count);
+void usine_cpu_gemm_run_virtual(const usine_gemm_plan *plan, const usine_gemm_shape *shape,
+                                const usine_gemm_batch *batch, const usine_gemm_virtuals *virtuals,
+                                void *workspace);
+
 /* Element size of a dtype the CPU GEMM computes in (4 or 8); 0 otherwise. */
 size_t usine_cpu_gemm_dtype_size(usine_dtype dtype);
 

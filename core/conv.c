@@ -1,0 +1,474 @@
+/*
+ * The convolution entry points: argument checks (every error names the argument, nothing
+ * is written on error), the algorithm choice (autotune/conv_tune.h: USINE_CONV_ALGO, a full
+ * name such as "usine_conv_fwd_f32_cpu_implicit_gemm" or a short one such as
+ * "implicit_gemm", for the passes and shapes it serves -> exact tuned entry -> nearest
+ * tuned entry -> default rule), the GEMM kernel for the GEMM-based ones, and the caller's
+ * workspace.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "context.h"
+#include "status.h"
+#include "../autotune/conv_tune.h"
+#include "../kernels/cpu/conv/conv_driver.h"
+
+#define ALIGN 64
+
+static const char *const FN_FWD = "usine_conv2d_forward";
+static const char *const FN_BWD_DATA = "usine_conv2d_backward_data";
+static const char *const FN_BWD_WEIGHTS = "usine_conv2d_backward_weights";
+
+usine_status usine_conv2d_desc_init(usine_conv2d_desc *desc)
+{
+    usine_clear_error();
+    if (!desc)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, __func__, "desc is NULL");
+    memset(desc, 0, sizeof *desc);
+    desc->struct_size = sizeof *desc;
+    desc->dtype = USINE_F32;
+    desc->layout = USINE_CONV_NHWC;
+    desc->stride_h = desc->stride_w = 1;
+    desc->dilation_h = desc->dilation_w = 1;
+    desc->groups = 1;
+    desc->bias = NULL;
+    desc->activation = USINE_ACT_NONE;
+    return USINE_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ checks */
+
+static usine_status check_dtype_layout(const char *fn, const usine_conv2d_desc *d)
+{
+    if ((unsigned)d->dtype > USINE_S32)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "desc->dtype = %d is not a usine_dtype",
+                          (int)d->dtype);
+    if (d->dtype != USINE_F32 && d->dtype != USINE_BF16)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, fn,
+                          "desc->dtype = %d: convolutions take USINE_F32 or USINE_BF16",
+                          (int)d->dtype);
+    if (d->layout != USINE_CONV_NHWC && d->layout != USINE_CONV_NCHW)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "desc->layout = %d is neither USINE_CONV_NHWC nor USINE_CONV_NCHW",
+                          (int)d->layout);
+    return USINE_SUCCESS;
+}
+
+static usine_status check_sizes(const char *fn, const usine_conv2d_desc *d)
+{
+    const int64_t values[16] = {d->batch,        d->in_channels,   d->in_height,    d->in_width,
+                                d->out_channels, d->filter_height, d->filter_width, d->stride_h,
+                                d->stride_w,     d->dilation_h,    d->dilation_w,   d->groups,
+                                d->pad_top,      d->pad_bottom,    d->pad_left,     d->pad_right};
+    static const char *const names[16] = {
+        "batch",        "in_channels", "in_height", "in_width",   "out_channels", "filter_height",
+        "filter_width", "stride_h",    "stride_w",  "dilation_h", "dilation_w",   "groups",
+        "pad_top",      "pad_bottom",  "pad_left",  "pad_right"};
+    for (int i = 0; i < 16; i++) {
+        const int64_t least = i == 0 || i >= 12 ? 0 : 1;
+        if (values[i] < least)
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                              "desc->%s = %" PRId64 " is less than %" PRId64, names[i], values[i],
+                              least);
+    }
+    if (d->in_channels % d->groups != 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "desc->in_channels = %" PRId64
+                          " is not a multiple of desc->groups = %" PRId64,
+                          d->in_channels, d->groups);
+    if (d->out_channels % d->groups != 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "desc->out_channels = %" PRId64
+                          " is not a multiple of desc->groups = %" PRId64,
+                          d->out_channels, d->groups);
+    return USINE_SUCCESS;
+}
+
+/* One output extent: (size + pads - dilation (filter - 1) - 1) / stride + 1, or 0 when the
+ * dilated filter does not fit; -1 when an intermediate overflows. */
+static int64_t out_extent(int64_t size, int64_t pad0, int64_t pad1, int64_t filter,
+                          int64_t dilation, int64_t stride)
+{
+    int64_t padded, span;
+    if (__builtin_add_overflow(size, pad0, &padded) ||
+        __builtin_add_overflow(padded, pad1, &padded) ||
+        __builtin_mul_overflow(dilation, filter - 1, &span) ||
+        __builtin_add_overflow(span, 1, &span))
+        return -1;
+    return padded < span ? 0 : (padded - span) / stride + 1;
+}
+
+static usine_status check_output(const char *fn, const usine_conv2d_desc *d, int64_t *p, int64_t *q)
+{
+    *p = out_extent(d->in_height, d->pad_top, d->pad_bottom, d->filter_height, d->dilation_h,
+                    d->stride_h);
+    *q = out_extent(d->in_width, d->pad_left, d->pad_right, d->filter_width, d->dilation_w,
+                    d->stride_w);
+    if (*p < 0 || *q < 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "the output %s overflows int64 (padding or dilated filter too large)",
+                          *p < 0 ? "height" : "width");
+    if (*p == 0 || *q == 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "the output is empty: the dilated %s (%" PRId64 ") is larger than the "
+                          "padded input %s (%" PRId64 ")",
+                          *p == 0 ? "filter height" : "filter width",
+                          *p == 0 ? d->dilation_h * (d->filter_height - 1) + 1
+                                  : d->dilation_w * (d->filter_width - 1) + 1,
+                          *p == 0 ? "height" : "width",
+                          *p == 0 ? d->in_height + d->pad_top + d->pad_bottom
+                                  : d->in_width + d->pad_left + d->pad_right);
+    return USINE_SUCCESS;
+}
+
+/* Bytes of a tensor of the given extents (a product), or OVERFLOW naming it. */
+static usine_status tensor_bytes(const char *fn, const char *name, const int64_t extents[4],
+                                 size_t es, int64_t *bytes)
+{
+    int64_t e = (int64_t)es;
+    for (int i = 0; i < 4; i++)
+        if (__builtin_mul_overflow(e, extents[i], &e))
+            goto overflow;
+    if ((uint64_t)e > PTRDIFF_MAX)
+        goto overflow;
+    *bytes = e;
+    return USINE_SUCCESS;
+overflow:
+    return usine_fail(USINE_ERROR_OVERFLOW, fn,
+                      "%s (%" PRId64 " x %" PRId64 " x %" PRId64 " x %" PRId64
+                      " elements) spans more than the address space",
+                      name, extents[0], extents[1], extents[2], extents[3]);
+}
+
+/* A checked call: the problem for the kernels and the tensors' byte sizes. */
+typedef struct conv_call {
+    const char *fn;
+    usine_conv_problem p;
+    int64_t x_bytes, w_bytes, y_bytes;
+} conv_call;
+
+/* The descriptor alone (usine_conv2d_output_size's checks, which are the passes'). */
+static usine_status check_geometry(const char *fn, const usine_conv2d_desc *d, int forward,
+                                   conv_call *call)
+{
+    if (!d)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "desc is NULL");
+    if (d->struct_size < sizeof *d)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "desc->struct_size = %zu: call usine_conv2d_desc_init first",
+                          d->struct_size);
+    usine_status st;
+    int64_t p, q;
+    if ((st = check_dtype_layout(fn, d)) || (st = check_sizes(fn, d)) ||
+        (st = check_output(fn, d, &p, &q)))
+        return st;
+    if (forward && d->activation != USINE_ACT_NONE && d->activation != USINE_ACT_RELU)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "desc->activation = %d: convolutions take USINE_ACT_NONE or "
+                          "USINE_ACT_RELU",
+                          (int)d->activation);
+    const size_t es = d->dtype == USINE_BF16 ? 2 : 4;
+    const int64_t x_ext[4] = {d->batch, d->in_channels, d->in_height, d->in_width};
+    const int64_t w_ext[4] = {d->out_channels, d->in_channels / d->groups, d->filter_height,
+                              d->filter_width};
+    const int64_t y_ext[4] = {d->batch, d->out_channels, p, q};
+    call->fn = fn;
+    if ((st = tensor_bytes(fn, "x", x_ext, es, &call->x_bytes)) ||
+        (st = tensor_bytes(fn, "w", w_ext, es, &call->w_bytes)) ||
+        (st = tensor_bytes(fn, "y", y_ext, es, &call->y_bytes)))
+        return st;
+    const usine_conv_problem prob = {d->dtype,
+                                     d->layout,
+                                     d->batch,
+                                     d->in_channels,
+                                     d->in_height,
+                                     d->in_width,
+                                     d->out_channels,
+                                     d->filter_height,
+                                     d->filter_width,
+                                     p,
+                                     q,
+                                     d->stride_h,
+                                     d->stride_w,
+                                     d->pad_top,
+                                     d->pad_left,
+                                     d->dilation_h,
+                                     d->dilation_w,
+                                     d->groups,
+                                     forward ? d->bias : NULL,
+                                     forward ? d->activation : USINE_ACT_NONE};
+    call->p = prob;
+    return USINE_SUCCESS;
+}
+
+static usine_status check_desc(const char *fn, usine_context *ctx, const usine_conv2d_desc *d,
+                               int forward, conv_call *call)
+{
+    if (!ctx)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "context is NULL");
+    return check_geometry(fn, d, forward, call);
+}
+
+static usine_status check_pass(const char *fn, usine_conv_pass pass)
+{
+    if (pass != USINE_CONV_FORWARD && pass != USINE_CONV_BACKWARD_DATA &&
+        pass != USINE_CONV_BACKWARD_WEIGHTS)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "pass = %d is not a usine_conv_pass",
+                          (int)pass);
+    return USINE_SUCCESS;
+}
+
+/* A tensor pointer: required when the tensor has an element. */
+static usine_status check_pointer(const char *fn, const char *name, const void *ptr, int64_t bytes)
+{
+    if (bytes == 0)
+        return USINE_SUCCESS;
+    if (!ptr)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s is NULL", name);
+    if (UINTPTR_MAX - (uintptr_t)ptr < (uintptr_t)bytes)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "%s + its size (%" PRId64 " bytes) wraps around the address space", name,
+                          bytes);
+    return USINE_SUCCESS;
+}
+
+static int overlaps(const void *p, int64_t pb, const void *q, int64_t qb)
+{
+    const uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
+    return p && q && pb > 0 && qb > 0 && a < b + (uintptr_t)qb && b < a + (uintptr_t)pb;
+}
+
+/* The buffers of one pass, checked together: inputs, then outputs. */
+typedef struct buffer {
+    const char *name;
+    const void *ptr;
+    int64_t bytes;
+} buffer;
+
+static usine_status check_buffers(const char *fn, const buffer *in, int n_in, const buffer *out,
+                                  int n_out)
+{
+    usine_status st;
+    for (int i = 0; i < n_in; i++)
+        if ((st = check_pointer(fn, in[i].name, in[i].ptr, in[i].bytes)))
+            return st;
+    for (int o = 0; o < n_out; o++) {
+        if ((st = check_pointer(fn, out[o].name, out[o].ptr, out[o].bytes)))
+            return st;
+        for (int i = 0; i < n_in; i++)
+            if (overlaps(out[o].ptr, out[o].bytes, in[i].ptr, in[i].bytes))
+                return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                                  "%s overlaps %s: an output must not alias an input", out[o].name,
+                                  in[i].name);
+        for (int j = 0; j < o; j++)
+            if (overlaps(out[o].ptr, out[o].bytes, out[j].ptr, out[j].bytes))
+                return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s overlaps %s", out[o].name,
+                                  out[j].name);
+    }
+    return USINE_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ choice */
+
+/* The configuration of a pass (autotune/conv_tune.h: USINE_CONV_ALGO -> exact tuned entry ->
+ * nearest tuned entry -> default rule). */
+static usine_conv_choice choose(usine_context *ctx, usine_conv_pass pass,
+                                const usine_conv_problem *p)
+{
+    usine_conv_choice choice;
+    const char *forced = ctx->selector.conv_algo[0] ? ctx->selector.conv_algo : NULL;
+    usine_select_conv(&ctx->selector, forced, pass, p, &choice);
+    return choice;
+}
+
+/* Bytes the caller provides: the most any thread count up to the context's needs, plus
+ * room to align the start. */
+static size_t workspace_bytes(usine_context *ctx, usine_conv_config config, usine_conv_pass pass,
+                              const usine_conv_problem *p)
+{
+    size_t most = 0;
+    usine_conv_exec exec;
+    usine_conv_make_exec(&ctx->selector, ctx->isa, config, pass, p, 1, &exec);
+    for (int t = 1; t <= ctx->num_threads; t++) {
+        exec.gemm.max_threads = t;
+        const size_t bytes = usine_cpu_conv_workspace_size(config.algo, pass, p, &exec);
+        if (bytes > most)
+            most = bytes;
+    }
+    return most ? most + ALIGN : 0;
+}
+
+/* ------------------------------------------------------------------ running */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void log_call(const conv_call *c, const char *algo, const char *rule,
+                     const usine_conv_exec *exec, double seconds)
+{
+    const usine_conv_problem *p = &c->p;
+    const double flops = 2.0 * (double)p->n * (double)p->k * (double)p->p * (double)p->q *
+                         (double)(p->c / p->groups) * (double)p->r * (double)p->s;
+    fprintf(stderr,
+            "usine: %s %s %s n=%" PRId64 " c=%" PRId64 " h=%" PRId64 " w=%" PRId64 " k=%" PRId64
+            " r=%" PRId64 " s=%" PRId64 " stride=%" PRId64 "x%" PRId64 " dilation=%" PRId64
+            "x%" PRId64 " groups=%" PRId64
+            " algo=%s (%s) gemm=%s threads=%d time=%.1fus %.2f GFLOP/s\n",
+            c->fn, p->dtype == USINE_BF16 ? "bf16" : "f32",
+            p->layout == USINE_CONV_NHWC ? "nhwc" : "nchw", p->n, p->c, p->h, p->w, p->k, p->r,
+            p->s, p->stride_h, p->stride_w, p->dilation_h, p->dilation_w, p->groups, algo, rule,
+            exec->gemm.kernel ? exec->gemm.kernel->name : "-", exec->gemm.max_threads,
+            seconds * 1e6, seconds > 0 ? flops / seconds * 1e-9 : 0.0);
+}
+
+/* Checks the workspace, then runs the checked pass. */
+static usine_status run_pass(usine_context *ctx, const conv_call *c, usine_conv_pass pass,
+                             const usine_conv_tensors *t, void *workspace, size_t workspace_size,
+                             const buffer *tensors, int n_tensors)
+{
+    const usine_conv_choice choice = choose(ctx, pass, &c->p);
+    const size_t needed = workspace_bytes(ctx, choice.config, pass, &c->p);
+    if (workspace_size < needed)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, c->fn,
+                          "workspace_size = %zu is less than the %zu bytes "
+                          "usine_conv2d_workspace_size asks for",
+                          workspace_size, needed);
+    if (needed > 0 && !workspace)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, c->fn, "workspace is NULL");
+    for (int i = 0; i < n_tensors; i++)
+        if (overlaps(workspace, (int64_t)needed, tensors[i].ptr, tensors[i].bytes))
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, c->fn, "workspace overlaps %s",
+                              tensors[i].name);
+    const double start = ctx->verbose ? now_seconds() : 0;
+    usine_conv_exec exec;
+    usine_conv_make_exec(&ctx->selector, ctx->isa, choice.config, pass, &c->p,
+                         usine_context_threads(ctx), &exec);
+    void *aligned = workspace ? (void *)(((uintptr_t)workspace + ALIGN - 1) / ALIGN * ALIGN) : NULL;
+    usine_cpu_conv_run(choice.config.algo, pass, &c->p, &exec, t, aligned);
+    if (ctx->verbose)
+        log_call(c, usine_conv_config_name(pass, c->p.dtype, choice.config), choice.rule, &exec,
+                 now_seconds() - start);
+    return USINE_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+usine_status usine_conv2d_output_size(const usine_conv2d_desc *desc, int64_t *out_height,
+                                      int64_t *out_width)
+{
+    static const char *const fn = "usine_conv2d_output_size";
+    usine_clear_error();
+    conv_call c;
+    const usine_status st = check_geometry(fn, desc, 0, &c);
+    if (st)
+        return st;
+    if (!out_height || !out_width)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s is NULL",
+                          out_height ? "out_width" : "out_height");
+    *out_height = c.p.p;
+    *out_width = c.p.q;
+    return USINE_SUCCESS;
+}
+
+usine_status usine_conv2d_workspace_size(usine_context *context, const usine_conv2d_desc *desc,
+                                         usine_conv_pass pass, size_t *bytes)
+{
+    static const char *const fn = "usine_conv2d_workspace_size";
+    usine_clear_error();
+    conv_call c;
+    usine_status st;
+    if ((st = check_pass(fn, pass)) ||
+        (st = check_desc(fn, context, desc, pass == USINE_CONV_FORWARD, &c)))
+        return st;
+    if (!bytes)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "bytes is NULL");
+    *bytes = workspace_bytes(context, choose(context, pass, &c.p).config, pass, &c.p);
+    return USINE_SUCCESS;
+}
+
+usine_status usine_conv2d_algorithm_name(usine_context *context, const usine_conv2d_desc *desc,
+                                         usine_conv_pass pass, const char **name)
+{
+    static const char *const fn = "usine_conv2d_algorithm_name";
+    usine_clear_error();
+    conv_call c;
+    usine_status st;
+    if ((st = check_pass(fn, pass)) ||
+        (st = check_desc(fn, context, desc, pass == USINE_CONV_FORWARD, &c)))
+        return st;
+    if (!name)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "name is NULL");
+    *name = usine_conv_config_name(pass, c.p.dtype, choose(context, pass, &c.p).config);
+    return USINE_SUCCESS;
+}
+
+usine_status usine_conv2d_forward(usine_context *context, const usine_conv2d_desc *desc,
+                                  const void *x, const void *w, void *y, void *workspace,
+                                  size_t workspace_size)
+{
+    usine_clear_error();
+    conv_call c;
+    usine_status st = check_desc(FN_FWD, context, desc, 1, &c);
+    if (st)
+        return st;
+    const int64_t bias_bytes = desc->bias ? c.p.k * (int64_t)sizeof(float) : 0;
+    const buffer in[3] = {
+        {"x", x, c.x_bytes}, {"w", w, c.w_bytes}, {"desc->bias", desc->bias, bias_bytes}};
+    const buffer out[1] = {{"y", y, c.y_bytes}};
+    if ((st = check_buffers(FN_FWD, in, 3, out, 1)))
+        return st;
+    if (c.p.n == 0)
+        return USINE_SUCCESS;
+    const buffer all[4] = {in[0], in[1], in[2], out[0]};
+    const usine_conv_tensors t = {x, w, NULL, y, NULL, NULL, NULL};
+    return run_pass(context, &c, USINE_CONV_FORWARD, &t, workspace, workspace_size, all, 4);
+}
+
+usine_status usine_conv2d_backward_data(usine_context *context, const usine_conv2d_desc *desc,
+                                        const void *dy, const void *w, void *dx, void *workspace,
+                                        size_t workspace_size)
+{
+    usine_clear_error();
+    conv_call c;
+    usine_status st = check_desc(FN_BWD_DATA, context, desc, 0, &c);
+    if (st)
+        return st;
+    const buffer in[2] = {{"dy", dy, c.y_bytes}, {"w", w, c.w_bytes}};
+    const buffer out[1] = {{"dx", dx, c.x_bytes}};
+    if ((st = check_buffers(FN_BWD_DATA, in, 2, out, 1)))
+        return st;
+    if (c.p.n == 0)
+        return USINE_SUCCESS;
+    const buffer all[3] = {in[0], in[1], out[0]};
+    const usine_conv_tensors t = {NULL, w, dy, NULL, dx, NULL, NULL};
+    return run_pass(context, &c, USINE_CONV_BACKWARD_DATA, &t, workspace, workspace_size, all, 3);
+}
+
+usine_status usine_conv2d_backward_weights(usine_context *context, const usine_conv2d_desc *desc,
+                                           const void *x, const void *dy, void *dw, float *dbias,
+                                           void *workspace, size_t workspace_size)
+{
+    usine_clear_error();
+    conv_call c;
+    usine_status st = check_desc(FN_BWD_WEIGHTS, context, desc, 0, &c);
+    if (st)
+        return st;
+    const int64_t bias_bytes = dbias ? c.p.k * (int64_t)sizeof(float) : 0;
+    const buffer in[2] = {{"x", x, c.x_bytes}, {"dy", dy, c.y_bytes}};
+    const buffer out[2] = {{"dw", dw, c.w_bytes}, {"dbias", dbias, bias_bytes}};
+    if ((st = check_buffers(FN_BWD_WEIGHTS, in, 2, out, 2)))
+        return st;
+    /* batch 0: the gradients are zero, and written as such. */
+    const buffer all[4] = {in[0], in[1], out[0], out[1]};
+    const usine_conv_tensors t = {x, NULL, dy, NULL, NULL, dw, dbias};
+    return run_pass(context, &c, USINE_CONV_BACKWARD_WEIGHTS, &t, workspace, workspace_size, all,
+                    4);
+}

@@ -1,0 +1,92 @@
+/*
+ * CPU 2-D convolution: the algorithms behind usine_conv2d_* (core/conv.c checks the
+ * arguments and chooses). Each algorithm serves some passes and shapes (supports), says
+ * how much workspace it needs (workspace_size) and runs (run); the GEMM-based ones run the
+ * CPU GEMM driver with the kernel and blocking core/ chose (a usine_gemm_plan), the
+ * im2col matrix being a virtual operand packed straight from the tensors.
+ */
+#ifndef USINE_KERNELS_CPU_CONV_DRIVER_H
+#define USINE_KERNELS_CPU_CONV_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usine.h"
+#include "../cpu_isa.h"
+#include "../gemm/gemm_driver.h"
+
+/* A checked convolution: every size >= 1 except n >= 0, p and q the output size. */
+typedef struct usine_conv_problem {
+    usine_dtype dtype; /* USINE_F32 or USINE_BF16 */
+    usine_conv_layout layout;
+    int64_t n, c, h, w, k, r, s, p, q;
+    int64_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, groups;
+    const float *bias; /* forward only, or NULL */
+    usine_activation activation;
+} usine_conv_problem;
+
+typedef enum usine_conv_algo {
+    USINE_CONV_ALGO_GEMM1X1 = 0,   /* 1x1, stride 1, no padding: GEMMs on the tensors */
+    USINE_CONV_ALGO_IMPLICIT_GEMM, /* any shape: GEMMs with a virtual im2col operand */
+    USINE_CONV_ALGO_DEPTHWISE,     /* groups == in_channels > 1: direct, channels in lanes */
+    USINE_CONV_ALGO_COUNT
+} usine_conv_algo;
+
+/* How a GEMM-based algorithm arranges its GEMMs (a parameter the tuner chooses):
+ *   plain: as conv_gemm.c's header describes;
+ *   filters_b (forward, NHWC, f32): the roles swapped, the filters as the B operand read in
+ *     place, y transposed through the workspace (few output positions, large filters);
+ *   tap_split (backward data, NHWC, f32, stride 1): one GEMM per filter tap,
+ *     the filters read as A straight from the tensor (no transposed, flipped copy; for
+ *     filters that outweigh dx), the sums accumulated in dx. */
+typedef enum usine_conv_variant {
+    USINE_CONV_VARIANT_PLAIN = 0,
+    USINE_CONV_VARIANT_FILTERS_B,
+    USINE_CONV_VARIANT_TAP_SPLIT,
+    USINE_CONV_VARIANT_COUNT
+} usine_conv_variant;
+
+/* The tensors of a pass (those it does not use are NULL). */
+typedef struct usine_conv_tensors {
+    const void *x, *w, *dy;
+    void *y, *dx, *dw;
+    float *dbias;
+} usine_conv_tensors;
+
+/* How a pass runs: the GEMM plan (an f32 kernel with k_unit 1; max_threads threads) and
+ * the ISA for the direct kernels. */
+typedef struct usine_conv_exec {
+    usine_gemm_plan gemm;
+    usine_cpu_isa isa;
+    /* The GEMMs' arrangement; only where usine_cpu_conv_variant_serves. */
+    usine_conv_variant variant;
+} usine_conv_exec;
+
+/* "gemm1x1", "implicit_gemm", "depthwise". */
+const char *usine_cpu_conv_algo_short_name(usine_conv_algo algo);
+
+int usine_cpu_conv_supports(usine_conv_algo algo, usine_conv_pass pass,
+                            const usine_conv_problem *p);
+
+/* "" (plain), "filters_b", "tap_split". */
+const char *usine_cpu_conv_variant_name(usine_conv_variant variant);
+
+/* Whether the algorithm runs the pass and problem in this variant. */
+int usine_cpu_conv_variant_serves(usine_conv_algo algo, usine_conv_variant variant,
+                                  usine_conv_pass pass, const usine_conv_problem *p);
+
+/* The largest GEMM the algorithm runs for the pass (m, n, k of the driver's column-major
+ * view), for the choice of the GEMM kernel; 0 x 0 x 0 when it runs none. */
+void usine_cpu_conv_gemm_dims(usine_conv_algo algo, usine_conv_variant variant,
+                              usine_conv_pass pass, const usine_conv_problem *p, int64_t dims[3]);
+
+/* Bytes of workspace (64-byte aligned) the pass needs with exec->gemm.max_threads threads
+ * at most. */
+size_t usine_cpu_conv_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
+                                     const usine_conv_problem *p, const usine_conv_exec *exec);
+
+/* Runs the pass; workspace: 64-byte aligned, usine_cpu_conv_workspace_size bytes. */
+void usine_cpu_conv_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
+                        const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace);
+
+#endif

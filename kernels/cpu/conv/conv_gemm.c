@@ -1,0 +1,735 @@
+/*
+ * The GEMM-based convolutions: every pass is a few GEMMs per group on the CPU GEMM driver
+ * (its kernels, blocking, threads and epilogue), with the im2col matrix virtual (packed
+ * from the tensor block by block, conv_gather.c) or, for 1x1 convolutions without stride
+ * or padding, the tensors themselves read through leading dimensions (no copy at all).
+ *
+ * The GEMMs, in the driver's column-major view C (m x n) = A (m x k) B (k x n), with
+ * g the group, Kg = K / groups, Cg = C / groups and a position = an output pixel (n, p, q):
+ *   forward NHWC    C = y^T (Kg x positions, ldc K), A = w (KRSC rows), B = im2col^T;
+ *   forward NCHW    per image C = y_n (PQ x Kg, ldc PQ), A = im2col, B = w^T (KCRS rows);
+ *   backward data   the same with dy for x and the filters transposed and flipped, once
+ *                   per stride phase (dx pixels with h % stride_h, w % stride_w fixed),
+ *                   each phase a dense stride-1 problem over the taps that reach it;
+ *   backward weights C = dw^T (RSCg x Kg, ldc RSCg), A = im2col^T (taps x positions),
+ *                   B = dy (positions x Kg).
+ * Each C element is summed over k in one fixed order whatever the thread count (threads
+ * split C, never k), so results do not depend on the threads.
+ *
+ * The code runs twice per call shape: once `sizing` (nothing touched; the workspace each
+ * GEMM and scratch buffer needs is added up), once for real, so that the size asked and
+ * the size used cannot drift apart.
+ */
+#include <string.h>
+
+#include "conv_driver.h"
+#include "conv_gather.h"
+#include "conv_internal.h"
+#include "../half.h"
+#include "../threading.h"
+
+#define ALIGN 64
+
+static size_t align_up(size_t x)
+{
+    return (x + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* ------------------------------------------------------------------ runner */
+
+/* The workspace: scratch buffers from the start, then the GEMM driver's space. */
+typedef struct runner {
+    const usine_conv_exec *exec;
+    int sizing;
+    char *base;         /* NULL when sizing */
+    size_t scratch;     /* bytes handed out so far */
+    size_t gemm_bytes;  /* the largest GEMM workspace seen (sizing) */
+    size_t gemm_offset; /* where the GEMM workspace starts (running) */
+} runner;
+
+/* A scratch buffer of `bytes` (NULL when sizing). */
+static void *scratch(runner *rn, size_t bytes)
+{
+    void *p = rn->sizing ? NULL : rn->base + rn->scratch;
+    rn->scratch += align_up(bytes);
+    return p;
+}
+
+/* One batch of GEMMs, or its workspace when sizing. */
+static void gemm(runner *rn, const usine_gemm_shape *shape, const usine_gemm_batch *batch,
+                 const usine_gemm_virtual *va, const usine_gemm_virtual *vb)
+{
+    const usine_gemm_plan *plan = &rn->exec->gemm;
+    if (shape->m == 0 || shape->n == 0 || batch->count == 0)
+        return;
+    if (rn->sizing) {
+        const size_t bytes = va || vb
+                                 ? usine_cpu_gemm_virtual_workspace_size(plan, shape, batch->count)
+                                 : usine_cpu_gemm_workspace_size(plan, shape, batch->count);
+        if (bytes > rn->gemm_bytes)
+            rn->gemm_bytes = bytes;
+        return;
+    }
+    char *ws = rn->base + rn->gemm_offset;
+    if (va || vb) {
+        const usine_gemm_virtuals v = {va, vb};
+        usine_cpu_gemm_run_virtual(plan, shape, batch, &v, ws);
+    } else {
+        usine_cpu_gemm_run(plan, shape, batch, ws);
+    }
+}
+
+static usine_gemm_shape gemm_shape(int64_t m, int64_t n, int64_t k, usine_dtype a_type,
+                                   usine_dtype b_type, usine_dtype c_type)
+{
+    usine_gemm_shape s;
+    memset(&s, 0, sizeof s);
+    s.m = m;
+    s.n = n;
+    s.k = k;
+    s.alpha = 1.0;
+    s.beta = 0.0;
+    s.a_type = a_type;
+    s.b_type = b_type;
+    s.c_type = c_type;
+    return s;
+}
+
+static usine_gemm_batch one_batch(int64_t count, const void *a, const void *b, void *c)
+{
+    usine_gemm_batch batch;
+    memset(&batch, 0, sizeof batch);
+    batch.count = count;
+    batch.base.a = a;
+    batch.base.b = b;
+    batch.base.c = c;
+    return batch;
+}
+
+/* Pointer to element `index` of a tensor of `type`. */
+static const void *at(const void *base, usine_dtype type, int64_t index)
+{
+    return base ? (const char *)base + index * (int64_t)usine_dtype_storage_size(type) : NULL;
+}
+
+static void *at_mut(void *base, usine_dtype type, int64_t index)
+{
+    return base ? (char *)base + index * (int64_t)usine_dtype_storage_size(type) : NULL;
+}
+
+/* The im2col^T packer of NHWC sources for this machine. */
+static usine_gemm_virtual_pack_fn *nhwc_packer(const runner *rn)
+{
+    return rn->exec->isa >= USINE_ISA_AVX512 ? usine_conv_avx512_pack_positions_by_taps
+                                             : usine_conv_pack_positions_by_taps;
+}
+
+/* ------------------------------------------------------------------ geometry */
+
+int usine_conv_is_pointwise(const usine_conv_problem *p)
+{
+    return p->r == 1 && p->s == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
+           p->pad_left == 0 && p->p == p->h && p->q == p->w;
+}
+
+/* The forward's im2col of x (all groups share it but c0). */
+static usine_conv_gather forward_gather(const usine_conv_problem *p, const void *x, int64_t g)
+{
+    const int64_t cg = p->c / p->groups;
+    usine_conv_gather gather = {x,    p->dtype,    p->layout,     p->n,         p->h,
+                                p->w, p->c,        g * cg,        cg,           p->p,
+                                p->q, p->stride_h, p->stride_w,   -p->pad_top,  -p->pad_left,
+                                p->r, p->s,        p->dilation_h, p->dilation_w};
+    return gather;
+}
+
+static usine_epilogue forward_epilogue(const usine_conv_problem *p, int64_t g, int per_row)
+{
+    usine_epilogue e;
+    memset(&e, 0, sizeof e);
+    e.bias = p->bias ? p->bias + g * (p->k / p->groups) : NULL;
+    e.bias_per_row = per_row;
+    e.activation = p->activation;
+    return e;
+}
+
+/* ------------------------------------------------------------------ forward */
+
+/* KRSC filters (K rows of `taps`) transposed to f32 wt[tap K + k]: the GEMM's A = w with
+ * its columns contiguous, which the driver packs with row copies (or reads in place)
+ * instead of a transpose per k block. Blocks of 16 x 64 keep both sides in L1. */
+typedef struct transpose_args {
+    const void *w;
+    usine_dtype type;
+    int64_t k, taps;
+    float *wt;
+    int avx512; /* f32 filters on an AVX-512 machine: register transposes */
+} transpose_args;
+
+#define TRANSPOSE_ROWS 16
+#define TRANSPOSE_COLS 64
+
+static void transpose_body(void *arg, int index, int count)
+{
+    const transpose_args *a = (const transpose_args *)arg;
+    if (a->avx512) { /* rows [k0, k1): blocks of 16 rows shared out */
+        const int64_t blocks = (a->k + 15) / 16, per = (blocks + count - 1) / count;
+        const int64_t k0 = index * per * 16 < a->k ? index * per * 16 : a->k;
+        const int64_t k1 = k0 + per * 16 < a->k ? k0 + per * 16 : a->k;
+        if (k1 > k0)
+            usine_conv_avx512_transpose_f32((const float *)a->w + k0 * a->taps, k1 - k0, a->taps,
+                                            a->wt + k0, a->k);
+        return;
+    }
+    const int64_t blocks = (a->taps + TRANSPOSE_COLS - 1) / TRANSPOSE_COLS;
+    for (int64_t b = index; b < blocks; b += count) {
+        const int64_t p0 = b * TRANSPOSE_COLS;
+        const int64_t p1 = p0 + TRANSPOSE_COLS < a->taps ? p0 + TRANSPOSE_COLS : a->taps;
+        for (int64_t k0 = 0; k0 < a->k; k0 += TRANSPOSE_ROWS) {
+            const int64_t k1 = k0 + TRANSPOSE_ROWS < a->k ? k0 + TRANSPOSE_ROWS : a->k;
+            for (int64_t k = k0; k < k1; k++)
+                for (int64_t pp = p0; pp < p1; pp++)
+                    a->wt[pp * a->k + k] =
+                        a->type == USINE_BF16
+                            ? usine_bf16_to_f32(((const uint16_t *)a->w)[k * a->taps + pp])
+                            : ((const float *)a->w)[k * a->taps + pp];
+        }
+    }
+}
+
+static float *transposed_filters(runner *rn, const usine_conv_problem *p, const void *w)
+{
+    const int64_t taps = p->r * p->s * (p->c / p->groups);
+    float *wt = (float *)scratch(rn, (size_t)(p->k * taps) * sizeof(float));
+    if (!rn->sizing) {
+        transpose_args a = {w,    p->dtype,
+                            p->k, taps,
+                            wt,   p->dtype == USINE_F32 && rn->exec->isa >= USINE_ISA_AVX512};
+        const int64_t blocks =
+            a.avx512 ? (p->k + 15) / 16 : (taps + TRANSPOSE_COLS - 1) / TRANSPOSE_COLS;
+        const int threads = rn->exec->gemm.max_threads;
+        usine_cpu_parallel(blocks < threads ? (int)blocks : threads, transpose_body, &a);
+    }
+    return wt;
+}
+
+static void forward_nhwc(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
+                         int pointwise)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
+    const int64_t taps = p->r * p->s * cg, positions = p->n * p->p * p->q;
+    /* A = the filters with their rows (k) along the panels: transposed once into the
+     * workspace when the driver packs them several times (several column blocks), else
+     * transposed straight into the panels (a copy of large filters costs as much as the
+     * product when there are few positions, e.g. 3x3 512 -> 512 on 7 x 7). */
+    const int direct_a = p->dtype == USINE_F32 && rn->exec->isa >= USINE_ISA_AVX512 &&
+                         positions <= rn->exec->gemm.blocking.nc;
+    const float *wt = direct_a ? NULL : transposed_filters(rn, p, t->w);
+    for (int64_t g = 0; g < p->groups; g++) {
+        usine_gemm_shape s =
+            gemm_shape(kg, positions, taps, USINE_F32, pointwise ? p->dtype : USINE_F32, p->dtype);
+        s.a_rs = 1; /* A(kk, tap) = wt[tap K + g Kg + kk] */
+        s.a_cs = p->k;
+        s.b_rs = 1; /* pointwise B(c, position) = x[position * C + g Cg + c] */
+        s.b_cs = p->c;
+        s.ldc = p->k;
+        const usine_epilogue e = forward_epilogue(p, g, 1);
+        if (e.bias || e.activation != USINE_ACT_NONE)
+            s.epilogue = &e;
+        const usine_gemm_batch batch =
+            one_batch(1, wt ? wt + g * kg : NULL, pointwise ? at(t->x, p->dtype, g * cg) : NULL,
+                      at_mut(t->y, p->dtype, g * kg));
+        const usine_conv_gather gather = forward_gather(p, t->x, g);
+        const usine_gemm_virtual vb = {nhwc_packer(rn), &gather};
+        const usine_conv_matrix filters = {t->w ? (const float *)t->w + g * kg * taps : NULL, taps};
+        const usine_gemm_virtual va = {usine_conv_avx512_pack_rows, &filters};
+        gemm(rn, &s, &batch, direct_a ? &va : NULL, pointwise ? NULL : &vb);
+    }
+}
+
+/* Forward NHWC with the filters as the GEMM's B operand: y is computed as positions x
+ * Kg column-major in the workspace (A = im2col, B(tap, kk) = w[(g Kg + kk) taps + tap]),
+ * then transposed into y. With few positions (deep layers on 7 x 7 or 14 x 14) the filters
+ * dominate the data: as A they would be transposed once per call (a copy as costly as a
+ * quarter of the product for 3x3 512 -> 512 on 7 x 7); as B the microkernel reads them in
+ * place (the driver's direct B, columns contiguous) when C is at most two tiles high, and
+ * only the small im2col and the small y pass through the workspace. */
+typedef struct unpack_args {
+    const float *tmp; /* Kg rows of `positions` floats */
+    int64_t kg, positions, ld;
+    float *y; /* y + g Kg: y[pos * ld + kk] */
+    int avx512;
+} unpack_args;
+
+#define UNPACK_ROWS 16
+
+static void unpack_body(void *arg, int index, int count)
+{
+    const unpack_args *a = (const unpack_args *)arg;
+    const int64_t blocks = (a->kg + UNPACK_ROWS - 1) / UNPACK_ROWS;
+    const int64_t per = (blocks + count - 1) / count;
+    const int64_t k0 = index * per * UNPACK_ROWS < a->kg ? index * per * UNPACK_ROWS : a->kg;
+    const int64_t k1 = k0 + per * UNPACK_ROWS < a->kg ? k0 + per * UNPACK_ROWS : a->kg;
+    if (k1 <= k0)
+        return;
+    if (a->avx512) {
+        usine_conv_avx512_transpose_f32(a->tmp + k0 * a->positions, k1 - k0, a->positions,
+                                        a->y + k0, a->ld);
+        return;
+    }
+    for (int64_t pos = 0; pos < a->positions; pos++)
+        for (int64_t kk = k0; kk < k1; kk++)
+            a->y[pos * a->ld + kk] = a->tmp[kk * a->positions + pos];
+}
+
+static void forward_nhwc_filters_b(runner *rn, const usine_conv_problem *p,
+                                   const usine_conv_tensors *t)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
+    const int64_t taps = p->r * p->s * cg, positions = p->n * p->p * p->q;
+    float *tmp = (float *)scratch(rn, (size_t)(positions * kg) * sizeof(float));
+    for (int64_t g = 0; g < p->groups; g++) {
+        usine_gemm_shape s = gemm_shape(positions, kg, taps, USINE_F32, USINE_F32, USINE_F32);
+        s.b_rs = 1; /* B(tap, kk) = w[(g Kg + kk) taps + tap] */
+        s.b_cs = taps;
+        s.ldc = positions;
+        const usine_epilogue e = forward_epilogue(p, g, 0);
+        if (e.bias || e.activation != USINE_ACT_NONE)
+            s.epilogue = &e;
+        const usine_gemm_batch batch = one_batch(1, NULL, at(t->w, p->dtype, g * kg * taps), tmp);
+        const usine_conv_gather gather = forward_gather(p, t->x, g);
+        const usine_gemm_virtual va = {nhwc_packer(rn), &gather};
+        gemm(rn, &s, &batch, &va, NULL);
+        if (rn->sizing)
+            continue;
+        unpack_args a = {tmp,
+                         kg,
+                         positions,
+                         p->k,
+                         (float *)at_mut(t->y, p->dtype, g * kg),
+                         rn->exec->isa >= USINE_ISA_AVX512};
+        const int64_t blocks = (kg + UNPACK_ROWS - 1) / UNPACK_ROWS;
+        const int threads = rn->exec->gemm.max_threads;
+        usine_cpu_parallel(blocks < threads ? (int)blocks : threads, unpack_body, &a);
+    }
+}
+
+static void forward_nchw(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
+                         int pointwise)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
+    const int64_t taps = cg * p->r * p->s, pq = p->p * p->q;
+    for (int64_t g = 0; g < p->groups; g++) {
+        usine_gemm_shape s =
+            gemm_shape(pq, kg, taps, pointwise ? p->dtype : USINE_F32, p->dtype, p->dtype);
+        s.a_rs = 1; /* pointwise A(pixel, c) = x_n[c * HW + pixel] */
+        s.a_cs = p->h * p->w;
+        s.b_rs = 1; /* B(tap, kk) = w[(g Kg + kk) * taps + tap] */
+        s.b_cs = taps;
+        s.ldc = pq;
+        const usine_epilogue e = forward_epilogue(p, g, 0);
+        if (e.bias || e.activation != USINE_ACT_NONE)
+            s.epilogue = &e;
+        usine_gemm_batch batch =
+            one_batch(p->n, pointwise ? at(t->x, p->dtype, g * cg * p->h * p->w) : NULL,
+                      at(t->w, p->dtype, g * kg * taps), at_mut(t->y, p->dtype, g * kg * pq));
+        batch.stride_a = pointwise ? p->c * p->h * p->w : 0;
+        batch.stride_c = p->k * pq;
+        const usine_conv_gather gather = forward_gather(p, t->x, g);
+        const usine_gemm_virtual va = {usine_conv_pack_positions_by_channels, &gather};
+        gemm(rn, &s, &batch, pointwise ? NULL : &va, NULL);
+    }
+}
+
+/* ------------------------------------------------------------------ backward data */
+
+/* The filter taps that reach the dx pixels of one phase along one axis: pixel
+ * i * stride + phase reads output i + base + t * step for taps r = first + t * every,
+ * t < count (every: stride / gcd(stride, dilation); the dy offsets then fall by
+ * every * dilation / stride per tap). */
+typedef struct phase_taps {
+    int64_t first, every, count, base, step;
+    int64_t pixels; /* dx pixels of the phase along the axis */
+} phase_taps;
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        const int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Taps r < filter with (phase + pad - r * dilation) a multiple of stride. */
+static phase_taps taps_of_phase(int64_t phase, int64_t size, int64_t filter, int64_t stride,
+                                int64_t pad, int64_t dilation)
+{
+    phase_taps pt = {0, stride / gcd64(stride, dilation), 0, 0, 0, 0};
+    pt.pixels = (size - phase + stride - 1) / stride;
+    pt.first = -1;
+    for (int64_t r = 0; r < filter && r < pt.every; r++)
+        if ((phase + pad - r * dilation) % stride == 0) {
+            pt.first = r;
+            break;
+        }
+    if (pt.first < 0)
+        return pt;
+    pt.count = (filter - pt.first + pt.every - 1) / pt.every;
+    pt.base = (phase + pad - pt.first * dilation) / stride;
+    pt.step = -(pt.every * dilation / stride);
+    return pt;
+}
+
+/* Fills the transposed, flipped filters of one group and phase, f32:
+ * NHWC Wt[((t * taps_w + u) * Kg + kk) * Cg + c], NCHW Wt[c * Kg Th Tw + (kk Th + t) Tw + u],
+ * both = w[g Kg + kk, c, first_h + t every_h, first_w + u every_w]. */
+static void phase_filters(const usine_conv_problem *p, const void *w, int64_t g,
+                          const phase_taps *th, const phase_taps *tw, float *wt)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
+    const int bf16 = p->dtype == USINE_BF16;
+    if (p->layout == USINE_CONV_NHWC) { /* runs of Cg channels on both sides */
+        for (int64_t t = 0; t < th->count; t++)
+            for (int64_t u = 0; u < tw->count; u++)
+                for (int64_t kk = 0; kk < kg; kk++) {
+                    const int64_t r = th->first + t * th->every, s = tw->first + u * tw->every;
+                    const int64_t from = (((g * kg + kk) * p->r + r) * p->s + s) * cg;
+                    float *to = wt + ((t * tw->count + u) * kg + kk) * cg;
+                    if (bf16)
+                        for (int64_t c = 0; c < cg; c++)
+                            to[c] = usine_bf16_to_f32(((const uint16_t *)w)[from + c]);
+                    else
+                        memcpy(to, (const float *)w + from, (size_t)cg * sizeof *to);
+                }
+        return;
+    }
+    float *to = wt; /* written in order: c, then kk, t, u */
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t kk = 0; kk < kg; kk++)
+            for (int64_t t = 0; t < th->count; t++)
+                for (int64_t u = 0; u < tw->count; u++) {
+                    const int64_t r = th->first + t * th->every, s = tw->first + u * tw->every;
+                    const int64_t from = (((g * kg + kk) * cg + c) * p->r + r) * p->s + s;
+                    *to++ = bf16 ? usine_bf16_to_f32(((const uint16_t *)w)[from])
+                                 : ((const float *)w)[from];
+                }
+}
+
+/* dy as the phase's im2col source: a stride-1 grid over the phase's dx pixels. */
+static usine_conv_gather phase_gather(const usine_conv_problem *p, const void *dy, int64_t g,
+                                      const phase_taps *th, const phase_taps *tw)
+{
+    const int64_t kg = p->k / p->groups;
+    usine_conv_gather gather = {dy,         p->dtype,  p->layout, p->n,     p->p,
+                                p->q,       p->k,      g * kg,    kg,       th->pixels,
+                                tw->pixels, 1,         1,         th->base, tw->base,
+                                th->count,  tw->count, th->step,  tw->step};
+    return gather;
+}
+
+/* Copies a phase's dx values from the dense temporary into dx (every stride-th pixel). */
+typedef struct scatter_args {
+    const usine_conv_problem *p;
+    const float *tmp;
+    void *dx;
+    int64_t g, ph, pw;
+    const phase_taps *th, *tw;
+} scatter_args;
+
+static void store(const usine_conv_problem *p, void *dx, int64_t index, float v)
+{
+    if (p->dtype == USINE_BF16)
+        ((uint16_t *)dx)[index] = usine_f32_to_bf16(v);
+    else
+        ((float *)dx)[index] = v;
+}
+
+static void scatter_body(void *arg, int index, int count)
+{
+    const scatter_args *a = (const scatter_args *)arg;
+    const usine_conv_problem *p = a->p;
+    const int64_t cg = p->c / p->groups, hp = a->th->pixels, wp = a->tw->pixels;
+    for (int64_t n = index; n < p->n; n += count)
+        for (int64_t i = 0; i < hp; i++)
+            for (int64_t j = 0; j < wp; j++) {
+                const int64_t h = a->ph + i * p->stride_h, w = a->pw + j * p->stride_w;
+                for (int64_t c = 0; c < cg; c++) {
+                    const int64_t ch = a->g * cg + c;
+                    if (p->layout == USINE_CONV_NHWC)
+                        store(p, a->dx, ((n * p->h + h) * p->w + w) * p->c + ch,
+                              a->tmp[((n * hp + i) * wp + j) * cg + c]);
+                    else
+                        store(p, a->dx, ((n * p->c + ch) * p->h + h) * p->w + w,
+                              a->tmp[((n * cg + c) * hp + i) * wp + j]);
+                }
+            }
+}
+
+/* The GEMM of one group and phase, into dx directly (stride 1) or into tmp. */
+static void phase_gemm(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
+                       int64_t g, const phase_taps *th, const phase_taps *tw, const float *wt,
+                       float *tmp)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
+    const int64_t taps = th->count * tw->count * kg, pixels = th->pixels * tw->pixels;
+    const int direct = p->stride_h == 1 && p->stride_w == 1;
+    const usine_dtype c_type = direct ? p->dtype : USINE_F32;
+    const usine_conv_gather gather = phase_gather(p, t->dy, g, th, tw);
+    if (p->layout == USINE_CONV_NHWC) {
+        usine_gemm_shape s = gemm_shape(cg, p->n * pixels, taps, USINE_F32, USINE_F32, c_type);
+        s.a_rs = 1; /* A(c, tap) = Wt[tap * Cg + c] */
+        s.a_cs = cg;
+        s.ldc = direct ? p->c : cg;
+        const usine_gemm_batch batch =
+            one_batch(1, wt, NULL, direct ? at_mut(t->dx, p->dtype, g * cg) : (void *)tmp);
+        const usine_gemm_virtual vb = {nhwc_packer(rn), &gather};
+        gemm(rn, &s, &batch, NULL, &vb);
+        return;
+    }
+    usine_gemm_shape s = gemm_shape(pixels, cg, taps, USINE_F32, USINE_F32, c_type);
+    s.b_rs = 1; /* B(tap, c) = Wt[c * taps + tap] */
+    s.b_cs = taps;
+    s.ldc = pixels;
+    usine_gemm_batch batch =
+        one_batch(p->n, NULL, wt, direct ? at_mut(t->dx, p->dtype, g * cg * pixels) : (void *)tmp);
+    batch.stride_c = direct ? p->c * pixels : cg * pixels;
+    const usine_gemm_virtual va = {usine_conv_pack_positions_by_channels, &gather};
+    gemm(rn, &s, &batch, &va, NULL);
+}
+
+static void backward_data_phases(runner *rn, const usine_conv_problem *p,
+                                 const usine_conv_tensors *t)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
+    const int direct = p->stride_h == 1 && p->stride_w == 1;
+    /* The transposed filters of one group and phase (at most all its taps), and for
+     * strides the dense dx of one phase. */
+    const int one_tap_as_is =
+        p->r == 1 && p->s == 1 && p->layout == USINE_CONV_NHWC && p->dtype == USINE_F32;
+    float *wt = one_tap_as_is
+                    ? NULL
+                    : (float *)scratch(rn, (size_t)(kg * cg * p->r * p->s) * sizeof(float));
+    const int64_t most =
+        ((p->h + p->stride_h - 1) / p->stride_h) * ((p->w + p->stride_w - 1) / p->stride_w);
+    float *tmp = direct ? NULL : (float *)scratch(rn, (size_t)(p->n * most * cg) * sizeof(float));
+    for (int64_t g = 0; g < p->groups; g++)
+        for (int64_t ph = 0; ph < p->stride_h && ph < p->h; ph++)
+            for (int64_t pw = 0; pw < p->stride_w && pw < p->w; pw++) {
+                const phase_taps th =
+                    taps_of_phase(ph, p->h, p->r, p->stride_h, p->pad_top, p->dilation_h);
+                const phase_taps tw =
+                    taps_of_phase(pw, p->w, p->s, p->stride_w, p->pad_left, p->dilation_w);
+                /* A 1x1 f32 NHWC filter is its own transposed copy: Wt[kk Cg + c]. */
+                const float *filters = wt;
+                if (one_tap_as_is)
+                    filters = (const float *)t->w + g * kg * cg;
+                else if (!rn->sizing)
+                    phase_filters(p, t->w, g, &th, &tw, wt);
+                phase_gemm(rn, p, t, g, &th, &tw, filters, tmp);
+                if (!direct && !rn->sizing) {
+                    scatter_args a = {p, tmp, t->dx, g, ph, pw, &th, &tw};
+                    usine_cpu_parallel(rn->exec->gemm.max_threads, scatter_body, &a);
+                }
+            }
+}
+
+/* Backward data, tap_split (stride 1, NHWC, f32): dx = sum over the taps (r, s) of
+ * dy shifted by the tap times W(r, s), one GEMM per tap accumulated into dx. A(c, kk) =
+ * w[((g Kg + kk) R + r) S + s) Cg + c] is read straight from the filters (columns R S Cg
+ * apart), so the transposed, flipped copy of backward_data_phases (a pass
+ * over all the filters, a third of the time for 3x3 512 -> 512 on 7 x 7) never happens;
+ * dx, small where the filters dominate, is read and written once per tap instead. */
+static void backward_data_tap_split(runner *rn, const usine_conv_problem *p,
+                                    const usine_conv_tensors *t)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups, rs = p->r * p->s;
+    for (int64_t g = 0; g < p->groups; g++)
+        for (int64_t r = 0; r < p->r; r++)
+            for (int64_t s = 0; s < p->s; s++) {
+                /* dx pixel (h, w) reads dy at (h + pad - r dilation, w + pad - s dilation). */
+                const usine_conv_gather gather = {t->dy,
+                                                  p->dtype,
+                                                  p->layout,
+                                                  p->n,
+                                                  p->p,
+                                                  p->q,
+                                                  p->k,
+                                                  g * kg,
+                                                  kg,
+                                                  p->h,
+                                                  p->w,
+                                                  1,
+                                                  1,
+                                                  p->pad_top - r * p->dilation_h,
+                                                  p->pad_left - s * p->dilation_w,
+                                                  1,
+                                                  1,
+                                                  0,
+                                                  0};
+                usine_gemm_shape sh =
+                    gemm_shape(cg, p->n * p->h * p->w, kg, USINE_F32, USINE_F32, USINE_F32);
+                sh.a_rs = 1;
+                sh.a_cs = rs * cg;
+                sh.ldc = p->c;
+                sh.beta = r == 0 && s == 0 ? 0.0 : 1.0;
+                const usine_gemm_batch batch =
+                    one_batch(1, at(t->w, p->dtype, (g * kg * rs + r * p->s + s) * cg), NULL,
+                              at_mut(t->dx, p->dtype, g * cg));
+                const usine_gemm_virtual vb = {nhwc_packer(rn), &gather};
+                gemm(rn, &sh, &batch, NULL, &vb);
+            }
+}
+
+/* 1x1, stride 1, no padding: dx = dy W per group, no copy. */
+static void backward_data_pointwise(runner *rn, const usine_conv_problem *p,
+                                    const usine_conv_tensors *t)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups, hw = p->h * p->w;
+    for (int64_t g = 0; g < p->groups; g++) {
+        if (p->layout == USINE_CONV_NHWC) {
+            usine_gemm_shape s = gemm_shape(cg, p->n * hw, kg, p->dtype, p->dtype, p->dtype);
+            s.a_rs = 1; /* A(c, kk) = w[(g Kg + kk) Cg + c] */
+            s.a_cs = cg;
+            s.b_rs = 1; /* B(kk, pixel) = dy[pixel K + g Kg + kk] */
+            s.b_cs = p->k;
+            s.ldc = p->c;
+            const usine_gemm_batch batch =
+                one_batch(1, at(t->w, p->dtype, g * kg * cg), at(t->dy, p->dtype, g * kg),
+                          at_mut(t->dx, p->dtype, g * cg));
+            gemm(rn, &s, &batch, NULL, NULL);
+            continue;
+        }
+        usine_gemm_shape s = gemm_shape(hw, cg, kg, p->dtype, p->dtype, p->dtype);
+        s.a_rs = 1; /* A(pixel, kk) = dy_n[(g Kg + kk) HW + pixel] */
+        s.a_cs = hw;
+        s.b_rs = cg; /* B(kk, c) = w[(g Kg + kk) Cg + c] */
+        s.b_cs = 1;
+        s.ldc = hw;
+        usine_gemm_batch batch =
+            one_batch(p->n, at(t->dy, p->dtype, g * kg * hw), at(t->w, p->dtype, g * kg * cg),
+                      at_mut(t->dx, p->dtype, g * cg * hw));
+        batch.stride_a = p->k * hw;
+        batch.stride_c = p->c * hw;
+        gemm(rn, &s, &batch, NULL, NULL);
+    }
+}
+
+/* ------------------------------------------------------------------ backward weights */
+
+static void backward_weights_gemm(runner *rn, const usine_conv_problem *p,
+                                  const usine_conv_tensors *t, int pointwise)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
+    const int64_t taps = p->r * p->s * cg, positions = p->n * p->p * p->q;
+    for (int64_t g = 0; g < p->groups; g++) {
+        const usine_conv_gather gx = forward_gather(p, t->x, g);
+        const usine_gemm_virtual va = {usine_conv_pack_taps_by_positions, &gx};
+        const int nhwc = p->layout == USINE_CONV_NHWC;
+        const int direct_a = pointwise && nhwc;
+        usine_gemm_shape s = gemm_shape(taps, kg, positions, direct_a ? p->dtype : USINE_F32,
+                                        nhwc ? p->dtype : USINE_F32, p->dtype);
+        s.a_rs = 1; /* pointwise NHWC A(c, position) = x[position C + g Cg + c] */
+        s.a_cs = p->c;
+        s.b_rs = p->k; /* NHWC B(position, kk) = dy[position K + g Kg + kk] */
+        s.b_cs = 1;
+        s.ldc = taps;
+        const usine_gemm_batch batch = one_batch(1, direct_a ? at(t->x, p->dtype, g * cg) : NULL,
+                                                 nhwc ? at(t->dy, p->dtype, g * kg) : NULL,
+                                                 at_mut(t->dw, p->dtype, g * kg * taps));
+        /* NCHW dy, positions x channels: a 1x1 "im2col" of dy, packed as B^T. */
+        usine_conv_gather gdy = {t->dy,  p->dtype, p->layout, p->n, p->p, p->q, p->k,
+                                 g * kg, kg,       p->p,      p->q, 1,    1,    0,
+                                 0,      1,        1,         1,    1};
+        const usine_gemm_virtual vb = {usine_conv_pack_taps_by_positions, &gdy};
+        gemm(rn, &s, &batch, direct_a ? NULL : &va, nhwc ? NULL : &vb);
+    }
+}
+
+/* dbias[k] = sum of dy over n, p, q, in that order (threads split the channels). */
+typedef struct bias_args {
+    const usine_conv_problem *p;
+    const void *dy;
+    float *dbias;
+} bias_args;
+
+static float dy_value(const usine_conv_problem *p, const void *dy, int64_t index)
+{
+    return p->dtype == USINE_BF16 ? usine_bf16_to_f32(((const uint16_t *)dy)[index])
+                                  : ((const float *)dy)[index];
+}
+
+static void bias_body(void *arg, int index, int count)
+{
+    const bias_args *a = (const bias_args *)arg;
+    const usine_conv_problem *p = a->p;
+    const int64_t pq = p->p * p->q;
+    const int64_t per = (p->k + count - 1) / count;
+    const int64_t k0 = index * per, k1 = k0 + per < p->k ? k0 + per : p->k;
+    for (int64_t k = k0; k < k1; k++)
+        a->dbias[k] = 0.0f;
+    for (int64_t n = 0; n < p->n; n++)
+        for (int64_t i = 0; i < pq; i++)
+            for (int64_t k = k0; k < k1; k++)
+                a->dbias[k] += dy_value(p, a->dy,
+                                        p->layout == USINE_CONV_NHWC ? (n * pq + i) * p->k + k
+                                                                     : (n * p->k + k) * pq + i);
+}
+
+void usine_conv_bias_gradient(const usine_conv_problem *p, const void *dy, float *dbias,
+                              int threads)
+{
+    bias_args a = {p, dy, dbias};
+    usine_cpu_parallel(threads < p->k ? threads : (int)p->k, bias_body, &a);
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+static void run_pass(runner *rn, usine_conv_algo algo, usine_conv_pass pass,
+                     const usine_conv_problem *p, const usine_conv_tensors *t)
+{
+    const int pointwise = algo == USINE_CONV_ALGO_GEMM1X1;
+    switch (pass) {
+    case USINE_CONV_FORWARD:
+        if (rn->exec->variant == USINE_CONV_VARIANT_FILTERS_B)
+            forward_nhwc_filters_b(rn, p, t);
+        else if (p->layout == USINE_CONV_NHWC)
+            forward_nhwc(rn, p, t, pointwise);
+        else
+            forward_nchw(rn, p, t, pointwise);
+        break;
+    case USINE_CONV_BACKWARD_DATA:
+        if (pointwise)
+            backward_data_pointwise(rn, p, t);
+        else if (rn->exec->variant == USINE_CONV_VARIANT_TAP_SPLIT)
+            backward_data_tap_split(rn, p, t);
+        else
+            backward_data_phases(rn, p, t);
+        break;
+    case USINE_CONV_BACKWARD_WEIGHTS:
+        backward_weights_gemm(rn, p, t, pointwise);
+        if (t && t->dbias && !rn->sizing)
+            usine_conv_bias_gradient(p, t->dy, t->dbias, rn->exec->gemm.max_threads);
+        break;
+    }
+}
+
+size_t usine_conv_gemm_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
+                                      const usine_conv_problem *p, const usine_conv_exec *exec)
+{
+    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    runner rn = {exec, 1, NULL, 0, 0, 0};
+    run_pass(&rn, algo, pass, p, &none);
+    return rn.scratch + align_up(rn.gemm_bytes);
+}
+
+void usine_conv_gemm_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
+                         const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace)
+{
+    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    runner sizing = {exec, 1, NULL, 0, 0, 0};
+    run_pass(&sizing, algo, pass, p, &none);
+    runner rn = {exec, 0, (char *)workspace, 0, 0, sizing.scratch};
+    run_pass(&rn, algo, pass, p, t);
+}

@@ -1,0 +1,66 @@
+/* Pieces shared by the CPU convolution files (not part of the conv driver's interface). */
+#ifndef USINE_KERNELS_CPU_CONV_INTERNAL_H
+#define USINE_KERNELS_CPU_CONV_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conv_driver.h"
+
+/* 1x1, stride 1, no padding: the GEMM operands are the tensors themselves. */
+int usine_conv_is_pointwise(const usine_conv_problem *p);
+
+/* dbias[k] = sum of dy over n, p, q (in that order, threads split the channels). */
+void usine_conv_bias_gradient(const usine_conv_problem *p, const void *dy, float *dbias,
+                              int threads);
+
+/* The GEMM-based algorithms (conv_gemm.c): gemm1x1 and implicit_gemm. */
+size_t usine_conv_gemm_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
+                                      const usine_conv_problem *p, const usine_conv_exec *exec);
+void usine_conv_gemm_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
+                         const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace);
+
+/* AVX-512 (avx512_conv_pack.c): dst[j ld_dst + i] = src[i cols + j] for a rows x cols f32
+ * matrix, and the NHWC f32 positions_by_taps packer for 8-wide panels (other cases go to
+ * usine_conv_pack_positions_by_taps). */
+void usine_conv_avx512_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst,
+                                     int64_t ld_dst);
+usine_gemm_virtual_pack_fn usine_conv_avx512_pack_positions_by_taps;
+
+/* A row-major f32 matrix (row i at data + i * ld), as the ctx of
+ * usine_conv_avx512_pack_rows: the A panels of X(i, p) = data[i ld + p], transposed in
+ * registers (the KRSC filters as the NHWC forward's A, without a transposed copy). */
+typedef struct usine_conv_matrix {
+    const float *data;
+    int64_t ld;
+} usine_conv_matrix;
+usine_gemm_virtual_pack_fn usine_conv_avx512_pack_rows;
+
+/* The depthwise kernels of one ISA (depthwise_impl.h); scratch sizes in floats are in
+ * the comments there, at most 3 * max(K, C) + Q + W. */
+typedef struct usine_conv_dw_kernels {
+    void (*forward_nhwc_row)(const usine_conv_problem *p, const void *x, const float *wt, void *y,
+                             int64_t n, int64_t oh, float *scratch);
+    void (*forward_nchw_plane)(const usine_conv_problem *p, const void *x, const void *w, void *y,
+                               int64_t n, int64_t k, float *scratch);
+    void (*backward_data_nhwc_row)(const usine_conv_problem *p, const void *dy, const float *wt,
+                                   void *dx, int64_t n, int64_t h, float *scratch);
+    void (*backward_data_nchw_plane)(const usine_conv_problem *p, const void *dy, const void *w,
+                                     void *dx, int64_t n, int64_t c, float *scratch);
+    void (*backward_weights_nhwc)(const usine_conv_problem *p, const void *x, const void *dy,
+                                  int64_t k0, int64_t k1, float *acc, float *scratch);
+    void (*backward_weights_nchw)(const usine_conv_problem *p, const void *x, const void *dy,
+                                  int64_t k, float *acc);
+} usine_conv_dw_kernels;
+
+extern const usine_conv_dw_kernels usine_conv_dw_generic_kernels, usine_conv_dw_avx2_kernels,
+    usine_conv_dw_avx512_kernels;
+
+/* The depthwise algorithm (conv_depthwise.c). */
+size_t usine_conv_depthwise_workspace_size(usine_conv_pass pass, const usine_conv_problem *p,
+                                           const usine_conv_exec *exec);
+void usine_conv_depthwise_run(usine_conv_pass pass, const usine_conv_problem *p,
+                              const usine_conv_exec *exec, const usine_conv_tensors *t,
+                              void *workspace);
+
+#endif

@@ -1,0 +1,70 @@
+/* The CUDA backend of a library built without nvcc: every call says so (see
+ * cuda_runtime.h), so that core/ needs no #ifdef. */
+#include <stdio.h>
+
+#include "cuda_runtime.h"
+
+#define NOT_BUILT "not built (no nvcc 12+ was found when this library was configured)"
+
+int usine_cuda_built(void)
+{
+    return 0;
+}
+
+const char *usine_cuda_build_info(void)
+{
+    return NOT_BUILT;
+}
+
+usine_status usine_cuda_open(int ordinal, usine_cuda_device_info *info, char *message,
+                             size_t message_size)
+{
+    (void)info;
+    snprintf(message, message_size, "cuda:%d: this build of usine has no CUDA backend: %s", ordinal,
+             NOT_BUILT);
+    return USINE_ERROR_NOT_SUPPORTED;
+}
+
+usine_status usine_cuda_device_count(int *count, char *message, size_t message_size)
+{
+    *count = 0;
+    snprintf(message, message_size, "the CUDA backend is %s", NOT_BUILT);
+    return USINE_ERROR_NOT_SUPPORTED;
+}
+
+usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_problem *problem,
+                             const char *force, const char **kernel_name, char *message,
+                             size_t message_size)
+{
+    (void)stream;
+    (void)problem;
+    (void)force;
+    if (kernel_name)
+        *kernel_name = "";
+    snprintf(message, message_size, "cuda:%d: the CUDA backend is %s", device, NOT_BUILT);
+    return USINE_ERROR_NOT_SUPPORTED;
+}
+
+const char *usine_cuda_gemm_kernel_name(const usine_cuda_gemm_problem *problem, const char *force)
+{
+    (void)problem;
+    (void)force;
+    return "";
+}
+
+int usine_cuda_kernel_count(void)
+{
+    return 0;
+}
+
+int usine_cuda_kernel_info(int i, const char **name, int *arch, int *threads, int *min_blocks,
+                           int *smem_bytes)
+{
+    (void)i;
+    (void)name;
+    (void)arch;
+    (void)threads;
+    (void)min_blocks;
+    (void)smem_bytes;
+    return 0;
+}

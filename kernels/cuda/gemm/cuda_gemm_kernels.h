@@ -1,0 +1,67 @@
+/*
+ * The contract between the CUDA GEMM kernels (*.cu, CUDA C++) and their C launcher
+ * (kernels/cuda/cuda_runtime.c): the argument block every GEMM kernel takes by value, and
+ * the descriptor each kernel file exports for the registry. Plain C, read by both.
+ */
+#ifndef USINE_KERNELS_CUDA_GEMM_KERNELS_H
+#define USINE_KERNELS_CUDA_GEMM_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * D(i, j) = act(alpha * sum_p A(i, p) B(p, j) + beta * D(i, j) + bias), D row-major,
+ * as usine_cuda_gemm_problem says (kernels/cuda/cuda_runtime.h). Strides in elements.
+ */
+typedef struct usine_cuda_gemm_args {
+    const void *a;
+    const void *b;
+    void *d;
+    const float *bias;
+    int64_t m, n, k; /* batch: gridDim.z, one item per block */
+    int64_t a_stride_m, a_stride_k, a_batch;
+    int64_t b_stride_k, b_stride_n, b_batch;
+    int64_t ldd, d_batch;
+    float alpha, beta;
+    int out_f32;      /* 1: D is f32; 0: D has the input type (bf16 or f16) */
+    int bias_per_row; /* bias indexed by i (else by j) */
+    int activation;   /* a usine_activation */
+} usine_cuda_gemm_args;
+
+/* Input element types of a kernel (usine_dtype values, repeated to keep usine.h out of
+ * the .cu files' C++). */
+#define USINE_CUDA_BF16 2
+#define USINE_CUDA_F16  3
+
+/*
+ * One kernel. a_k_contiguous: the kernel reads A through 16-byte copies along k (A's k
+ * stride is 1), else along m (A's m stride is 1); likewise b_k_contiguous for B (else
+ * along n). vector_loads == 0: element loads with any strides and any alignment (the two
+ * contiguity fields are then -1).
+ */
+typedef struct usine_cuda_gemm_kernel {
+    const char *name;
+    const void *function; /* the __global__ function, for cudaLaunchKernel */
+    int arch;             /* the oldest arch it runs on: 80 (mma.sync) or 90 (wgmma, sm_90a) */
+    int in_type;          /* USINE_CUDA_BF16 or USINE_CUDA_F16 */
+    int a_k_contiguous, b_k_contiguous;
+    int vector_loads;
+    int bm, bn, bk, stages;
+    int threads, min_blocks; /* __launch_bounds__ */
+    int smem_bytes;          /* dynamic shared memory per block */
+} usine_cuda_gemm_kernel;
+
+/* The tables the kernel files export (kernels/cuda/gemm/sm80_gemm_<tile>.cu). */
+extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_128x128x32_s4[8];
+extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_128x256x32_s3[8];
+extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_s4[8];
+extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_scalar[2];
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
