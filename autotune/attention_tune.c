@@ -96,13 +96,6 @@ void usine_select_attention(usine_selector *sel, const usine_attn_kernel *kernel
 
 /* ------------------------------------------------------------------ search */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* One head-major problem (BHSD, contiguous) and its tensors. */
 typedef struct attn_workload {
     usine_attn_problem p;
@@ -112,21 +105,6 @@ typedef struct attn_workload {
     float *lse;
     size_t workspace_bytes;
 } attn_workload;
-
-static void fill(void *x, usine_dtype dtype, int64_t count, unsigned seed)
-{
-    for (int64_t i = 0; i < count; i++) {
-        seed = seed * 1103515245u + 12345u;
-        const float v = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
-        if (dtype == USINE_BF16) { /* v has few significant bits: truncation is exact */
-            uint32_t bits;
-            memcpy(&bits, &v, sizeof bits);
-            ((uint16_t *)x)[i] = (uint16_t)(bits >> 16);
-        } else {
-            ((float *)x)[i] = v;
-        }
-    }
-}
 
 static void workload_free(attn_workload *w)
 {
@@ -158,11 +136,11 @@ static int workload_init(attn_workload *w, const usine_attn_kernel *kernel, int 
             return -1;
     if (!(w->lse = (float *)malloc((size_t)(heads * seq) * sizeof(float))))
         return -1;
-    fill(w->q, dtype, heads * seq * d, 1u);
-    fill(w->k, dtype, heads * seq * d, 2u);
-    fill(w->v, dtype, heads * seq * d, 3u);
+    usine_tune_fill(w->q, dtype, heads * seq * d, 1u);
+    usine_tune_fill(w->k, dtype, heads * seq * d, 2u);
+    usine_tune_fill(w->v, dtype, heads * seq * d, 3u);
     if (backward)
-        fill(w->d_o, dtype, heads * seq * d, 4u);
+        usine_tune_fill(w->d_o, dtype, heads * seq * d, 4u);
     p->q = w->q;
     p->k = w->k;
     p->v = w->v;
@@ -192,19 +170,13 @@ static double run_once(attn_workload *w, int block)
     if (w->backward) {
         usine_cpu_attn_forward(w->kernel, &w->p, 1, w->workspace);
         const usine_attn_grads g = {w->d_o, w->dq, w->dk, w->dv};
-        start = now_seconds();
+        start = usine_tune_now();
         usine_cpu_attn_backward(w->kernel, &w->p, &g, 1, w->workspace);
     } else {
-        start = now_seconds();
+        start = usine_tune_now();
         usine_cpu_attn_forward(w->kernel, &w->p, 1, w->workspace);
     }
-    return now_seconds() - start;
-}
-
-static int compare_doubles(const void *x, const void *y)
-{
-    const double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
+    return usine_tune_now() - start;
 }
 
 /* GFLOP/s of the median of `reps` runs (4 N^2 d per head forward, 2.5 times that backward). */
@@ -216,11 +188,11 @@ static double measure(attn_workload *w, int block, int reps)
     for (int r = 0; r < reps; r++)
         if ((times[r] = run_once(w, block)) < 0)
             return 0;
-    qsort(times, (size_t)reps, sizeof times[0], compare_doubles);
+    const double median = usine_tune_median(times, reps);
     const usine_attn_problem *p = &w->p;
     const double flops = 4.0 * (double)p->heads_q * (double)p->seq_q * (double)p->seq_k *
                          (double)p->head_dim * (w->backward ? 2.5 : 1.0);
-    return times[reps / 2] > 0 ? flops / times[reps / 2] * 1e-9 : 0;
+    return median > 0 ? flops / median * 1e-9 : 0;
 }
 
 int usine_tune_attention(const usine_attn_kernel *kernel, int backward, usine_dtype dtype,
@@ -236,10 +208,10 @@ int usine_tune_attention(const usine_attn_kernel *kernel, int backward, usine_dt
     const int blocks[] = {USINE_ATTN_BLOCK_DEFAULT, 32, 128, 16, 256};
     const int count = (int)(sizeof blocks / sizeof blocks[0]);
     double gflops[sizeof blocks / sizeof blocks[0]] = {0};
-    const double deadline = now_seconds() + opt->budget_seconds;
+    const double deadline = usine_tune_now() + opt->budget_seconds;
     run_once(&w, USINE_ATTN_BLOCK_DEFAULT); /* warm-up */
     int best = 0;
-    for (int i = 0; i < count && (i == 0 || now_seconds() < deadline); i++) {
+    for (int i = 0; i < count && (i == 0 || usine_tune_now() < deadline); i++) {
         gflops[i] = measure(&w, blocks[i], 3);
         out->measured++;
         if (gflops[i] > gflops[best])
@@ -254,10 +226,8 @@ int usine_tune_attention(const usine_attn_kernel *kernel, int backward, usine_dt
             a[r] = measure(&w, blocks[0], 1);
             b[r] = measure(&w, blocks[best], 1);
         }
-        qsort(a, (size_t)rounds, sizeof a[0], compare_doubles);
-        qsort(b, (size_t)rounds, sizeof b[0], compare_doubles);
-        gflops[0] = a[rounds / 2];
-        gflops[best] = b[rounds / 2];
+        gflops[0] = usine_tune_median(a, rounds);
+        gflops[best] = usine_tune_median(b, rounds);
     }
     out->improved = best != 0 && gflops[best] >= gflops[0] * (1.0 + opt->min_gain);
     const int chosen = out->improved ? best : 0;

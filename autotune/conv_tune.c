@@ -117,6 +117,18 @@ static int filters_in_place_wins(const usine_selector *sel, usine_conv_pass pass
     return positions <= 2 * mr || taps >= (pointwise ? 8 : 4) * positions;
 }
 
+/* Where x is better read in place (the direct variant) than packed into im2col panels:
+ * output rows a whole number of microkernel tiles wide (a partial group of positions costs
+ * a whole tile, and the im2col GEMM runs positions across rows), at least four tiles, and
+ * filter rows of at least 128 floats (each tile's sums are stored once per filter row).
+ * Measured on Zen 4, one thread: 3x3 64 -> 64 on 56 x 56 7% faster; 3x3 128 -> 128 on
+ * 28 x 28 10% slower (28 = 3 x 8 + 4); the 7x7 first layer (rows of 21 floats) 3% slower. */
+static int direct_wins(const usine_selector *sel, const usine_conv_problem *p)
+{
+    const usine_gemm_kernel *kernel = sel->model[usine_select_dtype_index(USINE_F32)];
+    return kernel && p->q % kernel->nr == 0 && p->q >= 4 * kernel->nr && p->s * p->c >= 128;
+}
+
 usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_conv_pass pass,
                                             const usine_conv_problem *p)
 {
@@ -130,6 +142,9 @@ usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_con
     if (usine_cpu_conv_variant_serves(c.algo, in_place, pass, p) &&
         filters_in_place_wins(sel, pass, p, pointwise))
         c.variant = in_place;
+    else if (usine_cpu_conv_variant_serves(c.algo, USINE_CONV_VARIANT_DIRECT, pass, p) &&
+             direct_wins(sel, p))
+        c.variant = USINE_CONV_VARIANT_DIRECT;
     return c;
 }
 
@@ -297,13 +312,6 @@ usine_conv_problem usine_conv_problem_make(usine_dtype dtype, usine_conv_layout 
 
 /* ------------------------------------------------------------------ search */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* One problem's tensors (every pass's, f32 or bf16 alike in bytes as allocated). */
 typedef struct conv_workload {
     usine_selector *sel;
@@ -314,14 +322,6 @@ typedef struct conv_workload {
     float *dbias;
     size_t workspace_bytes;
 } conv_workload;
-
-static void fill(float *x, int64_t count, unsigned seed)
-{
-    for (int64_t i = 0; i < count; i++) {
-        seed = seed * 1103515245u + 12345u;
-        x[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
-    }
-}
 
 static void workload_free(conv_workload *wl)
 {
@@ -348,9 +348,9 @@ static int workload_init(conv_workload *wl, usine_selector *sel, usine_cpu_isa i
         !(wl->y = malloc((size_t)ny * sizeof(float))) ||
         !(wl->dbias = malloc((size_t)p->k * sizeof(float))))
         return -1;
-    fill((float *)wl->x, nx, 1u);
-    fill((float *)wl->w, nw, 2u);
-    fill((float *)wl->y, ny, 3u);
+    usine_tune_fill(wl->x, USINE_F32, nx, 1u);
+    usine_tune_fill(wl->w, USINE_F32, nw, 2u);
+    usine_tune_fill(wl->y, USINE_F32, ny, 3u);
     return 0;
 }
 
@@ -376,15 +376,9 @@ static double run_once(conv_workload *wl, usine_conv_config config)
         use = (usine_conv_tensors){NULL, wl->w, wl->y, NULL, wl->x, NULL, NULL};
     else
         use = (usine_conv_tensors){wl->x, NULL, wl->y, NULL, NULL, wl->w, NULL};
-    const double start = now_seconds();
+    const double start = usine_tune_now();
     usine_cpu_conv_run(config.algo, wl->pass, &wl->p, &exec, &use, wl->workspace);
-    return now_seconds() - start;
-}
-
-static int compare_doubles(const void *x, const void *y)
-{
-    const double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
+    return usine_tune_now() - start;
 }
 
 static double flops_of(const usine_conv_problem *p)
@@ -402,8 +396,8 @@ static double measure(conv_workload *wl, usine_conv_config config, int reps)
     for (int r = 0; r < reps; r++)
         if ((times[r] = run_once(wl, config)) < 0)
             return 0;
-    qsort(times, (size_t)reps, sizeof times[0], compare_doubles);
-    return times[reps / 2] > 0 ? flops_of(&wl->p) / times[reps / 2] * 1e-9 : 0;
+    const double median = usine_tune_median(times, reps);
+    return median > 0 ? flops_of(&wl->p) / median * 1e-9 : 0;
 }
 
 /* Median GFLOP/s of the default and of the challenger, measured alternately. */
@@ -416,10 +410,8 @@ static void confirm(conv_workload *wl, usine_conv_config base, usine_conv_config
         a[r] = measure(wl, base, 1);
         b[r] = measure(wl, challenger, 1);
     }
-    qsort(a, (size_t)rounds, sizeof a[0], compare_doubles);
-    qsort(b, (size_t)rounds, sizeof b[0], compare_doubles);
-    *base_gflops = a[rounds / 2];
-    *challenger_gflops = b[rounds / 2];
+    *base_gflops = usine_tune_median(a, rounds);
+    *challenger_gflops = usine_tune_median(b, rounds);
 }
 
 static void fill_entry(usine_conv_pass pass, const usine_conv_problem *p, usine_conv_config config,
@@ -459,10 +451,10 @@ int usine_tune_conv(usine_selector *sel, usine_cpu_isa isa, usine_conv_pass pass
                 algos[count++] = c;
         }
     double gflops[USINE_CONV_VARIANT_COUNT * USINE_CONV_ALGO_COUNT] = {0};
-    const double deadline = now_seconds() + opt->budget_seconds;
+    const double deadline = usine_tune_now() + opt->budget_seconds;
     run_once(&wl, algos[0]); /* warm-up */
     int best = 0;
-    for (int i = 0; i < count && (i == 0 || now_seconds() < deadline); i++) {
+    for (int i = 0; i < count && (i == 0 || usine_tune_now() < deadline); i++) {
         if (i > 0)
             run_once(&wl, algos[i]); /* its own warm-up: workspace, caches */
         gflops[i] = measure(&wl, algos[i], 3);

@@ -4,17 +4,17 @@
  * Rules, in order (as for GEMM and attention): forced (USINE_CONV_ALGO, read once by
  * core/env.c, when it names an algorithm that serves the pass and shape) -> exact tuned
  * entry -> nearest tuned entry (same op and key tag, shape classes within two doublings)
- * -> rule-based default (usine_conv_default_algo).
+ * -> rule-based default (usine_conv_default_config).
  *
  * Entries: op conv_fwd, conv_bwd_data or conv_bwd_weights; dtypes a tag of the dtype,
  * layout, filter and stride ("f32.nhwc.3x3s1", "g" appended for grouped convolutions), so
  * that only shapes the same algorithms serve share a class; m, n, k the classes of the
  * output positions (batch x P x Q), Kg and the taps (R S Cg); kernel the algorithm's full
  * name (usine_conv2d_algorithm_name's) and params "algo=<algorithm>" plus its variant as
- * ",variant=filters_b" or ",variant=tap_split" (conv_driver.h). Always t1: the algorithm
- * fixes the order of the sums, and keying it by thread count would make results depend on the
- * thread count, which convolutions promise they never do (the GEMM kernel inside is chosen for one
- * thread for the same reason).
+ * ",variant=<variant>" (filters_b, tap_split, direct, winograd: conv_driver.h). Always t1:
+ * the algorithm fixes the order of the sums, and keying it by thread count would make
+ * results depend on the thread count, which convolutions promise they never do (the GEMM
+ * kernel inside is chosen for one thread for the same reason).
  */
 #ifndef USINE_AUTOTUNE_CONV_TUNE_H
 #define USINE_AUTOTUNE_CONV_TUNE_H
@@ -58,7 +58,11 @@ int usine_conv_config_serves(usine_conv_config config, usine_conv_pass pass,
  * without stride or padding, implicit_gemm for the rest; in the variant that reads the
  * filters in place (filters_b forward, tap_split backward data; NHWC f32) where the output
  * positions (dx pixels) fit two GEMM tiles or the taps (R S Cg, R S Kg) outnumber them four
- * times (eight for 1x1 convolutions). */
+ * times (eight for 1x1 convolutions); else, forward, x read in place (direct) where output
+ * rows are a whole number of microkernel tiles wide, at least four, and filter rows hold at
+ * least 128 floats. Never the winograd variant: its error bound is not the GEMM-like one
+ * usine.h promises by default; only a tuning entry (the tuner measures it with the rest)
+ * or USINE_CONV_ALGO selects it. */
 usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_conv_pass pass,
                                             const usine_conv_problem *p);
 

@@ -46,7 +46,7 @@ usine_tune_options usine_tune_default_options(double budget_seconds)
     return o;
 }
 
-static double now_seconds(void)
+double usine_tune_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -55,7 +55,7 @@ static double now_seconds(void)
 
 /* ------------------------------------------------------------------ workload */
 
-static void fill(void *x, usine_dtype dtype, int64_t count, unsigned seed)
+void usine_tune_fill(void *x, usine_dtype dtype, int64_t count, unsigned seed)
 {
     for (int64_t i = 0; i < count; i++) {
         seed = seed * 1103515245u + 12345u;
@@ -104,8 +104,8 @@ static int workload_init(workload *w, usine_dtype dtype, int64_t m, int64_t n, i
     w->c = malloc((size_t)(m * n) * c_es);
     if (!w->a || !w->b || !w->c)
         return -1;
-    fill(w->a, dtype, m * k, 1u);
-    fill(w->b, dtype, k * n, 2u);
+    usine_tune_fill(w->a, dtype, m * k, 1u);
+    usine_tune_fill(w->b, dtype, k * n, 2u);
     return 0;
 }
 
@@ -146,15 +146,21 @@ static double run_once(workload *w, const usine_gemm_choice *choice)
         if (!w->workspace)
             return -1;
     }
-    const double start = now_seconds();
+    const double start = usine_tune_now();
     usine_cpu_gemm_run(&plan, &shape, &batch, w->workspace);
-    return now_seconds() - start;
+    return usine_tune_now() - start;
 }
 
 static int compare_doubles(const void *x, const void *y)
 {
     const double a = *(const double *)x, b = *(const double *)y;
     return (a > b) - (a < b);
+}
+
+double usine_tune_median(double *values, int n)
+{
+    qsort(values, (size_t)n, sizeof values[0], compare_doubles);
+    return values[n / 2];
 }
 
 /* Median GFLOP/s after a warm-up; the repetitions adapt to the run time (more for short
@@ -175,8 +181,7 @@ static double measure(workload *w, const usine_gemm_choice *choice, int reps_wan
     usine_counters_end(&run, counters);
     for (int r = 1; r < reps; r++)
         times[r] = run_once(w, choice);
-    qsort(times, (size_t)reps, sizeof times[0], compare_doubles);
-    const double median = times[reps / 2];
+    const double median = usine_tune_median(times, reps);
     return median > 0 ? 2.0 * (double)w->m * (double)w->n * (double)w->k / median * 1e-9 : 0;
 }
 
@@ -329,10 +334,8 @@ static void confirm(workload *w, candidate *model, candidate *best, int rounds)
         a[r] = measure(w, &model->choice, 1, scratch);
         b[r] = measure(w, &best->choice, 1, scratch);
     }
-    qsort(a, (size_t)rounds, sizeof a[0], compare_doubles);
-    qsort(b, (size_t)rounds, sizeof b[0], compare_doubles);
-    model->gflops = a[rounds / 2];
-    best->gflops = b[rounds / 2];
+    model->gflops = usine_tune_median(a, rounds);
+    best->gflops = usine_tune_median(b, rounds);
 }
 
 static void fill_entry(usine_tune_entry *e, usine_dtype dtype, const workload *w,
@@ -364,10 +367,10 @@ int usine_tune_gemm(const usine_selector *sel, usine_dtype dtype, int64_t m, int
     }
     memset(out, 0, sizeof *out);
     enumerate(sel, dtype, &w, list);
-    const double deadline = now_seconds() + opt->budget_seconds;
+    const double deadline = usine_tune_now() + opt->budget_seconds;
     int best = 0;
     const usine_gemm_kernel *skip = NULL;
-    for (int i = 0; i < list->count && (i == 0 || now_seconds() < deadline); i++) {
+    for (int i = 0; i < list->count && (i == 0 || usine_tune_now() < deadline); i++) {
         candidate *c = &list->items[i];
         if (c->choice.kernel == skip) {
             list->pruned++;

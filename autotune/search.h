@@ -55,4 +55,11 @@ double usine_tune_workload_measure(usine_tune_workload *w, const usine_gemm_choi
                                    int reps);
 void usine_tune_workload_free(usine_tune_workload *w);
 
+/* Shared by the tuners: a monotonic clock in seconds; the median of n values (sorted in
+ * place); deterministic pseudo-random values in [-1, 1) with few significant bits (exact in
+ * bf16) for f32, f64 and bf16, any byte for u8. */
+double usine_tune_now(void);
+double usine_tune_median(double *values, int n);
+void usine_tune_fill(void *x, usine_dtype dtype, int64_t count, unsigned seed);
+
 #endif

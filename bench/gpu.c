@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../kernels/cuda/cuda_runtime.h"
+
 /* The driver API entry points used (cuda.h, hip_runtime_api.h): plain ints stand for the
  * handle and result types, which are int-sized enums and ints. */
 typedef int cu_init_fn(unsigned);
@@ -14,7 +16,9 @@ typedef int hip_count_fn(int *);
 typedef int hip_name_fn(char *, int, int);
 
 #define NOT_TIMED                                                                                  \
-    "usine has no GPU kernels yet (CUDA and HIP backends are planned): GPU peers are not timed"
+    "usine has no HIP kernels yet (a HIP backend is planned): ROCm peers are not timed"
+#define CUDA_TIMED     "usine's CUDA kernels are timed below against cuBLAS (USINE_BENCH_GPU=0: not)"
+#define CUDA_NOT_BUILT "this usine was built without its CUDA backend: GPU peers are not timed"
 
 /* Which of the peer libraries load; their names go into p->peers. */
 static void find_peers(usine_bench_gpu_platform *p, const char *const *files,
@@ -49,14 +53,14 @@ static void probe_cuda(usine_bench_gpu_platform *p)
     p->present = 1;
     if (get && name && get(&dev, 0) == 0)
         name(p->name, sizeof p->name, dev);
-    static const char *const files[] = {"libcublas.so",    "libcublasLt.so",    "libcudnn.so",
+    static const char *const files[] = {"libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9",
                                         "libcublas.so.12", "libcublasLt.so.12", "libcudnn.so.9"};
     static const char *const names[] = {"cuBLAS", "cuBLASLt", "cuDNN",
                                         "cuBLAS", "cuBLASLt", "cuDNN"};
     find_peers(p, files, names, 3);
     if (!p->peers[0])
         find_peers(p, files + 3, names + 3, 3);
-    snprintf(p->why, sizeof p->why, "%s", NOT_TIMED);
+    snprintf(p->why, sizeof p->why, "%s", usine_cuda_built() ? CUDA_TIMED : CUDA_NOT_BUILT);
 }
 
 static void probe_rocm(usine_bench_gpu_platform *p)

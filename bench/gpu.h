@@ -1,8 +1,9 @@
 /*
  * GPUs and their vendor libraries, found with dlopen (never linked): the CUDA driver
  * (cuBLAS, cuBLASLt, cuDNN are the NVIDIA peers) and HIP (rocBLAS, MIOpen for AMD).
- * usine has no GPU kernels yet, so the run names what it found and why GPU peers are
- * not timed; the probe loads driver libraries, so it runs in a child process.
+ * The run names what it found; with a CUDA device and usine's CUDA backend, cuda_bench.h
+ * times usine's CUDA kernels against cuBLAS; HIP peers are not timed (no HIP kernels yet).
+ * The probe loads driver libraries, so it runs in a child process.
  */
 #ifndef USINE_BENCH_GPU_H
 #define USINE_BENCH_GPU_H

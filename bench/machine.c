@@ -95,6 +95,10 @@ static void read_context(usine_bench_machine *m)
     m->default_threads = ctx->num_threads;
     m->gemm[0] = ctx->gemm[0];
     m->gemm[1] = ctx->gemm[1];
+    usine_select_gemm(&ctx->selector, USINE_BF16, 2048, 2048, 2048, ctx->num_threads,
+                      &m->gemm_lowp[0]);
+    usine_select_gemm(&ctx->selector, USINE_U8, 2048, 2048, 2048, ctx->num_threads,
+                      &m->gemm_lowp[1]);
     const usine_dtype attn_dtypes[2] = {USINE_F32, USINE_BF16};
     for (int d = 0; d < 2; d++) {
         const usine_attn_kernel *k = usine_cpu_attn_kernel(ctx->isa, attn_dtypes[d]);

@@ -25,7 +25,8 @@ typedef struct usine_bench_machine {
     char context_error[256];
     usine_cpu_isa isa_active;
     int default_threads;
-    usine_gemm_choice gemm[2]; /* f32, f64 */
+    usine_gemm_choice gemm[2];      /* f32, f64 */
+    usine_gemm_choice gemm_lowp[2]; /* bf16, int8 (u8 x s8), at 2048^3 */
     /* Attention forward, f32 and bf16, at seq 4096 and head_dim 128: kernel and block. */
     const char *attn_kernel[2];
     usine_attn_choice attn[2];

@@ -10,6 +10,7 @@
 #include "attention.h"
 #include "child.h"
 #include "conv.h"
+#include "cuda_bench.h"
 #include "jobs.h"
 #include "progress.h"
 #include "report.h"
@@ -694,6 +695,9 @@ int usine_bench_run_execute(usine_bench_run *run)
     if (run->table)
         usine_bench_report_header(run, run->table);
     int problems = run_cases(run);
+    /* usine's CUDA kernels against cuBLAS, when there is a CUDA device (cuda_bench.h) */
+    if (run->table)
+        problems += usine_bench_cuda_run(run->table, &run->gpu, 0.3);
     run->wall_s = usine_bench_now() - start;
     if (run->table) {
         usine_bench_report_summary(run, run->table);

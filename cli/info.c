@@ -225,13 +225,16 @@ static void print_choices(const usine_bench_machine *m)
            threads_source(m, buf, sizeof buf), m->openmp ? "built in" : "not built in: one thread");
     print_counters();
     print_databases();
-    printf("GEMM:       kernel and blocking of a default context\n");
-    for (int d = 0; d < 2; d++) {
-        const usine_gemm_kernel *k = m->gemm[d].kernel;
-        printf("  %-10s%-30s %2dx%-3d %-7s MC %lld, KC %lld, NC %lld (rule: %s)\n",
-               d ? "f64" : "f32", k->name, k->mr, k->nr, usine_cpu_isa_name(k->isa),
-               (long long)m->gemm[d].blocking.mc, (long long)m->gemm[d].blocking.kc,
-               (long long)m->gemm[d].blocking.nc, m->gemm[d].rule);
+    printf("GEMM:       kernel and blocking of a default context (bf16, int8: at 2048^3)\n");
+    const usine_gemm_choice *choices[4] = {&m->gemm[0], &m->gemm[1], &m->gemm_lowp[0],
+                                           &m->gemm_lowp[1]};
+    const char *const names[4] = {"f32", "f64", "bf16", "int8"};
+    for (int d = 0; d < 4; d++) {
+        const usine_gemm_choice *c = choices[d];
+        printf("  %-10s%-34s %2dx%-3d %-10s MC %lld, KC %lld, NC %lld (rule: %s)\n", names[d],
+               c->kernel->name, c->kernel->mr, c->kernel->nr, usine_cpu_isa_name(c->kernel->isa),
+               (long long)c->blocking.mc, (long long)c->blocking.kc, (long long)c->blocking.nc,
+               c->rule);
     }
     printf("Attention:  forward kernel and block (keys per block) at seq 4096, head_dim 128\n");
     for (int d = 0; d < 2; d++)
@@ -251,7 +254,8 @@ static const char *runs_here(const usine_bench_machine *m, const usine_gemm_kern
 
 static int chosen(const usine_bench_machine *m, const usine_gemm_kernel *k)
 {
-    return m->context_ok && (m->gemm[0].kernel == k || m->gemm[1].kernel == k);
+    return m->context_ok && (m->gemm[0].kernel == k || m->gemm[1].kernel == k ||
+                             m->gemm_lowp[0].kernel == k || m->gemm_lowp[1].kernel == k);
 }
 
 /* What a kernel multiplies: its input type for bf16 and int8 kernels (whose C is f32 or
@@ -268,7 +272,7 @@ static void print_registry(const usine_bench_machine *m)
 {
     printf("Kernels:    registered, in order of preference (runs here?)\n");
     for (const usine_gemm_kernel *const *k = usine_gemm_registry; *k; k++)
-        printf("  %-30s %-4s %2dx%-3d %-7s %s%s\n", (*k)->name, kernel_dtype(*k), (*k)->mr,
+        printf("  %-34s %-4s %2dx%-3d %-10s %s%s\n", (*k)->name, kernel_dtype(*k), (*k)->mr,
                (*k)->nr, usine_cpu_isa_name((*k)->isa), runs_here(m, *k),
                chosen(m, *k) ? ", chosen" : "");
 }

@@ -1,4 +1,5 @@
-/* The attention entry points: argument checks, then the CPU driver. */
+/* The attention entry points: argument checks, then the CPU driver, or on a CUDA context the
+ * CUDA kernels (kernels/cuda/cuda_runtime.h). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,12 +29,19 @@ usine_status usine_attention_desc_init(usine_attention_desc *desc)
 
 /* ------------------------------------------------------------------ checks */
 
-static usine_status check_scalars(const char *fn, const usine_attention_desc *d)
+/* cuda: the call runs on a CUDA context, which also takes f16 (and says itself what else it
+ * does not take). */
+static usine_status check_scalars(const char *fn, const usine_attention_desc *d, int cuda)
 {
     if ((unsigned)d->dtype > USINE_S32)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "dtype = %d is not a usine_dtype",
                           (int)d->dtype);
-    if (d->dtype != USINE_F32 && d->dtype != USINE_BF16)
+    if (cuda && d->dtype != USINE_BF16 && d->dtype != USINE_F16)
+        return usine_fail(USINE_ERROR_NOT_SUPPORTED, fn,
+                          "dtype %d on a CUDA context: the CUDA attention takes USINE_BF16 or "
+                          "USINE_F16 (f32 on CUDA is not implemented; use a CPU context)",
+                          (int)d->dtype);
+    if (!cuda && d->dtype != USINE_F32 && d->dtype != USINE_BF16)
         return usine_fail(USINE_ERROR_NOT_SUPPORTED, fn,
                           "dtype %d: attention takes USINE_F32 or USINE_BF16", (int)d->dtype);
     const int64_t sizes[6] = {d->batch, d->heads_q, d->heads_kv, d->seq_q, d->seq_k, d->head_dim};
@@ -148,23 +156,6 @@ static int distinct_elements(const int64_t n[3], const int64_t s[3], int64_t d)
     return 1;
 }
 
-static usine_status check_pointer(const char *fn, const char *name, const void *p, int64_t bytes)
-{
-    if (!p)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s is NULL", name);
-    if (UINTPTR_MAX - (uintptr_t)p < (uintptr_t)bytes)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
-                          "%s + its span (%" PRId64 " bytes) wraps around the address space", name,
-                          bytes);
-    return USINE_SUCCESS;
-}
-
-static int overlaps(const void *p, int64_t pb, const void *q, int64_t qb)
-{
-    const uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
-    return pb > 0 && qb > 0 && a < b + (uintptr_t)qb && b < a + (uintptr_t)pb;
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -236,7 +227,9 @@ static usine_status check_desc(const char *fn, usine_context *ctx, const usine_a
 {
     if (!ctx)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "context is NULL");
-    usine_status st = usine_context_require_cpu(ctx, fn); /* CPU kernels only (yet) */
+    /* CPU kernels, and CUDA kernels for what kernels/cuda has (cuda_forward below) */
+    const int cuda = ctx->device == USINE_DEVICE_CUDA;
+    usine_status st = cuda ? USINE_SUCCESS : usine_context_require_cpu(ctx, fn);
     if (st)
         return st;
     if (!d)
@@ -245,7 +238,7 @@ static usine_status check_desc(const char *fn, usine_context *ctx, const usine_a
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                           "desc->struct_size = %zu: call usine_attention_desc_init first",
                           d->struct_size);
-    if ((st = check_scalars(fn, d)))
+    if ((st = check_scalars(fn, d, cuda)))
         return st;
     *nb = d->batch;
     *pq = d->seq_q;
@@ -255,12 +248,179 @@ static usine_status check_desc(const char *fn, usine_context *ctx, const usine_a
                           "%s is NULL but %s is not: variable lengths need both",
                           d->cu_seqlens_q ? "cu_seqlens_k" : "cu_seqlens_q",
                           d->cu_seqlens_q ? "cu_seqlens_q" : "cu_seqlens_k");
-    if (d->cu_seqlens_q && d->batch > 0) {
+    /* On a CUDA context cu_seqlens are device memory: not read here (that would need a
+     * synchronisation); the kernels clamp each length to [0, seq_q] and [0, seq_k]. */
+    if (d->cu_seqlens_q && d->batch > 0 && !cuda) {
         if ((st = check_cu(fn, d->cu_seqlens_q, "cu_seqlens_q", d->batch, d->seq_q, "seq_q", pq)) ||
             (st = check_cu(fn, d->cu_seqlens_k, "cu_seqlens_k", d->batch, d->seq_k, "seq_k", pk)))
             return st;
         *nb = 1;
     }
+    return USINE_SUCCESS;
+}
+
+/* The forward's tensors (nb items of pq query and pk key positions): spans, pointers,
+ * distinct O elements, outputs not overlapping inputs. Addresses only, never dereferenced:
+ * the same checks hold for CUDA device pointers (one unified address space). */
+static usine_status check_forward_memory(const usine_attention_desc *d, int64_t nb, int64_t pq,
+                                         int64_t pk, const void *q, const void *k, const void *v,
+                                         const void *o, const float *lse)
+{
+    usine_status st;
+    const size_t es = d->dtype == USINE_F32 ? 4 : 2;
+    const int64_t nq[3] = {nb, d->heads_q, pq}, nkv[3] = {nb, d->heads_kv, pk};
+    int64_t qb, kb, vb, ob, lb = 0;
+    if ((st = tensor_bytes(FN, "Q", nq, d->q_strides, d->head_dim, es, &qb)) ||
+        (st = tensor_bytes(FN, "K", nkv, d->k_strides, d->head_dim, es, &kb)) ||
+        (st = tensor_bytes(FN, "V", nkv, d->v_strides, d->head_dim, es, &vb)) ||
+        (st = tensor_bytes(FN, "O", nq, d->o_strides, d->head_dim, es, &ob)))
+        return st;
+    if (lse) {
+        const int64_t contiguous[3] = {d->heads_q * pq, pq, 1}, rows[3] = {nb, d->heads_q, pq};
+        if ((st = tensor_bytes(FN, "lse", rows, contiguous, 1, sizeof(float), &lb)))
+            return st;
+    }
+    const int reads_kv = pk > 0;
+    if ((st = usine_check_span(FN, "q", q, qb)) || (st = usine_check_span(FN, "o", o, ob)) ||
+        (lse && (st = usine_check_span(FN, "lse", lse, lb))))
+        return st;
+    if (reads_kv &&
+        ((st = usine_check_span(FN, "k", k, kb)) || (st = usine_check_span(FN, "v", v, vb))))
+        return st;
+    if (!distinct_elements(nq, d->o_strides, d->head_dim))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+                          "o_strides = {%" PRId64 ", %" PRId64 ", %" PRId64
+                          "} make distinct elements of O share memory",
+                          d->o_strides[0], d->o_strides[1], d->o_strides[2]);
+    const void *inputs[3] = {q, k, v};
+    const int64_t in_bytes[3] = {qb, reads_kv ? kb : 0, reads_kv ? vb : 0};
+    const char *const in_names[3] = {"q", "k", "v"};
+    for (int i = 0; i < 3; i++) {
+        if (usine_ranges_overlap(o, ob, inputs[i], in_bytes[i]))
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+                              "o overlaps %s: the output must not alias an input", in_names[i]);
+        if (lse && usine_ranges_overlap(lse, lb, inputs[i], in_bytes[i]))
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
+                              "lse overlaps %s: the output must not alias an input", in_names[i]);
+    }
+    if (lse && usine_ranges_overlap(lse, lb, o, ob))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "lse overlaps o");
+    return USINE_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ CUDA */
+
+/* The problem as kernels/cuda sees it (scale resolved as for the CPU). */
+static usine_cuda_attention_problem cuda_problem(const usine_attention_desc *d)
+{
+    usine_cuda_attention_problem p;
+    memset(&p, 0, sizeof p);
+    p.dtype = d->dtype;
+    p.batch = d->batch;
+    p.heads_q = d->heads_q;
+    p.heads_kv = d->heads_kv;
+    p.seq_q = d->seq_q;
+    p.seq_k = d->seq_k;
+    p.head_dim = d->head_dim;
+    for (int i = 0; i < 3; i++) {
+        p.q_strides[i] = d->q_strides[i];
+        p.k_strides[i] = d->k_strides[i];
+        p.v_strides[i] = d->v_strides[i];
+        p.o_strides[i] = d->o_strides[i];
+    }
+    p.scale = (float)(d->scale != 0.0 ? d->scale : 1.0 / sqrt((double)d->head_dim));
+    p.causal = d->causal;
+    p.window = d->window;
+    p.cu_seqlens_q = d->cu_seqlens_q;
+    p.cu_seqlens_k = d->cu_seqlens_k;
+    return p;
+}
+
+static void cuda_log(const char *fn, const usine_context *ctx, const usine_attention_desc *d,
+                     const char *kernel, double seconds)
+{
+    fprintf(stderr,
+            "usine: %s %s b=%" PRId64 " hq=%" PRId64 " hkv=%" PRId64 " sq=%" PRId64 " sk=%" PRId64
+            " d=%" PRId64 " causal=%d window=%" PRId64
+            " varlen=%d kernel=%s device=%s launch=%.1fus (asynchronous: not the kernel's time)\n",
+            fn, d->dtype == USINE_BF16 ? "bf16" : "f16", d->batch, d->heads_q, d->heads_kv,
+            d->seq_q, d->seq_k, d->head_dim, d->causal, d->window, d->cu_seqlens_q != NULL, kernel,
+            usine_context_device_name(ctx), seconds * 1e6);
+}
+
+/*
+ * A checked forward on a CUDA context: device pointers. With fixed lengths the memory checks
+ * are the CPU's (addresses only). With cu_seqlens (device memory, not read on the host) the
+ * extents along the position axis are unknown here: only the pointers are checked for NULL.
+ */
+static usine_status cuda_forward(usine_context *ctx, const usine_attention_desc *d, int64_t nb,
+                                 int64_t pq, int64_t pk, const void *q, const void *k,
+                                 const void *v, void *o, float *lse)
+{
+    usine_status st;
+    if (!d->cu_seqlens_q) {
+        if ((st = check_forward_memory(d, nb, pq, pk, q, k, v, o, lse)))
+            return st;
+    } else if (!q || !o || (d->seq_k > 0 && (!k || !v))) {
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "%s is NULL",
+                          !q   ? "q"
+                          : !o ? "o"
+                          : !k ? "k"
+                               : "v");
+    }
+    const double start = ctx->verbose ? now_seconds() : 0;
+    usine_cuda_attention_problem p = cuda_problem(d);
+    p.q = q;
+    p.k = k;
+    p.v = v;
+    p.o = o;
+    p.lse = lse;
+    char message[512];
+    const char *kernel = "";
+    st = usine_cuda_attention_forward(ctx->device_ordinal, ctx->stream, &p, ctx->cuda_kernel,
+                                      &kernel, message, sizeof message);
+    if (st != USINE_SUCCESS)
+        return usine_fail(st, FN, "%s: %s", usine_context_device_name(ctx), message);
+    if (ctx->verbose)
+        cuda_log(FN, ctx, d, kernel, now_seconds() - start);
+    return USINE_SUCCESS;
+}
+
+/*
+ * A backward on a CUDA context: with fixed lengths, after the CPU's memory checks (addresses
+ * only); with cu_seqlens (device memory), after NULL checks only.
+ */
+static usine_status cuda_backward(usine_context *ctx, const usine_attention_desc *d, const void *q,
+                                  const void *k, const void *v, const void *o, const void *d_o,
+                                  const float *lse, void *dq, void *dk, void *dv)
+{
+    if (d->cu_seqlens_q) {
+        const void *const ptrs[9] = {q, k, v, o, d_o, lse, dq, dk, dv};
+        static const char *const names[9] = {"q", "k", "v", "o", "d_o", "lse", "dq", "dk", "dv"};
+        for (int i = 0; i < 9; i++)
+            if (!ptrs[i] && (d->seq_k > 0 || i == 0 || i >= 3) &&
+                (d->seq_q > 0 || i == 1 || i == 2 || i >= 7))
+                return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_BWD, "%s is NULL", names[i]);
+    }
+    const double start = ctx->verbose ? now_seconds() : 0;
+    usine_cuda_attention_problem p = cuda_problem(d);
+    p.q = q;
+    p.k = k;
+    p.v = v;
+    p.o = (void *)(uintptr_t)o;      /* only read by the backward */
+    p.lse = (float *)(uintptr_t)lse; /* likewise */
+    p.d_o = d_o;
+    p.dq = dq;
+    p.dk = dk;
+    p.dv = dv;
+    char message[512];
+    const char *kernel = "";
+    const usine_status st = usine_cuda_attention_backward(
+        ctx->device_ordinal, ctx->stream, &p, ctx->cuda_kernel, &kernel, message, sizeof message);
+    if (st != USINE_SUCCESS)
+        return usine_fail(st, FN_BWD, "%s: %s", usine_context_device_name(ctx), message);
+    if (ctx->verbose)
+        cuda_log(FN_BWD, ctx, d, kernel, now_seconds() - start);
     return USINE_SUCCESS;
 }
 
@@ -277,44 +437,10 @@ usine_status usine_attention_forward(usine_context *ctx, const usine_attention_d
         return st;
     if (d->batch == 0 || pq == 0 || d->seq_q == 0)
         return USINE_SUCCESS; /* nothing to compute: nothing read or written */
-
-    const size_t es = d->dtype == USINE_BF16 ? 2 : 4;
-    const int64_t nq[3] = {nb, d->heads_q, pq}, nkv[3] = {nb, d->heads_kv, pk};
-    int64_t qb, kb, vb, ob, lb = 0;
-    if ((st = tensor_bytes(FN, "Q", nq, d->q_strides, d->head_dim, es, &qb)) ||
-        (st = tensor_bytes(FN, "K", nkv, d->k_strides, d->head_dim, es, &kb)) ||
-        (st = tensor_bytes(FN, "V", nkv, d->v_strides, d->head_dim, es, &vb)) ||
-        (st = tensor_bytes(FN, "O", nq, d->o_strides, d->head_dim, es, &ob)))
+    if (ctx->device == USINE_DEVICE_CUDA)
+        return cuda_forward(ctx, d, nb, pq, pk, q, k, v, o, lse);
+    if ((st = check_forward_memory(d, nb, pq, pk, q, k, v, o, lse)))
         return st;
-    if (lse) {
-        const int64_t contiguous[3] = {d->heads_q * pq, pq, 1}, rows[3] = {nb, d->heads_q, pq};
-        if ((st = tensor_bytes(FN, "lse", rows, contiguous, 1, sizeof(float), &lb)))
-            return st;
-    }
-    const int reads_kv = pk > 0;
-    if ((st = check_pointer(FN, "q", q, qb)) || (st = check_pointer(FN, "o", o, ob)) ||
-        (lse && (st = check_pointer(FN, "lse", lse, lb))))
-        return st;
-    if (reads_kv && ((st = check_pointer(FN, "k", k, kb)) || (st = check_pointer(FN, "v", v, vb))))
-        return st;
-    if (!distinct_elements(nq, d->o_strides, d->head_dim))
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
-                          "o_strides = {%" PRId64 ", %" PRId64 ", %" PRId64
-                          "} make distinct elements of O share memory",
-                          d->o_strides[0], d->o_strides[1], d->o_strides[2]);
-    const void *inputs[3] = {q, k, v};
-    const int64_t in_bytes[3] = {qb, reads_kv ? kb : 0, reads_kv ? vb : 0};
-    const char *const in_names[3] = {"q", "k", "v"};
-    for (int i = 0; i < 3; i++) {
-        if (overlaps(o, ob, inputs[i], in_bytes[i]))
-            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
-                              "o overlaps %s: the output must not alias an input", in_names[i]);
-        if (lse && overlaps(lse, lb, inputs[i], in_bytes[i]))
-            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN,
-                              "lse overlaps %s: the output must not alias an input", in_names[i]);
-    }
-    if (lse && overlaps(lse, lb, o, ob))
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN, "lse overlaps o");
 
     const double start = ctx->verbose ? now_seconds() : 0;
     usine_attn_problem p = make_problem(d, q, k, v, o, lse);
@@ -347,8 +473,10 @@ usine_status usine_attention_backward(usine_context *ctx, const usine_attention_
         return st;
     if (d->batch == 0 || (pq == 0 && pk == 0))
         return USINE_SUCCESS; /* no gradient element to write */
+    if (ctx->device == USINE_DEVICE_CUDA && d->cu_seqlens_q)
+        return cuda_backward(ctx, d, q, k, v, o, d_o, lse, dq, dk, dv);
 
-    const size_t es = d->dtype == USINE_BF16 ? 2 : 4;
+    const size_t es = d->dtype == USINE_F32 ? 4 : 2;
     const int64_t nq[3] = {nb, d->heads_q, pq}, nkv[3] = {nb, d->heads_kv, pk};
     const int64_t contiguous[3] = {d->heads_q * pq, pq, 1}, rows[3] = {nb, d->heads_q, pq};
     int64_t qb, kb, vb, ob, lb;
@@ -368,10 +496,10 @@ usine_status usine_attention_backward(usine_context *ctx, const usine_attention_
     const int64_t *const out_strides[3] = {d->q_strides, d->k_strides, d->v_strides};
     const int64_t *const out_shapes[3] = {nq, nkv, nkv};
     for (int i = 0; i < 6; i++)
-        if (in_bytes[i] > 0 && (st = check_pointer(fn, in_names[i], ins[i], in_bytes[i])))
+        if (in_bytes[i] > 0 && (st = usine_check_span(fn, in_names[i], ins[i], in_bytes[i])))
             return st;
     for (int i = 0; i < 3; i++)
-        if (out_bytes[i] > 0 && (st = check_pointer(fn, out_names[i], outs[i], out_bytes[i])))
+        if (out_bytes[i] > 0 && (st = usine_check_span(fn, out_names[i], outs[i], out_bytes[i])))
             return st;
     static const char *const stride_names[3] = {"q_strides", "k_strides", "v_strides"};
     for (int i = 0; i < 3; i++)
@@ -383,15 +511,18 @@ usine_status usine_attention_backward(usine_context *ctx, const usine_attention_
                               out_strides[i][2], out_names[i]);
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 6; j++)
-            if (overlaps(outs[i], out_bytes[i], ins[j], in_bytes[j]))
+            if (usine_ranges_overlap(outs[i], out_bytes[i], ins[j], in_bytes[j]))
                 return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                                   "%s overlaps %s: a gradient must not alias an input",
                                   out_names[i], in_names[j]);
         for (int j = 0; j < i; j++)
-            if (overlaps(outs[i], out_bytes[i], outs[j], out_bytes[j]))
+            if (usine_ranges_overlap(outs[i], out_bytes[i], outs[j], out_bytes[j]))
                 return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s overlaps %s", out_names[i],
                                   out_names[j]);
     }
+
+    if (ctx->device == USINE_DEVICE_CUDA)
+        return cuda_backward(ctx, d, q, k, v, o, d_o, lse, dq, dk, dv);
 
     const double start = ctx->verbose ? now_seconds() : 0;
     /* o and lse are only read by the backward */

@@ -222,26 +222,6 @@ static usine_status check_pass(const char *fn, usine_conv_pass pass)
     return USINE_SUCCESS;
 }
 
-/* A tensor pointer: required when the tensor has an element. */
-static usine_status check_pointer(const char *fn, const char *name, const void *ptr, int64_t bytes)
-{
-    if (bytes == 0)
-        return USINE_SUCCESS;
-    if (!ptr)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s is NULL", name);
-    if (UINTPTR_MAX - (uintptr_t)ptr < (uintptr_t)bytes)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
-                          "%s + its size (%" PRId64 " bytes) wraps around the address space", name,
-                          bytes);
-    return USINE_SUCCESS;
-}
-
-static int overlaps(const void *p, int64_t pb, const void *q, int64_t qb)
-{
-    const uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
-    return p && q && pb > 0 && qb > 0 && a < b + (uintptr_t)qb && b < a + (uintptr_t)pb;
-}
-
 /* The buffers of one pass, checked together: inputs, then outputs. */
 typedef struct buffer {
     const char *name;
@@ -254,18 +234,18 @@ static usine_status check_buffers(const char *fn, const buffer *in, int n_in, co
 {
     usine_status st;
     for (int i = 0; i < n_in; i++)
-        if ((st = check_pointer(fn, in[i].name, in[i].ptr, in[i].bytes)))
+        if ((st = usine_check_span(fn, in[i].name, in[i].ptr, in[i].bytes)))
             return st;
     for (int o = 0; o < n_out; o++) {
-        if ((st = check_pointer(fn, out[o].name, out[o].ptr, out[o].bytes)))
+        if ((st = usine_check_span(fn, out[o].name, out[o].ptr, out[o].bytes)))
             return st;
         for (int i = 0; i < n_in; i++)
-            if (overlaps(out[o].ptr, out[o].bytes, in[i].ptr, in[i].bytes))
+            if (usine_ranges_overlap(out[o].ptr, out[o].bytes, in[i].ptr, in[i].bytes))
                 return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                                   "%s overlaps %s: an output must not alias an input", out[o].name,
                                   in[i].name);
         for (int j = 0; j < o; j++)
-            if (overlaps(out[o].ptr, out[o].bytes, out[j].ptr, out[j].bytes))
+            if (usine_ranges_overlap(out[o].ptr, out[o].bytes, out[j].ptr, out[j].bytes))
                 return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "%s overlaps %s", out[o].name,
                                   out[j].name);
     }
@@ -344,7 +324,7 @@ static usine_status run_pass(usine_context *ctx, const conv_call *c, usine_conv_
     if (needed > 0 && !workspace)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, c->fn, "workspace is NULL");
     for (int i = 0; i < n_tensors; i++)
-        if (overlaps(workspace, (int64_t)needed, tensors[i].ptr, tensors[i].bytes))
+        if (usine_ranges_overlap(workspace, (int64_t)needed, tensors[i].ptr, tensors[i].bytes))
             return usine_fail(USINE_ERROR_INVALID_ARGUMENT, c->fn, "workspace overlaps %s",
                               tensors[i].name);
     const double start = ctx->verbose ? now_seconds() : 0;

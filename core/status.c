@@ -1,6 +1,8 @@
 #include "status.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* 512 bytes holds the longest message usine writes (a function name, an argument name
@@ -48,4 +50,24 @@ usine_status usine_fail(usine_status status, const char *function, const char *f
     vsnprintf(last_error + used, sizeof last_error - (size_t)used, format, args);
     va_end(args);
     return status;
+}
+
+usine_status usine_check_span(const char *function, const char *name, const void *ptr,
+                              int64_t bytes)
+{
+    if (bytes == 0)
+        return USINE_SUCCESS;
+    if (!ptr)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function, "%s is NULL", name);
+    if (UINTPTR_MAX - (uintptr_t)ptr < (uintptr_t)bytes)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function,
+                          "%s + its span (%" PRId64 " bytes) wraps around the address space", name,
+                          bytes);
+    return USINE_SUCCESS;
+}
+
+int usine_ranges_overlap(const void *p, int64_t pb, const void *q, int64_t qb)
+{
+    const uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
+    return p && q && pb > 0 && qb > 0 && a < b + (uintptr_t)qb && b < a + (uintptr_t)pb;
 }

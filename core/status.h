@@ -11,4 +11,12 @@ usine_status usine_fail(usine_status status, const char *function, const char *f
 /* Clears this thread's last error (called at the start of every public entry point). */
 void usine_clear_error(void);
 
+/* A buffer argument of `bytes` bytes (>= 0): NULL is an error when it holds anything, and
+ * so is a span wrapping around the address space; the message names it. */
+usine_status usine_check_span(const char *function, const char *name, const void *ptr,
+                              int64_t bytes);
+
+/* Whether [p, p + pb) and [q, q + qb) share a byte (empty or NULL ranges share none). */
+int usine_ranges_overlap(const void *p, int64_t pb, const void *q, int64_t qb);
+
 #endif

@@ -260,6 +260,14 @@ USINE_API usine_status usine_gemm_ex_batched(usine_context *context, const usine
  * Results do not depend on the thread count or on scheduling: each block of query rows is
  * computed by one thread in a fixed order, so every call is bitwise reproducible on a given
  * machine and ISA (`deterministic` is therefore always honoured, at no cost).
+ *
+ * On a CUDA context (UNVERIFIED: no GPU has run these kernels yet): q, k, v, o, lse, the
+ * gradients and cu_seqlens are device pointers and the calls are queued on the context's
+ * stream; dtype is USINE_BF16 or USINE_F16 and head_dim 64 or 128; base pointers must be
+ * 16-byte aligned and strides multiples of 8 elements (others: USINE_ERROR_NOT_SUPPORTED);
+ * cu_seqlens are not checked on the host (that would synchronise): each sequence's lengths
+ * are clamped to seq_q and seq_k. The backward is deterministic (a separate dQ pass, no
+ * atomics) and takes batch * heads_q * seq_q floats of stream-ordered memory.
  */
 typedef struct usine_attention_desc {
     size_t struct_size; /* sizeof(usine_attention_desc); set by usine_attention_desc_init */
@@ -379,6 +387,17 @@ typedef enum usine_conv_pass {
  * the bias gradient are f32. Sums are taken in f32 in an order that depends on the
  * algorithm (its error bound: (C' r s + 2) * 2^-24 * sum |terms|; Winograd's is larger and
  * documented with the algorithm).
+ *
+ * The Winograd variant (forward, NHWC, f32, 3x3, stride 1, undilated, one group; name
+ * "..._implicit_gemm_winograd"; only when forced by USINE_CONV_ALGO or chosen by a tuning
+ * entry, never by the default rule, since its bound is not the one above) computes each
+ * 2 x 2 output block as A^T [(G w G^T) . (B^T x B)] A, F(2x2, 3x3). Every transformed
+ * filter value is at most (3/2)^2 max|w|, every transformed input value 4 max|x|, and the
+ * output transform adds at most 9 of their C-term sums, so before the bias
+ *   |y - exact| <= (C + 12) * 2^-24 * 81 * C * max|w| * max|x|
+ * (max|x| over the 4 x 4 x C input patch of the output's 2 x 2 block, max|w| over its
+ * filter; C + 12 counts the f32 roundings of the sums over channels and of the four
+ * transform stages). With the bias b added and rounded, add 2^-24 * (|exact| + |b|).
  */
 typedef struct usine_conv2d_desc {
     size_t struct_size; /* sizeof(usine_conv2d_desc); set by usine_conv2d_desc_init */
@@ -438,9 +457,17 @@ USINE_API usine_status usine_conv2d_backward_weights(usine_context *context,
                                                      void *workspace, size_t workspace_size);
 
 /*
- * Name of the algorithm the pass would run for this descriptor on this context, e.g.
- * "usine_conv_fwd_f32_cpu_gemm1x1" or "usine_conv_fwd_f32_cpu_implicit_gemm" (a static
- * string). USINE_CONV_ALGO=<name> forces one for the passes it can serve.
+ * Name of the algorithm the pass would run for this descriptor on this context,
+ * "usine_conv_<fwd|bwd_data|bwd_weights>_<f32|bf16>_cpu_<algorithm>[_<variant>]" (a static
+ * string): algorithms gemm1x1, implicit_gemm, depthwise; variants of the GEMM-based ones
+ * (NHWC f32) filters_b (forward: the filters read in place as the GEMM's B operand),
+ * direct (forward: x read in place by the microkernel, no im2col), tap_split (backward
+ * data: one GEMM per filter tap on the filters in place). The choice: USINE_CONV_ALGO
+ * (a full name or the short "<algorithm>[_<variant>]", for the passes and shapes it serves;
+ * read when the context is made, an unknown name fails usine_create), else the tuning
+ * database (`usine tune --ops conv`: exact, then nearest shape class), else a rule on the
+ * shape. Results do not depend on the thread count; they may differ, within the documented
+ * tolerance, between algorithms and variants (the sums run in another order).
  */
 USINE_API usine_status usine_conv2d_algorithm_name(usine_context *context,
                                                    const usine_conv2d_desc *desc,

@@ -45,6 +45,47 @@ usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_pro
     return USINE_ERROR_NOT_SUPPORTED;
 }
 
+usine_status usine_cuda_attention_forward(int device, void *stream,
+                                          const usine_cuda_attention_problem *problem,
+                                          const char *force, const char **kernel_name,
+                                          char *message, size_t message_size)
+{
+    (void)stream;
+    (void)problem;
+    (void)force;
+    if (kernel_name)
+        *kernel_name = "";
+    snprintf(message, message_size, "cuda:%d: the CUDA backend is %s", device, NOT_BUILT);
+    return USINE_ERROR_NOT_SUPPORTED;
+}
+
+usine_status usine_cuda_attention_backward(int device, void *stream,
+                                           const usine_cuda_attention_problem *problem,
+                                           const char *force, const char **kernel_name,
+                                           char *message, size_t message_size)
+{
+    return usine_cuda_attention_forward(device, stream, problem, force, kernel_name, message,
+                                        message_size);
+}
+
+usine_status usine_cuda_bench_softmax_rows(int device, void *stream, const float *s, void *p,
+                                           int64_t rows, int64_t cols, int64_t ld, int64_t seq_q,
+                                           float scale, int causal, char *message,
+                                           size_t message_size)
+{
+    (void)stream;
+    (void)s;
+    (void)p;
+    (void)rows;
+    (void)cols;
+    (void)ld;
+    (void)seq_q;
+    (void)scale;
+    (void)causal;
+    snprintf(message, message_size, "cuda:%d: the CUDA backend is %s", device, NOT_BUILT);
+    return USINE_ERROR_NOT_SUPPORTED;
+}
+
 const char *usine_cuda_gemm_kernel_name(const usine_cuda_gemm_problem *problem, const char *force)
 {
     (void)problem;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attention/cuda_attention_kernels.h"
 #include "gemm/cuda_gemm_kernels.h"
 
 #ifndef USINE_CUDA_BUILD_TEXT
@@ -132,7 +133,7 @@ static const usine_cuda_gemm_kernel *kernel_at(int i)
     return NULL;
 }
 
-int usine_cuda_kernel_count(void)
+static int gemm_kernel_count(void)
 {
     int n = 0;
     for (int f = 0; f < FAMILIES; f++)
@@ -140,9 +141,68 @@ int usine_cuda_kernel_count(void)
     return n;
 }
 
+/* The attention kernels, likewise: one line per .cu file (bf16 and f16 each). */
+static const struct {
+    const usine_cuda_attn_kernel *table;
+    int count;
+} attn_families[] = {
+    {usine_cuda_sm80_attn_fwd_d64, 2}, {usine_cuda_sm80_attn_fwd_d128, 2},
+    {usine_cuda_sm80_attn_bwd_d64, 6}, {usine_cuda_sm80_attn_bwd_d128, 6},
+    {usine_cuda_bench_softmax, 1},
+};
+#define ATTN_FAMILIES ((int)(sizeof attn_families / sizeof attn_families[0]))
+
+static const usine_cuda_attn_kernel *attn_kernel_at(int i)
+{
+    for (int f = 0; f < ATTN_FAMILIES; f++) {
+        if (i < attn_families[f].count)
+            return &attn_families[f].table[i];
+        i -= attn_families[f].count;
+    }
+    return NULL;
+}
+
+static int attn_kernel_count(void)
+{
+    int n = 0;
+    for (int f = 0; f < ATTN_FAMILIES; f++)
+        n += attn_families[f].count;
+    return n;
+}
+
+/* Kernels listed for `usine info` and the ptxas checks but never dispatched (skeletons). */
+static const usine_cuda_gemm_kernel *const listed_only[] = {&usine_cuda_sm90a_gemm_skeleton[0]};
+#define LISTED_ONLY ((int)(sizeof listed_only / sizeof listed_only[0]))
+
+int usine_cuda_kernel_count(void)
+{
+    return gemm_kernel_count() + attn_kernel_count() + LISTED_ONLY;
+}
+
 int usine_cuda_kernel_info(int i, const char **name, int *arch, int *threads, int *min_blocks,
                            int *smem_bytes)
 {
+    const int listed = i - gemm_kernel_count() - attn_kernel_count();
+    if (listed >= 0 && listed < LISTED_ONLY) {
+        const usine_cuda_gemm_kernel *k = listed_only[listed];
+        *name = k->name;
+        *arch = k->arch;
+        *threads = k->threads;
+        *min_blocks = k->min_blocks;
+        *smem_bytes = k->smem_bytes;
+        return 1;
+    }
+    if (i >= gemm_kernel_count()) {
+        const usine_cuda_attn_kernel *a = attn_kernel_at(i - gemm_kernel_count());
+        if (!a)
+            return 0;
+        *name = a->name;
+        *arch = a->arch;
+        *threads = a->threads;
+        *min_blocks = a->min_blocks;
+        *smem_bytes = a->smem_bytes;
+        return 1;
+    }
     const usine_cuda_gemm_kernel *k = i >= 0 ? kernel_at(i) : NULL;
     if (!k)
         return 0;
@@ -197,14 +257,15 @@ static int fits(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *
 static const usine_cuda_gemm_kernel *choose(const usine_cuda_gemm_problem *p, const char *force,
                                             int sm_count)
 {
-    const int n = usine_cuda_kernel_count();
+    const int n = gemm_kernel_count();
     if (force && *force) {
         for (int i = 0; i < n; i++) {
             const usine_cuda_gemm_kernel *k = kernel_at(i);
             if (strcmp(k->name, force) == 0)
                 return fits(k, p) ? k : NULL;
         }
-        return NULL;
+        /* Not a GEMM kernel (context.c checked that it names some kernel: an attention
+         * kernel forced for the attention calls): the usual choice. */
     }
     const int64_t tiles128 = ((p->m + 127) / 128) * ((p->n + 127) / 128) * p->batch;
     const int want_bm = tiles128 >= 2 * (int64_t)(sm_count > 0 ? sm_count : 108) ? 128 : 64;
@@ -325,4 +386,273 @@ usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_pro
                             message_size);
     }
     return st;
+}
+
+/* ------------------------------------------------------------------ attention */
+
+/* Base and strides that the 16-byte copies of the attention kernels can read: the base
+ * 16-byte aligned and every stride used a multiple of 8 elements (the batch stride is unused
+ * with cu_seqlens). */
+static int attn_aligned(const void *base, const int64_t s[3], int varlen)
+{
+    return ((uintptr_t)base & 15) == 0 && (varlen || s[0] % 8 == 0) && s[1] % 8 == 0 &&
+           s[2] % 8 == 0;
+}
+
+/* Largest sequence length (and window) the kernels take: positions are int in their inner
+ * loops. */
+#define ATTN_SEQ_MAX ((int64_t)1 << 30)
+
+static usine_status attn_check(const usine_cuda_attention_problem *p, int backward, char *message,
+                               size_t message_size)
+{
+    if (type_code(p->dtype) < 0) {
+        snprintf(message, message_size,
+                 "the CUDA attention takes bf16 or f16 (f32 on CUDA is not implemented)");
+        return USINE_ERROR_NOT_SUPPORTED;
+    }
+    if (p->head_dim != 64 && p->head_dim != 128) {
+        snprintf(message, message_size,
+                 "head_dim = %lld: the CUDA attention kernels have head_dim 64 and 128",
+                 (long long)p->head_dim);
+        return USINE_ERROR_NOT_SUPPORTED;
+    }
+    if (p->seq_q >= ATTN_SEQ_MAX || p->seq_k >= ATTN_SEQ_MAX || p->window >= ATTN_SEQ_MAX ||
+        p->heads_q > GRID_YZ_MAX) {
+        snprintf(message, message_size,
+                 "seq_q = %lld, seq_k = %lld, window = %lld or heads_q = %lld is beyond the CUDA "
+                 "attention kernels (lengths and window < 2^30, at most %d query heads)",
+                 (long long)p->seq_q, (long long)p->seq_k, (long long)p->window,
+                 (long long)p->heads_q, GRID_YZ_MAX);
+        return USINE_ERROR_NOT_SUPPORTED;
+    }
+    const int varlen = p->cu_seqlens_q != NULL;
+    const void *bases[7] = {p->q, p->k, p->v, p->o, p->d_o, p->dq, p->dk};
+    const int64_t *strides[7] = {p->q_strides, p->k_strides, p->v_strides, p->o_strides,
+                                 p->o_strides, p->q_strides, p->k_strides};
+    static const char *const names[8] = {"q", "k", "v", "o", "d_o", "dq", "dk", "dv"};
+    const int n = backward ? 7 : 4;
+    for (int i = 0; i < n + (backward ? 1 : 0); i++) {
+        const void *b = i < 7 ? bases[i] : p->dv;
+        const int64_t *st = i < 7 ? strides[i] : p->v_strides;
+        if (b && !attn_aligned(b, st, varlen)) {
+            snprintf(message, message_size,
+                     "%s = %p with strides {%lld, %lld, %lld}: the CUDA attention kernels need "
+                     "16-byte aligned bases and strides that are multiples of 8 elements",
+                     names[i], b, (long long)st[0], (long long)st[1], (long long)st[2]);
+            return USINE_ERROR_NOT_SUPPORTED;
+        }
+    }
+    return USINE_SUCCESS;
+}
+
+static usine_cuda_attn_args attn_args(const usine_cuda_attention_problem *p)
+{
+    usine_cuda_attn_args a;
+    memset(&a, 0, sizeof a);
+    a.q = p->q;
+    a.k = p->k;
+    a.v = p->v;
+    a.o = p->o;
+    a.lse = p->lse;
+    a.d_o = p->d_o;
+    a.dq = p->dq;
+    a.dk = p->dk;
+    a.dv = p->dv;
+    a.cu_q = p->cu_seqlens_q;
+    a.cu_k = p->cu_seqlens_k;
+    for (int i = 0; i < 3; i++) {
+        a.q_strides[i] = p->q_strides[i];
+        a.k_strides[i] = p->k_strides[i];
+        a.v_strides[i] = p->v_strides[i];
+        a.o_strides[i] = p->o_strides[i];
+    }
+    a.batch = p->batch;
+    a.heads_q = p->heads_q;
+    a.heads_kv = p->heads_kv;
+    a.seq_q = p->seq_q;
+    a.seq_k = p->seq_k;
+    a.scale = p->scale;
+    a.scale_log2 = (float)((double)p->scale * 1.4426950408889634);
+    a.causal = p->causal;
+    a.window = p->window;
+    return a;
+}
+
+/* The kernel of `pass` for the problem's dtype and head_dim; force wins when it names a
+ * kernel of that pass that fits. */
+static const usine_cuda_attn_kernel *attn_choose(const usine_cuda_attention_problem *p, int pass,
+                                                 const char *force)
+{
+    const int n = attn_kernel_count();
+    const usine_cuda_attn_kernel *best = NULL;
+    for (int i = 0; i < n; i++) {
+        const usine_cuda_attn_kernel *k = attn_kernel_at(i);
+        if (k->pass != pass || k->in_type != type_code(p->dtype) || k->head_dim != p->head_dim)
+            continue;
+        if (force && strcmp(force, k->name) == 0)
+            return k;
+        if (!best)
+            best = k;
+    }
+    return best;
+}
+
+/* Launches `k` over grid (x, y, batch items) on the current device, batch split into launches
+ * of at most 65535 items (args->batch0 set for each). */
+static usine_status attn_launch(const usine_cuda_attn_kernel *k, usine_cuda_attn_args *args,
+                                int64_t grid_x, int64_t grid_y, int64_t items, void *stream,
+                                char *message, size_t message_size)
+{
+    cudaError_t e = cudaSuccess;
+    if (k->smem_bytes > 48 * 1024)
+        e = cudaFuncSetAttribute(k->function, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 k->smem_bytes);
+    if (e != cudaSuccess)
+        return cuda_error(e, "cudaFuncSetAttribute(max dynamic shared memory)", message,
+                          message_size);
+    for (int64_t z0 = 0; z0 < items; z0 += GRID_YZ_MAX) {
+        const int64_t n = items - z0 < GRID_YZ_MAX ? items - z0 : GRID_YZ_MAX;
+        args->batch0 = z0;
+        const dim3 grid = {(unsigned)grid_x, (unsigned)grid_y, (unsigned)n};
+        const dim3 block = {(unsigned)k->threads, 1, 1};
+        void *params[] = {args};
+        e = cudaLaunchKernel(k->function, grid, block, params, (size_t)k->smem_bytes,
+                             (cudaStream_t)stream);
+        if (e != cudaSuccess)
+            return cuda_error(e, k->name, message, message_size);
+    }
+    return USINE_SUCCESS;
+}
+
+/* Makes `device` current (*previous: the caller's), or fails. */
+static usine_status enter_device(int device, int *previous, char *message, size_t message_size)
+{
+    *previous = -1;
+    cudaError_t e = cudaGetDevice(previous);
+    if (e != cudaSuccess)
+        return cuda_error(e, "cudaGetDevice", message, message_size);
+    if (*previous != device && (e = cudaSetDevice(device)) != cudaSuccess)
+        return cuda_error(e, "cudaSetDevice", message, message_size);
+    return USINE_SUCCESS;
+}
+
+static usine_status leave_device(int device, int previous, usine_status st, char *message,
+                                 size_t message_size)
+{
+    if (previous >= 0 && previous != device) {
+        const cudaError_t e = cudaSetDevice(previous);
+        if (e != cudaSuccess && st == USINE_SUCCESS)
+            st = cuda_error(e, "cudaSetDevice (restoring the caller's device)", message,
+                            message_size);
+    }
+    return st;
+}
+
+usine_status usine_cuda_attention_forward(int device, void *stream,
+                                          const usine_cuda_attention_problem *p, const char *force,
+                                          const char **kernel_name, char *message,
+                                          size_t message_size)
+{
+    if (kernel_name)
+        *kernel_name = "";
+    usine_status st = attn_check(p, 0, message, message_size);
+    if (st != USINE_SUCCESS)
+        return st;
+    const usine_cuda_attn_kernel *k = attn_choose(p, USINE_CUDA_ATTN_FWD, force);
+    if (!k) {
+        snprintf(message, message_size, "no CUDA attention forward kernel for this problem");
+        return USINE_ERROR_NOT_SUPPORTED;
+    }
+    if (kernel_name)
+        *kernel_name = k->name;
+    if (p->batch == 0 || p->seq_q == 0)
+        return USINE_SUCCESS;
+    int previous;
+    if ((st = enter_device(device, &previous, message, message_size)) != USINE_SUCCESS)
+        return st;
+    usine_cuda_attn_args args = attn_args(p);
+    st = attn_launch(k, &args, (p->seq_q + k->rows - 1) / k->rows, p->heads_q, p->batch, stream,
+                     message, message_size);
+    return leave_device(device, previous, st, message, message_size);
+}
+
+usine_status usine_cuda_attention_backward(int device, void *stream,
+                                           const usine_cuda_attention_problem *p, const char *force,
+                                           const char **kernel_name, char *message,
+                                           size_t message_size)
+{
+    if (kernel_name)
+        *kernel_name = "";
+    usine_status st = attn_check(p, 1, message, message_size);
+    if (st != USINE_SUCCESS)
+        return st;
+    const usine_cuda_attn_kernel *prep = attn_choose(p, USINE_CUDA_ATTN_BWD_PREP, force);
+    const usine_cuda_attn_kernel *dkdv = attn_choose(p, USINE_CUDA_ATTN_BWD_DKDV, force);
+    const usine_cuda_attn_kernel *dq = attn_choose(p, USINE_CUDA_ATTN_BWD_DQ, force);
+    if (!prep || !dkdv || !dq) {
+        snprintf(message, message_size, "no CUDA attention backward kernels for this problem");
+        return USINE_ERROR_NOT_SUPPORTED;
+    }
+    if (kernel_name)
+        *kernel_name = dkdv->name;
+    if (p->batch == 0 || (p->seq_q == 0 && p->seq_k == 0))
+        return USINE_SUCCESS;
+    int previous;
+    if ((st = enter_device(device, &previous, message, message_size)) != USINE_SUCCESS)
+        return st;
+    usine_cuda_attn_args args = attn_args(p);
+    /* delta: f32 [batch, heads_q, seq_q], stream-ordered (freed after the kernels that read
+     * it, on the same stream). */
+    const size_t delta_bytes = (size_t)(p->batch * p->heads_q * p->seq_q) * sizeof(float);
+    void *delta = NULL;
+    cudaError_t e = cudaSuccess;
+    if (delta_bytes > 0 &&
+        (e = cudaMallocAsync(&delta, delta_bytes, (cudaStream_t)stream)) != cudaSuccess)
+        st = cuda_error(e, "cudaMallocAsync (attention backward, delta)", message, message_size);
+    args.delta = delta;
+    /* Order: delta (needs O, dO), then dK/dV and dQ (both read delta). seq_q == 0: only dK/dV
+     * (zeros); seq_k == 0: only dQ (zeros). */
+    if (st == USINE_SUCCESS && p->seq_q > 0)
+        st = attn_launch(prep, &args, (p->seq_q + prep->rows - 1) / prep->rows, p->heads_q,
+                         p->batch, stream, message, message_size);
+    if (st == USINE_SUCCESS && p->seq_k > 0)
+        st = attn_launch(dkdv, &args, (p->seq_k + dkdv->rows - 1) / dkdv->rows, p->heads_kv,
+                         p->batch, stream, message, message_size);
+    if (st == USINE_SUCCESS && p->seq_q > 0)
+        st = attn_launch(dq, &args, (p->seq_q + dq->rows - 1) / dq->rows, p->heads_q, p->batch,
+                         stream, message, message_size);
+    if (delta && (e = cudaFreeAsync(delta, (cudaStream_t)stream)) != cudaSuccess &&
+        st == USINE_SUCCESS)
+        st = cuda_error(e, "cudaFreeAsync (attention backward, delta)", message, message_size);
+    return leave_device(device, previous, st, message, message_size);
+}
+
+/* ------------------------------------------------------------------ bench */
+
+usine_status usine_cuda_bench_softmax_rows(int device, void *stream, const float *s, void *p,
+                                           int64_t rows, int64_t cols, int64_t ld, int64_t seq_q,
+                                           float scale, int causal, char *message,
+                                           size_t message_size)
+{
+    const usine_cuda_attn_kernel *k = &usine_cuda_bench_softmax[0];
+    if (rows <= 0 || cols <= 0)
+        return USINE_SUCCESS;
+    if ((rows + k->rows - 1) / k->rows > INT32_MAX || seq_q <= 0) {
+        snprintf(message, message_size, "softmax: %lld rows is beyond the grid, or seq_q = %lld",
+                 (long long)rows, (long long)seq_q);
+        return USINE_ERROR_NOT_SUPPORTED;
+    }
+    int previous;
+    usine_status st = enter_device(device, &previous, message, message_size);
+    if (st != USINE_SUCCESS)
+        return st;
+    void *params[] = {&s, &p, &rows, &cols, &ld, &seq_q, &scale, &causal};
+    const dim3 grid = {(unsigned)((rows + k->rows - 1) / k->rows), 1, 1};
+    const dim3 block = {(unsigned)k->threads, 1, 1};
+    const cudaError_t e =
+        cudaLaunchKernel(k->function, grid, block, params, 0, (cudaStream_t)stream);
+    if (e != cudaSuccess)
+        st = cuda_error(e, k->name, message, message_size);
+    return leave_device(device, previous, st, message, message_size);
 }

@@ -95,9 +95,69 @@ usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_pro
 const char *usine_cuda_gemm_kernel_name(const usine_cuda_gemm_problem *problem, const char *force);
 
 /*
- * The kernel table, for tests and `usine info`: count, and entry i's name, target arch
- * (80 = sm_80 mma.sync), threads per block, minimum blocks per SM (__launch_bounds__) and
- * dynamic shared memory in bytes. Returns 0 for i out of range.
+ * One attention problem on device memory (usine_attention_desc's terms, checked by core/):
+ * q, k, v, o (and d_o, dq, dk, dv for the backward) [batch, head, position, head_dim] with
+ * the given strides in elements and head_dim contiguous; lse f32 [batch, heads_q, seq_q]
+ * contiguous (varlen: [heads_q, cu_seqlens_q[batch]]), NULL allowed in the forward.
+ * cu_seqlens_q, cu_seqlens_k: NULL or batch + 1 offsets in DEVICE memory (as frameworks keep
+ * them); their contents cannot be checked without a synchronisation, so the kernels clamp
+ * each sequence's length to [0, seq_q] and [0, seq_k]. dtype: USINE_BF16 or USINE_F16;
+ * head_dim 64 or 128; scale resolved (never 0).
+ */
+typedef struct usine_cuda_attention_problem {
+    usine_dtype dtype;
+    int64_t batch, heads_q, heads_kv, seq_q, seq_k, head_dim;
+    int64_t q_strides[3], k_strides[3], v_strides[3], o_strides[3];
+    float scale;
+    int causal;
+    int64_t window; /* 0: none */
+    const int32_t *cu_seqlens_q, *cu_seqlens_k;
+    const void *q, *k, *v;
+    void *o;
+    float *lse;
+    /* backward only: dO (o_strides), the gradients (strides of q, k, v) */
+    const void *d_o;
+    void *dq, *dk, *dv;
+} usine_cuda_attention_problem;
+
+/*
+ * The attention forward (FlashAttention-2 with mma.sync on sm_80 and newer) on `device` and
+ * `stream`, asynchronously, as usine_cuda_gemm. USINE_ERROR_NOT_SUPPORTED with the reason in
+ * `message` for what the kernels do not take (dtype, head_dim, 16-byte alignment of the bases
+ * and strides, sizes beyond the grid). force: a kernel name (USINE_CUDA_KERNEL) honoured when
+ * it is an attention forward kernel that fits, ignored when it names another family.
+ */
+usine_status usine_cuda_attention_forward(int device, void *stream,
+                                          const usine_cuda_attention_problem *problem,
+                                          const char *force, const char **kernel_name,
+                                          char *message, size_t message_size);
+
+/*
+ * The attention backward (FlashAttention-2 on sm_80 and newer: a delta pass, a dK/dV pass that
+ * sums grouped-query heads in its block, and a separate dQ pass: no atomics, deterministic),
+ * given q, k, v, o, lse (required) and d_o; writes dq, dk, dv. Asynchronous on `stream`; it
+ * takes batch x heads_q x seq_q f32 of stream-ordered device memory (cudaMallocAsync) for the
+ * duration of the call's kernels. *kernel_name gets the dK/dV kernel's name.
+ */
+usine_status usine_cuda_attention_backward(int device, void *stream,
+                                           const usine_cuda_attention_problem *problem,
+                                           const char *force, const char **kernel_name,
+                                           char *message, size_t message_size);
+
+/*
+ * For `usine bench` only (the unfused attention baseline, bench/cuda_bench.c): P = row softmax
+ * of scale S with the bottom-right causal mask when `causal`, S f32 and P bf16 [rows][ld] in
+ * device memory, row r being query r % seq_q of a seq_q x cols problem. Asynchronous.
+ */
+usine_status usine_cuda_bench_softmax_rows(int device, void *stream, const float *s, void *p,
+                                           int64_t rows, int64_t cols, int64_t ld, int64_t seq_q,
+                                           float scale, int causal, char *message,
+                                           size_t message_size);
+
+/*
+ * The kernel table (GEMM kernels, then attention kernels), for tests and `usine info`:
+ * count, and entry i's name, target arch (80 = sm_80 mma.sync), threads per block, minimum blocks
+ * per SM (__launch_bounds__) and dynamic shared memory in bytes. Returns 0 for i out of range.
  */
 int usine_cuda_kernel_count(void);
 int usine_cuda_kernel_info(int i, const char **name, int *arch, int *threads, int *min_blocks,

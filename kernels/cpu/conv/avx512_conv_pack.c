@@ -5,7 +5,9 @@
  *   - the im2col^T panels of 8 positions (the B panels of the 48x8 f32 kernel): each tap
  *     of each position is a contiguous run of channels in NHWC, and 8 such runs become
  *     8-wide panel columns through 8 x 16 register transposes (40 shuffles per 128 floats)
- *     instead of 8 scalar stores per column. With groups == 1 and no dilation along w, a
+ *     instead of 8 scalar stores per column; wider panels (the A panels of 8 to 48 rows
+ *     when the filters are the B operand, 12-wide B panels) in slices of 16 positions
+ *     through 16 x 16 transposes with masked stores. With groups == 1 and no dilation along w, a
  *     whole filter row (S taps x C channels) is one contiguous run, so a 3-channel first
  *     layer still moves 21 floats per load.
  * Anything else (bf16 sources, NCHW, other panel widths) goes to the portable packers.
@@ -229,18 +231,26 @@ static void tap_pointers(const usine_conv_gather *g, const panel_rows *pr, int64
     }
 }
 
-/* `slice` rows of a panel from grid position `first`, of which `count` are real. */
+/* `slice` rows of a panel from grid position `first`, of which `count` are real: one
+ * division for the first, then steps along the grid. */
 static void panel_of(const usine_conv_gather *g, int64_t first, int64_t count, int slice,
                      panel_rows *pr)
 {
     const int64_t plane = g->grid_h * g->grid_w;
+    int64_t n = first / plane, y = first % plane / g->grid_w, x = first % g->grid_w;
     pr->count = slice;
-    for (int i = 0; i < CHUNK; i++) {
-        const int64_t pos = first + i;
-        pr->valid[i] = i < count && i < slice;
-        pr->n[i] = pos / plane;
-        pr->y[i] = pos % plane / g->grid_w;
-        pr->x[i] = pos % g->grid_w;
+    for (int i = 0; i < slice; i++) {
+        pr->valid[i] = i < count;
+        pr->n[i] = n;
+        pr->y[i] = y;
+        pr->x[i] = x;
+        if (++x == g->grid_w) {
+            x = 0;
+            if (++y == g->grid_h) {
+                y = 0;
+                n++;
+            }
+        }
     }
 }
 

@@ -27,7 +27,8 @@ int usine_cpu_conv_supports(usine_conv_algo algo, usine_conv_pass pass, const us
 
 const char *usine_cpu_conv_variant_name(usine_conv_variant variant)
 {
-    static const char *const names[USINE_CONV_VARIANT_COUNT] = {"", "filters_b", "tap_split"};
+    static const char *const names[USINE_CONV_VARIANT_COUNT] = {"", "filters_b", "tap_split",
+                                                                "direct", "winograd"};
     return (unsigned)variant < USINE_CONV_VARIANT_COUNT ? names[variant] : "?";
 }
 
@@ -42,10 +43,14 @@ int usine_cpu_conv_variant_serves(usine_conv_algo algo, usine_conv_variant varia
         algo != USINE_CONV_ALGO_DEPTHWISE && p->layout == USINE_CONV_NHWC && p->dtype == USINE_F32;
     if (variant == USINE_CONV_VARIANT_FILTERS_B)
         return gemm_nhwc_f32 && pass == USINE_CONV_FORWARD;
-    /* tap_split: stride 1 (dx pixels and dy positions on one grid). */
+    if (variant == USINE_CONV_VARIANT_WINOGRAD)
+        return algo == USINE_CONV_ALGO_IMPLICIT_GEMM && pass == USINE_CONV_FORWARD &&
+               usine_conv_winograd_serves(p);
+    if (variant == USINE_CONV_VARIANT_DIRECT)
+        return algo == USINE_CONV_ALGO_IMPLICIT_GEMM && pass == USINE_CONV_FORWARD &&
+               usine_conv_direct_serves(p, NULL);
     return variant == USINE_CONV_VARIANT_TAP_SPLIT && gemm_nhwc_f32 &&
-           algo == USINE_CONV_ALGO_IMPLICIT_GEMM && pass == USINE_CONV_BACKWARD_DATA &&
-           p->stride_h == 1 && p->stride_w == 1;
+           algo == USINE_CONV_ALGO_IMPLICIT_GEMM && pass == USINE_CONV_BACKWARD_DATA;
 }
 
 void usine_cpu_conv_gemm_dims(usine_conv_algo algo, usine_conv_variant variant,
@@ -57,6 +62,10 @@ void usine_cpu_conv_gemm_dims(usine_conv_algo algo, usine_conv_variant variant,
     dims[0] = dims[1] = dims[2] = 0;
     if (algo == USINE_CONV_ALGO_DEPTHWISE)
         return;
+    if (variant == USINE_CONV_VARIANT_WINOGRAD) {
+        usine_conv_winograd_gemm_dims(p, dims);
+        return;
+    }
     switch (pass) {
     case USINE_CONV_FORWARD:
         dims[0] = !nhwc ? out : variant == USINE_CONV_VARIANT_FILTERS_B ? p->n * out : kg;
@@ -81,6 +90,10 @@ size_t usine_cpu_conv_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
 {
     if (algo == USINE_CONV_ALGO_DEPTHWISE)
         return usine_conv_depthwise_workspace_size(pass, p, exec);
+    if (exec->variant == USINE_CONV_VARIANT_DIRECT)
+        return usine_conv_direct_workspace_size(p, exec);
+    if (exec->variant == USINE_CONV_VARIANT_WINOGRAD)
+        return usine_conv_winograd_workspace_size(p, exec);
     return usine_conv_gemm_workspace_size(algo, pass, p, exec);
 }
 
@@ -89,6 +102,10 @@ void usine_cpu_conv_run(usine_conv_algo algo, usine_conv_pass pass, const usine_
 {
     if (algo == USINE_CONV_ALGO_DEPTHWISE)
         usine_conv_depthwise_run(pass, p, exec, t, workspace);
+    else if (exec->variant == USINE_CONV_VARIANT_DIRECT)
+        usine_conv_direct_run(p, exec, t, workspace);
+    else if (exec->variant == USINE_CONV_VARIANT_WINOGRAD)
+        usine_conv_winograd_run(p, exec, t, workspace);
     else
         usine_conv_gemm_run(algo, pass, p, exec, t, workspace);
 }

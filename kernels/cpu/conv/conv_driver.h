@@ -36,13 +36,20 @@ typedef enum usine_conv_algo {
  *   plain: as conv_gemm.c's header describes;
  *   filters_b (forward, NHWC, f32): the roles swapped, the filters as the B operand read in
  *     place, y transposed through the workspace (few output positions, large filters);
- *   tap_split (backward data, NHWC, f32, stride 1): one GEMM per filter tap,
- *     the filters read as A straight from the tensor (no transposed, flipped copy; for
- *     filters that outweigh dx), the sums accumulated in dx. */
+ *   tap_split (backward data, NHWC, f32): one GEMM per filter tap, the filters read as A
+ *     straight from the tensor (no transposed, flipped copy; for filters that outweigh dx),
+ *     the sums accumulated in dx (stride 1) or in each stride phase's temporary;
+ *   direct (forward, NHWC, f32, groups 1, undilated along w): x read in place by the
+ *     microkernel, one call per filter row, no im2col panels (conv_direct.c);
+ *   winograd (forward, NHWC, f32, 3x3, stride 1, undilated, groups 1): Winograd's
+ *     F(2x2, 3x3), 16 GEMMs over the channels between additive transforms
+ *     (conv_winograd.c; its error bound is include/usine.h's). */
 typedef enum usine_conv_variant {
     USINE_CONV_VARIANT_PLAIN = 0,
     USINE_CONV_VARIANT_FILTERS_B,
     USINE_CONV_VARIANT_TAP_SPLIT,
+    USINE_CONV_VARIANT_DIRECT,
+    USINE_CONV_VARIANT_WINOGRAD,
     USINE_CONV_VARIANT_COUNT
 } usine_conv_variant;
 
@@ -68,7 +75,7 @@ const char *usine_cpu_conv_algo_short_name(usine_conv_algo algo);
 int usine_cpu_conv_supports(usine_conv_algo algo, usine_conv_pass pass,
                             const usine_conv_problem *p);
 
-/* "" (plain), "filters_b", "tap_split". */
+/* "" (plain), "filters_b", "tap_split", "direct", "winograd". */
 const char *usine_cpu_conv_variant_name(usine_conv_variant variant);
 
 /* Whether the algorithm runs the pass and problem in this variant. */

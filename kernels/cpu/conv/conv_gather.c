@@ -199,12 +199,32 @@ void usine_conv_pack_positions_by_channels(const void *ctx, int64_t item, int wi
 
 /* One packed column (position `at`): rows [i0, i0 + count) of (t, u, c) (NHWC) or
  * (c, t, u) (NCHW). */
+/* Whether taps u.. of filter row t at position `at` are one contiguous run of the source:
+ * every channel of it, unit tap step, all inside the image. */
+static int run_to_row_end(const usine_conv_gather *g, position at, int64_t t, int64_t u)
+{
+    const int64_t row = tap_row(g, at.y, t);
+    return g->channels == g->src_c && g->tap_w == 1 && row >= 0 && row < g->src_h &&
+           tap_col(g, at.x, u) >= 0 && tap_col(g, at.x, g->taps_w - 1) < g->src_w;
+}
+
 static void pack_taps_nhwc(const usine_conv_gather *g, position at, int64_t i0, int64_t count,
                            float *out)
 {
     int64_t c = i0 % g->channels, tu = i0 / g->channels;
     int64_t u = tu % g->taps_w, t = tu / g->taps_w;
     for (int64_t i = 0; i < count;) {
+        if (run_to_row_end(g, at, t, u)) { /* the rest of the filter row in one copy (the
+                                            * first layer's 3 channels: 21 floats, not 3) */
+            const int64_t len = min64((g->taps_w - u) * g->channels - c, count - i);
+            copy_run(g, src_index(g, at.n, tap_row(g, at.y, t), tap_col(g, at.x, u), c), 1, out + i,
+                     1, len);
+            i += len;
+            c = 0;
+            u = 0;
+            t++;
+            continue;
+        }
         const int64_t len = min64(g->channels - c, count - i);
         const int64_t row = tap_row(g, at.y, t), col = tap_col(g, at.x, u);
         if (inside(g, row, col))

@@ -13,6 +13,10 @@
  *                   each phase a dense stride-1 problem over the taps that reach it;
  *   backward weights C = dw^T (RSCg x Kg, ldc RSCg), A = im2col^T (taps x positions),
  *                   B = dy (positions x Kg).
+ * Variants (usine_conv_variant, chosen per shape by autotune/conv_tune.c): filters_b, the
+ * forward NHWC as y^T = im2col W^T with the filters read in place as B; tap_split, the
+ * backward data as one GEMM per tap on the filters in place, accumulated. (The direct
+ * forward variant has its own loops, conv_direct.c.)
  * Each C element is summed over k in one fixed order whatever the thread count (threads
  * split C, never k), so results do not depend on the threads.
  *
@@ -535,50 +539,77 @@ static void backward_data_phases(runner *rn, const usine_conv_problem *p,
             }
 }
 
-/* Backward data, tap_split (stride 1, NHWC, f32): dx = sum over the taps (r, s) of
- * dy shifted by the tap times W(r, s), one GEMM per tap accumulated into dx. A(c, kk) =
+/* Backward data, tap_split (NHWC, f32): per stride phase, dx = the sum over the phase's taps
+ * (r, s) of dy shifted by the tap times W(r, s), one GEMM per tap accumulated into dx
+ * (stride 1) or into the phase's dense temporary (then scattered). A(c, kk) =
  * w[((g Kg + kk) R + r) S + s) Cg + c] is read straight from the filters (columns R S Cg
- * apart), so the transposed, flipped copy of backward_data_phases (a pass
- * over all the filters, a third of the time for 3x3 512 -> 512 on 7 x 7) never happens;
- * dx, small where the filters dominate, is read and written once per tap instead. */
+ * apart), so the transposed, flipped copy of backward_data_phases (a pass over all the
+ * filters, a third of the time for 3x3 512 -> 512 on 7 x 7) never happens; dx, small where
+ * the filters dominate, is read and written once per tap instead. */
+static void tap_gemm(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
+                     int64_t g, const phase_taps *th, const phase_taps *tw, int64_t tt, int64_t tu,
+                     float *tmp)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups, rs = p->r * p->s;
+    const int64_t r = th->first + tt * th->every, s = tw->first + tu * tw->every;
+    const int direct = p->stride_h == 1 && p->stride_w == 1;
+    /* Phase pixel (i, j) reads dy at (i + base_h + tt step_h, j + base_w + tu step_w). */
+    const usine_conv_gather gather = {t->dy,
+                                      p->dtype,
+                                      p->layout,
+                                      p->n,
+                                      p->p,
+                                      p->q,
+                                      p->k,
+                                      g * kg,
+                                      kg,
+                                      th->pixels,
+                                      tw->pixels,
+                                      1,
+                                      1,
+                                      th->base + tt * th->step,
+                                      tw->base + tu * tw->step,
+                                      1,
+                                      1,
+                                      0,
+                                      0};
+    usine_gemm_shape sh =
+        gemm_shape(cg, p->n * th->pixels * tw->pixels, kg, USINE_F32, USINE_F32, USINE_F32);
+    sh.a_rs = 1;
+    sh.a_cs = rs * cg;
+    sh.ldc = direct ? p->c : cg;
+    sh.beta = tt == 0 && tu == 0 ? 0.0 : 1.0;
+    const usine_gemm_batch batch =
+        one_batch(1, at(t->w, p->dtype, (g * kg * rs + r * p->s + s) * cg), NULL,
+                  direct ? at_mut(t->dx, p->dtype, g * cg) : (void *)tmp);
+    const usine_gemm_virtual vb = {nhwc_packer(rn), &gather};
+    gemm(rn, &sh, &batch, NULL, &vb);
+}
+
 static void backward_data_tap_split(runner *rn, const usine_conv_problem *p,
                                     const usine_conv_tensors *t)
 {
-    const int64_t kg = p->k / p->groups, cg = p->c / p->groups, rs = p->r * p->s;
+    const int64_t cg = p->c / p->groups;
+    const int direct = p->stride_h == 1 && p->stride_w == 1;
+    const int64_t most =
+        ((p->h + p->stride_h - 1) / p->stride_h) * ((p->w + p->stride_w - 1) / p->stride_w);
+    float *tmp = direct ? NULL : (float *)scratch(rn, (size_t)(p->n * most * cg) * sizeof(float));
     for (int64_t g = 0; g < p->groups; g++)
-        for (int64_t r = 0; r < p->r; r++)
-            for (int64_t s = 0; s < p->s; s++) {
-                /* dx pixel (h, w) reads dy at (h + pad - r dilation, w + pad - s dilation). */
-                const usine_conv_gather gather = {t->dy,
-                                                  p->dtype,
-                                                  p->layout,
-                                                  p->n,
-                                                  p->p,
-                                                  p->q,
-                                                  p->k,
-                                                  g * kg,
-                                                  kg,
-                                                  p->h,
-                                                  p->w,
-                                                  1,
-                                                  1,
-                                                  p->pad_top - r * p->dilation_h,
-                                                  p->pad_left - s * p->dilation_w,
-                                                  1,
-                                                  1,
-                                                  0,
-                                                  0};
-                usine_gemm_shape sh =
-                    gemm_shape(cg, p->n * p->h * p->w, kg, USINE_F32, USINE_F32, USINE_F32);
-                sh.a_rs = 1;
-                sh.a_cs = rs * cg;
-                sh.ldc = p->c;
-                sh.beta = r == 0 && s == 0 ? 0.0 : 1.0;
-                const usine_gemm_batch batch =
-                    one_batch(1, at(t->w, p->dtype, (g * kg * rs + r * p->s + s) * cg), NULL,
-                              at_mut(t->dx, p->dtype, g * cg));
-                const usine_gemm_virtual vb = {nhwc_packer(rn), &gather};
-                gemm(rn, &sh, &batch, NULL, &vb);
+        for (int64_t ph = 0; ph < p->stride_h && ph < p->h; ph++)
+            for (int64_t pw = 0; pw < p->stride_w && pw < p->w; pw++) {
+                const phase_taps th =
+                    taps_of_phase(ph, p->h, p->r, p->stride_h, p->pad_top, p->dilation_h);
+                const phase_taps tw =
+                    taps_of_phase(pw, p->w, p->s, p->stride_w, p->pad_left, p->dilation_w);
+                for (int64_t tt = 0; tt < th.count; tt++)
+                    for (int64_t tu = 0; tu < tw.count; tu++)
+                        tap_gemm(rn, p, t, g, &th, &tw, tt, tu, tmp);
+                if (rn->sizing || direct)
+                    continue;
+                if (tmp && (th.count == 0 || tw.count == 0)) /* no tap reaches them */
+                    memset(tmp, 0, (size_t)(p->n * th.pixels * tw.pixels * cg) * sizeof *tmp);
+                scatter_args a = {p, tmp, t->dx, g, ph, pw, &th, &tw};
+                usine_cpu_parallel(rn->exec->gemm.max_threads, scatter_body, &a);
             }
 }
 

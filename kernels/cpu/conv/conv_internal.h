@@ -36,6 +36,23 @@ typedef struct usine_conv_matrix {
 } usine_conv_matrix;
 usine_gemm_virtual_pack_fn usine_conv_avx512_pack_rows;
 
+/* The forward NHWC with x read in place by the microkernel (conv_direct.c): the
+ * implicit_gemm algorithm's direct variant. A filter row's run of S C floats is copied to a
+ * per-thread buffer where it crosses the padding: at most this many floats. */
+#define USINE_CONV_DIRECT_MAX_RUN 4096
+int usine_conv_direct_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel);
+size_t usine_conv_direct_workspace_size(const usine_conv_problem *p, const usine_conv_exec *exec);
+void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *exec,
+                           const usine_conv_tensors *t, void *workspace);
+
+/* The forward 3x3 stride-1 NHWC f32 by Winograd F(2x2, 3x3) (conv_winograd.c): the
+ * implicit_gemm algorithm's winograd variant. */
+int usine_conv_winograd_serves(const usine_conv_problem *p);
+void usine_conv_winograd_gemm_dims(const usine_conv_problem *p, int64_t dims[3]);
+size_t usine_conv_winograd_workspace_size(const usine_conv_problem *p, const usine_conv_exec *exec);
+void usine_conv_winograd_run(const usine_conv_problem *p, const usine_conv_exec *exec,
+                             const usine_conv_tensors *t, void *workspace);
+
 /* The depthwise kernels of one ISA (depthwise_impl.h); scratch sizes in floats are in
  * the comments there, at most 3 * max(K, C) + Q + W. */
 typedef struct usine_conv_dw_kernels {

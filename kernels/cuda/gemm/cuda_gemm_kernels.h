@@ -59,6 +59,10 @@ extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_128x128x32_s4[8];
 extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_128x256x32_s3[8];
 extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_s4[8];
 extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_scalar[2];
+/* A skeleton for sm_90a (wgmma + TMA, warp-specialised), in the kernel table for the ptxas
+ * checks but never dispatched: its arguments are not usine_cuda_gemm_args
+ * (sm90a_gemm_wgmma_skeleton.cu). */
+extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_skeleton[1];
 
 #ifdef __cplusplus
 }
