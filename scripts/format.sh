@@ -1,8 +1,8 @@
 #!/bin/sh
-# clang-format on every C source: `scripts/format.sh` rewrites, `--check` only reports.
+# clang-format on every C and CUDA source: `scripts/format.sh` rewrites, `--check` only reports.
 set -eu
 cd "$(dirname "$0")/.."
-files=$(find include core autotune kernels cli bench tests -name '*.[ch]' | sort)
+files=$(find include core autotune kernels cli bench tests -name '*.[ch]' -o -name '*.cu' -o -name '*.cuh' | sort)
 if [ "${1:-}" = "--check" ]; then
     # shellcheck disable=SC2086
     if ! clang-format --dry-run --Werror $files; then

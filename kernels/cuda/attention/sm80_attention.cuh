@@ -17,20 +17,18 @@
  * ---- Fragment layouts (PTX ISA, "Matrix Fragments for mma.m16n8k16"; see also
  * kernels/cuda/gemm/sm80_gemm.cuh, whose PTX wrappers this file uses) ----
  * lane = threadIdx.x % 32, g = lane / 4, t = lane % 4.
- *   A (16 x 16): a0 = A[g][2t, 2t+1]  a1 = A[g+8][2t, 2t+1]  a2 = A[g][2t+8, +9]  a3 = A[g+8][2t+8, +9]
- *   B (16 x 8):  b0 = B[2t, 2t+1][g]  b1 = B[2t+8, 2t+9][g]
- *   C (16 x 8):  c0, c1 = C[g][2t, 2t+1]   c2, c3 = C[g+8][2t, 2t+1]
- * S = Q K^T: A = the warp's 16 Q rows, k = head_dim: smem Q[row][d] (d contiguous), ldmatrix
- *   x4 without .trans, matrix q = rows 8(q&1), columns 8(q>>1): registers a0..a3. Loaded once
- *   into registers (D/16 fragments) and kept for the whole key loop.
- *   B(d, key) = K[key][d]: smem K[key][d] is "k-contiguous", ldmatrix x4 without .trans,
- *   matrix q = keys n0 + 8(q>>1), dims d0 + 8(q&1): b0, b1 of key tile n0, b0, b1 of n0 + 8.
- * O += P V: A = P (16 query rows x 16 keys) straight from S's accumulators: the C fragments
- *   of key tiles 2j and 2j+1 are the A fragment of k-step j (a0 = c0,c1 of tile 2j; a1 = its
- *   c2,c3; a2, a3 = the same of tile 2j+1), rounded to the input type (as FA2 does).
- *   B(key, d) = V[key][d]: smem V[key][d] is "n-contiguous": ldmatrix x4 .trans, matrix q =
- *   keys k0 + 8(q&1), dims d0 + 8(q>>1): lane l receives V[k0 + 2t, +1][d0 + g] = b0 (q = 0),
- *   b1 (q = 1), and b0, b1 of dims d0 + 8 (q = 2, 3).
+ *   A (16 x 16): a0 = A[g][2t, 2t+1]  a1 = A[g+8][2t, 2t+1]  a2 = A[g][2t+8, +9]  a3 = A[g+8][2t+8,
+ * +9] B (16 x 8):  b0 = B[2t, 2t+1][g]  b1 = B[2t+8, 2t+9][g] C (16 x 8):  c0, c1 = C[g][2t, 2t+1]
+ * c2, c3 = C[g+8][2t, 2t+1] S = Q K^T: A = the warp's 16 Q rows, k = head_dim: smem Q[row][d] (d
+ * contiguous), ldmatrix x4 without .trans, matrix q = rows 8(q&1), columns 8(q>>1): registers
+ * a0..a3. Loaded once into registers (D/16 fragments) and kept for the whole key loop. B(d, key) =
+ * K[key][d]: smem K[key][d] is "k-contiguous", ldmatrix x4 without .trans, matrix q = keys n0 +
+ * 8(q>>1), dims d0 + 8(q&1): b0, b1 of key tile n0, b0, b1 of n0 + 8. O += P V: A = P (16 query
+ * rows x 16 keys) straight from S's accumulators: the C fragments of key tiles 2j and 2j+1 are the
+ * A fragment of k-step j (a0 = c0,c1 of tile 2j; a1 = its c2,c3; a2, a3 = the same of tile 2j+1),
+ * rounded to the input type (as FA2 does). B(key, d) = V[key][d]: smem V[key][d] is "n-contiguous":
+ * ldmatrix x4 .trans, matrix q = keys k0 + 8(q&1), dims d0 + 8(q>>1): lane l receives V[k0 + 2t,
+ * +1][d0 + g] = b0 (q = 0), b1 (q = 1), and b0, b1 of dims d0 + 8 (q = 2, 3).
  *
  * ---- Online softmax (FA2, in base 2) ----
  * Each lane holds, for rows g and g + 8 of its warp, columns 2t, 2t + 1 of every key tile:
@@ -64,7 +62,8 @@
 #include "../gemm/sm80_gemm.cuh"
 #include "cuda_attention_kernels.h"
 
-namespace usine_sm80_attn {
+namespace usine_sm80_attn
+{
 
 using usine_sm80::cp_async_16;
 using usine_sm80::cp_async_commit;
@@ -160,8 +159,7 @@ __device__ __forceinline__ Seq locate(const usine_cuda_attn_args &p, int64_t z, 
 /* Visible key range [*k_begin, *k_end) of query rows [r0, r1] (bottom-right aligned causal
  * mask and window of usine.h, off = sk - sq); empty when *k_end <= *k_begin. */
 __device__ __forceinline__ void key_range(const usine_cuda_attn_args &p, int64_t sq, int64_t sk,
-                                          int64_t r0, int64_t r1, int64_t *k_begin,
-                                          int64_t *k_end)
+                                          int64_t r0, int64_t r1, int64_t *k_begin, int64_t *k_end)
 {
     const int64_t off = sk - sq;
     int64_t e = sk, b = 0;
@@ -179,17 +177,18 @@ __device__ __forceinline__ bool visible(int i, int j, int sk, int off, int causa
     return j < sk && !(causal && j > i + off) && !(window > 0 && j <= i + off - window);
 }
 
-template <typename T, typename Cfg> __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
+template <typename T, typename Cfg>
+__device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
 {
     constexpr int D = Cfg::D, BM = Cfg::BM, BN = Cfg::BN, LD = Cfg::LD;
-    constexpr int KT = D / 16;  /* k16 steps of S = Q K^T */
-    constexpr int ST = BN / 8;  /* n8 key tiles of S */
-    constexpr int OT = D / 8;   /* n8 head_dim tiles of O */
+    constexpr int KT = D / 16; /* k16 steps of S = Q K^T */
+    constexpr int ST = BN / 8; /* n8 key tiles of S */
+    constexpr int OT = D / 8;  /* n8 head_dim tiles of O */
     constexpr float LN2 = 0.6931471805599453f;
 
     extern __shared__ __align__(128) uint16_t smem[];
     uint16_t *const q_s = smem;
-    uint16_t *const k_s = smem + Cfg::Q_ELEMS;       /* stage s at + s KV_ELEMS */
+    uint16_t *const k_s = smem + Cfg::Q_ELEMS; /* stage s at + s KV_ELEMS */
     uint16_t *const v_s = k_s + 2 * Cfg::KV_ELEMS;
 
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -233,9 +232,8 @@ template <typename T, typename Cfg> __device__ __forceinline__ void fwd_body(con
     uint32_t qf[KT][4];
 #pragma unroll
     for (int kk = 0; kk < KT; kk++)
-        ldmatrix_x4<false>(qf[kk],
-                           smem_addr(q_s + (wrow + 8 * (quad & 1) + r8) * LD + kk * 16 +
-                                     8 * (quad >> 1)));
+        ldmatrix_x4<false>(
+            qf[kk], smem_addr(q_s + (wrow + 8 * (quad & 1) + r8) * LD + kk * 16 + 8 * (quad >> 1)));
 
     float o[OT][4];
 #pragma unroll
@@ -277,8 +275,8 @@ template <typename T, typename Cfg> __device__ __forceinline__ void fwd_body(con
 #pragma unroll
             for (int j = 0; j < ST; j += 2) {
                 uint32_t b[4];
-                ldmatrix_x4<false>(b, smem_addr(ks + (j * 8 + 8 * (quad >> 1) + r8) * LD +
-                                                kk * 16 + 8 * (quad & 1)));
+                ldmatrix_x4<false>(b, smem_addr(ks + (j * 8 + 8 * (quad >> 1) + r8) * LD + kk * 16 +
+                                                8 * (quad & 1)));
                 mma_16816<T>(sc[j], qf[kk], b[0], b[1]);
                 mma_16816<T>(sc[j + 1], qf[kk], b[2], b[3]);
             }
@@ -297,7 +295,7 @@ template <typename T, typename Cfg> __device__ __forceinline__ void fwd_body(con
                 sc[j][r] = x;
             }
 
-        /* Online softmax, rows g (h2 = 0: registers 0, 1) and g + 8 (h2 = 1: 2, 3). */
+            /* Online softmax, rows g (h2 = 0: registers 0, 1) and g + 8 (h2 = 1: 2, 3). */
 #pragma unroll
         for (int h2 = 0; h2 < 2; h2++) {
             float mx = m[h2];
@@ -335,8 +333,8 @@ template <typename T, typename Cfg> __device__ __forceinline__ void fwd_body(con
 #pragma unroll
             for (int j = 0; j < OT; j += 2) {
                 uint32_t b[4];
-                ldmatrix_x4<true>(b, smem_addr(vs + (kk * 16 + 8 * (quad & 1) + r8) * LD +
-                                               j * 8 + 8 * (quad >> 1)));
+                ldmatrix_x4<true>(b, smem_addr(vs + (kk * 16 + 8 * (quad & 1) + r8) * LD + j * 8 +
+                                               8 * (quad >> 1)));
                 mma_16816<T>(o[j], a, b[0], b[1]);
                 mma_16816<T>(o[j + 1], a, b[2], b[3]);
             }
@@ -387,15 +385,17 @@ template <typename T, typename Cfg> __device__ __forceinline__ void fwd_body(con
 
 /* One forward kernel (a C name, for ptxas reports, the PTX check and USINE_CUDA_KERNEL) and
  * its registry entry. */
-#define USINE_SM80_ATTN_FWD_KERNEL(NAME, T, CFG)                                                 \
-    extern "C" __global__ void __launch_bounds__(CFG::THREADS, CFG::MIN_BLOCKS)                \
-        NAME(const usine_cuda_attn_args args)                                                  \
-    {                                                                                          \
-        usine_sm80_attn::fwd_body<T, CFG>(args);                                               \
+#define USINE_SM80_ATTN_FWD_KERNEL(NAME, T, CFG)                                                   \
+    extern "C" __global__ void __launch_bounds__(CFG::THREADS, CFG::MIN_BLOCKS)                    \
+        NAME(const usine_cuda_attn_args args)                                                      \
+    {                                                                                              \
+        usine_sm80_attn::fwd_body<T, CFG>(args);                                                   \
     }
 
-#define USINE_SM80_ATTN_ENTRY(NAME, PASS, TYPE, CFG, ROWS)                                       \
-    {#NAME, (const void *)NAME, 80, PASS, TYPE, CFG::D, ROWS, CFG::THREADS, CFG::MIN_BLOCKS,   \
-     CFG::SMEM_BYTES}
+#define USINE_SM80_ATTN_ENTRY(NAME, PASS, TYPE, CFG, ROWS)                                         \
+    {                                                                                              \
+#NAME, (const void *)NAME, 80, PASS, TYPE, CFG::D, ROWS, CFG::THREADS, CFG::MIN_BLOCKS,    \
+            CFG::SMEM_BYTES                                                                        \
+    }
 
 #endif

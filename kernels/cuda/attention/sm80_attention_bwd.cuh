@@ -42,7 +42,8 @@
 
 #include "sm80_attention.cuh"
 
-namespace usine_sm80_attn {
+namespace usine_sm80_attn
+{
 
 /* Head dim, rows of the block's own tile (16 per warp), rows of the streamed tiles, warps,
  * blocks per SM intended. */
@@ -87,19 +88,20 @@ template <> __device__ __forceinline__ float2 unpack2<__half>(uint32_t v)
 /* acc[NT][4] += A (16 x 16 KS, rows `a` of an [.][LD] smem tile) times B, B(k, n) = b[n][k]
  * (NT n8 tiles of rows of an [.][LD] tile): both with ldmatrix, no .trans. */
 template <typename T, int NT, int KS, int LD>
-__device__ __forceinline__ void mma_nt_smem(float (&acc)[NT][4], const uint16_t *a, const uint16_t *b,
-                                            int lane)
+__device__ __forceinline__ void mma_nt_smem(float (&acc)[NT][4], const uint16_t *a,
+                                            const uint16_t *b, int lane)
 {
     const int quad = lane >> 3, r8 = lane & 7;
 #pragma unroll
     for (int kk = 0; kk < KS; kk++) {
         uint32_t af[4];
-        ldmatrix_x4<false>(af, smem_addr(a + (8 * (quad & 1) + r8) * LD + kk * 16 + 8 * (quad >> 1)));
+        ldmatrix_x4<false>(af,
+                           smem_addr(a + (8 * (quad & 1) + r8) * LD + kk * 16 + 8 * (quad >> 1)));
 #pragma unroll
         for (int j = 0; j < NT; j += 2) {
             uint32_t bf[4];
-            ldmatrix_x4<false>(bf, smem_addr(b + (j * 8 + 8 * (quad >> 1) + r8) * LD + kk * 16 +
-                                             8 * (quad & 1)));
+            ldmatrix_x4<false>(
+                bf, smem_addr(b + (j * 8 + 8 * (quad >> 1) + r8) * LD + kk * 16 + 8 * (quad & 1)));
             mma_16816<T>(acc[j], af, bf[0], bf[1]);
             mma_16816<T>(acc[j + 1], af, bf[2], bf[3]);
         }
@@ -117,8 +119,8 @@ __device__ __forceinline__ void mma_nt_reg(float (&acc)[NT][4], const uint32_t (
 #pragma unroll
         for (int j = 0; j < NT; j += 2) {
             uint32_t bf[4];
-            ldmatrix_x4<false>(bf, smem_addr(b + (j * 8 + 8 * (quad >> 1) + r8) * LD + kk * 16 +
-                                             8 * (quad & 1)));
+            ldmatrix_x4<false>(
+                bf, smem_addr(b + (j * 8 + 8 * (quad >> 1) + r8) * LD + kk * 16 + 8 * (quad & 1)));
             mma_16816<T>(acc[j], af[kk], bf[0], bf[1]);
             mma_16816<T>(acc[j + 1], af[kk], bf[2], bf[3]);
         }
@@ -141,8 +143,8 @@ __device__ __forceinline__ void mma_cn_smem(float (&acc)[NT][4], const float (&c
 #pragma unroll
         for (int j = 0; j < NT; j += 2) {
             uint32_t bf[4];
-            ldmatrix_x4<true>(bf, smem_addr(b + (kk * 16 + 8 * (quad & 1) + r8) * LD + j * 8 +
-                                            8 * (quad >> 1)));
+            ldmatrix_x4<true>(
+                bf, smem_addr(b + (kk * 16 + 8 * (quad & 1) + r8) * LD + j * 8 + 8 * (quad >> 1)));
             mma_16816<T>(acc[j], a, bf[0], bf[1]);
             mma_16816<T>(acc[j + 1], a, bf[2], bf[3]);
         }
@@ -186,7 +188,8 @@ __device__ __forceinline__ float lse_log2(float lse)
 
 /* delta[(z heads_q + h) seq_q + i] = sum_c dO_ic O_ic (laid out [batch, heads_q, seq_q] even
  * with cu_seqlens, so the host can size it). */
-template <typename T, typename Cfg> __device__ __forceinline__ void prep_body(const usine_cuda_attn_args &p)
+template <typename T, typename Cfg>
+__device__ __forceinline__ void prep_body(const usine_cuda_attn_args &p)
 {
     constexpr int CPR = Cfg::CPR;
     const int64_t z = p.batch0 + blockIdx.z, h = blockIdx.y;
@@ -217,7 +220,8 @@ template <typename T, typename Cfg> __device__ __forceinline__ void prep_body(co
 
 /* ------------------------------------------------------------------ dK, dV */
 
-template <typename T, typename Cfg> __device__ __forceinline__ void dkdv_body(const usine_cuda_attn_args &p)
+template <typename T, typename Cfg>
+__device__ __forceinline__ void dkdv_body(const usine_cuda_attn_args &p)
 {
     constexpr int D = Cfg::D, BR = Cfg::BR, BS = Cfg::BS, LD = Cfg::LD;
     constexpr int ST = BS / 8; /* n8 query tiles of S^T */
@@ -322,7 +326,7 @@ template <typename T, typename Cfg> __device__ __forceinline__ void dkdv_body(co
 #pragma unroll
             for (int r = 0; r < 4; r++)
                 sc[j][r] = dp[j][r] = 0.0f;
-        mma_nt_smem<T, ST, D / 16, LD>(sc, k_w, qs, lane); /* S^T = K Q^T */
+        mma_nt_smem<T, ST, D / 16, LD>(sc, k_w, qs, lane);  /* S^T = K Q^T */
         mma_nt_smem<T, ST, D / 16, LD>(dp, v_w, dos, lane); /* dP^T = V dO^T */
 
         /* P^T and dS^T: element (key kj[r >> 1], query m0 + 8 j + 2t + (r & 1)). */
@@ -354,7 +358,8 @@ template <typename T, typename Cfg> __device__ __forceinline__ void dkdv_body(co
 
 /* ------------------------------------------------------------------ dQ */
 
-template <typename T, typename Cfg> __device__ __forceinline__ void dq_body(const usine_cuda_attn_args &p)
+template <typename T, typename Cfg>
+__device__ __forceinline__ void dq_body(const usine_cuda_attn_args &p)
 {
     constexpr int D = Cfg::D, BR = Cfg::BR, BS = Cfg::BS, LD = Cfg::LD;
     constexpr int KT = D / 16, ST = BS / 8, OT = D / 8;
@@ -472,11 +477,11 @@ template <typename T, typename Cfg> __device__ __forceinline__ void dq_body(cons
 
 } // namespace usine_sm80_attn
 
-#define USINE_SM80_ATTN_BWD_KERNEL(NAME, BODY, T, CFG)                                           \
-    extern "C" __global__ void __launch_bounds__(CFG::THREADS, CFG::MIN_BLOCKS)                \
-        NAME(const usine_cuda_attn_args args)                                                  \
-    {                                                                                          \
-        usine_sm80_attn::BODY<T, CFG>(args);                                                   \
+#define USINE_SM80_ATTN_BWD_KERNEL(NAME, BODY, T, CFG)                                             \
+    extern "C" __global__ void __launch_bounds__(CFG::THREADS, CFG::MIN_BLOCKS)                    \
+        NAME(const usine_cuda_attn_args args)                                                      \
+    {                                                                                              \
+        usine_sm80_attn::BODY<T, CFG>(args);                                                       \
     }
 
 #endif

@@ -12,8 +12,8 @@ USINE_SM80_ATTN_BWD_KERNEL(usine_attn_bwd_prep_cuda_sm80_bf16_d64, prep_body, __
                            usine_sm80_attn_prep_d64)
 USINE_SM80_ATTN_BWD_KERNEL(usine_attn_bwd_prep_cuda_sm80_f16_d64, prep_body, __half,
                            usine_sm80_attn_prep_d64)
-USINE_SM80_ATTN_BWD_KERNEL(usine_attn_bwd_dkdv_cuda_sm80_bf16_d64_64x32, dkdv_body,
-                           __nv_bfloat16, usine_sm80_attn_bwd_tile_d64)
+USINE_SM80_ATTN_BWD_KERNEL(usine_attn_bwd_dkdv_cuda_sm80_bf16_d64_64x32, dkdv_body, __nv_bfloat16,
+                           usine_sm80_attn_bwd_tile_d64)
 USINE_SM80_ATTN_BWD_KERNEL(usine_attn_bwd_dkdv_cuda_sm80_f16_d64_64x32, dkdv_body, __half,
                            usine_sm80_attn_bwd_tile_d64)
 USINE_SM80_ATTN_BWD_KERNEL(usine_attn_bwd_dq_cuda_sm80_bf16_d64_64x32, dq_body, __nv_bfloat16,
@@ -23,7 +23,8 @@ USINE_SM80_ATTN_BWD_KERNEL(usine_attn_bwd_dq_cuda_sm80_f16_d64_64x32, dq_body, _
 
 extern "C" const usine_cuda_attn_kernel usine_cuda_sm80_attn_bwd_d64[6] = {
     USINE_SM80_ATTN_ENTRY(usine_attn_bwd_prep_cuda_sm80_bf16_d64, USINE_CUDA_ATTN_BWD_PREP,
-                          USINE_CUDA_BF16, usine_sm80_attn_prep_d64, usine_sm80_attn_prep_d64::ROWS),
+                          USINE_CUDA_BF16, usine_sm80_attn_prep_d64,
+                          usine_sm80_attn_prep_d64::ROWS),
     USINE_SM80_ATTN_ENTRY(usine_attn_bwd_prep_cuda_sm80_f16_d64, USINE_CUDA_ATTN_BWD_PREP,
                           USINE_CUDA_F16, usine_sm80_attn_prep_d64, usine_sm80_attn_prep_d64::ROWS),
     USINE_SM80_ATTN_ENTRY(usine_attn_bwd_dkdv_cuda_sm80_bf16_d64_64x32, USINE_CUDA_ATTN_BWD_DKDV,

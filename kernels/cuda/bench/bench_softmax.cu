@@ -14,9 +14,8 @@
 
 /* rows = heads x seq_q (row r is query r % seq_q); S and P [rows][ld]. */
 extern "C" __global__ void __launch_bounds__(256, 1)
-    usine_bench_softmax_cuda_sm80_bf16(const float *s, __nv_bfloat16 *p, int64_t rows,
-                                       int64_t cols, int64_t ld, int64_t seq_q, float scale,
-                                       int causal)
+    usine_bench_softmax_cuda_sm80_bf16(const float *s, __nv_bfloat16 *p, int64_t rows, int64_t cols,
+                                       int64_t ld, int64_t seq_q, float scale, int causal)
 {
     const int64_t r = (int64_t)blockIdx.x * 8 + threadIdx.x / 32;
     const int lane = threadIdx.x % 32;

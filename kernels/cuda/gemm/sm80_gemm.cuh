@@ -68,7 +68,8 @@
 
 #include "cuda_gemm_kernels.h"
 
-namespace usine_sm80 {
+namespace usine_sm80
+{
 
 /* Tile shape and pipeline depth: the autotuner's parameters for this kernel family. */
 template <int BM_, int BN_, int BK_, int WARPS_M_, int WARPS_N_, int STAGES_, int MIN_BLOCKS_>
@@ -81,10 +82,10 @@ struct Tile {
     static constexpr int MT = WM / 16, NT = WN / 8;            /* mma tiles per warp */
     static constexpr int PAD = 8;                              /* elements, see above */
     /* Elements of one stage of A (either arrangement fits) and of B. */
-    static constexpr int A_STAGE = BM * (BK + PAD) > BK * (BM + PAD) ? BM * (BK + PAD)
-                                                                     : BK * (BM + PAD);
-    static constexpr int B_STAGE = BN * (BK + PAD) > BK * (BN + PAD) ? BN * (BK + PAD)
-                                                                     : BK * (BN + PAD);
+    static constexpr int A_STAGE =
+        (BM * (BK + PAD) > BK * (BM + PAD)) ? BM * (BK + PAD) : BK * (BM + PAD);
+    static constexpr int B_STAGE =
+        (BN * (BK + PAD) > BK * (BN + PAD)) ? BN * (BK + PAD) : BK * (BN + PAD);
     static constexpr int SMEM_BYTES = STAGES * (A_STAGE + B_STAGE) * 2;
 
     static_assert(BM % (16 * WARPS_M) == 0, "warp tile rows: whole m16 tiles");
@@ -105,8 +106,7 @@ __device__ __forceinline__ uint32_t smem_addr(const void *p)
 /* 16-byte global -> shared copy, bypassing L1 (.cg); bytes < 16 zero-fills the rest. */
 __device__ __forceinline__ void cp_async_16(uint32_t dst, const void *src, uint32_t bytes)
 {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-                 "r"(bytes)
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes)
                  : "memory");
 }
 
@@ -204,8 +204,8 @@ __device__ __forceinline__ float activate(float v, int act)
  */
 template <typename Cfg, int BR, bool K_CONTIG>
 __device__ __forceinline__ void load_tile_vec(uint16_t *stage, const uint16_t *src, int64_t rows,
-                                              int64_t k, int64_t r0, int64_t k0,
-                                              int64_t row_stride, int64_t k_stride)
+                                              int64_t k, int64_t r0, int64_t k0, int64_t row_stride,
+                                              int64_t k_stride)
 {
     constexpr int BK = Cfg::BK, PAD = Cfg::PAD;
     constexpr int CHUNKS = BR * BK / 8; /* a multiple of THREADS (static_assert in Tile) */
@@ -300,10 +300,8 @@ __device__ __forceinline__ void gemm_body(const usine_cuda_gemm_args &p)
                     load_tile_vec<Cfg, BN, B_K>(bs, b, p.n, p.k, bn0, k0, p.b_stride_n,
                                                 p.b_stride_k);
                 } else {
-                    load_tile_scalar<Cfg, BM>(as, a, p.m, p.k, bm0, k0, p.a_stride_m,
-                                              p.a_stride_k);
-                    load_tile_scalar<Cfg, BN>(bs, b, p.n, p.k, bn0, k0, p.b_stride_n,
-                                              p.b_stride_k);
+                    load_tile_scalar<Cfg, BM>(as, a, p.m, p.k, bm0, k0, p.a_stride_m, p.a_stride_k);
+                    load_tile_scalar<Cfg, BN>(bs, b, p.n, p.k, bn0, k0, p.b_stride_n, p.b_stride_k);
                 }
             }
             cp_async_commit(); /* one group per tile, empty or not */
@@ -313,8 +311,8 @@ __device__ __forceinline__ void gemm_body(const usine_cuda_gemm_args &p)
         for (int s = 0; s < STAGES - 1; s++)
             request(s);
 
-        /* Not unrolled: unrolling by STAGES (to make kt % STAGES constant) keeps every
-         * stage's fragment addresses live at once and spills (seen with ptxas 13.0). */
+            /* Not unrolled: unrolling by STAGES (to make kt % STAGES constant) keeps every
+             * stage's fragment addresses live at once and spills (seen with ptxas 13.0). */
 #pragma unroll 1
         for (int kt = 0; kt < ktiles; kt++) {
             cp_async_wait<STAGES - 2>();
@@ -396,64 +394,54 @@ __device__ __forceinline__ void gemm_body(const usine_cuda_gemm_args &p)
  * forces it) and its registry entry initialiser. The kernel exists only in the sm_80+
  * passes: mma.sync needs sm_80 and nvcc compiles for nothing older here.
  */
-#define USINE_SM80_GEMM_KERNEL(NAME, T, CFG, VEC, A_K, B_K)                                      \
-    extern "C" __global__ void __launch_bounds__(CFG::THREADS, CFG::MIN_BLOCKS)                \
-        NAME(const usine_cuda_gemm_args args)                                                  \
-    {                                                                                          \
-        usine_sm80::gemm_body<T, CFG, VEC, A_K, B_K>(args);                                    \
+#define USINE_SM80_GEMM_KERNEL(NAME, T, CFG, VEC, A_K, B_K)                                        \
+    extern "C" __global__ void __launch_bounds__(CFG::THREADS, CFG::MIN_BLOCKS)                    \
+        NAME(const usine_cuda_gemm_args args)                                                      \
+    {                                                                                              \
+        usine_sm80::gemm_body<T, CFG, VEC, A_K, B_K>(args);                                        \
     }
 
-#define USINE_SM80_GEMM_ENTRY(NAME, TYPE, CFG, VEC, A_K, B_K)                                    \
-    {#NAME,                                                                                    \
-     (const void *)NAME,                                                                       \
-     80,                                                                                       \
-     TYPE,                                                                                     \
-     (VEC) ? (A_K) : -1,                                                                       \
-     (VEC) ? (B_K) : -1,                                                                       \
-     (VEC),                                                                                    \
-     CFG::BM,                                                                                  \
-     CFG::BN,                                                                                  \
-     CFG::BK,                                                                                  \
-     CFG::STAGES,                                                                              \
-     CFG::THREADS,                                                                             \
-     CFG::MIN_BLOCKS,                                                                          \
-     CFG::SMEM_BYTES}
+#define USINE_SM80_GEMM_ENTRY(NAME, TYPE, CFG, VEC, A_K, B_K)                                      \
+    {                                                                                              \
+#NAME, (const void *)NAME, 80, TYPE, (VEC) ? (A_K) : -1, (VEC) ? (B_K) : -1, (VEC),        \
+            CFG::BM, CFG::BN, CFG::BK, CFG::STAGES, CFG::THREADS, CFG::MIN_BLOCKS, CFG::SMEM_BYTES \
+    }
 
 /* The eight kernels of one tile shape (bf16 and f16, A k- or m-contiguous, B k- or
  * n-contiguous) and their table, named usine_cuda_sm80_gemm_<SUFFIX>. */
-#define USINE_SM80_GEMM_FAMILY(SUFFIX, CFG)                                                      \
-    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_bf16_##SUFFIX##_ak_bk, __nv_bfloat16, CFG, true, \
-                           true, true)                                                         \
-    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_bf16_##SUFFIX##_ak_bn, __nv_bfloat16, CFG, true, \
-                           true, false)                                                        \
-    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_bf16_##SUFFIX##_am_bk, __nv_bfloat16, CFG, true, \
-                           false, true)                                                        \
-    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_bf16_##SUFFIX##_am_bn, __nv_bfloat16, CFG, true, \
-                           false, false)                                                       \
-    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_f16_##SUFFIX##_ak_bk, __half, CFG, true, true,   \
-                           true)                                                               \
-    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_f16_##SUFFIX##_ak_bn, __half, CFG, true, true,   \
-                           false)                                                              \
-    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_f16_##SUFFIX##_am_bk, __half, CFG, true, false,  \
-                           true)                                                               \
-    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_f16_##SUFFIX##_am_bn, __half, CFG, true, false,  \
-                           false)                                                              \
-    extern "C" const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_##SUFFIX[8] = {                 \
-        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_bf16_##SUFFIX##_ak_bk, USINE_CUDA_BF16, CFG,  \
-                              1, 1, 1),                                                        \
-        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_bf16_##SUFFIX##_ak_bn, USINE_CUDA_BF16, CFG,  \
-                              1, 1, 0),                                                        \
-        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_bf16_##SUFFIX##_am_bk, USINE_CUDA_BF16, CFG,  \
-                              1, 0, 1),                                                        \
-        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_bf16_##SUFFIX##_am_bn, USINE_CUDA_BF16, CFG,  \
-                              1, 0, 0),                                                        \
-        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_f16_##SUFFIX##_ak_bk, USINE_CUDA_F16, CFG, 1, \
-                              1, 1),                                                           \
-        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_f16_##SUFFIX##_ak_bn, USINE_CUDA_F16, CFG, 1, \
-                              1, 0),                                                           \
-        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_f16_##SUFFIX##_am_bk, USINE_CUDA_F16, CFG, 1, \
-                              0, 1),                                                           \
-        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_f16_##SUFFIX##_am_bn, USINE_CUDA_F16, CFG, 1, \
+#define USINE_SM80_GEMM_FAMILY(SUFFIX, CFG)                                                        \
+    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_bf16_##SUFFIX##_ak_bk, __nv_bfloat16, CFG, true,   \
+                           true, true)                                                             \
+    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_bf16_##SUFFIX##_ak_bn, __nv_bfloat16, CFG, true,   \
+                           true, false)                                                            \
+    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_bf16_##SUFFIX##_am_bk, __nv_bfloat16, CFG, true,   \
+                           false, true)                                                            \
+    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_bf16_##SUFFIX##_am_bn, __nv_bfloat16, CFG, true,   \
+                           false, false)                                                           \
+    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_f16_##SUFFIX##_ak_bk, __half, CFG, true, true,     \
+                           true)                                                                   \
+    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_f16_##SUFFIX##_ak_bn, __half, CFG, true, true,     \
+                           false)                                                                  \
+    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_f16_##SUFFIX##_am_bk, __half, CFG, true, false,    \
+                           true)                                                                   \
+    USINE_SM80_GEMM_KERNEL(usine_gemm_cuda_sm80_f16_##SUFFIX##_am_bn, __half, CFG, true, false,    \
+                           false)                                                                  \
+    extern "C" const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_##SUFFIX[8] = {                   \
+        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_bf16_##SUFFIX##_ak_bk, USINE_CUDA_BF16, CFG, 1, \
+                              1, 1),                                                               \
+        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_bf16_##SUFFIX##_ak_bn, USINE_CUDA_BF16, CFG, 1, \
+                              1, 0),                                                               \
+        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_bf16_##SUFFIX##_am_bk, USINE_CUDA_BF16, CFG, 1, \
+                              0, 1),                                                               \
+        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_bf16_##SUFFIX##_am_bn, USINE_CUDA_BF16, CFG, 1, \
+                              0, 0),                                                               \
+        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_f16_##SUFFIX##_ak_bk, USINE_CUDA_F16, CFG, 1,   \
+                              1, 1),                                                               \
+        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_f16_##SUFFIX##_ak_bn, USINE_CUDA_F16, CFG, 1,   \
+                              1, 0),                                                               \
+        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_f16_##SUFFIX##_am_bk, USINE_CUDA_F16, CFG, 1,   \
+                              0, 1),                                                               \
+        USINE_SM80_GEMM_ENTRY(usine_gemm_cuda_sm80_f16_##SUFFIX##_am_bn, USINE_CUDA_F16, CFG, 1,   \
                               0, 0)};
 
 #endif
