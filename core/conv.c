@@ -358,15 +358,23 @@ usine_status usine_conv2d_output_size(const usine_conv2d_desc *desc, int64_t *ou
     return USINE_SUCCESS;
 }
 
+/* The common start of the queries about a pass (workspace size, algorithm name): the error
+ * state cleared, the pass and the descriptor checked. */
+static usine_status check_query(const char *fn, usine_context *context,
+                                const usine_conv2d_desc *desc, usine_conv_pass pass, conv_call *c)
+{
+    usine_clear_error();
+    usine_status st = check_pass(fn, pass);
+    return st ? st : check_desc(fn, context, desc, pass == USINE_CONV_FORWARD, c);
+}
+
 usine_status usine_conv2d_workspace_size(usine_context *context, const usine_conv2d_desc *desc,
                                          usine_conv_pass pass, size_t *bytes)
 {
     static const char *const fn = "usine_conv2d_workspace_size";
-    usine_clear_error();
     conv_call c;
-    usine_status st;
-    if ((st = check_pass(fn, pass)) ||
-        (st = check_desc(fn, context, desc, pass == USINE_CONV_FORWARD, &c)))
+    const usine_status st = check_query(fn, context, desc, pass, &c);
+    if (st)
         return st;
     if (!bytes)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "bytes is NULL");
@@ -378,11 +386,9 @@ usine_status usine_conv2d_algorithm_name(usine_context *context, const usine_con
                                          usine_conv_pass pass, const char **name)
 {
     static const char *const fn = "usine_conv2d_algorithm_name";
-    usine_clear_error();
     conv_call c;
-    usine_status st;
-    if ((st = check_pass(fn, pass)) ||
-        (st = check_desc(fn, context, desc, pass == USINE_CONV_FORWARD, &c)))
+    const usine_status st = check_query(fn, context, desc, pass, &c);
+    if (st)
         return st;
     if (!name)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "name is NULL");
