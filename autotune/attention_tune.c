@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "fingerprint.h"
+#include "topology.h"
 #include "../kernels/cpu/attention/attention_driver.h"
 
 /* Shape classes a nearest entry may be away from (summed over seq_q, seq_k, head_dim). */
@@ -129,6 +130,8 @@ static int workload_init(attn_workload *w, const usine_attn_kernel *kernel, int 
     for (int i = 0; i < 3; i++)
         p->q_strides[i] = p->k_strides[i] = p->v_strides[i] = p->o_strides[i] = strides[i];
     p->scale = (float)(1.0 / sqrt((double)d));
+    const usine_topology *t = usine_topology_get();
+    p->key_group = usine_cpu_attn_key_group(kernel, p, usine_cache_per_core(&t->l2));
     const size_t bytes = (size_t)(heads * seq * d) * (dtype == USINE_BF16 ? 2 : 4);
     void **tensors[] = {&w->q, &w->k, &w->v, &w->o, &w->d_o, &w->dq, &w->dk, &w->dv};
     for (int i = 0; i < (backward ? 8 : 4); i++)

@@ -27,12 +27,10 @@ usine_gemm_blocking usine_model_gemm_blocking(const usine_topology *t,
     b.kc =
         round_down((int64_t)(t->l1d.size_bytes * L1_SHARE_FOR_B_PANEL) / (kernel->nr * es), 8, 64);
     /* MC: the packed A block fills its share of one core's L2. */
-    const int64_t l2 = t->l2.size_bytes / (t->l2.cores_sharing > 0 ? t->l2.cores_sharing : 1);
+    const int64_t l2 = usine_cache_per_core(&t->l2);
     b.mc = round_down((int64_t)(l2 * L2_SHARE_FOR_A_BLOCK) / (b.kc * es), kernel->mr, kernel->mr);
     /* NC: each thread packs its own B block; they share L3 with the other cores. */
-    const int64_t l3 = t->l3.size_bytes > 0
-                           ? t->l3.size_bytes / (t->l3.cores_sharing > 0 ? t->l3.cores_sharing : 1)
-                           : l2;
+    const int64_t l3 = t->l3.size_bytes > 0 ? usine_cache_per_core(&t->l3) : l2;
     b.nc = round_down((int64_t)(l3 * L3_SHARE_FOR_B_BLOCK) / (b.kc * es), kernel->nr, kernel->nr);
     return b;
 }

@@ -247,8 +247,8 @@ static int model_rejects(const usine_gemm_blocking *e, const usine_gemm_kernel *
 {
     const usine_topology *t = usine_topology_get();
     const int64_t es = (int64_t)usine_dtype_storage_size(k->in_type);
-    const int64_t l2 = t->l2.size_bytes / (t->l2.cores_sharing > 0 ? t->l2.cores_sharing : 1);
-    const int64_t l3 = t->l3.size_bytes / (t->l3.cores_sharing > 0 ? t->l3.cores_sharing : 1);
+    const int64_t l2 = usine_cache_per_core(&t->l2);
+    const int64_t l3 = usine_cache_per_core(&t->l3);
     return e->mc * e->kc * es > l2 || (l3 > 0 && e->kc * e->nc * es > l3);
 }
 

@@ -31,4 +31,10 @@ typedef struct usine_topology {
 /* The machine's topology, discovered on the first call (thread-safe) and kept. */
 const usine_topology *usine_topology_get(void);
 
+/* One core's share of a cache level: its size over the cores under one instance. */
+static inline int64_t usine_cache_per_core(const usine_cache_level *c)
+{
+    return c->size_bytes / (c->cores_sharing > 0 ? c->cores_sharing : 1);
+}
+
 #endif

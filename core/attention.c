@@ -10,6 +10,7 @@
 #include "status.h"
 #include "workspace.h"
 #include "../autotune/attention_tune.h"
+#include "../autotune/topology.h"
 #include "../kernels/cpu/attention/attention_driver.h"
 
 static const char *const FN = "usine_attention_forward";
@@ -191,6 +192,7 @@ static usine_attn_problem make_problem(const usine_attention_desc *d, const void
         o,
         lse,
         USINE_ATTN_BLOCK_DEFAULT,
+        1,
     };
     return p;
 }
@@ -217,6 +219,10 @@ static const usine_attn_kernel *plan_call(usine_context *ctx, const usine_attent
     usine_select_attention(&ctx->selector, kernel, backward, d->dtype, d->seq_q, d->seq_k,
                            d->head_dim, choice);
     p->block = choice->block;
+    if (backward) {
+        const usine_topology *t = usine_topology_get();
+        p->key_group = usine_cpu_attn_key_group(kernel, p, usine_cache_per_core(&t->l2));
+    }
     return kernel;
 }
 

@@ -359,6 +359,33 @@ static void test_masks(usine_context *ctx)
     run_case(ctx, &c);
 }
 
+/* 16 (sequence, kv head) pairs, so that each is one key chunk, and long key sequences: the
+ * chunk's key blocks are swept a key group at a time (up to 8 blocks at head dim <= 64, 4 at
+ * 128, 2 at 256 with a 1 MiB L2), so one step of query rows meets blocks whose causal or
+ * window edges cut it at different rows or hide it, and the last group ends short. Short
+ * query sequences keep the long double reference cheap. */
+static void test_key_groups(usine_context *ctx)
+{
+    static const struct {
+        int64_t batch, hq, hkv, d, sq, sk, window;
+        int causal;
+    } cases[] = {{2, 8, 8, 32, 150, 400, 0, 1},
+                 {2, 8, 8, 64, 20, 600, 100, 0},
+                 {1, 32, 16, 128, 24, 400, 200, 1},
+                 {2, 8, 8, 256, 16, 200, 0, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        attn_case c = attn_base_case(cases[i].d);
+        c.batch = cases[i].batch;
+        c.hq = cases[i].hq;
+        c.hkv = cases[i].hkv;
+        c.sq = cases[i].sq;
+        c.sk = cases[i].sk;
+        c.causal = cases[i].causal;
+        c.window = cases[i].window;
+        run_case(ctx, &c);
+    }
+}
+
 /* L(x) = sum dO * O(x) in long double, from long double copies of Q, K, V (BHSD, f32 case). */
 static long double loss(const attn_case *c, const tensors *t, const long double *q,
                         const long double *k, const long double *v)
@@ -559,6 +586,7 @@ int main(void)
     test_errors(ctx);
     test_finite_differences(ctx);
     test_masks(ctx);
+    test_key_groups(ctx);
     test_shapes(ctx, heavy);
     test_deterministic(ctx);
     usine_destroy(ctx);

@@ -63,16 +63,29 @@ static int64_t chunks(const usine_attn_kernel *kr, const usine_attn_problem *p)
     return c < 1 ? 1 : c;
 }
 
-/* Per thread, in floats: K^T, V^T, dK^T, dV^T (d x mr), S and dP (block x mr), ones (mr), and
- * for bf16 Q and dO rows (block x d) and K rows (mr x d) converted to f32. */
+int usine_cpu_attn_key_group(const usine_attn_kernel *kernel, const usine_attn_problem *p,
+                             int64_t l2_bytes)
+{
+    const int64_t block_bytes = 5 * p->head_dim * kernel->mr * (int64_t)sizeof(float);
+    const int64_t g = l2_bytes / 2 / block_bytes;
+    return g < 1 ? 1 : g > 8 ? 8 : (int)g;
+}
+
+static int key_group(const usine_attn_problem *p)
+{
+    return p->key_group < 1 ? 1 : p->key_group > 8 ? 8 : p->key_group;
+}
+
+/* Per thread, in floats: for each of the key group's blocks K^T, V^T, dK^T, dV^T (d x mr)
+ * (and for bf16 its K rows, mr x d, converted to f32); S and dP (block x mr), ones (mr), and
+ * for bf16 Q and dO rows (block x d) converted to f32. */
 static size_t per_thread_bytes(const usine_attn_kernel *kr, const usine_attn_problem *p)
 {
     const size_t mr = (size_t)kr->mr, d = (size_t)p->head_dim, f = sizeof(float);
-    size_t bytes =
-        4 * align64(d * mr * f) + 2 * align64((size_t)p->block * mr * f) + align64(mr * f);
-    if (p->dtype == USINE_BF16)
-        bytes += 2 * align64((size_t)p->block * d * f) + align64(mr * d * f);
-    return bytes;
+    const size_t tiles = p->dtype == USINE_BF16 ? 5 : 4;
+    return (size_t)key_group(p) * tiles * align64(d * mr * f) +
+           2 * align64((size_t)p->block * mr * f) + align64(mr * f) +
+           (p->dtype == USINE_BF16 ? 2 * align64((size_t)p->block * d * f) : 0);
 }
 
 static size_t shared_bytes(const usine_attn_kernel *kr, const usine_attn_problem *p)
@@ -87,8 +100,14 @@ size_t usine_cpu_attn_backward_workspace_size(const usine_attn_kernel *kernel,
     return shared_bytes(kernel, p) + (size_t)threads * per_thread_bytes(kernel, p) + 64;
 }
 
+/* The tiles of one block of keys: K^T, V^T, dK^T, dV^T and, for bf16, its K rows as f32. */
+typedef struct key_tiles {
+    float *kt, *vt, *dkt, *dvt, *kf;
+} key_tiles;
+
 typedef struct thread_space {
-    float *kt, *vt, *dkt, *dvt, *st, *dpt, *ones, *qf, *dof, *kf;
+    key_tiles key[8]; /* the key group's blocks */
+    float *st, *dpt, *ones, *qf, *dof;
 } thread_space;
 
 typedef struct bwd_args {
@@ -190,12 +209,105 @@ static void write_dq(const bwd_args *r, int64_t b, int64_t h)
     }
 }
 
-/* Phase 2: item t = ((sequence b, kv head hk), chunk c). */
-static void key_chunk(const bwd_args *r, const thread_space *w, int64_t t)
+/* One block of keys of a key group: where it starts, how many keys, and the query rows
+ * that see some key of it, [qlo, qhi). */
+typedef struct key_block {
+    int64_t k0, qlo, qhi;
+    int nk;
+    const float *krows; /* K rows as f32 (in place, or the converted copy) */
+    int64_t kstride;
+} key_block;
+
+/* Packs block kb of the (sequence, kv head) s0 into t and zeroes its gradients. */
+static key_block load_key_block(const usine_attn_problem *p, int mr, const sequence *s0, int64_t kb,
+                                const key_tiles *t)
+{
+    const int64_t d = p->head_dim, ks = p->k_strides[2], vs = p->v_strides[2];
+    const int64_t off = s0->sk - s0->sq;
+    const float c2 = (float)((double)p->scale * LOG2E);
+    key_block b;
+    b.k0 = kb * mr;
+    b.nk = (int)(s0->sk - b.k0 < mr ? s0->sk - b.k0 : mr);
+    pack_t(p->dtype, p->k, s0->k_base + b.k0 * ks, ks, d, b.nk, mr, c2, t->kt);
+    pack_t(p->dtype, p->v, s0->v_base + b.k0 * vs, vs, d, b.nk, mr, 1.0f, t->vt);
+    memset(t->dkt, 0, (size_t)(d * mr) * sizeof(float));
+    memset(t->dvt, 0, (size_t)(d * mr) * sizeof(float));
+    b.krows = (const float *)p->k + s0->k_base + b.k0 * ks;
+    b.kstride = ks;
+    if (p->dtype == USINE_BF16) {
+        convert_rows((const uint16_t *)p->k + s0->k_base + b.k0 * ks, ks, d, b.nk, t->kf);
+        b.krows = t->kf;
+        b.kstride = d;
+    }
+    /* Query i sees key j when j <= i + off (causal) and j > i + off - window. */
+    b.qlo = 0;
+    b.qhi = s0->sq;
+    if (p->causal && b.k0 - off > b.qlo)
+        b.qlo = b.k0 - off;
+    if (p->window > 0 && b.k0 + b.nk - 1 - off + p->window < b.qhi)
+        b.qhi = b.k0 + b.nk - 1 - off + p->window;
+    return b;
+}
+
+/* Writes the block's dK and dV rows. */
+static void store_key_block(const usine_attn_problem *p, const usine_attn_grads *g, int mr,
+                            const sequence *s0, const key_block *b, const key_tiles *t)
+{
+    const int64_t d = p->head_dim, ks = p->k_strides[2], vs = p->v_strides[2];
+    for (int j = 0; j < b->nk; j++) {
+        const int64_t krow = s0->k_base + (b->k0 + j) * ks, vrow = s0->v_base + (b->k0 + j) * vs;
+        for (int64_t x = 0; x < d; x++) {
+            store(p->dtype, g->dk, krow + x, t->dkt[x * mr + j] * p->scale);
+            store(p->dtype, g->dv, vrow + x, t->dvt[x * mr + j]);
+        }
+    }
+}
+
+/* The step's rows of query head s, rows q0 .. q0 + nq - 1 (Q and dO as f32 rows), against
+ * one key block: the block's rows [i0, i1) of the step are those that see it. */
+typedef struct query_step {
+    const sequence *s;
+    int64_t q0;
+    int nq;
+    const float *qrows, *orows;
+    int64_t qstride, ostride;
+} query_step;
+
+static void step_block(const bwd_args *r, const thread_space *w, int64_t c, int64_t off,
+                       const query_step *q, const key_block *b, const key_tiles *t)
 {
     const usine_attn_problem *p = r->p;
     const usine_attn_kernel *kr = r->kr;
     const int mr = kr->mr;
+    const int64_t d = p->head_dim;
+    const int64_t lo = b->qlo > q->q0 ? b->qlo : q->q0;
+    const int64_t hi = b->qhi < q->q0 + q->nq ? b->qhi : q->q0 + q->nq;
+    if (lo >= hi)
+        return;
+    const int64_t i0 = lo - q->q0, q0 = lo;
+    const int nq = (int)(hi - lo);
+    const float *qrows = q->qrows + i0 * q->qstride, *orows = q->orows + i0 * q->ostride;
+    const int k0 = (int)b->k0, nk = b->nk;
+    kr->scores(d, t->kt, qrows, q->qstride, nq, w->st);
+    const int partial = nk < mr || (p->causal && k0 + nk - 1 > q0 + off) ||
+                        (p->window > 0 && k0 <= q0 + nq - 1 + off - p->window);
+    if (partial)
+        apply_mask(p, q0, nq, k0, nk, mr, off, w->st);
+    kr->scores(d, t->vt, orows, q->ostride, nq, w->dpt);
+    const int64_t at = q->s->lse_base + q0;
+    kr->bwd_ds(nq, w->st, w->dpt, r->lse2 + at, r->dd + at);
+    kr->pv(d, nq, w->st, orows, q->ostride, w->ones, t->dvt);
+    kr->pv(d, nq, w->dpt, qrows, q->qstride, w->ones, t->dkt);
+    kr->dq(d, nq, nk, w->dpt, b->krows, b->kstride, r->dq_part + (c * r->rows + at) * d);
+}
+
+/* Phase 2: item t = ((sequence b, kv head hk), chunk c). The chunk's key blocks are taken
+ * key_group at a time; each step of query rows runs against every block of the group in
+ * ascending order, so each dQ row still receives its key blocks' terms in ascending order. */
+static void key_chunk(const bwd_args *r, const thread_space *w, int64_t t)
+{
+    const usine_attn_problem *p = r->p;
+    const int mr = r->kr->mr;
     const int64_t c = t % r->nchunks, pair = t / r->nchunks;
     const int64_t b = pair / p->heads_kv, hk = pair % p->heads_kv;
     const int64_t group = p->heads_q / p->heads_kv, d = p->head_dim;
@@ -203,72 +315,40 @@ static void key_chunk(const bwd_args *r, const thread_space *w, int64_t t)
     const int64_t nkb = (s0.sk + mr - 1) / mr, off = s0.sk - s0.sq;
     const int64_t kb0 = c * nkb / r->nchunks, kb1 = (c + 1) * nkb / r->nchunks;
     const int bf16 = p->dtype == USINE_BF16;
-    const int64_t ks = p->k_strides[2], vs = p->v_strides[2], qs = p->q_strides[2],
-                  os = p->o_strides[2];
-    const float c2 = (float)((double)p->scale * LOG2E);
-    for (int64_t kb = kb0; kb < kb1; kb++) {
-        const int64_t k0 = kb * mr;
-        const int nk = (int)(s0.sk - k0 < mr ? s0.sk - k0 : mr);
-        pack_t(p->dtype, p->k, s0.k_base + k0 * ks, ks, d, nk, mr, c2, w->kt);
-        pack_t(p->dtype, p->v, s0.v_base + k0 * vs, vs, d, nk, mr, 1.0f, w->vt);
-        memset(w->dkt, 0, (size_t)(d * mr) * sizeof(float));
-        memset(w->dvt, 0, (size_t)(d * mr) * sizeof(float));
-        const float *krows;
-        int64_t kstride;
-        if (bf16) {
-            convert_rows((const uint16_t *)p->k + s0.k_base + k0 * ks, ks, d, nk, w->kf);
-            krows = w->kf;
-            kstride = d;
-        } else {
-            krows = (const float *)p->k + s0.k_base + k0 * ks;
-            kstride = ks;
+    const int64_t qs = p->q_strides[2], os = p->o_strides[2];
+    for (int64_t g0 = kb0; g0 < kb1; g0 += key_group(p)) {
+        const int ng = (int)(kb1 - g0 < key_group(p) ? kb1 - g0 : key_group(p));
+        key_block blocks[8];
+        int64_t qlo = s0.sq, qhi = 0;
+        for (int i = 0; i < ng; i++) {
+            blocks[i] = load_key_block(p, mr, &s0, g0 + i, &w->key[i]);
+            qlo = blocks[i].qlo < qlo ? blocks[i].qlo : qlo;
+            qhi = blocks[i].qhi > qhi ? blocks[i].qhi : qhi;
         }
-        /* Queries that see some key of the block: [qlo, qhi). Query i sees key j when
-         * j <= i + off (causal) and j > i + off - window. */
-        int64_t qlo = 0, qhi = s0.sq;
-        if (p->causal && k0 - off > qlo)
-            qlo = k0 - off;
-        if (p->window > 0 && k0 + nk - 1 - off + p->window < qhi)
-            qhi = k0 + nk - 1 - off + p->window;
         for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
             const sequence s = usine_attn_locate(p, b, h);
             for (int64_t q0 = qlo; q0 < qhi; q0 += p->block) {
-                const int nq = (int)(qhi - q0 < p->block ? qhi - q0 : p->block);
-                const float *qrows, *orows;
-                int64_t qstride, ostride;
+                query_step q = {&s,
+                                q0,
+                                (int)(qhi - q0 < p->block ? qhi - q0 : p->block),
+                                (const float *)p->q + s.q_base + q0 * qs,
+                                (const float *)r->g->d_o + s.o_base + q0 * os,
+                                qs,
+                                os};
                 if (bf16) {
-                    convert_rows((const uint16_t *)p->q + s.q_base + q0 * qs, qs, d, nq, w->qf);
-                    convert_rows((const uint16_t *)r->g->d_o + s.o_base + q0 * os, os, d, nq,
+                    convert_rows((const uint16_t *)p->q + s.q_base + q0 * qs, qs, d, q.nq, w->qf);
+                    convert_rows((const uint16_t *)r->g->d_o + s.o_base + q0 * os, os, d, q.nq,
                                  w->dof);
-                    qrows = w->qf;
-                    orows = w->dof;
-                    qstride = ostride = d;
-                } else {
-                    qrows = (const float *)p->q + s.q_base + q0 * qs;
-                    orows = (const float *)r->g->d_o + s.o_base + q0 * os;
-                    qstride = qs;
-                    ostride = os;
+                    q.qrows = w->qf;
+                    q.orows = w->dof;
+                    q.qstride = q.ostride = d;
                 }
-                kr->scores(d, w->kt, qrows, qstride, nq, w->st);
-                const int partial = nk < mr || (p->causal && k0 + nk - 1 > q0 + off) ||
-                                    (p->window > 0 && k0 <= q0 + nq - 1 + off - p->window);
-                if (partial)
-                    apply_mask(p, q0, nq, k0, nk, mr, off, w->st);
-                kr->scores(d, w->vt, orows, ostride, nq, w->dpt);
-                const int64_t at = s.lse_base + q0;
-                kr->bwd_ds(nq, w->st, w->dpt, r->lse2 + at, r->dd + at);
-                kr->pv(d, nq, w->st, orows, ostride, w->ones, w->dvt);
-                kr->pv(d, nq, w->dpt, qrows, qstride, w->ones, w->dkt);
-                kr->dq(d, nq, nk, w->dpt, krows, kstride, r->dq_part + (c * r->rows + at) * d);
+                for (int i = 0; i < ng; i++)
+                    step_block(r, w, c, off, &q, &blocks[i], &w->key[i]);
             }
         }
-        for (int j = 0; j < nk; j++) {
-            const int64_t krow = s0.k_base + (k0 + j) * ks, vrow = s0.v_base + (k0 + j) * vs;
-            for (int64_t x = 0; x < d; x++) {
-                store(p->dtype, r->g->dk, krow + x, w->dkt[x * mr + j] * p->scale);
-                store(p->dtype, r->g->dv, vrow + x, w->dvt[x * mr + j]);
-            }
-        }
+        for (int i = 0; i < ng; i++)
+            store_key_block(p, r->g, mr, &s0, &blocks[i], &w->key[i]);
     }
 }
 
@@ -279,10 +359,14 @@ static void run_body(void *arg, int thread_index, int thread_count)
     const size_t mr = (size_t)r->kr->mr, d = (size_t)p->head_dim, f = sizeof(float);
     char *base = r->per_thread_base + (size_t)thread_index * r->per_thread;
     thread_space w;
-    float **tiles[4] = {&w.kt, &w.vt, &w.dkt, &w.dvt};
-    for (int i = 0; i < 4; i++) {
-        *tiles[i] = (float *)base;
-        base += align64(d * mr * f);
+    const size_t tile = align64(d * mr * f);
+    for (int i = 0; i < key_group(p); i++) {
+        w.key[i].kf = NULL;
+        float **tiles[5] = {&w.key[i].kt, &w.key[i].vt, &w.key[i].dkt, &w.key[i].dvt, &w.key[i].kf};
+        for (int j = 0; j < (p->dtype == USINE_BF16 ? 5 : 4); j++) {
+            *tiles[j] = (float *)base;
+            base += tile;
+        }
     }
     w.st = (float *)base;
     base += align64((size_t)p->block * mr * f);
@@ -292,13 +376,11 @@ static void run_body(void *arg, int thread_index, int thread_count)
     base += align64(mr * f);
     for (size_t i = 0; i < mr; i++)
         w.ones[i] = 1.0f;
-    w.qf = w.dof = w.kf = NULL;
+    w.qf = w.dof = NULL;
     if (p->dtype == USINE_BF16) {
         w.qf = (float *)base;
         base += align64((size_t)p->block * d * f);
         w.dof = (float *)base;
-        base += align64((size_t)p->block * d * f);
-        w.kf = (float *)base;
     }
 
     const int64_t pairs = r->nseq * p->heads_q;

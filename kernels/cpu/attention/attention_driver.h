@@ -22,9 +22,11 @@ typedef struct usine_attn_problem {
     const int32_t *cu_q, *cu_k;
     const void *q, *k, *v;
     void *o;
-    float *lse; /* or NULL */
-    int block;  /* keys per block (forward), query rows per step (backward): see
-                   USINE_ATTN_BLOCK_DEFAULT; the autotuner's parameter */
+    float *lse;    /* or NULL */
+    int block;     /* keys per block (forward), query rows per step (backward): see
+                      USINE_ATTN_BLOCK_DEFAULT; the autotuner's parameter */
+    int key_group; /* backward: blocks of mr keys that share each step of query rows, from
+                      usine_cpu_attn_key_group (1 = none); unused by the forward */
 } usine_attn_problem;
 
 /* One sequence of one (batch, query head) pair: its lengths and where its rows start. */
@@ -64,6 +66,15 @@ typedef struct usine_attn_grads {
     const void *d_o;
     void *dq, *dk, *dv;
 } usine_attn_grads;
+
+/* The backward's key group for a core with l2_bytes of L2: as many blocks of mr keys (at most
+ * 8) as keep their tiles (K^T, V^T, dK^T, dV^T and the K rows: 5 d x mr floats a block) in
+ * half of it. Each step of query rows (Q, dO and dQ rows, streamed from L3 at long head
+ * lengths) then feeds that many blocks while it is in L1/L2: at head_dim 128 on Zen 4
+ * (1 MiB L2, 4 blocks) the sweep ran 12% faster than block by block. A function of the
+ * shape and the machine, never of the thread count; the results do not depend on it. */
+int usine_cpu_attn_key_group(const usine_attn_kernel *kernel, const usine_attn_problem *p,
+                             int64_t l2_bytes);
 
 /* Bytes of workspace the backward needs on `threads` threads: per-thread tiles plus the
  * per-row D and lse and the fixed number of dQ partial sums (attention_backward.c). */
