@@ -137,6 +137,9 @@ static void test_deterministic(usine_context *ctx, usine_dtype dtype)
         {2, 32, 14, 40, 3, 1},
         {3, 16, 9, 48, 1, 1},
         {2, 24, 12, 24, 3, 24},
+        /* 49 and 98 positions: the last rows of the GEMM go to the single-row kernel */
+        {1, 64, 7, 48, 1, 1},
+        {2, 40, 7, 56, 3, 1},
     };
     int threads0, comparable = 0;
     usine_get_num_threads(ctx, &threads0);

@@ -407,6 +407,56 @@ static void batched(void)
     pointer_batched(USINE_F32, 1, 300, 200, 100);
 }
 
+/* Bitwise equal C on 1 and 2 threads: threads split C, never k, and a row of C is summed the
+ * same way whichever tile computes it, including the last rows of C (m % 8 = 1 or 2), which
+ * always go to a single-row kernel that sums in another order, whichever thread holds them
+ * and whether B is read by rows or by columns. */
+static void thread_independence(void)
+{
+    static const int64_t shapes[][3] = {{49, 512, 300},  {50, 96, 1000},  {97, 40, 33},
+                                        {1001, 200, 64}, {1537, 72, 129}, {2, 300, 77}};
+    int threads0;
+    usine_get_num_threads(ctx, &threads0);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int d = 0; d < 2; d++)
+            for (int t = 0; t < 4; t++) {
+                const gemm_case g = {dtypes[d],
+                                     layouts[i & 1],
+                                     trans[t & 1],
+                                     trans[t >> 1],
+                                     shapes[i][0],
+                                     shapes[i][1],
+                                     shapes[i][2],
+                                     0,
+                                     0,
+                                     0,
+                                     1.0,
+                                     0.5,
+                                     0};
+                char what[256];
+                describe(&g, what, sizeof what);
+                operands o = make_operands(&g);
+                void *first = malloc(o.c.bytes);
+                usine_status st = USINE_SUCCESS;
+                for (int run = 0; run < 2 && st == USINE_SUCCESS; run++) {
+                    memcpy(o.c.data, o.c0.data, o.c.bytes);
+                    usine_set_num_threads(ctx, run + 1);
+                    st = usine_gemm(ctx, g.dtype, g.layout, g.ta, g.tb, g.m, g.n, g.k, g.alpha,
+                                    o.a.data, o.lda, o.b.data, o.ldb, g.beta, o.c.data, o.ldc);
+                    if (run == 0)
+                        memcpy(first, o.c.data, o.c.bytes);
+                }
+                if (CHECK(st == USINE_SUCCESS, "%s: %s", what, usine_last_error())) {
+                    CHECK(check_result(&g, &o, first, what) == 0, "%s: 1 thread: wrong", what);
+                    CHECK(memcmp(first, o.c.data, o.c.bytes) == 0,
+                          "%s: 1 and 2 threads differ bitwise", what);
+                }
+                free(first);
+                free_operands(&o);
+            }
+    usine_set_num_threads(ctx, threads0);
+}
+
 int main(int argc, char **argv)
 {
     const int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
@@ -439,6 +489,7 @@ int main(int argc, char **argv)
     large_k(quick);
     blocked_shapes(quick);
     batched();
+    thread_independence();
     usine_destroy(ctx);
     return test_finish("test_gemm");
 }

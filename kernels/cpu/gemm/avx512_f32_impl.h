@@ -63,6 +63,88 @@ USINE_INLINE __m256 fma_bcast_ymm(__m256 a, const float *p, __m256 c)
 #define UKR_FMA_BCAST(a, p, c)    fma_bcast_ymm(a, p, c)
 #include "ukr_x86_impl.h"
 
+/* The last one or two rows of C (see tail_rows in gemm_driver.c: the rows past the last
+ * multiple of 8 at the very end of C), one row per call from an A panel of width 1 (the row,
+ * contiguous along k). A tile kernel spends NR broadcasts of B per k step whatever its rows:
+ * one row in the 8-row ymm tile costs a fifth of a 48-row tile for 1/48 of its work (M = 49,
+ * a 7x7 convolution at batch 1: 14% of the time). Here the sum of column j runs in 16 lanes,
+ * lane l taking the k steps p = l mod 16 in order, and the lanes are then added pairwise
+ * (l with l + 8, + 4, + 2, + 1). With B read by columns (BT = 1) that is NR dot products of
+ * 16-wide loads; with B rows (BT = 0) 16 accumulators of NR columns, one per lane. The two
+ * orders are the same, so a row's result does not depend on how B was laid out. */
+USINE_INLINE float lanes_tree_sum(__m512 v)
+{
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e)); /* l + (l + 8) */
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xb1)); /* + (l + 4) */
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4e));       /* + (l + 2) */
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xb1));       /* + (l + 1) */
+    return _mm512_cvtss_f32(v);
+}
+
+USINE_INLINE void ukr_row_zmm(int NR, int BT, int64_t k, const float *a, int64_t a_step,
+                              const float *b, int64_t b_step, float *c, int64_t ldc, int n,
+                              float alpha, float beta)
+{
+    float sum[16];
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int l = 0; l < 16; l++)
+        acc[l] = _mm512_setzero_ps();
+    int64_t p = 0;
+    if (BT) { /* acc[j]: column j, lane l */
+        for (; p + 16 <= k; p += 16) {
+            const __m512 av = _mm512_loadu_ps(a + p); /* a width-1 panel: a_step is 1 */
+#pragma GCC unroll 16
+            for (int j = 0; j < NR; j++)
+                acc[j] = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + j * b_step + p), acc[j]);
+        }
+        if (p < k) { /* lanes past k keep their sums: no +0 that would turn -0 into +0 */
+            const __mmask16 m = (__mmask16)((1u << (k - p)) - 1);
+            const __m512 av = _mm512_maskz_loadu_ps(m, a + p);
+#pragma GCC unroll 16
+            for (int j = 0; j < NR; j++)
+                acc[j] = _mm512_mask3_fmadd_ps(av, _mm512_maskz_loadu_ps(m, b + j * b_step + p),
+                                               acc[j], m);
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; j++)
+            sum[j] = lanes_tree_sum(acc[j]);
+    } else { /* acc[l]: lane l, columns in the vector */
+        const __mmask16 cols = (__mmask16)(NR >= 16 ? 0xffff : (1u << NR) - 1);
+        for (; p + 16 <= k; p += 16)
+#pragma GCC unroll 16
+            for (int l = 0; l < 16; l++)
+                acc[l] = _mm512_fmadd_ps(_mm512_set1_ps(a[(p + l) * a_step]),
+                                         _mm512_maskz_loadu_ps(cols, b + (p + l) * b_step), acc[l]);
+        for (int l = 0; p < k; p++, l++)
+            acc[l] = _mm512_fmadd_ps(_mm512_set1_ps(a[p * a_step]),
+                                     _mm512_maskz_loadu_ps(cols, b + p * b_step), acc[l]);
+        for (int w = 8; w >= 1; w /= 2)
+            for (int l = 0; l < w; l++)
+                acc[l] = _mm512_add_ps(acc[l], acc[l + w]);
+        _mm512_storeu_ps(sum, acc[0]);
+    }
+    for (int j = 0; j < n && j < NR; j++)
+        c[j * ldc] = beta == 0.0f ? alpha * sum[j] : fmaf(alpha, sum[j], beta * c[j * ldc]);
+}
+
+/* The one-row kernel pair of the contract (gemm_kernel.h, m = 1) for NR columns. */
+#define USINE_DEFINE_ROW_UKR(name, NR)                                                             \
+    static void name(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step,      \
+                     void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
+    {                                                                                              \
+        (void)m;                                                                                   \
+        ukr_row_zmm(NR, 0, k, (const float *)a, a_step, (const float *)b, b_step, (float *)c, ldc, \
+                    n, *(const float *)alpha, *(const float *)beta);                               \
+    }                                                                                              \
+    static void name##_bt(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step, \
+                          void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta) \
+    {                                                                                              \
+        (void)m;                                                                                   \
+        ukr_row_zmm(NR, 1, k, (const float *)a, a_step, (const float *)b, b_step, (float *)c, ldc, \
+                    n, *(const float *)alpha, *(const float *)beta);                               \
+    }
+
 /* The first half of a transpose: every 4 x 4 block inside a 128-bit lane, for rows
  * r[0..n) (n a multiple of 4, at most 16): unpack pairs of rows, then pairs of pairs.
  * Afterwards lane L of r[i + j] holds column 4L + j of rows i..i+3 (i a multiple of 4). */

@@ -17,6 +17,8 @@ USINE_DEFINE_UKR(ukr_8x12, ukr_ymm, float, 1, NR)
 USINE_DEFINE_PACK(pack_32, float, 32)
 USINE_DEFINE_PACK(pack_16, float, 16)
 USINE_DEFINE_PACK(pack_8, float, 8)
+USINE_DEFINE_ROW_UKR(ukr_1x12, NR)
+USINE_DEFINE_PACK(pack_1, float, 1)
 USINE_DEFINE_GEMV(gemv, float)
 
 static void pack_b(int64_t rows, int64_t k, const void *x, int64_t rs, int64_t cs, void *dst)
@@ -41,4 +43,5 @@ const usine_gemm_kernel usine_sgemm_cpu_avx512_32x12 = {
     .pack_convert = avx512_epilogue_f32_pack,
     .n_edges = 2,
     .edges = {{16, ukr_16x12, ukr_16x12_bt, pack_16}, {8, ukr_8x12, ukr_8x12_bt, pack_8}},
+    .row = {1, ukr_1x12, ukr_1x12_bt, pack_1},
 };

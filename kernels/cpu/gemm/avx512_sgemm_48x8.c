@@ -1,6 +1,6 @@
 /*
  * f32 GEMM for AVX-512 (x86-64-v4), the default: a 48x8 tile, with 32x8, 16x8 (zmm) and
- * 8x8 (ymm, VL) kernels for the last rows.
+ * 8x8 (ymm, VL) kernels for the last rows, and a one-row kernel for the last one or two.
  *
  * Register map: 24 zmm accumulators (3 vectors of 16 rows x 8 columns), 3 zmm for the A
  * column, B broadcast straight from memory into the FMA ({1to16}): 27 of 32 registers.
@@ -22,6 +22,8 @@ USINE_DEFINE_PACK(pack_48, float, 48)
 USINE_DEFINE_PACK(pack_32, float, 32)
 USINE_DEFINE_PACK(pack_16, float, 16)
 USINE_DEFINE_PACK(pack_8, float, 8)
+USINE_DEFINE_ROW_UKR(ukr_1x8, NR)
+USINE_DEFINE_PACK(pack_1, float, 1)
 USINE_DEFINE_GEMV(gemv, float)
 
 static void pack_b(int64_t rows, int64_t k, const void *x, int64_t rs, int64_t cs, void *dst)
@@ -48,4 +50,5 @@ const usine_gemm_kernel usine_sgemm_cpu_avx512_48x8 = {
     .edges = {{32, ukr_32x8, ukr_32x8_bt, pack_32},
               {16, ukr_16x8, ukr_16x8_bt, pack_16},
               {8, ukr_8x8, ukr_8x8_bt, pack_8}},
+    .row = {1, ukr_1x8, ukr_1x8_bt, pack_1},
 };

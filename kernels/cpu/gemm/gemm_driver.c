@@ -262,11 +262,11 @@ static b_source choose_b(const sub_problem *sp, const char *b, int64_t rows, int
 }
 
 /* The A panels of one block: `full` rows in MR-row panels (packed, or read in place),
- * then up to three narrower edge panels, always packed. */
+ * then up to three narrower edge panels and two single rows, always packed. */
 typedef struct a_panels {
     const char *full_base;
     int64_t full, step, stride; /* rows; microkernel step; bytes between full panels */
-    row_panel edge[3];
+    row_panel edge[5];
     int n_edge;
     const char *edge_base;
 } a_panels;
@@ -328,6 +328,20 @@ static void pack_a_rows(const sub_problem *sp, const char *a, int width, usine_g
                    a + (row * s->a_rs + pc * s->a_cs) * (int64_t)sp->a_es, s->a_rs, s->a_cs, dst);
 }
 
+static int64_t row_granularity(const usine_gemm_kernel *kernel);
+
+/* The rows of block [ic, ic + mb) for the kernel's single-row kernel: the last one or two
+ * rows of C, those past the last multiple of the row granularity, when the block ends C.
+ * Threads split rows in units of that granularity, so these rows end the last block whatever
+ * the thread count and blocking: they always go to the single-row kernel, and their results
+ * (summed in its order) never depend on the split. */
+static int tail_rows(const sub_problem *sp, int64_t ic, int64_t mb)
+{
+    const usine_gemm_kernel *kernel = sp->plan->kernel;
+    const int64_t m = sp->shape->m, tail = m % row_granularity(kernel);
+    return kernel->row.ukr && ic + mb == m && tail <= 2 && tail <= mb ? (int)tail : 0;
+}
+
 /* Packs (or points at) the A panels of rows [ic, ic + mb) x [pc, pc + kb); int8: adds
  * their row sums to row_sums (for row ic on) unless it is NULL. */
 static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t ic, int64_t mb,
@@ -336,8 +350,11 @@ static void prepare_a(const sub_problem *sp, const char *a, int direct, int64_t 
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     const usine_gemm_shape *s = sp->shape;
     const int64_t mr = kernel->mr, es = (int64_t)sp->es, a_es = (int64_t)sp->a_es;
-    ap->full = mb / mr * mr;
-    ap->n_edge = split_remainder(kernel, (int)(mb - ap->full), ap->edge);
+    const int tail = tail_rows(sp, ic, mb);
+    ap->full = (mb - tail) / mr * mr;
+    ap->n_edge = split_remainder(kernel, (int)(mb - tail - ap->full), ap->edge);
+    for (int t = 0; t < tail; t++)
+        ap->edge[ap->n_edge++] = edge_panel(&kernel->row);
     if (direct) {
         ap->full_base = a + (ic * s->a_rs + pc * s->a_cs) * a_es;
         ap->step = s->a_cs;
@@ -569,7 +586,6 @@ static int narrow_output(const usine_gemm_plan *plan, const usine_gemm_shape *s)
 
 static void choose_grid(const usine_gemm_kernel *kernel, const usine_gemm_shape *s, int threads,
                         int *tm, int *tn);
-static int64_t row_granularity(const usine_gemm_kernel *kernel);
 static int use_team(const sub_problem *sp, int count);
 
 /* The largest block of C one thread of `count` computes (how run_item_part splits). */

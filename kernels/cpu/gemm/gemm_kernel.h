@@ -129,6 +129,11 @@ typedef struct usine_gemm_kernel {
      * rather than two 32-row tiles. */
     int n_edges;
     usine_gemm_edge edges[USINE_GEMM_MAX_EDGES];
+    /* Optional (ukr NULL: none): a kernel for single rows (mr = 1, a width-1 A panel, always
+     * packed) that the driver gives the last one or two rows of C, those past the last
+     * multiple of the narrowest edge's mr, where a tile would cost far more than its rows.
+     * It may sum in another order than the tiles: those rows always go to it. */
+    usine_gemm_edge row;
 } usine_gemm_kernel;
 
 /* Cache blocking of the five loops (in elements): NC columns of B per outer block, KC
