@@ -585,6 +585,10 @@ static const case_row case_table[] = {
     {1, 4, 8, 9, 5, 3, 2, 1, 1, 2, 0, 1, 3, 1, 1, 1, 0, 0, "asymmetric padding, 3x2 filter"},
     {2, 3, 10, 11, 4, 3, 3, 2, 3, 1, 1, 0, 2, 1, 1, 1, 0, 1, "strides 2x3, asymmetric pad, ReLU"},
     {1, 3, 23, 20, 8, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 0, "7x7 stride 2 (ResNet stem), bias"},
+    /* few channels, 8 positions of a row inside the image: windowed panel packing */
+    {1, 3, 40, 56, 8, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 0, "7x7 stride 2 stem, rows of 28"},
+    {2, 3, 18, 24, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "3 channels, rows of 24"},
+    {1, 4, 6, 40, 3, 3, 9, 1, 1, 1, 1, 4, 4, 1, 1, 1, 0, 0, "1x9 taps of 4 channels: 64 floats"},
     {1, 4, 12, 11, 3, 3, 3, 1, 1, 2, 2, 3, 3, 2, 3, 1, 0, 0, "dilation 2x3"},
     {1, 3, 4, 4, 2, 3, 3, 1, 1, 3, 3, 3, 3, 3, 3, 1, 0, 0, "dilated filter wider than the input"},
     {2, 6, 7, 8, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 0, "3 groups, bias"},

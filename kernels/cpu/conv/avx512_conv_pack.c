@@ -265,6 +265,73 @@ static void transpose_slice(const panel_rows *pr, const float *const rows[CHUNK]
         transpose_rows_16(rows, pr->count, count, dst, ld);
 }
 
+/* A first layer's B panel (few channels): the 8 positions in one image row, side by side,
+ * every filter row inside the image along w. Their filter rows (runs of taps_w * C floats)
+ * then start D = step_w * C floats apart, and with 7 D + taps_w C <= 64 all eight lie in one
+ * window of 64 floats (4 zmm) per filter row: each panel row (one tap, one channel) is
+ * window[off + j D], j < 8, two rows per pair of vpermt2ps and a blend. For the 7x7 3-channel
+ * stride-2 layer (D = 6, runs of 21) this replaces 8 x 16 transposes of 21-float runs and the
+ * copies around them, which took a third as long as the GEMM itself. */
+static int strided_panel(const usine_conv_gather *g, const panel_rows *pr)
+{
+    if (pr->count != 8 || 7 * g->step_w * g->channels + g->taps_w * g->channels > 64)
+        return 0;
+    for (int i = 0; i < 8; i++)
+        if (!pr->valid[i] || pr->n[i] != pr->n[0] || pr->y[i] != pr->y[0] ||
+            pr->x[i] != pr->x[0] + i)
+            return 0;
+    const int64_t first = pr->x[0] * g->step_w + g->base_w;
+    const int64_t last = pr->x[7] * g->step_w + g->base_w;
+    return first >= 0 && last + g->taps_w <= g->src_w;
+}
+
+static void pack_strided(const usine_conv_gather *g, const panel_rows *pr, int64_t p0, int64_t k,
+                         float *dst)
+{
+    const int64_t row_len = g->taps_w * g->channels;
+    const int d = (int)(g->step_w * g->channels), span = 7 * d + (int)row_len;
+    /* lanes 0-7: run j at offset 0; lanes 8-15: offset 1 (the next panel row) */
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i base =
+        _mm512_add_epi32(_mm512_mullo_epi32(lanes, _mm512_set1_epi32(d)),
+                         _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+    const __mmask16 last_part = (__mmask16)((1u << (span - 48 > 0 ? span - 48 : 0)) - 1);
+    const float *src = (const float *)g->src;
+    const int64_t iw = pr->x[0] * g->step_w + g->base_w;
+    for (int64_t p = p0; p < p0 + k;) {
+        const int64_t t = p / row_len, off = p % row_len;
+        const int64_t run = row_len - off < p0 + k - p ? row_len - off : p0 + k - p;
+        const int64_t ih = pr->y[0] * g->step_h + g->base_h + t * g->tap_h;
+        float *out = dst + (p - p0) * 8;
+        p += run;
+        if (ih < 0 || ih >= g->src_h) {
+            memset(out, 0, (size_t)run * 8 * sizeof(float));
+            continue;
+        }
+        /* the window: masked past the span, which may end the tensor */
+        const float *at = src + ((pr->n[0] * g->src_h + ih) * g->src_w + iw) * g->src_c;
+        const __mmask16 m1 =
+            (__mmask16)(span > 16 ? (span >= 32 ? 0xffff : (1u << (span - 16)) - 1) : 0);
+        const __mmask16 m2 =
+            (__mmask16)(span > 32 ? (span >= 48 ? 0xffff : (1u << (span - 32)) - 1) : 0);
+        const __m512 w0 =
+            _mm512_maskz_loadu_ps((__mmask16)(span >= 16 ? 0xffff : (1u << span) - 1), at);
+        const __m512 w1 = _mm512_maskz_loadu_ps(m1, at + 16);
+        const __m512 w2 = _mm512_maskz_loadu_ps(m2, at + 32);
+        const __m512 w3 = _mm512_maskz_loadu_ps(last_part, at + 48);
+        for (int64_t q = 0; q < run; q += 2) {
+            const __m512i index = _mm512_add_epi32(base, _mm512_set1_epi32((int)(off + q)));
+            const __mmask16 high = _mm512_cmpge_epi32_mask(index, _mm512_set1_epi32(32));
+            const __m512 v = _mm512_mask_blend_ps(high, _mm512_permutex2var_ps(w0, index, w1),
+                                                  _mm512_permutex2var_ps(w2, index, w3));
+            if (q + 1 < run)
+                _mm512_storeu_ps(out + q * 8, v);
+            else
+                _mm256_storeu_ps(out + q * 8, _mm512_castps512_ps256(v));
+        }
+    }
+}
+
 /* Columns [p0, p0 + k) of a slice of pr->count panel rows, stored every `ld` floats. */
 static void pack_slice(const usine_conv_gather *g, const panel_rows *pr, int64_t p0, int64_t k,
                        float *dst, int64_t ld)
@@ -272,6 +339,10 @@ static void pack_slice(const usine_conv_gather *g, const panel_rows *pr, int64_t
     float buffer[CHUNK][ROW_BUFFER];
     const float *rows[CHUNK] = {NULL};
     const int merge = rows_contiguous(g);
+    if (merge && ld == 8 && strided_panel(g, pr)) {
+        pack_strided(g, pr, p0, k, dst);
+        return;
+    }
     const int64_t row_len = g->taps_w * g->channels;
     int64_t loaded_t = -1;
     for (int64_t p = p0; p < p0 + k;) {
