@@ -132,6 +132,7 @@ static int workload_init(attn_workload *w, const usine_attn_kernel *kernel, int 
     p->scale = (float)(1.0 / sqrt((double)d));
     const usine_topology *t = usine_topology_get();
     p->key_group = usine_cpu_attn_key_group(kernel, p, usine_cache_per_core(&t->l2));
+    p->query_group = usine_cpu_attn_query_group(kernel, p, usine_cache_per_core(&t->l2), 1);
     const size_t bytes = (size_t)(heads * seq * d) * (dtype == USINE_BF16 ? 2 : 4);
     void **tensors[] = {&w->q, &w->k, &w->v, &w->o, &w->d_o, &w->dq, &w->dk, &w->dv};
     for (int i = 0; i < (backward ? 8 : 4); i++)

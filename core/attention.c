@@ -193,6 +193,7 @@ static usine_attn_problem make_problem(const usine_attention_desc *d, const void
         lse,
         USINE_ATTN_BLOCK_DEFAULT,
         1,
+        1,
     };
     return p;
 }
@@ -219,10 +220,11 @@ static const usine_attn_kernel *plan_call(usine_context *ctx, const usine_attent
     usine_select_attention(&ctx->selector, kernel, backward, d->dtype, d->seq_q, d->seq_k,
                            d->head_dim, choice);
     p->block = choice->block;
-    if (backward) {
-        const usine_topology *t = usine_topology_get();
-        p->key_group = usine_cpu_attn_key_group(kernel, p, usine_cache_per_core(&t->l2));
-    }
+    const int64_t l2 = usine_cache_per_core(&usine_topology_get()->l2);
+    if (backward)
+        p->key_group = usine_cpu_attn_key_group(kernel, p, l2);
+    else
+        p->query_group = usine_cpu_attn_query_group(kernel, p, l2, usine_context_threads(ctx));
     return kernel;
 }
 

@@ -10,9 +10,14 @@
  * first); only blocks crossing a mask boundary are masked element by element.
  * Memory: O(mr * d) per thread, never the N x N scores.
  *
- * Threads take whole query blocks from a shared counter; each block is computed by one
- * thread from start to end in a fixed order, so results are bitwise identical whatever
- * the thread count or schedule (deterministic mode costs nothing).
+ * Key blocks lie on a fixed grid (k0 a multiple of p->block, clipped to the keys a query
+ * block sees), and a thread takes p->query_group consecutive query blocks of one head at a
+ * time and runs each key block against all of them while its rows of K and V are in L1/L2:
+ * at long sequences (N = 16384: 16 MiB of K and V per head) they would otherwise stream from
+ * memory once per 48 queries. Each query block still sees the same key blocks in the same
+ * order whatever its group, and is computed by one thread from start to end, so results are
+ * bitwise identical whatever the thread count, group or schedule (deterministic mode costs
+ * nothing).
  */
 #include "attention_driver.h"
 
@@ -48,14 +53,36 @@ static int native_bf16(const usine_attn_kernel *kr, const usine_attn_problem *p)
     return p->dtype == USINE_BF16 && kr->scores_bf16 != NULL;
 }
 
-/* Per-thread pieces, in floats: Q^T, O^T (d x mr), S^T (block x mr), m, l, alpha (mr), and for
- * bf16 the K and V blocks converted to f32 (block x d each), or with native bf16 products P^T
- * pairs (block / 2 x mr dwords) and the V pairs (block x d bf16, in the space of V's block). */
+#define MAX_QUERY_GROUP 8
+
+int usine_cpu_attn_query_group(const usine_attn_kernel *kernel, const usine_attn_problem *p,
+                               int64_t l2_bytes, int threads)
+{
+    const int64_t block_bytes = 2 * p->head_dim * kernel->mr * (int64_t)sizeof(float);
+    const int64_t blocks = (p->seq_q + kernel->mr - 1) / kernel->mr;
+    int64_t g = l2_bytes / 4 / block_bytes;
+    g = g < 1 ? 1 : g > MAX_QUERY_GROUP ? MAX_QUERY_GROUP : g;
+    while (g > 1 && p->batch * p->heads_q * ((blocks + g - 1) / g) < 4 * (int64_t)threads)
+        g--;
+    return (int)g;
+}
+
+static int query_group(const usine_attn_problem *p)
+{
+    return p->query_group < 1                 ? 1
+           : p->query_group > MAX_QUERY_GROUP ? MAX_QUERY_GROUP
+                                              : p->query_group;
+}
+
+/* Per-thread pieces, in floats: for each query block of the group Q^T, O^T (d x mr), m, l,
+ * alpha (mr); S^T (block x mr), and for bf16 the K and V blocks converted to f32 (block x d
+ * each), or with native bf16 products P^T pairs (block / 2 x mr dwords) and the V pairs
+ * (block x d bf16, in the space of V's block). */
 static size_t per_thread_bytes(const usine_attn_kernel *kr, const usine_attn_problem *p)
 {
     const size_t mr = (size_t)kr->mr, d = (size_t)p->head_dim, f = sizeof(float);
-    size_t bytes =
-        2 * align64(d * mr * f) + align64((size_t)p->block * mr * f) + 3 * align64(mr * f);
+    size_t bytes = (size_t)query_group(p) * (2 * align64(d * mr * f) + 3 * align64(mr * f)) +
+                   align64((size_t)p->block * mr * f);
     if (native_bf16(kr, p))
         bytes += align64((size_t)p->block / 2 * mr * f) + align64((size_t)p->block * d * f);
     else if (p->dtype == USINE_BF16)
@@ -69,8 +96,16 @@ size_t usine_cpu_attn_workspace_size(const usine_attn_kernel *kernel, const usin
     return (size_t)threads * per_thread_bytes(kernel, p) + 64;
 }
 
+/* One query block's running state: Q^T, O^T, m, l, alpha; its rows and the keys it sees. */
+typedef struct query_tile {
+    float *qt, *ot, *m, *l, *alpha;
+    int64_t q0, lo, hi; /* rows q0 .. q0 + mq - 1 see keys [lo, hi) */
+    int mq;
+} query_tile;
+
 typedef struct thread_space {
-    float *qt, *ot, *st, *m, *l, *alpha, *kf, *vf;
+    query_tile tile[MAX_QUERY_GROUP];
+    float *st, *kf, *vf;
 } thread_space;
 
 typedef struct run_args {
@@ -78,7 +113,7 @@ typedef struct run_args {
     const usine_attn_problem *p;
     char *workspace;
     size_t per_thread;
-    int64_t blocks_per_head; /* query blocks of the longest sequence */
+    int64_t groups_per_head; /* query groups of the longest sequence */
     int64_t items;
     atomic_llong next;
 } run_args;
@@ -169,103 +204,140 @@ static void apply_mask(const usine_attn_problem *p, int64_t q0, int64_t k0, int 
     }
 }
 
-/* S^T of keys k0 .. k0 + nk - 1 into w->st (log2 domain, unmasked). */
+/* S^T of keys k0 .. k0 + nk - 1 against tile t's queries into w->st (log2 domain,
+ * unmasked). */
 static void block_scores(const usine_attn_kernel *kr, const usine_attn_problem *p,
-                         const sequence *s, const thread_space *w, int64_t k0, int nk)
+                         const sequence *s, const thread_space *w, const query_tile *t, int64_t k0,
+                         int nk)
 {
     const int64_t d = p->head_dim, ks = p->k_strides[2];
     if (native_bf16(kr, p)) {
         const float c = (float)((double)p->scale * LOG2E);
-        kr->scores_bf16(d, (const uint32_t *)w->qt, (const uint16_t *)p->k + s->k_base + k0 * ks,
+        kr->scores_bf16(d, (const uint32_t *)t->qt, (const uint16_t *)p->k + s->k_base + k0 * ks,
                         ks, nk, c, w->st);
     } else if (p->dtype == USINE_BF16) {
         convert_rows((const uint16_t *)p->k + s->k_base + k0 * ks, ks, d, nk, w->kf);
-        kr->scores(d, w->qt, w->kf, d, nk, w->st);
+        kr->scores(d, t->qt, w->kf, d, nk, w->st);
     } else {
-        kr->scores(d, w->qt, (const float *)p->k + s->k_base + k0 * ks, ks, nk, w->st);
+        kr->scores(d, t->qt, (const float *)p->k + s->k_base + k0 * ks, ks, nk, w->st);
     }
 }
 
-/* The softmax step on w->st and O^T += P V for keys k0 .. k0 + nk - 1. */
+/* The softmax step on w->st and tile t's O^T += P V for keys k0 .. k0 + nk - 1. */
 static void block_softmax_pv(const usine_attn_kernel *kr, const usine_attn_problem *p,
-                             const sequence *s, const thread_space *w, int64_t k0, int nk)
+                             const sequence *s, const thread_space *w, const query_tile *t,
+                             int64_t k0, int nk)
 {
     const int64_t d = p->head_dim, vs = p->v_strides[2];
     if (native_bf16(kr, p)) {
         uint32_t *pt2 = (uint32_t *)w->kf, *vt2 = (uint32_t *)w->vf;
-        kr->softmax_bf16(nk, w->st, w->m, w->l, w->alpha, pt2);
+        kr->softmax_bf16(nk, w->st, t->m, t->l, t->alpha, pt2);
         kr->pack_v_bf16(d, nk, (const uint16_t *)p->v + s->v_base + k0 * vs, vs, vt2);
-        kr->pv_bf16(d, nk, pt2, vt2, w->alpha, w->ot);
+        kr->pv_bf16(d, nk, pt2, vt2, t->alpha, t->ot);
         return;
     }
-    kr->softmax(nk, w->st, w->m, w->l, w->alpha);
+    kr->softmax(nk, w->st, t->m, t->l, t->alpha);
     if (p->dtype == USINE_BF16) {
         convert_rows((const uint16_t *)p->v + s->v_base + k0 * vs, vs, d, nk, w->vf);
-        kr->pv(d, nk, w->st, w->vf, d, w->alpha, w->ot);
+        kr->pv(d, nk, w->st, w->vf, d, t->alpha, t->ot);
     } else {
-        kr->pv(d, nk, w->st, (const float *)p->v + s->v_base + k0 * vs, vs, w->alpha, w->ot);
+        kr->pv(d, nk, w->st, (const float *)p->v + s->v_base + k0 * vs, vs, t->alpha, t->ot);
     }
 }
 
-static void query_block(const run_args *r, const thread_space *w, int64_t b, int64_t h, int64_t qb)
+/* Starts query block qb of sequence s in tile t: Q^T packed, O^T, m, l reset, the keys it
+ * sees. Returns 0 past the sequence's last row. */
+static int start_tile(const usine_attn_kernel *kr, const usine_attn_problem *p, const sequence *s,
+                      int64_t qb, query_tile *t)
 {
-    const usine_attn_problem *p = r->p;
-    const usine_attn_kernel *kr = r->kr;
     const int mr = kr->mr;
-    const sequence s = usine_attn_locate(p, b, h);
-    const int64_t q0 = qb * mr;
-    if (q0 >= s.sq)
-        return;
-    const int mq = (int)(s.sq - q0 < mr ? s.sq - q0 : mr);
-    const int64_t d = p->head_dim, off = s.sk - s.sq;
-
-    /* Keys any query of the block sees: [lo, hi). */
-    int64_t lo = 0, hi = s.sk;
-    if (p->causal && q0 + mq - 1 + off + 1 < hi)
-        hi = q0 + mq - 1 + off + 1;
-    if (p->window > 0 && q0 + off - p->window + 1 > lo)
-        lo = q0 + off - p->window + 1;
-
+    t->q0 = qb * mr;
+    if (t->q0 >= s->sq)
+        return 0;
+    t->mq = (int)(s->sq - t->q0 < mr ? s->sq - t->q0 : mr);
+    const int64_t off = s->sk - s->sq;
+    t->lo = 0;
+    t->hi = s->sk;
+    if (p->causal && t->q0 + t->mq - 1 + off + 1 < t->hi)
+        t->hi = t->q0 + t->mq - 1 + off + 1;
+    if (p->window > 0 && t->q0 + off - p->window + 1 > t->lo)
+        t->lo = t->q0 + off - p->window + 1;
     if (native_bf16(kr, p))
-        pack_q_pairs(p, &s, q0, mq, mr, (uint32_t *)w->qt);
+        pack_q_pairs(p, s, t->q0, t->mq, mr, (uint32_t *)t->qt);
     else
-        pack_q(p, &s, q0, mq, mr, w->qt);
-    memset(w->ot, 0, (size_t)(d * mr) * sizeof(float));
+        pack_q(p, s, t->q0, t->mq, mr, t->qt);
+    memset(t->ot, 0, (size_t)(p->head_dim * mr) * sizeof(float));
     for (int i = 0; i < mr; i++) {
-        w->m[i] = -__builtin_inff();
-        w->l[i] = 0.0f;
+        t->m[i] = -__builtin_inff();
+        t->l[i] = 0.0f;
     }
-    for (int64_t k0 = lo; k0 < hi; k0 += p->block) {
-        const int nk = (int)(hi - k0 < p->block ? hi - k0 : p->block);
-        block_scores(kr, p, &s, w, k0, nk);
-        /* Partly hidden block: the last key is past the first query's causal limit, or the
-         * first key is at or before the last query's window limit. */
-        const int partial = (p->causal && k0 + nk - 1 > q0 + off) ||
-                            (p->window > 0 && k0 <= q0 + mq - 1 + off - p->window);
-        if (partial)
-            apply_mask(p, q0, k0, nk, mr, off, w->st);
-        block_softmax_pv(kr, p, &s, w, k0, nk);
-    }
+    return 1;
+}
 
-    /* O = O^T / l; a query that saw no key has l = 0: O = 0, lse = -inf. */
-    const int64_t os = p->o_strides[2];
-    for (int i = 0; i < mq; i++) {
-        const float l = w->l[i];
+/* Tile t against keys [k0, k0 + nk) (inside what it sees). */
+static void tile_keys(const usine_attn_kernel *kr, const usine_attn_problem *p, const sequence *s,
+                      const thread_space *w, const query_tile *t, int64_t k0, int nk)
+{
+    const int64_t off = s->sk - s->sq;
+    block_scores(kr, p, s, w, t, k0, nk);
+    /* Partly hidden block: the last key is past the first query's causal limit, or the
+     * first key is at or before the last query's window limit. */
+    const int partial = (p->causal && k0 + nk - 1 > t->q0 + off) ||
+                        (p->window > 0 && k0 <= t->q0 + t->mq - 1 + off - p->window);
+    if (partial)
+        apply_mask(p, t->q0, k0, nk, kr->mr, off, w->st);
+    block_softmax_pv(kr, p, s, w, t, k0, nk);
+}
+
+/* O = O^T / l and lse of tile t; a query that saw no key has l = 0: O = 0, lse = -inf. */
+static void finish_tile(const usine_attn_kernel *kr, const usine_attn_problem *p, const sequence *s,
+                        const query_tile *t)
+{
+    const int mr = kr->mr;
+    const int64_t d = p->head_dim, os = p->o_strides[2];
+    for (int i = 0; i < t->mq; i++) {
+        const float l = t->l[i];
         const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-        const int64_t row = s.o_base + (q0 + i) * os;
+        const int64_t row = s->o_base + (t->q0 + i) * os;
         if (p->dtype == USINE_BF16) {
             uint16_t *o = (uint16_t *)p->o + row;
             for (int64_t x = 0; x < d; x++)
-                o[x] = usine_f32_to_bf16(w->ot[x * mr + i] * inv);
+                o[x] = usine_f32_to_bf16(t->ot[x * mr + i] * inv);
         } else {
             float *o = (float *)p->o + row;
             for (int64_t x = 0; x < d; x++)
-                o[x] = w->ot[x * mr + i] * inv;
+                o[x] = t->ot[x * mr + i] * inv;
         }
         if (p->lse)
-            p->lse[s.lse_base + q0 + i] =
-                l > 0.0f ? (float)(LN2 * ((double)w->m[i] + log2((double)l))) : -__builtin_inff();
+            p->lse[s->lse_base + t->q0 + i] =
+                l > 0.0f ? (float)(LN2 * ((double)t->m[i] + log2((double)l))) : -__builtin_inff();
     }
+}
+
+/* Query blocks qb0 .. qb0 + count - 1 of (sequence b, head h): every key block of the grid
+ * that one of them sees, against each of them in turn, clipped to the keys it sees. */
+static void query_group_run(const run_args *r, thread_space *w, int64_t b, int64_t h, int64_t qb0,
+                            int count)
+{
+    const usine_attn_problem *p = r->p;
+    const usine_attn_kernel *kr = r->kr;
+    const sequence s = usine_attn_locate(p, b, h);
+    int n = 0;
+    int64_t lo = s.sk, hi = 0;
+    for (; n < count && start_tile(kr, p, &s, qb0 + n, &w->tile[n]); n++) {
+        lo = w->tile[n].lo < lo ? w->tile[n].lo : lo;
+        hi = w->tile[n].hi > hi ? w->tile[n].hi : hi;
+    }
+    for (int64_t k0 = lo / p->block * p->block; k0 < hi; k0 += p->block)
+        for (int i = 0; i < n; i++) {
+            const query_tile *t = &w->tile[i];
+            const int64_t a = k0 > t->lo ? k0 : t->lo;
+            const int64_t e = k0 + p->block < t->hi ? k0 + p->block : t->hi;
+            if (a < e)
+                tile_keys(kr, p, &s, w, t, a, (int)(e - a));
+        }
+    for (int i = 0; i < n; i++)
+        finish_tile(kr, p, &s, &w->tile[i]);
 }
 
 static void run_body(void *arg, int thread_index, int thread_count)
@@ -276,18 +348,16 @@ static void run_body(void *arg, int thread_index, int thread_count)
     const size_t mr = (size_t)r->kr->mr, d = (size_t)p->head_dim, f = sizeof(float);
     char *base = r->workspace + (size_t)thread_index * r->per_thread;
     thread_space w;
-    w.qt = (float *)base;
-    base += align64(d * mr * f);
-    w.ot = (float *)base;
-    base += align64(d * mr * f);
+    for (int g = 0; g < query_group(p); g++) {
+        query_tile *t = &w.tile[g];
+        float **pieces[5] = {&t->qt, &t->ot, &t->m, &t->l, &t->alpha};
+        for (int i = 0; i < 5; i++) {
+            *pieces[i] = (float *)base;
+            base += i < 2 ? align64(d * mr * f) : align64(mr * f);
+        }
+    }
     w.st = (float *)base;
     base += align64((size_t)p->block * mr * f);
-    w.m = (float *)base;
-    base += align64(mr * f);
-    w.l = (float *)base;
-    base += align64(mr * f);
-    w.alpha = (float *)base;
-    base += align64(mr * f);
     w.kf = w.vf = NULL;
     if (native_bf16(r->kr, p)) { /* kf: P^T pairs, vf: V pairs */
         w.kf = (float *)base;
@@ -302,13 +372,14 @@ static void run_body(void *arg, int thread_index, int thread_count)
         const int64_t t = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
         if (t >= r->items)
             break;
-        /* The blocks of one head together, so that its K and V stay in cache (all heads'
+        /* The groups of one head together, so that its K and V stay in cache (all heads'
          * would not: 8 heads of 4096 x 128 are 32 MiB); with a causal mask the longest
-         * blocks first (the last rows see the most keys), so that the items left at the end
+         * groups first (the last rows see the most keys), so that the items left at the end
          * for the threads to share are the short ones. */
-        const int64_t bh = t / r->blocks_per_head, i = t % r->blocks_per_head;
-        const int64_t qb = p->causal ? r->blocks_per_head - 1 - i : i;
-        query_block(r, &w, bh / p->heads_q, bh % p->heads_q, qb);
+        const int64_t bh = t / r->groups_per_head, i = t % r->groups_per_head;
+        const int64_t grp = p->causal ? r->groups_per_head - 1 - i : i;
+        query_group_run(r, &w, bh / p->heads_q, bh % p->heads_q, grp * query_group(p),
+                        query_group(p));
     }
 }
 
@@ -320,8 +391,9 @@ void usine_cpu_attn_forward(const usine_attn_kernel *kernel, const usine_attn_pr
     r.p = p;
     r.workspace = (char *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
     r.per_thread = per_thread_bytes(kernel, p);
-    r.blocks_per_head = (p->seq_q + kernel->mr - 1) / kernel->mr;
-    r.items = p->batch * p->heads_q * r.blocks_per_head;
+    const int64_t blocks = (p->seq_q + kernel->mr - 1) / kernel->mr;
+    r.groups_per_head = (blocks + query_group(p) - 1) / query_group(p);
+    r.items = p->batch * p->heads_q * r.groups_per_head;
     atomic_init(&r.next, 0);
     if (r.items < threads)
         threads = r.items < 1 ? 1 : (int)r.items;

@@ -22,11 +22,13 @@ typedef struct usine_attn_problem {
     const int32_t *cu_q, *cu_k;
     const void *q, *k, *v;
     void *o;
-    float *lse;    /* or NULL */
-    int block;     /* keys per block (forward), query rows per step (backward): see
-                      USINE_ATTN_BLOCK_DEFAULT; the autotuner's parameter */
-    int key_group; /* backward: blocks of mr keys that share each step of query rows, from
-                      usine_cpu_attn_key_group (1 = none); unused by the forward */
+    float *lse;      /* or NULL */
+    int block;       /* keys per block (forward), query rows per step (backward): see
+                        USINE_ATTN_BLOCK_DEFAULT; the autotuner's parameter */
+    int key_group;   /* backward: blocks of mr keys that share each step of query rows, from
+                        usine_cpu_attn_key_group (1 = none); unused by the forward */
+    int query_group; /* forward: query blocks that share each key block, from
+                        usine_cpu_attn_query_group (1 = none); unused by the backward */
 } usine_attn_problem;
 
 /* One sequence of one (batch, query head) pair: its lengths and where its rows start. */
@@ -50,6 +52,12 @@ static inline int usine_attn_hidden(const usine_attn_problem *p, int64_t qi, int
 /* The kernel for the highest of the ISA levels up to `isa` that serves `dtype` (the
  * AVX512-BF16 kernel for bf16 problems; f32 kernels serve both dtypes). */
 const usine_attn_kernel *usine_cpu_attn_kernel(usine_cpu_isa isa, usine_dtype dtype);
+
+/* The forward's query group for a core with l2_bytes of L2: as many query blocks (at most 8)
+ * as keep their Q^T and O^T tiles in a quarter of it, fewer where the items would not keep
+ * `threads` threads busy (4 per thread). The results do not depend on it. */
+int usine_cpu_attn_query_group(const usine_attn_kernel *kernel, const usine_attn_problem *p,
+                               int64_t l2_bytes, int threads);
 
 /* Bytes of workspace `threads` threads need (64-byte aligned pieces). */
 size_t usine_cpu_attn_workspace_size(const usine_attn_kernel *kernel, const usine_attn_problem *p,
