@@ -596,6 +596,9 @@ static const case_row case_table[] = {
     {2, 16, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, 1, 1, "depthwise 3x3"},
     {1, 8, 12, 11, 16, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 8, 0, 1, "depthwise x2, 5x5 stride 2"},
     {1, 7, 6, 5, 7, 3, 3, 1, 1, 0, 1, 1, 0, 1, 1, 7, 0, 0, "depthwise, 7 channels, asym pad"},
+    /* f32 NHWC depthwise register blocks: 8 columns away from the padding, and at its edges */
+    {1, 32, 6, 30, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1, 1, "depthwise 3x3, rows of 30"},
+    {1, 16, 9, 45, 16, 3, 3, 2, 2, 2, 1, 2, 1, 2, 2, 16, 0, 0, "depthwise stride 2, dilation 2"},
     {2, 24, 6, 5, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1"},
     {1, 17, 9, 9, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1, 1, "1x1 stride 2, bias + ReLU"},
     {1, 4, 3, 4, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "1x1 with padding"},
