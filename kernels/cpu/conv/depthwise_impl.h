@@ -247,6 +247,75 @@ static inline int64_t dw_source(int64_t i, int64_t r, int64_t stride, int64_t pa
     return t / stride;
 }
 
+/* The f32 NHWC backward data with one output channel per input channel and C a multiple of
+ * DW_LANES, in the forward's register blocks (DW_COLS pixels of dx x DW_LANES channels),
+ * each tap's weights loaded once per block, dy read in place. Same order per element as the
+ * general path: taps in (r, s) order from 0. */
+static void USINE_DW(backward_data_nhwc_row_f32)(const usine_conv_problem *p, const float *dy,
+                                                 const float *wt, float *dx, int64_t n, int64_t h)
+{
+    const int64_t c = p->c;
+    float *row = dx + (n * p->h + h) * p->w * c;
+    const dw_vec zero = {0};
+    for (int64_t w0 = 0; w0 < p->w; w0 += DW_COLS)
+        for (int64_t c0 = 0; c0 < c; c0 += DW_LANES) {
+            const int cols = p->w - w0 < DW_COLS ? (int)(p->w - w0) : DW_COLS;
+            dw_vec acc[DW_COLS];
+#pragma GCC unroll 8
+            for (int j = 0; j < DW_COLS; j++)
+                acc[j] = zero;
+            for (int64_t r = 0; r < p->r; r++) {
+                const int64_t oh = dw_source(h, r, p->stride_h, p->pad_top, p->dilation_h, p->p);
+                if (oh < 0)
+                    continue;
+                const float *dyrow = dy + (n * p->p + oh) * p->q * c + c0;
+                /* stride 1, every tap of the block inside dy: no tests per pixel */
+                const int64_t first = w0 + p->pad_left - (p->s - 1) * p->dilation_w;
+                if (p->stride_w == 1 && cols == DW_COLS && first >= 0 &&
+                    w0 + DW_COLS - 1 + p->pad_left < p->q) {
+                    for (int64_t s = 0; s < p->s; s++) {
+                        dw_vec wv;
+                        DW_VLOAD(wv, wt + (r * p->s + s) * c + c0);
+                        const float *src = dyrow + (w0 + p->pad_left - s * p->dilation_w) * c;
+#pragma GCC unroll 8
+                        for (int j = 0; j < DW_COLS; j++) {
+                            dw_vec v;
+                            DW_VLOAD(v, src + j * c);
+                            acc[j] += v * wv;
+                        }
+                    }
+                    continue;
+                }
+                for (int64_t s = 0; s < p->s; s++) {
+                    dw_vec wv;
+                    DW_VLOAD(wv, wt + (r * p->s + s) * c + c0);
+#pragma GCC unroll 8 /* constant bounds keep acc[] in registers */
+                    for (int j = 0; j < DW_COLS; j++) {
+                        /* stride 1 without dw_source's division */
+                        const int64_t t = w0 + j + p->pad_left - s * p->dilation_w;
+                        int64_t oq = -1;
+                        if (j < cols && p->stride_w == 1)
+                            oq = t >= 0 && t < p->q ? t : -1;
+                        else if (j < cols)
+                            oq =
+                                dw_source(w0 + j, s, p->stride_w, p->pad_left, p->dilation_w, p->q);
+                        if (oq >= 0) {
+                            dw_vec v;
+                            DW_VLOAD(v, dyrow + oq * c);
+                            acc[j] += v * wv;
+                        }
+                    }
+                }
+            }
+#pragma GCC unroll 8
+            for (int j = 0; j < DW_COLS; j++) {
+                if (j >= cols)
+                    break;
+                memcpy(row + (w0 + j) * c + c0, &acc[j], sizeof acc[j]);
+            }
+        }
+}
+
 /* NHWC: dx row (n, h), every w and c: a gather over the outputs that read each pixel.
  * scratch: 2 K + C floats. */
 static void USINE_DW(backward_data_nhwc_row)(const usine_conv_problem *p, const void *dy,
@@ -254,6 +323,10 @@ static void USINE_DW(backward_data_nhwc_row)(const usine_conv_problem *p, const 
                                              float *scratch)
 {
     const int64_t k = p->k, mult = p->k / p->c;
+    if (p->dtype == USINE_F32 && mult == 1 && k % DW_LANES == 0) {
+        USINE_DW(backward_data_nhwc_row_f32)(p, (const float *)dy, wt, (float *)dx, n, h);
+        return;
+    }
     float *acc = scratch, *in = scratch + p->c, *prod = scratch + p->c + k;
     for (int64_t iw = 0; iw < p->w; iw++) {
         memset(acc, 0, (size_t)p->c * sizeof *acc);
