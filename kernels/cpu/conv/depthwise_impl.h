@@ -392,11 +392,80 @@ static void USINE_DW(backward_data_nchw_plane)(const usine_conv_problem *p, cons
 
 /* NHWC: dw of channels [k0, k1) into acc[(r S + s) K + k] (f32), summed over n, p, q in
  * order. scratch: 2 K floats. */
+/* Taps the register-blocked weight gradient holds (3x3 and smaller filters). */
+#define DW_MAX_TAPS 9
+
+/* The f32 NHWC weight gradient with one output channel per input channel, C a multiple of
+ * DW_LANES and at most DW_MAX_TAPS taps: per block of DW_LANES channels, every tap's sum in a
+ * register across all positions; per position one load of dy and one of x per tap (the
+ * general path keeps the sums in memory and copies every x row). Same order per element:
+ * positions (n, oh, oq) in order from 0. */
+static void USINE_DW(backward_weights_nhwc_f32)(const usine_conv_problem *p, const float *x,
+                                                const float *dy, int64_t k0, int64_t k1, float *out)
+{
+    const int64_t c = p->c, taps = p->r * p->s;
+    int64_t dw_off[DW_MAX_TAPS] = {0}; /* s dilation_w of tap t */
+    for (int64_t t = 0; t < taps; t++)
+        dw_off[t] = t % p->s * p->dilation_w;
+    const dw_vec zero = {0};
+    for (int64_t c0 = k0; c0 < k1; c0 += DW_LANES) {
+        dw_vec acc[DW_MAX_TAPS];
+#pragma GCC unroll 9
+        for (int t = 0; t < DW_MAX_TAPS; t++)
+            acc[t] = zero;
+        for (int64_t n = 0; n < p->n; n++)
+            for (int64_t oh = 0; oh < p->p; oh++) {
+                /* tap t's source row (at column 0, channel c0), or NULL in the padding */
+                const float *row[DW_MAX_TAPS] = {NULL};
+                int rows_inside = 1;
+                for (int64_t t = 0; t < taps; t++) {
+                    const int64_t ih = oh * p->stride_h + t / p->s * p->dilation_h - p->pad_top;
+                    if (ih >= 0 && ih < p->h)
+                        row[t] = x + (n * p->h + ih) * p->w * c + c0;
+                    else
+                        rows_inside = 0;
+                }
+                const float *g = dy + (n * p->p + oh) * p->q * c + c0;
+                for (int64_t oq = 0; oq < p->q; oq++) {
+                    dw_vec gv;
+                    DW_VLOAD(gv, g + oq * c);
+                    const int64_t iw0 = oq * p->stride_w - p->pad_left;
+                    if (rows_inside && iw0 >= 0 && iw0 + (p->s - 1) * p->dilation_w < p->w) {
+#pragma GCC unroll 9
+                        for (int t = 0; t < DW_MAX_TAPS; t++)
+                            if (t < taps) {
+                                dw_vec xv;
+                                DW_VLOAD(xv, row[t] + (iw0 + dw_off[t]) * c);
+                                acc[t] += gv * xv;
+                            }
+                        continue;
+                    }
+#pragma GCC unroll 9
+                    for (int t = 0; t < DW_MAX_TAPS; t++) {
+                        const int64_t iw = iw0 + dw_off[t];
+                        if (t < taps && row[t] && iw >= 0 && iw < p->w) {
+                            dw_vec xv;
+                            DW_VLOAD(xv, row[t] + iw * c);
+                            acc[t] += gv * xv;
+                        }
+                    }
+                }
+            }
+        for (int64_t t = 0; t < taps; t++)
+            memcpy(out + t * p->k + c0, &acc[t], sizeof acc[t]);
+    }
+}
+
 static void USINE_DW(backward_weights_nhwc)(const usine_conv_problem *p, const void *x,
                                             const void *dy, int64_t k0, int64_t k1, float *acc,
                                             float *scratch)
 {
     const int64_t k = p->k, mult = p->k / p->c, taps = p->r * p->s;
+    if (p->dtype == USINE_F32 && mult == 1 && k % DW_LANES == 0 && taps <= DW_MAX_TAPS &&
+        k0 % DW_LANES == 0 && (k1 - k0) % DW_LANES == 0) {
+        USINE_DW(backward_weights_nhwc_f32)(p, (const float *)x, (const float *)dy, k0, k1, acc);
+        return;
+    }
     float *g = scratch, *in = scratch + k;
     for (int64_t t = 0; t < taps; t++)
         memset(acc + t * k + k0, 0, (size_t)(k1 - k0) * sizeof *acc);
