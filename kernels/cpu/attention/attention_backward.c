@@ -287,7 +287,8 @@ static void step_block(const bwd_args *r, const thread_space *w, int64_t c, int6
     const int64_t i0 = lo - q->q0, q0 = lo;
     const int nq = (int)(hi - lo);
     const float *qrows = q->qrows + i0 * q->qstride, *orows = q->orows + i0 * q->ostride;
-    const int k0 = (int)b->k0, nk = b->nk;
+    const int64_t k0 = b->k0;
+    const int nk = b->nk;
     kr->scores(d, t->kt, qrows, q->qstride, nq, w->st);
     const int partial = nk < mr || (p->causal && k0 + nk - 1 > q0 + off) ||
                         (p->window > 0 && k0 <= q0 + nq - 1 + off - p->window);
