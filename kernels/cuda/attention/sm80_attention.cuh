@@ -156,6 +156,16 @@ __device__ __forceinline__ Seq locate(const usine_cuda_attn_args &p, int64_t z, 
     return s;
 }
 
+/* Row 0 of (batch item, head) of a [B, H, S, d] tensor of 16-bit elements t with element
+ * strides st, the sequence starting at position pos of the item. T: const uint16_t for
+ * inputs, uint16_t for outputs. */
+template <typename T>
+__device__ __forceinline__ T *head_rows(const void *t, const int64_t st[3], int64_t item,
+                                        int64_t head, int64_t pos)
+{
+    return static_cast<T *>(const_cast<void *>(t)) + item * st[0] + head * st[1] + pos * st[2];
+}
+
 /* Visible key range [*k_begin, *k_end) of query rows [r0, r1] (bottom-right aligned causal
  * mask and window of usine.h, off = sk - sq); empty when *k_end <= *k_begin. */
 __device__ __forceinline__ void key_range(const usine_cuda_attn_args &p, int64_t sq, int64_t sk,
@@ -201,12 +211,9 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
     const int64_t off = s.sk - s.sq;
     const int64_t last = (row0 + BM < s.sq ? row0 + BM : s.sq) - 1;
 
-    const uint16_t *const qg = static_cast<const uint16_t *>(p.q) + s.item * p.q_strides[0] +
-                               h * p.q_strides[1] + s.pq * p.q_strides[2];
-    const uint16_t *const kg = static_cast<const uint16_t *>(p.k) + s.item * p.k_strides[0] +
-                               hk * p.k_strides[1] + s.pk * p.k_strides[2];
-    const uint16_t *const vg = static_cast<const uint16_t *>(p.v) + s.item * p.v_strides[0] +
-                               hk * p.v_strides[1] + s.pk * p.v_strides[2];
+    const uint16_t *const qg = head_rows<const uint16_t>(p.q, p.q_strides, s.item, h, s.pq);
+    const uint16_t *const kg = head_rows<const uint16_t>(p.k, p.k_strides, s.item, hk, s.pk);
+    const uint16_t *const vg = head_rows<const uint16_t>(p.v, p.v_strides, s.item, hk, s.pk);
 
     int64_t kb, ke;
     key_range(p, s.sq, s.sk, row0, last, &kb, &ke);
@@ -362,8 +369,7 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
             *reinterpret_cast<uint32_t *>(os + (g + 8 * h2) * LD + j * 8 + 2 * t) = v;
         }
     __syncwarp();
-    uint16_t *const og = static_cast<uint16_t *>(p.o) + s.item * p.o_strides[0] +
-                         h * p.o_strides[1] + s.pq * p.o_strides[2];
+    uint16_t *const og = head_rows<uint16_t>(p.o, p.o_strides, s.item, h, s.pq);
     constexpr int CPR = D / 8;
 #pragma unroll
     for (int it = 0; it < 16 * CPR / 32; it++) {

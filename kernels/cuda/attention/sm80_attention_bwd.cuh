@@ -198,10 +198,8 @@ __device__ __forceinline__ void prep_body(const usine_cuda_attn_args &p)
     const int c = (threadIdx.x % CPR) * 8;
     float sum = 0.0f;
     if (i < s.sq) {
-        const uint16_t *o = static_cast<const uint16_t *>(p.o) + s.item * p.o_strides[0] +
-                            h * p.o_strides[1] + (s.pq + i) * p.o_strides[2] + c;
-        const uint16_t *d = static_cast<const uint16_t *>(p.d_o) + s.item * p.o_strides[0] +
-                            h * p.o_strides[1] + (s.pq + i) * p.o_strides[2] + c;
+        const uint16_t *o = head_rows<const uint16_t>(p.o, p.o_strides, s.item, h, s.pq + i) + c;
+        const uint16_t *d = head_rows<const uint16_t>(p.d_o, p.o_strides, s.item, h, s.pq + i) + c;
         const uint4 ov = *reinterpret_cast<const uint4 *>(o);
         const uint4 dv = *reinterpret_cast<const uint4 *>(d);
         const uint32_t os[4] = {ov.x, ov.y, ov.z, ov.w}, ds[4] = {dv.x, dv.y, dv.z, dv.w};
@@ -256,20 +254,16 @@ __device__ __forceinline__ void dkdv_body(const usine_cuda_attn_args &p)
     const int nqt = qe > qb ? (int)((qe + BS - 1) / BS - qtile0) : 0;
     const int iters = nqt * (int)group;
 
-    const uint16_t *const kg = static_cast<const uint16_t *>(p.k) + s.item * p.k_strides[0] +
-                               hk * p.k_strides[1] + s.pk * p.k_strides[2];
-    const uint16_t *const vg = static_cast<const uint16_t *>(p.v) + s.item * p.v_strides[0] +
-                               hk * p.v_strides[1] + s.pk * p.v_strides[2];
+    const uint16_t *const kg = head_rows<const uint16_t>(p.k, p.k_strides, s.item, hk, s.pk);
+    const uint16_t *const vg = head_rows<const uint16_t>(p.v, p.v_strides, s.item, hk, s.pk);
 
     /* Iteration i: query head hk group + i / nqt, query tile qtile0 + i % nqt. */
     auto request = [&](int i) {
         const int st = i & 1;
         const int64_t h = hk * group + i / nqt, m0 = (qtile0 + i % nqt) * BS;
         const Seq sh = locate(p, z, h);
-        const uint16_t *qg = static_cast<const uint16_t *>(p.q) + sh.item * p.q_strides[0] +
-                             h * p.q_strides[1] + sh.pq * p.q_strides[2];
-        const uint16_t *dg = static_cast<const uint16_t *>(p.d_o) + sh.item * p.o_strides[0] +
-                             h * p.o_strides[1] + sh.pq * p.o_strides[2];
+        const uint16_t *qg = head_rows<const uint16_t>(p.q, p.q_strides, sh.item, h, sh.pq);
+        const uint16_t *dg = head_rows<const uint16_t>(p.d_o, p.o_strides, sh.item, h, sh.pq);
         load_rows<Cfg, BS>(q_s + st * Cfg::STREAM_ELEMS, qg, p.q_strides[2], m0, sh.sq);
         load_rows<Cfg, BS>(do_s + st * Cfg::STREAM_ELEMS, dg, p.o_strides[2], m0, sh.sq);
         if (threadIdx.x < 2 * BS) {
@@ -347,10 +341,8 @@ __device__ __forceinline__ void dkdv_body(const usine_cuda_attn_args &p)
     }
     cp_async_wait<0>();
 
-    uint16_t *const dkg = static_cast<uint16_t *>(p.dk) + s.item * p.k_strides[0] +
-                          hk * p.k_strides[1] + s.pk * p.k_strides[2];
-    uint16_t *const dvg = static_cast<uint16_t *>(p.dv) + s.item * p.v_strides[0] +
-                          hk * p.v_strides[1] + s.pk * p.v_strides[2];
+    uint16_t *const dkg = head_rows<uint16_t>(p.dk, p.k_strides, s.item, hk, s.pk);
+    uint16_t *const dvg = head_rows<uint16_t>(p.dv, p.v_strides, s.item, hk, s.pk);
     /* Through the warp's own K and V rows (only this warp read them). */
     store_rows<T, D, LD>(dk, p.scale, k_s + wrow * LD, dkg, p.k_strides[2], n0 + wrow, s.sk, lane);
     store_rows<T, D, LD>(dv, 1.0f, v_s + wrow * LD, dvg, p.v_strides[2], n0 + wrow, s.sk, lane);
@@ -380,14 +372,10 @@ __device__ __forceinline__ void dq_body(const usine_cuda_attn_args &p)
     const int64_t off = s.sk - s.sq;
     const int64_t last = (row0 + BR < s.sq ? row0 + BR : s.sq) - 1;
 
-    const uint16_t *const qg = static_cast<const uint16_t *>(p.q) + s.item * p.q_strides[0] +
-                               h * p.q_strides[1] + s.pq * p.q_strides[2];
-    const uint16_t *const dg = static_cast<const uint16_t *>(p.d_o) + s.item * p.o_strides[0] +
-                               h * p.o_strides[1] + s.pq * p.o_strides[2];
-    const uint16_t *const kg = static_cast<const uint16_t *>(p.k) + s.item * p.k_strides[0] +
-                               hk * p.k_strides[1] + s.pk * p.k_strides[2];
-    const uint16_t *const vg = static_cast<const uint16_t *>(p.v) + s.item * p.v_strides[0] +
-                               hk * p.v_strides[1] + s.pk * p.v_strides[2];
+    const uint16_t *const qg = head_rows<const uint16_t>(p.q, p.q_strides, s.item, h, s.pq);
+    const uint16_t *const dg = head_rows<const uint16_t>(p.d_o, p.o_strides, s.item, h, s.pq);
+    const uint16_t *const kg = head_rows<const uint16_t>(p.k, p.k_strides, s.item, hk, s.pk);
+    const uint16_t *const vg = head_rows<const uint16_t>(p.v, p.v_strides, s.item, hk, s.pk);
 
     int64_t kb, ke;
     key_range(p, s.sq, s.sk, row0, last, &kb, &ke);
@@ -468,8 +456,7 @@ __device__ __forceinline__ void dq_body(const usine_cuda_attn_args &p)
     }
     cp_async_wait<0>();
 
-    uint16_t *const dqg = static_cast<uint16_t *>(p.dq) + s.item * p.q_strides[0] +
-                          h * p.q_strides[1] + s.pq * p.q_strides[2];
+    uint16_t *const dqg = head_rows<uint16_t>(p.dq, p.q_strides, s.item, h, s.pq);
     /* Through the warp's own Q rows (its fragments are in registers). */
     store_rows<T, D, LD>(dq, p.scale, q_s + wrow * LD, dqg, p.q_strides[2], row0 + wrow, s.sq,
                          lane);
