@@ -32,6 +32,16 @@ usine_status usine_cuda_device_count(int *count, char *message, size_t message_s
     return USINE_ERROR_NOT_SUPPORTED;
 }
 
+/* What every kernel entry point answers: no kernel, NOT_SUPPORTED and why. */
+static usine_status kernel_not_built(int device, const char **kernel_name, char *message,
+                                     size_t message_size)
+{
+    if (kernel_name)
+        *kernel_name = "";
+    snprintf(message, message_size, "cuda:%d: the CUDA backend is %s", device, NOT_BUILT);
+    return USINE_ERROR_NOT_SUPPORTED;
+}
+
 usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_problem *problem,
                              const char *force, const char **kernel_name, char *message,
                              size_t message_size)
@@ -39,10 +49,7 @@ usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_pro
     (void)stream;
     (void)problem;
     (void)force;
-    if (kernel_name)
-        *kernel_name = "";
-    snprintf(message, message_size, "cuda:%d: the CUDA backend is %s", device, NOT_BUILT);
-    return USINE_ERROR_NOT_SUPPORTED;
+    return kernel_not_built(device, kernel_name, message, message_size);
 }
 
 usine_status usine_cuda_attention_forward(int device, void *stream,
@@ -53,10 +60,7 @@ usine_status usine_cuda_attention_forward(int device, void *stream,
     (void)stream;
     (void)problem;
     (void)force;
-    if (kernel_name)
-        *kernel_name = "";
-    snprintf(message, message_size, "cuda:%d: the CUDA backend is %s", device, NOT_BUILT);
-    return USINE_ERROR_NOT_SUPPORTED;
+    return kernel_not_built(device, kernel_name, message, message_size);
 }
 
 usine_status usine_cuda_attention_backward(int device, void *stream,
