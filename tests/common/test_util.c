@@ -127,7 +127,73 @@ int test_buffer_guards_ok(const test_buffer *b)
 
 size_t test_dtype_size(usine_dtype dtype)
 {
-    return dtype == USINE_F64 ? 8 : 4;
+    return dtype == USINE_F64 ? 8 : dtype == USINE_BF16 || dtype == USINE_F16 ? 2 : 4;
+}
+
+static uint16_t bf16_from(double x)
+{
+    float f = (float)x;
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet, whatever the payload */
+        return (uint16_t)(u >> 16 | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u); /* nearest, ties to even; overflow carries to infinity */
+    return (uint16_t)(u >> 16);
+}
+
+static double bf16_to(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static double f16_to(uint16_t h)
+{
+    const int e = (h >> 10) & 31, m = h & 1023;
+    const double s = h & 0x8000 ? -1.0 : 1.0;
+    if (e == 0)
+        return s * ldexp(m, -24);
+    if (e == 31)
+        return m ? NAN : s * INFINITY;
+    return s * ldexp(1024 + m, e - 25);
+}
+
+static uint16_t f16_from(double x)
+{
+    if (isnan(x))
+        return 0x7e00;
+    const uint16_t sign = signbit(x) ? 0x8000 : 0;
+    const double a = fabs(x);
+    if (a >= 65520.0) /* rounds past the largest finite f16, 65504 */
+        return (uint16_t)(sign | 0x7c00);
+    if (a == 0)
+        return sign;
+    int e;
+    frexp(a, &e); /* a = f 2^e, f in [0.5, 1) */
+    int exp = e - 1 + 15;
+    if (exp < 1)
+        exp = 1; /* subnormal: quantum 2^-24 */
+    const double q = ldexp(1.0, exp - 15 - 10);
+    uint32_t bits = (uint32_t)nearbyint(a / q); /* ties to even in the default rounding */
+    if (bits >= 2048) {                         /* rounded up to the next binade */
+        bits >>= 1;
+        exp++;
+    }
+    if (bits < 1024) /* subnormal */
+        return (uint16_t)(sign | bits);
+    return (uint16_t)(sign | (uint32_t)exp << 10 | (bits - 1024));
+}
+
+uint16_t test_put16(usine_dtype dtype, double x)
+{
+    return dtype == USINE_BF16 ? bf16_from(x) : f16_from(x);
+}
+
+double test_get16(usine_dtype dtype, uint16_t h)
+{
+    return dtype == USINE_BF16 ? bf16_to(h) : f16_to(h);
 }
 
 int64_t test_matrix_elements(usine_layout layout, int64_t rows, int64_t cols, int64_t ld)
@@ -146,6 +212,8 @@ static void set(usine_dtype dtype, void *x, int64_t off, double v)
 {
     if (dtype == USINE_F64)
         ((double *)x)[off] = v;
+    else if (dtype == USINE_BF16 || dtype == USINE_F16)
+        ((uint16_t *)x)[off] = test_put16(dtype, v);
     else
         ((float *)x)[off] = (float)v;
 }
@@ -154,6 +222,8 @@ long double test_get(usine_dtype dtype, usine_layout layout, const void *x, int6
                      int64_t j)
 {
     const int64_t off = offset(layout, ld, i, j);
+    if (dtype == USINE_BF16 || dtype == USINE_F16)
+        return test_get16(dtype, ((const uint16_t *)x)[off]);
     return dtype == USINE_F64 ? (long double)((const double *)x)[off]
                               : (long double)((const float *)x)[off];
 }

@@ -79,7 +79,14 @@ int64_t test_check_gemm(usine_dtype dtype, usine_layout layout, usine_transpose 
 /* Stored size in elements of a rows x cols matrix with leading dimension ld. */
 int64_t test_matrix_elements(usine_layout layout, int64_t rows, int64_t cols, int64_t ld);
 
+/* Bytes per element: 8 (f64), 2 (bf16, f16), 4 (f32 and the rest). test_fill_matrix and
+ * test_get take bf16 and f16 matrices too (values rounded to nearest, ties to even). */
 size_t test_dtype_size(usine_dtype dtype);
+
+/* A 16-bit element (dtype USINE_BF16 or USINE_F16) from a double, rounded to nearest with ties
+ * to even (NaN stays NaN, beyond the range gives infinity), and its value. */
+uint16_t test_put16(usine_dtype dtype, double x);
+double test_get16(usine_dtype dtype, uint16_t h);
 
 /* The epilogue activations of usine.h in long double (references for the GEMM tests). */
 long double test_activation(long double v, usine_activation act);

@@ -29,70 +29,6 @@
 #define SENTINEL     1024.0 /* exact in bf16 and f16 */
 #define LSE_SENTINEL 12345.0f
 
-/* ---------------------------------------------------------------- 16-bit elements */
-
-static uint16_t bf16_from(double x)
-{
-    float f = (float)x;
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even (finite inputs only here) */
-    return (uint16_t)(u >> 16);
-}
-
-static double bf16_to(uint16_t h)
-{
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static double f16_to(uint16_t h)
-{
-    const int e = (h >> 10) & 31, m = h & 1023;
-    const double s = h & 0x8000 ? -1.0 : 1.0;
-    if (e == 0)
-        return s * ldexp(m, -24);
-    if (e == 31)
-        return m ? NAN : s * INFINITY;
-    return s * ldexp(1024 + m, e - 25);
-}
-
-/* Nearest f16 (ties to even), for |x| < 65504. */
-static uint16_t f16_from(double x)
-{
-    const uint16_t sign = x < 0 ? 0x8000 : 0;
-    double a = fabs(x);
-    if (a == 0)
-        return sign;
-    int e;
-    frexp(a, &e); /* a = f 2^e, f in [0.5, 1) */
-    int exp = e - 1 + 15;
-    if (exp < 1)
-        exp = 1; /* subnormal: quantum 2^-24 */
-    const double q = ldexp(1.0, exp - 15 - 10);
-    double n = nearbyint(a / q); /* ties to even in the default rounding mode */
-    uint32_t bits = (uint32_t)n;
-    if (bits >= 2048) { /* rounded up to the next binade */
-        bits >>= 1;
-        exp++;
-    }
-    if (bits < 1024) /* subnormal */
-        return (uint16_t)(sign | bits);
-    return (uint16_t)(sign | (uint32_t)exp << 10 | (bits - 1024));
-}
-
-static double get16(usine_dtype t, uint16_t h)
-{
-    return t == USINE_BF16 ? bf16_to(h) : f16_to(h);
-}
-
-static uint16_t put16(usine_dtype t, double x)
-{
-    return t == USINE_BF16 ? bf16_from(x) : f16_from(x);
-}
-
 /* ---------------------------------------------------------------- cases */
 
 typedef struct fwd_case {
@@ -190,7 +126,7 @@ static void device_free(void *d)
     if (on_cpu)
         free(d);
     else if (d)
-        device_free(d);
+        cudaFree(d);
 }
 
 /*
@@ -215,19 +151,19 @@ static usine_status run_case(usine_context *ctx, const fwd_case *c, int expect_o
     /* Inputs random in their rows; the padding between rows holds 30000, which would show in
      * the results if a kernel read it. */
     for (int64_t i = 0; i < qn; i++)
-        q[i] = put16(c->dtype, test_rand_uniform(-1, 1));
+        q[i] = test_put16(c->dtype, test_rand_uniform(-1, 1));
     for (int64_t i = 0; i < kn; i++) {
-        k[i] = put16(c->dtype, test_rand_uniform(-1, 1));
-        v[i] = put16(c->dtype, test_rand_uniform(-1, 1));
+        k[i] = test_put16(c->dtype, test_rand_uniform(-1, 1));
+        v[i] = test_put16(c->dtype, test_rand_uniform(-1, 1));
     }
     for (int64_t i = 0; i < qn; i++)
         if (i % (c->d + c->pad) >= c->d)
-            q[i] = put16(c->dtype, 30000.0);
+            q[i] = test_put16(c->dtype, 30000.0);
     for (int64_t i = 0; i < kn; i++)
         if (i % (c->d + c->pad) >= c->d)
-            k[i] = v[i] = put16(c->dtype, 30000.0);
+            k[i] = v[i] = test_put16(c->dtype, 30000.0);
     for (int64_t i = 0; i < qn; i++)
-        o[i] = put16(c->dtype, SENTINEL);
+        o[i] = test_put16(c->dtype, SENTINEL);
     for (int64_t i = 0; i < ln; i++)
         lse[i] = LSE_SENTINEL;
 
@@ -265,7 +201,7 @@ static usine_status run_case(usine_context *ctx, const fwd_case *c, int expect_o
     if (!expect_ok) {
         int untouched = 1;
         for (int64_t i = 0; i < qn && untouched; i++)
-            untouched = get16(c->dtype, o[i]) == SENTINEL;
+            untouched = test_get16(c->dtype, o[i]) == SENTINEL;
         for (int64_t i = 0; i < ln && untouched; i++)
             untouched = lse[i] == LSE_SENTINEL;
         CHECK(untouched, "%s: a refused call wrote its outputs", text);
@@ -298,7 +234,7 @@ static usine_status run_case(usine_context *ctx, const fwd_case *c, int expect_o
                     double s = 0, sa = 0;
                     for (int64_t e = 0; e < c->d; e++) {
                         const double x =
-                            get16(c->dtype, q[qrow + e]) * get16(c->dtype, k[krow + e]);
+                            test_get16(c->dtype, q[qrow + e]) * test_get16(c->dtype, k[krow + e]);
                         s += x;
                         sa += fabs(x);
                     }
@@ -329,8 +265,8 @@ static usine_status run_case(usine_context *ctx, const fwd_case *c, int expect_o
                 for (int64_t e = 0; e < c->d; e++) {
                     double ref = 0, w = 0;
                     for (int64_t j = 0; j < lk; j++) {
-                        const double x =
-                            get16(c->dtype, v[item * ks[0] + hk * ks[1] + (pk + j) * ks[2] + e]);
+                        const double x = test_get16(
+                            c->dtype, v[item * ks[0] + hk * ks[1] + (pk + j) * ks[2] + e]);
                         ref += p[j] * x;
                         w += p[j] * fabs(x);
                     }
@@ -338,7 +274,7 @@ static usine_status run_case(usine_context *ctx, const fwd_case *c, int expect_o
                         ref /= l;
                         w /= l;
                     }
-                    const double got = get16(c->dtype, o[qrow + e]);
+                    const double got = test_get16(c->dtype, o[qrow + e]);
                     owned[qrow + e] = 1;
                     const double tol =
                         (u_in + 4 * E + (double)(lk + c->d + 8) * ldexp(1, -24) + ldexp(1, -18)) *
@@ -357,7 +293,7 @@ static usine_status run_case(usine_context *ctx, const fwd_case *c, int expect_o
     CHECK(bad <= 5, "%s: %d O and lse elements out of tolerance in all", text, bad);
     int64_t stray = -1;
     for (int64_t i = 0; i < qn && stray < 0; i++)
-        if (!owned[i] && get16(c->dtype, o[i]) != SENTINEL)
+        if (!owned[i] && test_get16(c->dtype, o[i]) != SENTINEL)
             stray = i;
     CHECK(stray < 0, "%s: O element %lld outside the problem was written", text, (long long)stray);
     stray = -1;
@@ -416,7 +352,8 @@ static uint16_t *random_rows(const fwd_case *c, int64_t n)
 {
     uint16_t *x = malloc((size_t)(n + 1) * 2);
     for (int64_t i = 0; i < n; i++)
-        x[i] = put16(c->dtype, i % (c->d + c->pad) < c->d ? test_rand_uniform(-1, 1) : 30000.0);
+        x[i] =
+            test_put16(c->dtype, i % (c->d + c->pad) < c->d ? test_rand_uniform(-1, 1) : 30000.0);
     return x;
 }
 
@@ -453,9 +390,9 @@ static void run_bwd_case(usine_context *ctx, const fwd_case *c)
     uint16_t *dq = malloc((size_t)(qn + 1) * 2), *dk = malloc((size_t)(kn + 1) * 2),
              *dv = malloc((size_t)(kn + 1) * 2);
     for (int64_t i = 0; i < qn; i++)
-        dq[i] = put16(c->dtype, SENTINEL);
+        dq[i] = test_put16(c->dtype, SENTINEL);
     for (int64_t i = 0; i < kn; i++)
-        dk[i] = dv[i] = put16(c->dtype, SENTINEL);
+        dk[i] = dv[i] = test_put16(c->dtype, SENTINEL);
     for (int64_t i = 0; i < ln; i++)
         lse[i] = 0.0f;
     const double scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)d);
@@ -492,8 +429,8 @@ static void run_bwd_case(usine_context *ctx, const fwd_case *c)
                                            (c->window > 0 && j <= i + off - c->window);
                         double s = 0, sa = 0;
                         for (int64_t e = 0; e < d; e++) {
-                            const double x =
-                                get16(c->dtype, q[qrow + e]) * get16(c->dtype, k[krow + e]);
+                            const double x = test_get16(c->dtype, q[qrow + e]) *
+                                             test_get16(c->dtype, k[krow + e]);
                             s += x;
                             sa += fabs(x);
                         }
@@ -513,11 +450,11 @@ static void run_bwd_case(usine_context *ctx, const fwd_case *c)
                             double acc = 0;
                             for (int64_t j = 0; j < lk; j++)
                                 if (P[j] != -INFINITY)
-                                    acc +=
-                                        exp(P[j] - mx) / l *
-                                        get16(c->dtype,
-                                              v[item * ks[0] + hk * ks[1] + (pk + j) * ks[2] + e]);
-                            o[qrow + e] = put16(c->dtype, acc);
+                                    acc += exp(P[j] - mx) / l *
+                                           test_get16(
+                                               c->dtype,
+                                               v[item * ks[0] + hk * ks[1] + (pk + j) * ks[2] + e]);
+                            o[qrow + e] = test_put16(c->dtype, acc);
                         }
                         continue;
                     }
@@ -525,8 +462,8 @@ static void run_bwd_case(usine_context *ctx, const fwd_case *c)
                     const double L = lse[li];
                     double Di = 0, Bi = 0;
                     for (int64_t e = 0; e < d; e++) {
-                        const double x =
-                            get16(c->dtype, dout[qrow + e]) * get16(c->dtype, o[qrow + e]);
+                        const double x = test_get16(c->dtype, dout[qrow + e]) *
+                                         test_get16(c->dtype, o[qrow + e]);
                         Di += x;
                         Bi += fabs(x);
                     }
@@ -535,8 +472,8 @@ static void run_bwd_case(usine_context *ctx, const fwd_case *c)
                         const double p = P[j] == -INFINITY ? 0 : exp(P[j] - L);
                         double dp = 0, A = 0;
                         for (int64_t e = 0; e < d; e++) {
-                            const double x =
-                                get16(c->dtype, dout[qrow + e]) * get16(c->dtype, v[krow + e]);
+                            const double x = test_get16(c->dtype, dout[qrow + e]) *
+                                             test_get16(c->dtype, v[krow + e]);
                             dp += x;
                             A += fabs(x);
                         }
@@ -547,8 +484,8 @@ static void run_bwd_case(usine_context *ctx, const fwd_case *c)
                         dS[j] = p * (dp - Di);
                         eS[j] = p * (fabs(dp - Di) * (eP + u) + (double)(d + 2) * u24 * (A + Bi));
                         for (int64_t e = 0; e < d; e++) {
-                            const double g = get16(c->dtype, dout[qrow + e]);
-                            const double qe = get16(c->dtype, q[qrow + e]);
+                            const double g = test_get16(c->dtype, dout[qrow + e]);
+                            const double qe = test_get16(c->dtype, q[qrow + e]);
                             rv[krow + e] += p * g;
                             tv[krow + e] += (u + eP + (double)(lq + 2) * u24) * p * fabs(g);
                             rk[krow + e] += scale * dS[j] * qe;
@@ -560,7 +497,7 @@ static void run_bwd_case(usine_context *ctx, const fwd_case *c)
                     for (int64_t e = 0; e < d; e++) {
                         double acc = 0, tol = 0;
                         for (int64_t j = 0; j < lk; j++) {
-                            const double ke = get16(
+                            const double ke = test_get16(
                                 c->dtype, k[item * ks[0] + hk * ks[1] + (pk + j) * ks[2] + e]);
                             acc += dS[j] * ke;
                             tol += fabs(ke) * eS[j] + (double)(lk + 2) * u24 * fabs(dS[j] * ke);
@@ -615,7 +552,7 @@ static void run_bwd_case(usine_context *ctx, const fwd_case *c)
             for (int t = 0; t < 3; t++) {
                 int bad = 0;
                 for (int64_t i = 0; i < n[t] && bad < 5; i++) {
-                    const double x = get16(c->dtype, got[t][i]);
+                    const double x = test_get16(c->dtype, got[t][i]);
                     if (!own[t][i]) {
                         if (!CHECK(x == SENTINEL,
                                    "%s: %s element %lld outside the problem was "
