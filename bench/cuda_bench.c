@@ -1,7 +1,7 @@
 /*
  * The CUDA lines of `usine bench` (cuda_bench.h). Built only with the CUDA backend: the
  * device memory and events come from the CUDA runtime that libusine links statically.
- * UNVERIFIED: no GPU has run this file yet.
+ * Ran on an NVIDIA H200 (2026-11-26).
  */
 #include "cuda_bench.h"
 
@@ -188,7 +188,7 @@ done:
 typedef struct gemm_arg {
     usine_context *ctx;
     cublas *cb;
-    int64_t n; /* n x n x n */
+    int64_t m, n, k; /* row-major C (m x n) = A (m x k) B (k x n) */
     void *a, *b, *c;
 } gemm_arg;
 
@@ -198,8 +198,11 @@ static int usine_gemm_call(void *varg, char *message, size_t size)
     usine_gemm_desc d;
     usine_gemm_desc_init(&d);
     d.layout = USINE_ROW_MAJOR;
-    d.m = d.n = d.k = g->n;
-    d.lda = d.ldb = d.ldc = g->n;
+    d.m = g->m;
+    d.n = g->n;
+    d.k = g->k;
+    d.lda = g->k;
+    d.ldb = d.ldc = g->n;
     d.a_type = d.b_type = d.c_type = USINE_BF16;
     d.alpha = 1.0;
     d.beta = 0.0;
@@ -215,38 +218,42 @@ static int cublas_gemm_call(void *varg, char *message, size_t size)
 {
     gemm_arg *g = (gemm_arg *)varg;
     const float one = 1, zero = 0;
-    const int n = (int)g->n;
-    const int st = g->cb->gemm(g->cb->handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, g->b,
-                               CUDA_R_16BF, n, g->a, CUDA_R_16BF, n, &zero, g->c, CUDA_R_16BF, n,
+    const int m = (int)g->m, n = (int)g->n, k = (int)g->k;
+    const int st = g->cb->gemm(g->cb->handle, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, g->b,
+                               CUDA_R_16BF, n, g->a, CUDA_R_16BF, k, &zero, g->c, CUDA_R_16BF, n,
                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     if (st != 0)
         snprintf(message, size, "cublasGemmEx returned %d", st);
     return st;
 }
 
-static void gemm_line(usine_context *ctx, cublas *cb, int64_t n, double seconds,
-                      usine_bench_cuda_line *l)
+/* One GEMM line: `op` is "gemm" for the square sizes, "gemm tf" for the transformer suite's
+ * bf16 GEMMs (their geometric mean is reported apart). */
+static void gemm_line(usine_context *ctx, cublas *cb, const char *op, int64_t m, int64_t n,
+                      int64_t k, double seconds, usine_bench_cuda_line *l)
 {
-    snprintf(l->op, sizeof l->op, "gemm");
-    snprintf(l->shape, sizeof l->shape, "%lldx%lldx%lld bf16", (long long)n, (long long)n,
-             (long long)n);
-    l->flops = 2.0 * n * n * n;
+    snprintf(l->op, sizeof l->op, "%s", op);
+    snprintf(l->shape, sizeof l->shape, "%lldx%lldx%lld bf16", (long long)m, (long long)n,
+             (long long)k);
+    l->flops = 2.0 * m * n * k;
     l->max_diff = -1;
-    const size_t e = (size_t)(n * n);
-    gemm_arg u = {ctx, cb, n, device_random(e, 1), device_random(e, 2), NULL};
+    const size_t e = (size_t)(m * n);
+    gemm_arg u = {
+        ctx, cb, m, n, k, device_random((size_t)(m * k), 1), device_random((size_t)(k * n), 2),
+        NULL};
     gemm_arg p = u;
     if (!u.a || !u.b || cudaMalloc(&u.c, e * 2) != cudaSuccess ||
         (cb->handle && cudaMalloc(&p.c, e * 2) != cudaSuccess)) {
-        snprintf(l->message, sizeof l->message, "cudaMalloc failed (%zu bytes a matrix)", e * 2);
+        snprintf(l->message, sizeof l->message, "cudaMalloc failed (%zu bytes for C)", e * 2);
         goto done;
     }
     l->usine_ms = time_ms(usine_gemm_call, &u, seconds, l->message, sizeof l->message);
     if (cb->handle) {
         snprintf(l->peer, sizeof l->peer, "cuBLAS");
-        char m[200] = "";
-        l->peer_ms = time_ms(cublas_gemm_call, &p, seconds, m, sizeof m);
+        char peer_message[200] = "";
+        l->peer_ms = time_ms(cublas_gemm_call, &p, seconds, peer_message, sizeof peer_message);
         if (!l->message[0])
-            snprintf(l->message, sizeof l->message, "%s", m);
+            snprintf(l->message, sizeof l->message, "%s", peer_message);
         if (l->usine_ms > 0 && l->peer_ms > 0)
             l->max_diff = max_rel_diff(u.c, p.c, e);
     }
@@ -438,7 +445,16 @@ void usine_bench_cuda_child(void *arg, void *vout)
         cb.handle = NULL;
     static const int64_t sizes[3] = {2048, 4096, 8192};
     for (int i = 0; i < 3; i++)
-        gemm_line(ctx, &cb, sizes[i], seconds, &out->lines[out->n++]);
+        gemm_line(ctx, &cb, "gemm", sizes[i], sizes[i], sizes[i], seconds, &out->lines[out->n++]);
+    /* The bf16 GEMMs of the transformer suite (bench/suites/transformer.txt: Llama-2-7B and
+     * Llama-3-8B, prefill 512 and decode 16 tokens), each distinct shape once. */
+    static const int64_t tf[12][3] = {{512, 12288, 4096}, {512, 4096, 4096}, {512, 22016, 4096},
+                                      {512, 4096, 11008}, {16, 12288, 4096}, {16, 4096, 11008},
+                                      {16, 32000, 4096},  {512, 6144, 4096}, {512, 28672, 4096},
+                                      {512, 4096, 14336}, {16, 6144, 4096},  {16, 28672, 4096}};
+    for (int i = 0; i < 12; i++)
+        gemm_line(ctx, &cb, "gemm tf", tf[i][0], tf[i][1], tf[i][2], seconds,
+                  &out->lines[out->n++]);
     /* The acceptance shape of issue 9 (b h = 32, n = 8192, d = 128), causal, and d = 64. */
     attn_lines(ctx, &cb, 4, 8, 8192, 128, 0, 1, seconds, out);
     attn_lines(ctx, &cb, 4, 8, 8192, 128, 1, 1, seconds, out);
@@ -457,7 +473,8 @@ int usine_bench_cuda_run(FILE *table, const usine_bench_gpu_info *gpu, double se
         return 0; /* the header says why there is no GPU */
     usine_bench_cuda_out *out = calloc(1, sizeof *out);
     char why[200];
-    int problems = 0;
+    int problems = 0, tf_lines = 0;
+    double log_ratio = 0;
     if (!out)
         return 1;
     fprintf(table,
@@ -491,7 +508,15 @@ int usine_bench_cuda_run(FILE *table, const usine_bench_gpu_info *gpu, double se
                 l->peer, l->message[0] ? ": " : "", l->message);
         if (l->usine_ms <= 0)
             problems++;
+        if (strcmp(l->op, "gemm tf") == 0 && ut > 0 && pt > 0) {
+            log_ratio += log(ut / pt);
+            tf_lines++;
+        }
     }
+    if (tf_lines > 0)
+        fprintf(table,
+                "  transformer-suite bf16 GEMMs: geometric mean %.3f x the peer over %d shapes\n",
+                exp(log_ratio / tf_lines), tf_lines);
     free(out);
     return problems;
 }

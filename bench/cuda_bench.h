@@ -15,10 +15,10 @@
 
 #include "gpu.h"
 
-#define USINE_BENCH_CUDA_LINES 12
+#define USINE_BENCH_CUDA_LINES 24
 
 typedef struct usine_bench_cuda_line {
-    char op[16];              /* "gemm", "attn fwd", "attn bwd" */
+    char op[16];              /* "gemm", "gemm tf", "attn fwd", "attn bwd" */
     char shape[96];           /* "8192x8192x8192 bf16", "b4 h8 n8192 d128 causal bf16" */
     double flops;             /* nominal (causal: half) */
     double usine_ms, peer_ms; /* 0: not measured */
