@@ -1,7 +1,7 @@
 /* sm_80 attention forward (FlashAttention-2), head_dim 64: 128 query rows (8 warps x 16),
  * 32-key tiles (64-key tiles spilled a few bytes at this register cap, ptxas 13.0), two
  * stages: 36 KiB of shared memory, two blocks per SM at up to 128 registers a thread.
- * bf16 and f16. UNVERIFIED on a GPU (see sm80_attention.cuh). */
+ * bf16 and f16. Tested on an H200 (see sm80_attention.cuh). */
 #include "sm80_attention.cuh"
 
 typedef usine_sm80_attn::FwdTile<64, 32, 8, 2> usine_sm80_attn_fwd_tile_d64;

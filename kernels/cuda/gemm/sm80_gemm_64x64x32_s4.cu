@@ -2,7 +2,7 @@
  * 4 stages: 40 KiB of shared memory, four blocks per SM at up to 128 registers a thread.
  * For products too small to give every SM a 128 x 128 tile.
  * Also the element-load kernels (any strides, any alignment) at 64 x 64 x 32, 2 stages.
- * UNVERIFIED on a GPU (see sm80_gemm.cuh). */
+ * Tested on an H200 (see sm80_gemm.cuh). */
 #include "sm80_gemm.cuh"
 
 typedef usine_sm80::Tile<64, 64, 32, 2, 2, 4, 4> usine_sm80_tile_64x64x32_s4;
