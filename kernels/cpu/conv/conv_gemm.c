@@ -263,7 +263,23 @@ typedef struct unpack_args {
     int64_t kg, positions, ld;
     float *y; /* y + g Kg: y[pos * ld + kk] */
     int avx512;
+    /* Bias and activation still to apply to tmp (the GEMMs ran without them), or NULL. */
+    const usine_epilogue *epilogue;
+    usine_epilogue_fn *apply;
 } unpack_args;
+
+#define EPILOGUE_ROWS 4096 /* positions per epilogue call (its sizes are int) */
+
+/* The epilogue on tmp's rows k0..k1 (output channels), in blocks of positions. */
+static void unpack_epilogue(const unpack_args *a, int64_t k0, int64_t k1)
+{
+    float *tmp = (float *)a->tmp;
+    for (int64_t r0 = 0; r0 < a->positions; r0 += EPILOGUE_ROWS) {
+        const int64_t rows = a->positions - r0 < EPILOGUE_ROWS ? a->positions - r0 : EPILOGUE_ROWS;
+        a->apply(a->epilogue, r0, k0, (int)rows, (int)(k1 - k0), tmp + k0 * a->positions + r0,
+                 a->positions);
+    }
+}
 
 #define UNPACK_ROWS 16
 
@@ -276,6 +292,8 @@ static void unpack_body(void *arg, int index, int count)
     const int64_t k1 = k0 + per * UNPACK_ROWS < a->kg ? k0 + per * UNPACK_ROWS : a->kg;
     if (k1 <= k0)
         return;
+    if (a->epilogue)
+        unpack_epilogue(a, k0, k1);
     if (a->avx512) {
         usine_conv_avx512_transpose_f32(a->tmp + k0 * a->positions, k1 - k0, a->positions,
                                         a->y + k0, a->ld);
@@ -286,24 +304,117 @@ static void unpack_body(void *arg, int index, int count)
             a->y[pos * a->ld + kk] = a->tmp[kk * a->positions + pos];
 }
 
+/* The output rows [*lo, *hi) for which filter row r0 lands inside x (lo == hi: none). */
+static void rows_inside(const usine_conv_problem *p, int64_t r0, int64_t *lo, int64_t *hi)
+{
+    const int64_t first = p->pad_top - r0 * p->dilation_h; /* oh stride_h >= first */
+    const int64_t last = p->h - 1 + first;                 /* oh stride_h <= last */
+    *lo = first <= 0 ? 0 : (first + p->stride_h - 1) / p->stride_h;
+    *hi = last < 0 ? 0 : last / p->stride_h + 1;
+    if (*hi > p->p)
+        *hi = p->p;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* The filter row whose output rows are the most (the first of them), or -1 when every
+ * filter row reaches every output row (no padding rows to skip). */
+static int64_t widest_filter_row(const usine_conv_problem *p)
+{
+    int64_t best = 0, best_rows = -1, partial = 0;
+    for (int64_t r0 = 0; r0 < p->r; r0++) {
+        int64_t lo, hi;
+        rows_inside(p, r0, &lo, &hi);
+        partial |= hi - lo < p->p;
+        if (hi - lo > best_rows) {
+            best = r0;
+            best_rows = hi - lo;
+        }
+    }
+    return partial ? best : -1;
+}
+
+/* Zeroes tmp's rows of image `image` outside output rows [lo, hi) (every column). */
+static void zero_outside(const usine_conv_problem *p, float *tmp, int64_t positions, int64_t kg,
+                         int64_t image, int64_t lo, int64_t hi)
+{
+    const int64_t base = image * p->p * p->q;
+    for (int64_t kk = 0; kk < kg; kk++) {
+        float *col = tmp + kk * positions + base;
+        memset(col, 0, (size_t)(lo * p->q) * sizeof(float));
+        memset(col + hi * p->q, 0, (size_t)((p->p - hi) * p->q) * sizeof(float));
+    }
+}
+
+/*
+ * The filters_b GEMM of group g split by filter row, per image: filter row r0 multiplies
+ * only the output rows it reaches inside x, so the padding rows' zeros (a 3x3 with padding
+ * 1 on 7 x 7: 2 of every 7 rows for 2 of the 3 filter rows, 10% of the nominal products)
+ * are not multiplied. The widest row's GEMM comes first and sets tmp (rows it does not
+ * reach zeroed), the others add to it, in filter-row order: a fixed order per element.
+ */
+static void filters_b_by_rows(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
+                              int64_t g, int64_t widest, float *tmp)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
+    const int64_t taps = p->r * p->s * cg, positions = p->n * p->p * p->q;
+    int64_t wlo, whi;
+    rows_inside(p, widest, &wlo, &whi);
+    for (int64_t i = 0; i < p->n; i++) {
+        if (!rn->sizing && (wlo > 0 || whi < p->p))
+            zero_outside(p, tmp, positions, kg, i, wlo, whi);
+        for (int64_t step = 0; step < p->r; step++) {
+            const int64_t r0 = step == 0 ? widest : step <= widest ? step - 1 : step;
+            int64_t lo, hi;
+            rows_inside(p, r0, &lo, &hi);
+            if (lo == hi)
+                continue;
+            usine_gemm_shape s =
+                gemm_shape((hi - lo) * p->q, kg, p->s * cg, USINE_F32, USINE_F32, USINE_F32);
+            s.b_rs = 1; /* B(tap, kk) = w[(g Kg + kk) taps + r0 S Cg + tap] */
+            s.b_cs = taps;
+            s.ldc = positions;
+            s.beta = step == 0 ? 0.0 : 1.0;
+            const usine_gemm_batch batch =
+                one_batch(1, NULL, at(t->w, p->dtype, (g * kg) * taps + r0 * p->s * cg),
+                          tmp ? tmp + i * p->p * p->q + lo * p->q : NULL);
+            usine_conv_gather gather =
+                forward_gather(p, at(t->x, p->dtype, i * p->h * p->w * p->c), g);
+            gather.images = 1;
+            gather.grid_h = hi - lo;
+            gather.base_h = -p->pad_top + lo * p->stride_h + r0 * p->dilation_h;
+            gather.taps_h = 1;
+            const usine_gemm_virtual va = {nhwc_packer(rn), &gather};
+            gemm(rn, &s, &batch, &va, NULL);
+        }
+    }
+}
+
 static void forward_nhwc_filters_b(runner *rn, const usine_conv_problem *p,
                                    const usine_conv_tensors *t)
 {
     const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
     const int64_t taps = p->r * p->s * cg, positions = p->n * p->p * p->q;
     float *tmp = (float *)scratch(rn, (size_t)(positions * kg) * sizeof(float));
+    const int64_t widest = widest_filter_row(p);
     for (int64_t g = 0; g < p->groups; g++) {
-        usine_gemm_shape s = gemm_shape(positions, kg, taps, USINE_F32, USINE_F32, USINE_F32);
-        s.b_rs = 1; /* B(tap, kk) = w[(g Kg + kk) taps + tap] */
-        s.b_cs = taps;
-        s.ldc = positions;
         const usine_epilogue e = forward_epilogue(p, g, 0);
-        if (e.bias || e.activation != USINE_ACT_NONE)
-            s.epilogue = &e;
-        const usine_gemm_batch batch = one_batch(1, NULL, at(t->w, p->dtype, g * kg * taps), tmp);
-        const usine_conv_gather gather = forward_gather(p, t->x, g);
-        const usine_gemm_virtual va = {nhwc_packer(rn), &gather};
-        gemm(rn, &s, &batch, &va, NULL);
+        const int fused = e.bias || e.activation != USINE_ACT_NONE;
+        if (widest >= 0) {
+            filters_b_by_rows(rn, p, t, g, widest, tmp);
+        } else {
+            usine_gemm_shape s = gemm_shape(positions, kg, taps, USINE_F32, USINE_F32, USINE_F32);
+            s.b_rs = 1; /* B(tap, kk) = w[(g Kg + kk) taps + tap] */
+            s.b_cs = taps;
+            s.ldc = positions;
+            if (fused)
+                s.epilogue = &e;
+            const usine_gemm_batch batch =
+                one_batch(1, NULL, at(t->w, p->dtype, g * kg * taps), tmp);
+            const usine_conv_gather gather = forward_gather(p, t->x, g);
+            const usine_gemm_virtual va = {nhwc_packer(rn), &gather};
+            gemm(rn, &s, &batch, &va, NULL);
+        }
         if (rn->sizing)
             continue;
         unpack_args a = {tmp,
@@ -311,7 +422,9 @@ static void forward_nhwc_filters_b(runner *rn, const usine_conv_problem *p,
                          positions,
                          p->k,
                          (float *)at_mut(t->y, p->dtype, g * kg),
-                         rn->exec->isa >= USINE_ISA_AVX512};
+                         rn->exec->isa >= USINE_ISA_AVX512,
+                         widest >= 0 && fused ? &e : NULL,
+                         rn->exec->gemm.kernel->epilogue};
         const int64_t blocks = (kg + UNPACK_ROWS - 1) / UNPACK_ROWS;
         const int threads = rn->exec->gemm.max_threads;
         usine_cpu_parallel(blocks < threads ? (int)blocks : threads, unpack_body, &a);
