@@ -15,6 +15,7 @@
 
 #include "child.h"
 #include "usine.h"
+#include "../kernels/cpu/half.h"
 #include "../kernels/cuda/cuda_runtime.h"
 
 /* ---------------------------------------------------------------- cuBLAS by dlopen */
@@ -84,22 +85,6 @@ static int cublas_load(cublas *c, char *text, size_t size)
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-static float from_bf16(uint16_t h)
-{
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 /* n random bf16 values in [-1, 1) on the device (NULL on failure). */
 static void *device_random(size_t n, unsigned seed)
 {
@@ -112,7 +97,7 @@ static void *device_random(size_t n, unsigned seed)
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        h[i] = to_bf16((float)((double)(x >> 11) / 4503599627370496.0 - 1.0));
+        h[i] = usine_f32_to_bf16((float)((double)(x >> 11) / 4503599627370496.0 - 1.0));
     }
     if (cudaMalloc(&d, n * 2) != cudaSuccess || cudaMemcpy(d, h, n * 2, cudaMemcpyHostToDevice)) {
         cudaFree(d);
@@ -130,7 +115,7 @@ static double max_rel_diff(const void *a, const void *b, size_t n)
     if (x && y && cudaMemcpy(x, a, n * 2, cudaMemcpyDeviceToHost) == cudaSuccess &&
         cudaMemcpy(y, b, n * 2, cudaMemcpyDeviceToHost) == cudaSuccess) {
         for (size_t i = 0; i < n; i++) {
-            const double u = from_bf16(x[i]), v = from_bf16(y[i]);
+            const double u = usine_bf16_to_f32(x[i]), v = usine_bf16_to_f32(y[i]);
             const double d = fabs(u - v);
             worst = d > worst || d != d ? d : worst;
             big = fabs(v) > big ? fabs(v) : big;
