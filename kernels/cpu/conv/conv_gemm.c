@@ -659,44 +659,117 @@ static void backward_data_phases(runner *rn, const usine_conv_problem *p,
  * apart), so the transposed, flipped copy of backward_data_phases (a pass over all the
  * filters, a third of the time for 3x3 512 -> 512 on 7 x 7) never happens; dx, small where
  * the filters dominate, is read and written once per tap instead. */
+/* The dx rows of image `image` that tap row tt adds to (stride 1: the rows whose dy row,
+ * ih + pad - r dilation, lies inside dy): all H rows but those opposite the padding. */
+typedef struct tap_rows {
+    int64_t image, lo, hi;
+} tap_rows;
+
+static tap_rows all_rows(const phase_taps *th)
+{
+    return (tap_rows){-1, 0, th->pixels};
+}
+
+static tap_rows rows_of_tap(const usine_conv_problem *p, int64_t image, int64_t r)
+{
+    const int64_t first = r * p->dilation_h - p->pad_top;
+    tap_rows rows = {image, first > 0 ? first : 0, p->p + first};
+    if (rows.hi > p->h)
+        rows.hi = p->h;
+    if (rows.lo > rows.hi)
+        rows.lo = rows.hi;
+    return rows;
+}
+
+/* One tap's GEMM over the phase's pixels, or (stride 1, rows.image >= 0) over the rows
+ * [lo, hi) of one image; beta 0 sets the sums, 1 adds to them. */
 static void tap_gemm(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
                      int64_t g, const phase_taps *th, const phase_taps *tw, int64_t tt, int64_t tu,
-                     float *tmp)
+                     tap_rows rows, double beta, float *tmp)
 {
     const int64_t kg = p->k / p->groups, cg = p->c / p->groups, rs = p->r * p->s;
     const int64_t r = th->first + tt * th->every, s = tw->first + tu * tw->every;
     const int direct = p->stride_h == 1 && p->stride_w == 1;
+    const int one_image = rows.image >= 0;
+    const int64_t images = one_image ? 1 : p->n, image = one_image ? rows.image : 0;
     /* Phase pixel (i, j) reads dy at (i + base_h + tt step_h, j + base_w + tu step_w). */
-    const usine_conv_gather gather = {t->dy,
+    const usine_conv_gather gather = {at(t->dy, p->dtype, image * p->p * p->q * p->k),
                                       p->dtype,
                                       p->layout,
-                                      p->n,
+                                      images,
                                       p->p,
                                       p->q,
                                       p->k,
                                       g * kg,
                                       kg,
-                                      th->pixels,
+                                      rows.hi - rows.lo,
                                       tw->pixels,
                                       1,
                                       1,
-                                      th->base + tt * th->step,
+                                      th->base + tt * th->step + rows.lo,
                                       tw->base + tu * tw->step,
                                       1,
                                       1,
                                       0,
                                       0};
-    usine_gemm_shape sh =
-        gemm_shape(cg, p->n * th->pixels * tw->pixels, kg, USINE_F32, USINE_F32, USINE_F32);
+    usine_gemm_shape sh = gemm_shape(cg, images * (rows.hi - rows.lo) * tw->pixels, kg, USINE_F32,
+                                     USINE_F32, USINE_F32);
     sh.a_rs = 1;
     sh.a_cs = rs * cg;
     sh.ldc = direct ? p->c : cg;
-    sh.beta = tt == 0 && tu == 0 ? 0.0 : 1.0;
+    sh.beta = beta;
+    const int64_t first_pixel = (image * p->h + rows.lo) * p->w;
     const usine_gemm_batch batch =
         one_batch(1, at(t->w, p->dtype, (g * kg * rs + r * p->s + s) * cg), NULL,
-                  direct ? at_mut(t->dx, p->dtype, g * cg) : (void *)tmp);
+                  direct ? at_mut(t->dx, p->dtype, first_pixel * p->c + g * cg) : (void *)tmp);
     const usine_gemm_virtual vb = {nhwc_packer(rn), &gather};
     gemm(rn, &sh, &batch, NULL, &vb);
+}
+
+/* Zeroes group g's channels of the dx rows of image `image` outside [lo, hi). */
+static void zero_dx_rows(const usine_conv_problem *p, void *dx, int64_t g, tap_rows rows)
+{
+    const int64_t cg = p->c / p->groups;
+    for (int64_t ih = 0; ih < p->h; ih++) {
+        if (ih >= rows.lo && ih < rows.hi)
+            continue;
+        for (int64_t iw = 0; iw < p->w; iw++)
+            memset(at_mut(dx, p->dtype, ((rows.image * p->h + ih) * p->w + iw) * p->c + g * cg), 0,
+                   (size_t)cg * usine_dtype_storage_size(p->dtype));
+    }
+}
+
+/*
+ * Stride 1: per image, each tap row's GEMMs cover only the dx rows whose dy row lies
+ * inside dy, so the zeros opposite the padding are not multiplied (a 3x3 with padding 1 on
+ * 7 x 7: 2 of 7 rows for 2 of the 3 tap rows). The widest tap row's first tap sets dx (rows
+ * it misses zeroed), every other tap adds, in a fixed order whatever the threads. Used at
+ * batch 1 only: per image, a batch's GEMMs get too narrow (measured on Zen 4, 3x3
+ * 512 -> 512 on 7 x 7, one thread: batch 1 69-84 -> 75-93 GFLOP/s, batch 8 104 -> 75-94).
+ */
+static void tap_split_by_rows(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
+                              int64_t g, const phase_taps *th, const phase_taps *tw)
+{
+    int64_t widest = 0;
+    for (int64_t tt = 1; tt < th->count; tt++) {
+        const tap_rows a = rows_of_tap(p, 0, th->first + tt * th->every);
+        const tap_rows b = rows_of_tap(p, 0, th->first + widest * th->every);
+        if (a.hi - a.lo > b.hi - b.lo)
+            widest = tt;
+    }
+    for (int64_t i = 0; i < p->n; i++) {
+        const tap_rows wide = rows_of_tap(p, i, th->first + widest * th->every);
+        if (!rn->sizing && (wide.lo > 0 || wide.hi < p->h))
+            zero_dx_rows(p, t->dx, g, wide);
+        for (int64_t step = 0; step < th->count; step++) {
+            const int64_t tt = step == 0 ? widest : step <= widest ? step - 1 : step;
+            const tap_rows rows = rows_of_tap(p, i, th->first + tt * th->every);
+            if (rows.lo == rows.hi)
+                continue;
+            for (int64_t tu = 0; tu < tw->count; tu++)
+                tap_gemm(rn, p, t, g, th, tw, tt, tu, rows, step == 0 && tu == 0 ? 0.0 : 1.0, NULL);
+        }
+    }
 }
 
 static void backward_data_tap_split(runner *rn, const usine_conv_problem *p,
@@ -714,9 +787,14 @@ static void backward_data_tap_split(runner *rn, const usine_conv_problem *p,
                     taps_of_phase(ph, p->h, p->r, p->stride_h, p->pad_top, p->dilation_h);
                 const phase_taps tw =
                     taps_of_phase(pw, p->w, p->s, p->stride_w, p->pad_left, p->dilation_w);
+                if (direct && p->n == 1 && th.count > 0 && tw.count > 0) {
+                    tap_split_by_rows(rn, p, t, g, &th, &tw);
+                    continue;
+                }
                 for (int64_t tt = 0; tt < th.count; tt++)
                     for (int64_t tu = 0; tu < tw.count; tu++)
-                        tap_gemm(rn, p, t, g, &th, &tw, tt, tu, tmp);
+                        tap_gemm(rn, p, t, g, &th, &tw, tt, tu, all_rows(&th),
+                                 tt == 0 && tu == 0 ? 0.0 : 1.0, tmp);
                 if (rn->sizing || direct)
                     continue;
                 if (tmp && (th.count == 0 || tw.count == 0)) /* no tap reaches them */
