@@ -24,6 +24,19 @@ USINE_INLINE void usine_pack_contiguous_rows(int W, int ES, int64_t k, const cha
         memcpy(dst + p * W * ES, x + p * cs * ES, (size_t)W * ES);
 }
 
+/* `panels` full panels side by side whose rows are contiguous in X (rs == 1): column p of
+ * the block is read once, front to back, and split among the panels. Panel after panel, a
+ * block of columns a page apart would be walked once per panel, each pass touching every
+ * page again with three cache lines of it (measured on Zen 4: the A block of a 1x1
+ * backward data 2048 -> 1024 channels, 4 KiB columns, packed at about half the speed). */
+USINE_INLINE void usine_pack_contiguous_rows_block(int W, int ES, int64_t panels, int64_t k,
+                                                   const char *x, int64_t cs, char *dst)
+{
+    for (int64_t p = 0; p < k; p++)
+        for (int64_t j = 0; j < panels; j++)
+            memcpy(dst + (j * k + p) * W * ES, x + (p * cs + j * W) * ES, (size_t)W * ES);
+}
+
 /* One full panel whose columns are contiguous in X (cs == 1): a transpose, done in
  * W x STEP blocks so that each source line is read once. */
 USINE_INLINE void usine_pack_contiguous_cols(int W, int ES, int64_t k, const char *x, int64_t rs,
@@ -56,7 +69,13 @@ USINE_INLINE void usine_pack_panels(int W, int ES, int64_t rows, int64_t k, cons
 {
     const char *x = (const char *)xv;
     char *dst = (char *)dstv;
-    for (int64_t i0 = 0; i0 < rows; i0 += W, dst += W * k * ES) {
+    int64_t i0 = 0;
+    if (rs == 1 && rows >= 2 * W) { /* the full panels in one pass over the columns */
+        i0 = rows / W * W;
+        usine_pack_contiguous_rows_block(W, ES, rows / W, k, x, cs, dst);
+        dst += i0 * k * ES;
+    }
+    for (; i0 < rows; i0 += W, dst += W * k * ES) {
         const int64_t r = rows - i0 < W ? rows - i0 : W;
         const char *xp = x + i0 * rs * ES;
         if (r == W && rs == 1)
