@@ -568,10 +568,16 @@ static void scatter_body(void *arg, int index, int count)
     const scatter_args *a = (const scatter_args *)arg;
     const usine_conv_problem *p = a->p;
     const int64_t cg = p->c / p->groups, hp = a->th->pixels, wp = a->tw->pixels;
+    const int runs = p->layout == USINE_CONV_NHWC && p->dtype == USINE_F32;
     for (int64_t n = index; n < p->n; n += count)
         for (int64_t i = 0; i < hp; i++)
             for (int64_t j = 0; j < wp; j++) {
                 const int64_t h = a->ph + i * p->stride_h, w = a->pw + j * p->stride_w;
+                if (runs) { /* a pixel's Cg channels are contiguous on both sides */
+                    memcpy((float *)a->dx + ((n * p->h + h) * p->w + w) * p->c + a->g * cg,
+                           a->tmp + ((n * hp + i) * wp + j) * cg, (size_t)cg * sizeof(float));
+                    continue;
+                }
                 for (int64_t c = 0; c < cg; c++) {
                     const int64_t ch = a->g * cg + c;
                     if (p->layout == USINE_CONV_NHWC)
