@@ -549,7 +549,7 @@ static usine_conv_gather phase_gather(const usine_conv_problem *p, const void *d
 /* Copies a phase's dx values from the dense temporary into dx (every stride-th pixel). */
 typedef struct scatter_args {
     const usine_conv_problem *p;
-    const float *tmp;
+    const float *tmp; /* NULL: the phase's pixels get zeros */
     void *dx;
     int64_t g, ph, pw;
     const phase_taps *th, *tw;
@@ -574,6 +574,11 @@ static void scatter_body(void *arg, int index, int count)
         for (int64_t i = 0; i < hp; i++)
             for (int64_t j = 0; j < wp; j++) {
                 const int64_t h = a->ph + i * p->stride_h, w = a->pw + j * p->stride_w;
+                if (!a->tmp && p->layout == USINE_CONV_NHWC) { /* zeros (bf16 0 is 0 bits) */
+                    memset(at_mut(a->dx, p->dtype, ((n * p->h + h) * p->w + w) * p->c + a->g * cg),
+                           0, (size_t)cg * usine_dtype_storage_size(p->dtype));
+                    continue;
+                }
                 if (runs) { /* a pixel's Cg channels are contiguous on both sides */
                     memcpy((float *)a->dx + ((n * p->h + h) * p->w + w) * p->c + a->g * cg,
                            a->tmp + ((n * hp + i) * wp + j) * cg, (size_t)cg * sizeof(float));
@@ -581,7 +586,9 @@ static void scatter_body(void *arg, int index, int count)
                 }
                 for (int64_t c = 0; c < cg; c++) {
                     const int64_t ch = a->g * cg + c;
-                    if (a->channel_ld)
+                    if (!a->tmp)
+                        store(p, a->dx, ((n * p->c + ch) * p->h + h) * p->w + w, 0.0f);
+                    else if (a->channel_ld)
                         store(p, a->dx, ((n * p->h + h) * p->w + w) * p->c + ch,
                               a->tmp[c * a->channel_ld + (n * hp + i) * wp + j]);
                     else if (p->layout == USINE_CONV_NHWC)
@@ -831,9 +838,9 @@ static void backward_data_tap_split(runner *rn, const usine_conv_problem *p,
                                  tt == 0 && tu == 0 ? 0.0 : 1.0, tmp);
                 if (rn->sizing || direct)
                     continue;
-                if (tmp && (th.count == 0 || tw.count == 0)) /* no tap reaches them */
-                    memset(tmp, 0, (size_t)(p->n * th.pixels * tw.pixels * cg) * sizeof *tmp);
-                scatter_args a = {p, tmp, t->dx, g, ph, pw, &th, &tw, 0};
+                /* No tap reaches the phase: its dx pixels are zeroed in place. */
+                const int none = th.count == 0 || tw.count == 0;
+                scatter_args a = {p, none ? NULL : tmp, t->dx, g, ph, pw, &th, &tw, 0};
                 usine_cpu_parallel(rn->exec->gemm.max_threads, scatter_body, &a);
             }
 }
