@@ -122,11 +122,13 @@ static int filters_in_place_wins(const usine_selector *sel, usine_conv_pass pass
  * a whole tile, and the im2col GEMM runs positions across rows), at least four tiles, and
  * filter rows of at least 128 floats (each tile's sums are stored once per filter row).
  * Measured on Zen 4, one thread: 3x3 64 -> 64 on 56 x 56 7% faster; 3x3 128 -> 128 on
- * 28 x 28 10% slower (28 = 3 x 8 + 4); the 7x7 first layer (rows of 21 floats) 3% slower. */
-static int direct_wins(const usine_selector *sel, const usine_conv_problem *p)
+ * 28 x 28 10% slower (28 = 3 x 8 + 4); the 7x7 first layer (rows of 21 floats) 3% slower.
+ * For the backward data, p is the forward the direct variant runs (dy and the turned
+ * filters). */
+static int direct_wins(const usine_selector *sel, usine_conv_problem p)
 {
     const usine_gemm_kernel *kernel = sel->model[usine_select_dtype_index(USINE_F32)];
-    return kernel && p->q % kernel->nr == 0 && p->q >= 4 * kernel->nr && p->s * p->c >= 128;
+    return kernel && p.q % kernel->nr == 0 && p.q >= 4 * kernel->nr && p.s * p.c >= 128;
 }
 
 usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_conv_pass pass,
@@ -143,7 +145,9 @@ usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_con
         filters_in_place_wins(sel, pass, p, pointwise))
         c.variant = in_place;
     else if (usine_cpu_conv_variant_serves(c.algo, USINE_CONV_VARIANT_DIRECT, pass, p) &&
-             direct_wins(sel, p))
+             direct_wins(sel, pass == USINE_CONV_BACKWARD_DATA
+                                  ? usine_conv_direct_backward_problem(p)
+                                  : *p))
         c.variant = USINE_CONV_VARIANT_DIRECT;
     return c;
 }

@@ -612,6 +612,9 @@ static const case_row case_table[] = {
     {1, 33, 5, 7, 16, 3, 3, 2, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, "channels beside vector widths"},
     {2, 3, 1, 20, 4, 1, 5, 1, 1, 0, 0, 2, 2, 1, 1, 1, 0, 0, "one row (a 1-D convolution)"},
     {1, 3, 20, 1, 4, 5, 1, 2, 1, 2, 1, 0, 0, 1, 1, 1, 0, 0, "one column"},
+    /* rows of 32 or 40, S K >= 128: the backward data runs as a direct forward of dy */
+    {1, 5, 6, 32, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "rows of 32, 48 filters"},
+    {2, 4, 9, 40, 44, 3, 3, 1, 1, 2, 1, 1, 0, 2, 1, 1, 1, 0, "rows of 40, dilation 2x1, asym pad"},
     {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "batch 0"},
 };
 

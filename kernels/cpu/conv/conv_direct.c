@@ -240,3 +240,89 @@ void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *e
                      rows};
     usine_cpu_parallel(rows < threads ? (int)rows : threads, direct_body, &a);
 }
+
+/* ------------------------------------------------------------------ backward data */
+
+/*
+ * The backward data of a stride-1 convolution is a stride-1 convolution: dx is the forward
+ * of dy (K channels) with the filters turned half a turn and transposed,
+ * W'[c, R-1-r, S-1-s, k] = W[k, r, s, c], and each side's padding replaced by
+ * dilation (R - 1) - padding (dx row ih reads dy row ih + pad_top - r dilation_h). So it
+ * runs on the direct forward above, dy read in place, no im2col panels.
+ */
+static usine_conv_problem turned(const usine_conv_problem *p)
+{
+    usine_conv_problem q = *p;
+    q.c = p->k;
+    q.h = p->p;
+    q.w = p->q;
+    q.k = p->c;
+    q.p = p->h;
+    q.q = p->w;
+    q.pad_top = p->dilation_h * (p->r - 1) - p->pad_top;
+    q.pad_left = p->dilation_w * (p->s - 1) - p->pad_left;
+    q.bias = NULL;
+    q.activation = USINE_ACT_NONE;
+    return q;
+}
+
+int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
+{
+    if (p->stride_h != 1 || p->stride_w != 1)
+        return 0;
+    const usine_conv_problem q = turned(p);
+    /* the far sides' padding of the turned problem: H - P + pad_top, W - Q + pad_left */
+    return q.pad_top >= 0 && q.pad_left >= 0 && p->h - p->p + p->pad_top >= 0 &&
+           p->w - p->q + p->pad_left >= 0 && usine_conv_direct_serves(&q, kernel);
+}
+
+/* The turned problem (for the selector's rules). */
+usine_conv_problem usine_conv_direct_backward_problem(const usine_conv_problem *p)
+{
+    return turned(p);
+}
+
+static size_t turned_bytes(const usine_conv_problem *p)
+{
+    return align_up((size_t)(p->k * p->r * p->s * p->c) * sizeof(float));
+}
+
+size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
+                                                 const usine_conv_exec *exec)
+{
+    const usine_conv_problem q = turned(p);
+    return turned_bytes(p) + usine_conv_direct_workspace_size(&q, exec);
+}
+
+typedef struct turn_args {
+    const usine_conv_problem *p;
+    const float *w;
+    float *wt;
+} turn_args;
+
+/* W'[c, R-1-r, S-1-s, k] = W[k, r, s, c]; threads share out the filters k. */
+static void turn_body(void *arg, int index, int count)
+{
+    const turn_args *a = (const turn_args *)arg;
+    const usine_conv_problem *p = a->p;
+    for (int64_t k = index; k < p->k; k += count)
+        for (int64_t r = 0; r < p->r; r++)
+            for (int64_t s = 0; s < p->s; s++) {
+                const float *from = a->w + ((k * p->r + r) * p->s + s) * p->c;
+                float *to = a->wt + ((p->r - 1 - r) * p->s + (p->s - 1 - s)) * p->k + k;
+                for (int64_t c = 0; c < p->c; c++)
+                    to[c * p->r * p->s * p->k] = from[c];
+            }
+}
+
+void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_conv_exec *exec,
+                                    const usine_conv_tensors *t, void *workspace)
+{
+    const usine_conv_problem q = turned(p);
+    float *wt = (float *)workspace;
+    turn_args ta = {p, (const float *)t->w, wt};
+    const int threads = exec->gemm.max_threads;
+    usine_cpu_parallel(p->k < threads ? (int)p->k : threads, turn_body, &ta);
+    const usine_conv_tensors forward = {t->dy, wt, NULL, t->dx, NULL, NULL, NULL};
+    usine_conv_direct_run(&q, exec, &forward, (char *)workspace + turned_bytes(p));
+}

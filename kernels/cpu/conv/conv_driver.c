@@ -47,8 +47,10 @@ int usine_cpu_conv_variant_serves(usine_conv_algo algo, usine_conv_variant varia
         return algo == USINE_CONV_ALGO_IMPLICIT_GEMM && pass == USINE_CONV_FORWARD &&
                usine_conv_winograd_serves(p);
     if (variant == USINE_CONV_VARIANT_DIRECT)
-        return algo == USINE_CONV_ALGO_IMPLICIT_GEMM && pass == USINE_CONV_FORWARD &&
-               usine_conv_direct_serves(p, NULL);
+        return algo == USINE_CONV_ALGO_IMPLICIT_GEMM &&
+               (pass == USINE_CONV_FORWARD         ? usine_conv_direct_serves(p, NULL)
+                : pass == USINE_CONV_BACKWARD_DATA ? usine_conv_direct_backward_serves(p, NULL)
+                                                   : 0);
     return variant == USINE_CONV_VARIANT_TAP_SPLIT && gemm_nhwc_f32 &&
            algo == USINE_CONV_ALGO_IMPLICIT_GEMM && pass == USINE_CONV_BACKWARD_DATA;
 }
@@ -91,7 +93,8 @@ size_t usine_cpu_conv_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
     if (algo == USINE_CONV_ALGO_DEPTHWISE)
         return usine_conv_depthwise_workspace_size(pass, p, exec);
     if (exec->variant == USINE_CONV_VARIANT_DIRECT)
-        return usine_conv_direct_workspace_size(p, exec);
+        return pass == USINE_CONV_BACKWARD_DATA ? usine_conv_direct_backward_workspace_size(p, exec)
+                                                : usine_conv_direct_workspace_size(p, exec);
     if (exec->variant == USINE_CONV_VARIANT_WINOGRAD)
         return usine_conv_winograd_workspace_size(p, exec);
     return usine_conv_gemm_workspace_size(algo, pass, p, exec);
@@ -102,6 +105,8 @@ void usine_cpu_conv_run(usine_conv_algo algo, usine_conv_pass pass, const usine_
 {
     if (algo == USINE_CONV_ALGO_DEPTHWISE)
         usine_conv_depthwise_run(pass, p, exec, t, workspace);
+    else if (exec->variant == USINE_CONV_VARIANT_DIRECT && pass == USINE_CONV_BACKWARD_DATA)
+        usine_conv_direct_backward_run(p, exec, t, workspace);
     else if (exec->variant == USINE_CONV_VARIANT_DIRECT)
         usine_conv_direct_run(p, exec, t, workspace);
     else if (exec->variant == USINE_CONV_VARIANT_WINOGRAD)

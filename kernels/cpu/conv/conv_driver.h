@@ -40,7 +40,8 @@ typedef enum usine_conv_algo {
  *     straight from the tensor (no transposed, flipped copy; for filters that outweigh dx),
  *     the sums accumulated in dx (stride 1) or in each stride phase's temporary;
  *   direct (forward, NHWC, f32, groups 1, undilated along w): x read in place by the
- *     microkernel, one call per filter row, no im2col panels (conv_direct.c);
+ *     microkernel, one call per filter row, no im2col panels (conv_direct.c); backward data
+ *     with stride 1 too, as the forward of dy with the filters turned half a turn;
  *   winograd (forward, NHWC, f32, 3x3, stride 1, undilated, groups 1): Winograd's
  *     F(2x2, 3x3), 16 GEMMs over the channels between additive transforms
  *     (conv_winograd.c; its error bound is include/usine.h's). */
@@ -74,6 +75,10 @@ const char *usine_cpu_conv_algo_short_name(usine_conv_algo algo);
 
 int usine_cpu_conv_supports(usine_conv_algo algo, usine_conv_pass pass,
                             const usine_conv_problem *p);
+
+/* The forward convolution the direct variant runs for a stride-1 backward data: dy with the
+ * filters turned half a turn (conv_direct.c). */
+usine_conv_problem usine_conv_direct_backward_problem(const usine_conv_problem *p);
 
 /* "" (plain), "filters_b", "tap_split", "direct", "winograd". */
 const char *usine_cpu_conv_variant_name(usine_conv_variant variant);

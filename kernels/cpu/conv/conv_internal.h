@@ -44,6 +44,14 @@ int usine_conv_direct_serves(const usine_conv_problem *p, const usine_gemm_kerne
 size_t usine_conv_direct_workspace_size(const usine_conv_problem *p, const usine_conv_exec *exec);
 void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *exec,
                            const usine_conv_tensors *t, void *workspace);
+/* The stride-1 backward data as that forward on dy with the filters turned (conv_direct.c):
+ * the direct variant of the backward data (usine_conv_direct_backward_problem, the forward
+ * it runs, is in conv_driver.h). */
+int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel);
+size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
+                                                 const usine_conv_exec *exec);
+void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_conv_exec *exec,
+                                    const usine_conv_tensors *t, void *workspace);
 
 /* The forward 3x3 stride-1 NHWC f32 by Winograd F(2x2, 3x3) (conv_winograd.c): the
  * implicit_gemm algorithm's winograd variant. */
