@@ -605,7 +605,8 @@ static void scatter_body(void *arg, int index, int count)
  * pixels along the GEMM's rows and the channels along its columns (tmp then holds the
  * channels apart): with the channels as rows, the 3 channels of a first layer would fill 3
  * of a 48-row tile (measured on Zen 4: the 7x7 stride-2 first layer's backward data, one
- * thread, 14-17 -> 27 GFLOP/s, 1.29x oneDNN in a bench run with both). */
+ * thread, 14-17 -> 27 GFLOP/s). f32 takes the col2im path below instead (faster still);
+ * this one serves bf16. */
 #define PIXEL_ROWS_MAX_CHANNELS 8
 
 static int pixels_as_rows(const usine_conv_problem *p)
@@ -691,6 +692,105 @@ static void backward_data_phases(runner *rn, const usine_conv_problem *p,
                     usine_cpu_parallel(rn->exec->gemm.max_threads, scatter_body, &a);
                 }
             }
+}
+
+/*
+ * Backward data with few channels per group (f32 NHWC, a first layer's 3): per image and
+ * group, the columns col = dy W as one dense GEMM, C (R S Cg x positions, ldc R S Cg) =
+ * A (R S Cg x Kg: the filters in place, columns contiguous) B (Kg x positions: dy in place),
+ * the sum running over the Kg output channels; then the column values are added into dx
+ * (col2im), position after position. With the channels along
+ * the GEMM's rows instead, 3 channels fill 3 rows of a 48-row tile, and the phases' GEMMs
+ * re-pack an im2col of dy for 3 columns of output (measured on Zen 4: the 7x7 stride-2 first
+ * layer, one thread, min of 5-20 calls: batch 1 23-25 -> 47 GFLOP/s, batch 8 21 -> 46-48).
+ */
+#define COL2IM_MAX_CHANNELS 8
+
+static int col2im_serves(const usine_conv_problem *p)
+{
+    return p->layout == USINE_CONV_NHWC && p->dtype == USINE_F32 &&
+           p->c / p->groups < COL2IM_MAX_CHANNELS;
+}
+
+typedef struct col2im_args {
+    const usine_conv_problem *p;
+    const float *col; /* positions x R S Cg of image n, group g */
+    float *dx;
+    int64_t n, g;
+} col2im_args;
+
+/* Adds position (oh, ow)'s values of filter row r into dx row ih of image n. */
+static void add_row_taps(const col2im_args *a, int64_t ih, int64_t oh, int64_t ow, int64_t r)
+{
+    const usine_conv_problem *p = a->p;
+    const int64_t cg = p->c / p->groups, taps = p->r * p->s * cg;
+    const float *v = a->col + (oh * p->q + ow) * taps + r * p->s * cg;
+    float *row = a->dx + (a->n * p->h + ih) * p->w * p->c + a->g * cg;
+    const int64_t iw0 = ow * p->stride_w - p->pad_left;
+    if (p->dilation_w == 1 && cg == p->c) { /* the S taps' channels: one run in dx */
+        const int64_t s0 = iw0 < 0 ? -iw0 : 0;
+        const int64_t s1 = iw0 + p->s > p->w ? p->w - iw0 : p->s;
+        float *out = row + (iw0 + s0) * p->c;
+        const float *in = v + s0 * cg;
+        for (int64_t e = 0; e < (s1 - s0) * cg; e++)
+            out[e] += in[e];
+        return;
+    }
+    for (int64_t s = 0; s < p->s; s++) {
+        const int64_t iw = iw0 + s * p->dilation_w;
+        if (iw >= 0 && iw < p->w)
+            for (int64_t c = 0; c < cg; c++)
+                row[iw * p->c + c] += v[s * cg + c];
+    }
+}
+
+/* dx rows shared out among the threads in blocks: a thread zeroes its rows, then adds the
+ * values of every position whose filter reaches them, positions and taps in one fixed
+ * order, so each dx value is summed the same way whatever the thread count. */
+static void col2im_body(void *arg, int index, int count)
+{
+    const col2im_args *a = (const col2im_args *)arg;
+    const usine_conv_problem *p = a->p;
+    const int64_t cg = p->c / p->groups, per = (p->h + count - 1) / count;
+    const int64_t h0 = index * per, h1 = h0 + per < p->h ? h0 + per : p->h;
+    for (int64_t ih = h0; ih < h1; ih++)
+        for (int64_t iw = 0; iw < p->w; iw++)
+            memset(a->dx + ((a->n * p->h + ih) * p->w + iw) * p->c + a->g * cg, 0,
+                   (size_t)cg * sizeof(float));
+    for (int64_t oh = 0; oh < p->p; oh++)
+        for (int64_t r = 0; r < p->r; r++) {
+            const int64_t ih = oh * p->stride_h - p->pad_top + r * p->dilation_h;
+            if (ih < h0 || ih >= h1)
+                continue;
+            for (int64_t ow = 0; ow < p->q; ow++)
+                add_row_taps(a, ih, oh, ow, r);
+        }
+}
+
+static void backward_data_col2im(runner *rn, const usine_conv_problem *p,
+                                 const usine_conv_tensors *t)
+{
+    const int64_t kg = p->k / p->groups, cg = p->c / p->groups, taps = p->r * p->s * cg;
+    const int64_t positions = p->p * p->q;
+    float *col = (float *)scratch(rn, (size_t)(positions * taps) * sizeof(float));
+    for (int64_t n = 0; n < p->n; n++)
+        for (int64_t g = 0; g < p->groups; g++) {
+            usine_gemm_shape s = gemm_shape(taps, positions, kg, USINE_F32, USINE_F32, USINE_F32);
+            s.a_rs = 1; /* A(tap, kk) = w[(g Kg + kk) taps + tap] */
+            s.a_cs = taps;
+            s.b_rs = 1; /* B(kk, position) = dy[(n PQ + position) K + g Kg + kk] */
+            s.b_cs = p->k;
+            s.ldc = taps;
+            const usine_gemm_batch batch =
+                one_batch(1, at(t->w, p->dtype, g * kg * taps),
+                          at(t->dy, p->dtype, n * positions * p->k + g * kg), col);
+            gemm(rn, &s, &batch, NULL, NULL);
+            if (rn->sizing)
+                continue;
+            col2im_args a = {p, col, (float *)t->dx, n, g};
+            const int threads = rn->exec->gemm.max_threads;
+            usine_cpu_parallel(p->h < threads ? (int)p->h : threads, col2im_body, &a);
+        }
 }
 
 /* Backward data, tap_split (NHWC, f32): per stride phase, dx = the sum over the phase's taps
@@ -967,6 +1067,8 @@ static void run_pass(runner *rn, usine_conv_algo algo, usine_conv_pass pass,
             backward_data_pointwise(rn, p, t);
         else if (rn->exec->variant == USINE_CONV_VARIANT_TAP_SPLIT)
             backward_data_tap_split(rn, p, t);
+        else if (col2im_serves(p))
+            backward_data_col2im(rn, p, t);
         else
             backward_data_phases(rn, p, t);
         break;
