@@ -10,13 +10,15 @@
  *   forward NCHW    per image C = y_n (PQ x Kg, ldc PQ), A = im2col, B = w^T (KCRS rows);
  *   backward data   the same with dy for x and the filters transposed and flipped, once
  *                   per stride phase (dx pixels with h % stride_h, w % stride_w fixed),
- *                   each phase a dense stride-1 problem over the taps that reach it;
+ *                   each phase a dense stride-1 problem over the taps that reach it; with
+ *                   under 8 channels per group (f32 NHWC) instead one dense GEMM per image
+ *                   for the columns dy W, then col2im;
  *   backward weights C = dw^T (RSCg x Kg, ldc RSCg), A = im2col^T (taps x positions),
  *                   B = dy (positions x Kg).
  * Variants (usine_conv_variant, chosen per shape by autotune/conv_tune.c): filters_b, the
  * forward NHWC as y^T = im2col W^T with the filters read in place as B; tap_split, the
  * backward data as one GEMM per tap on the filters in place, accumulated. (The direct
- * forward variant has its own loops, conv_direct.c.)
+ * variant, forward and stride-1 backward data, has its own loops, conv_direct.c.)
  * Each C element is summed over k in one fixed order whatever the thread count (threads
  * split C, never k), so results do not depend on the threads.
  *
