@@ -714,11 +714,16 @@ static int col2im_serves(const usine_conv_problem *p)
            p->c / p->groups < COL2IM_MAX_CHANNELS;
 }
 
+/* Output rows per GEMM: the columns of one chunk take at most this many bytes (the
+ * workspace stays bounded for large images: 8 MiB instead of 590 MiB for the 7x7 first
+ * layer on a 2048 x 2048 image). */
+#define COL2IM_CHUNK_BYTES (8 << 20)
+
 typedef struct col2im_args {
     const usine_conv_problem *p;
-    const float *col; /* positions x R S Cg of image n, group g */
+    const float *col; /* positions of output rows [oh0, oh1) x R S Cg of image n, group g */
     float *dx;
-    int64_t n, g;
+    int64_t n, g, oh0, oh1;
 } col2im_args;
 
 /* Adds position (oh, ow)'s values of filter row r into dx row ih of image n. */
@@ -726,7 +731,7 @@ static void add_row_taps(const col2im_args *a, int64_t ih, int64_t oh, int64_t o
 {
     const usine_conv_problem *p = a->p;
     const int64_t cg = p->c / p->groups, taps = p->r * p->s * cg;
-    const float *v = a->col + (oh * p->q + ow) * taps + r * p->s * cg;
+    const float *v = a->col + ((oh - a->oh0) * p->q + ow) * taps + r * p->s * cg;
     float *row = a->dx + (a->n * p->h + ih) * p->w * p->c + a->g * cg;
     const int64_t iw0 = ow * p->stride_w - p->pad_left;
     if (p->dilation_w == 1 && cg == p->c) { /* the S taps' channels: one run in dx */
@@ -746,20 +751,38 @@ static void add_row_taps(const col2im_args *a, int64_t ih, int64_t oh, int64_t o
     }
 }
 
-/* dx rows shared out among the threads in blocks: a thread zeroes its rows, then adds the
- * values of every position whose filter reaches them, positions and taps in one fixed
- * order, so each dx value is summed the same way whatever the thread count. */
-static void col2im_body(void *arg, int index, int count)
+/* The block of dx rows [*h0, *h1) of thread `index` of `count`. */
+static void dx_rows_of(const usine_conv_problem *p, int index, int count, int64_t *h0, int64_t *h1)
+{
+    const int64_t per = (p->h + count - 1) / count;
+    *h0 = index * per < p->h ? index * per : p->h;
+    *h1 = *h0 + per < p->h ? *h0 + per : p->h;
+}
+
+static void col2im_zero_body(void *arg, int index, int count)
 {
     const col2im_args *a = (const col2im_args *)arg;
     const usine_conv_problem *p = a->p;
-    const int64_t cg = p->c / p->groups, per = (p->h + count - 1) / count;
-    const int64_t h0 = index * per, h1 = h0 + per < p->h ? h0 + per : p->h;
+    const int64_t cg = p->c / p->groups;
+    int64_t h0, h1;
+    dx_rows_of(p, index, count, &h0, &h1);
     for (int64_t ih = h0; ih < h1; ih++)
         for (int64_t iw = 0; iw < p->w; iw++)
             memset(a->dx + ((a->n * p->h + ih) * p->w + iw) * p->c + a->g * cg, 0,
                    (size_t)cg * sizeof(float));
-    for (int64_t oh = 0; oh < p->p; oh++)
+}
+
+/* dx rows shared out among the threads in blocks (as col2im_zero_body's): a thread adds the
+ * values of every position of the chunk whose filter reaches its rows, chunks, positions
+ * and taps in one fixed order, so each dx value is summed the same way whatever the thread
+ * count. */
+static void col2im_body(void *arg, int index, int count)
+{
+    const col2im_args *a = (const col2im_args *)arg;
+    const usine_conv_problem *p = a->p;
+    int64_t h0, h1;
+    dx_rows_of(p, index, count, &h0, &h1);
+    for (int64_t oh = a->oh0; oh < a->oh1; oh++)
         for (int64_t r = 0; r < p->r; r++) {
             const int64_t ih = oh * p->stride_h - p->pad_top + r * p->dilation_h;
             if (ih < h0 || ih >= h1)
@@ -773,35 +796,37 @@ static void backward_data_col2im(runner *rn, const usine_conv_problem *p,
                                  const usine_conv_tensors *t)
 {
     const int64_t kg = p->k / p->groups, cg = p->c / p->groups, taps = p->r * p->s * cg;
-    const int64_t positions = p->p * p->q;
-    float *col = (float *)scratch(rn, (size_t)(positions * taps) * sizeof(float));
+    const int64_t positions = p->p * p->q, row_bytes = p->q * taps * (int64_t)sizeof(float);
+    int64_t rows = COL2IM_CHUNK_BYTES / row_bytes;
+    rows = rows < 1 ? 1 : rows > p->p ? p->p : rows;
+    float *col = (float *)scratch(rn, (size_t)(rows * row_bytes));
+    const int threads = rn->exec->gemm.max_threads;
+    const int teams = p->h < threads ? (int)p->h : threads;
     for (int64_t n = 0; n < p->n; n++)
         for (int64_t g = 0; g < p->groups; g++) {
-            usine_gemm_shape s = gemm_shape(taps, positions, kg, USINE_F32, USINE_F32, USINE_F32);
-            s.a_rs = 1; /* A(tap, kk) = w[(g Kg + kk) taps + tap] */
-            s.a_cs = taps;
-            s.b_rs = 1; /* B(kk, position) = dy[(n PQ + position) K + g Kg + kk] */
-            s.b_cs = p->k;
-            s.ldc = taps;
-            const usine_gemm_batch batch =
-                one_batch(1, at(t->w, p->dtype, g * kg * taps),
-                          at(t->dy, p->dtype, n * positions * p->k + g * kg), col);
-            gemm(rn, &s, &batch, NULL, NULL);
-            if (rn->sizing)
-                continue;
-            col2im_args a = {p, col, (float *)t->dx, n, g};
-            const int threads = rn->exec->gemm.max_threads;
-            usine_cpu_parallel(p->h < threads ? (int)p->h : threads, col2im_body, &a);
+            col2im_args a = {p, col, (float *)t->dx, n, g, 0, 0};
+            if (!rn->sizing)
+                usine_cpu_parallel(teams, col2im_zero_body, &a);
+            for (a.oh0 = 0; a.oh0 < p->p; a.oh0 = a.oh1) {
+                a.oh1 = a.oh0 + rows < p->p ? a.oh0 + rows : p->p;
+                usine_gemm_shape s =
+                    gemm_shape(taps, (a.oh1 - a.oh0) * p->q, kg, USINE_F32, USINE_F32, USINE_F32);
+                s.a_rs = 1; /* A(tap, kk) = w[(g Kg + kk) taps + tap] */
+                s.a_cs = taps;
+                s.b_rs = 1; /* B(kk, position) = dy[(n PQ + position) K + g Kg + kk] */
+                s.b_cs = p->k;
+                s.ldc = taps;
+                const int64_t first = n * positions + a.oh0 * p->q;
+                const usine_gemm_batch batch =
+                    one_batch(1, at(t->w, p->dtype, g * kg * taps),
+                              at(t->dy, p->dtype, first * p->k + g * kg), col);
+                gemm(rn, &s, &batch, NULL, NULL);
+                if (!rn->sizing)
+                    usine_cpu_parallel(teams, col2im_body, &a);
+            }
         }
 }
 
-/* Backward data, tap_split (NHWC, f32): per stride phase, dx = the sum over the phase's taps
- * (r, s) of dy shifted by the tap times W(r, s), one GEMM per tap accumulated into dx
- * (stride 1) or into the phase's dense temporary (then scattered). A(c, kk) =
- * w[((g Kg + kk) R + r) S + s) Cg + c] is read straight from the filters (columns R S Cg
- * apart), so the transposed, flipped copy of backward_data_phases (a pass over all the
- * filters, a third of the time for 3x3 512 -> 512 on 7 x 7) never happens; dx, small where
- * the filters dominate, is read and written once per tap instead. */
 /* The dx rows of image `image` that tap row tt adds to (stride 1: the rows whose dy row,
  * ih + pad - r dilation, lies inside dy): all H rows but those opposite the padding. */
 typedef struct tap_rows {
@@ -915,6 +940,13 @@ static void tap_split_by_rows(runner *rn, const usine_conv_problem *p, const usi
     }
 }
 
+/* Backward data, tap_split (NHWC, f32): per stride phase, dx = the sum over the phase's taps
+ * (r, s) of dy shifted by the tap times W(r, s), one GEMM per tap accumulated into dx
+ * (stride 1) or into the phase's dense temporary (then scattered). A(c, kk) =
+ * w[((g Kg + kk) R + r) S + s) Cg + c] is read straight from the filters (columns R S Cg
+ * apart), so the transposed, flipped copy of backward_data_phases (a pass over all the
+ * filters, a third of the time for 3x3 512 -> 512 on 7 x 7) never happens; dx, small where
+ * the filters dominate, is read and written once per tap instead. */
 static void backward_data_tap_split(runner *rn, const usine_conv_problem *p,
                                     const usine_conv_tensors *t)
 {
