@@ -250,7 +250,7 @@ void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *e
  * dilation (R - 1) - padding (dx row ih reads dy row ih + pad_top - r dilation_h). So it
  * runs on the direct forward above, dy read in place, no im2col panels.
  */
-static usine_conv_problem turned(const usine_conv_problem *p)
+usine_conv_problem usine_conv_direct_backward_problem(const usine_conv_problem *p)
 {
     usine_conv_problem q = *p;
     q.c = p->k;
@@ -270,16 +270,10 @@ int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_g
 {
     if (p->stride_h != 1 || p->stride_w != 1)
         return 0;
-    const usine_conv_problem q = turned(p);
+    const usine_conv_problem q = usine_conv_direct_backward_problem(p);
     /* the far sides' padding of the turned problem: H - P + pad_top, W - Q + pad_left */
     return q.pad_top >= 0 && q.pad_left >= 0 && p->h - p->p + p->pad_top >= 0 &&
            p->w - p->q + p->pad_left >= 0 && usine_conv_direct_serves(&q, kernel);
-}
-
-/* The turned problem (for the selector's rules). */
-usine_conv_problem usine_conv_direct_backward_problem(const usine_conv_problem *p)
-{
-    return turned(p);
 }
 
 static size_t turned_bytes(const usine_conv_problem *p)
@@ -290,7 +284,7 @@ static size_t turned_bytes(const usine_conv_problem *p)
 size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
                                                  const usine_conv_exec *exec)
 {
-    const usine_conv_problem q = turned(p);
+    const usine_conv_problem q = usine_conv_direct_backward_problem(p);
     return turned_bytes(p) + usine_conv_direct_workspace_size(&q, exec);
 }
 
@@ -318,7 +312,7 @@ static void turn_body(void *arg, int index, int count)
 void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_conv_exec *exec,
                                     const usine_conv_tensors *t, void *workspace)
 {
-    const usine_conv_problem q = turned(p);
+    const usine_conv_problem q = usine_conv_direct_backward_problem(p);
     float *wt = (float *)workspace;
     turn_args ta = {p, (const float *)t->w, wt};
     const int threads = exec->gemm.max_threads;

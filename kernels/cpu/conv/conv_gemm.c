@@ -306,6 +306,13 @@ static void unpack_body(void *arg, int index, int count)
             a->y[pos * a->ld + kk] = a->tmp[kk * a->positions + pos];
 }
 
+/* The filter row (or tap row) handled at `step` of `count` when `widest` goes first (its GEMM
+ * sets the sums) and the others follow in ascending order. */
+static int64_t widest_first(int64_t step, int64_t widest)
+{
+    return step == 0 ? widest : step <= widest ? step - 1 : step;
+}
+
 /* The output rows [*lo, *hi) for which filter row r0 lands inside x (lo == hi: none). */
 static void rows_inside(const usine_conv_problem *p, int64_t r0, int64_t *lo, int64_t *hi)
 {
@@ -366,7 +373,7 @@ static void filters_b_by_rows(runner *rn, const usine_conv_problem *p, const usi
         if (!rn->sizing && (wlo > 0 || whi < p->p))
             zero_outside(p, tmp, positions, kg, i, wlo, whi);
         for (int64_t step = 0; step < p->r; step++) {
-            const int64_t r0 = step == 0 ? widest : step <= widest ? step - 1 : step;
+            const int64_t r0 = widest_first(step, widest);
             int64_t lo, hi;
             rows_inside(p, r0, &lo, &hi);
             if (lo == hi)
@@ -603,18 +610,17 @@ static void scatter_body(void *arg, int index, int count)
             }
 }
 
-/* Below this many channels per group, a strided NHWC backward data puts the phase's
- * pixels along the GEMM's rows and the channels along its columns (tmp then holds the
- * channels apart): with the channels as rows, the 3 channels of a first layer would fill 3
- * of a 48-row tile (measured on Zen 4: the 7x7 stride-2 first layer's backward data, one
- * thread, 14-17 -> 27 GFLOP/s). f32 takes the col2im path below instead (faster still);
- * this one serves bf16. */
-#define PIXEL_ROWS_MAX_CHANNELS 8
+/* Below this many channels per group, an NHWC backward data does not put the channels
+ * along the GEMM's rows, where a first layer's 3 would fill 3 of a 48-row tile: f32 takes
+ * col2im (backward_data_col2im), bf16 with strides puts the phase's pixels along the rows
+ * and the channels along the columns (tmp then holds the channels apart; measured on Zen
+ * 4: the 7x7 stride-2 first layer's backward data, one thread, 14-17 -> 27 GFLOP/s). */
+#define FEW_CHANNELS 8
 
 static int pixels_as_rows(const usine_conv_problem *p)
 {
     return p->layout == USINE_CONV_NHWC && (p->stride_h > 1 || p->stride_w > 1) &&
-           p->c / p->groups < PIXEL_ROWS_MAX_CHANNELS;
+           p->c / p->groups < FEW_CHANNELS;
 }
 
 /* The GEMM of one group and phase, into dx directly (stride 1) or into tmp. */
@@ -706,12 +712,9 @@ static void backward_data_phases(runner *rn, const usine_conv_problem *p,
  * re-pack an im2col of dy for 3 columns of output (measured on Zen 4: the 7x7 stride-2 first
  * layer, one thread, min of 5-20 calls: batch 1 23-25 -> 47 GFLOP/s, batch 8 21 -> 46-48).
  */
-#define COL2IM_MAX_CHANNELS 8
-
 static int col2im_serves(const usine_conv_problem *p)
 {
-    return p->layout == USINE_CONV_NHWC && p->dtype == USINE_F32 &&
-           p->c / p->groups < COL2IM_MAX_CHANNELS;
+    return p->layout == USINE_CONV_NHWC && p->dtype == USINE_F32 && p->c / p->groups < FEW_CHANNELS;
 }
 
 /* Output rows per GEMM: the columns of one chunk take at most this many bytes (the
@@ -930,7 +933,7 @@ static void tap_split_by_rows(runner *rn, const usine_conv_problem *p, const usi
         if (!rn->sizing && (wide.lo > 0 || wide.hi < p->h))
             zero_dx_rows(p, t->dx, g, wide);
         for (int64_t step = 0; step < th->count; step++) {
-            const int64_t tt = step == 0 ? widest : step <= widest ? step - 1 : step;
+            const int64_t tt = widest_first(step, widest);
             const tap_rows rows = rows_of_tap(p, i, th->first + tt * th->every);
             if (rows.lo == rows.hi)
                 continue;
