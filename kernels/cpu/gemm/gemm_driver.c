@@ -224,12 +224,12 @@ static void prefetch_l2(const char *p, size_t bytes)
  * then stays in L2 and in the TLB as well as a packed copy would (measured on Zen 4: +2%
  * at 256^3 and 512^3, -2% at 1024^3 where columns are a page apart).
  * B is read in place for any number of rows too when they make one block (B is then read
- * once whatever happens, and packing only adds a copy) and its columns are contiguous and
- * close together (its NR-column panel is then one short run of memory): the 1x1
- * convolutions with 128-288 filters (measured on Zen 4: 128 x 3136 x 256 with B columns
- * 1 KiB apart, 102 -> 112 GFLOP/s; 384 rows, two blocks, no gain; 2048 rows, -5%). */
+ * once whatever happens, and packing only adds a copy) and its columns are contiguous
+ * (each column of an NR-column panel one run of memory, through ukr_bt). Measured on Zen 4,
+ * one thread: 128 x 3136 x 256 102 -> 112 GFLOP/s (1x1 convolutions with 128-288
+ * filters), 200 x 3000 x 768 100 -> 105, 192 x 1024 x 4000 103 -> 110, 256 x 2048 x 2048
+ * (columns 8 KiB apart) 104 -> 105; with 384 rows (two blocks) no gain, 2048 rows -5%. */
 #define DIRECT_B_MAX_ROW_TILES    2
-#define DIRECT_B_MAX_COLUMN_BYTES 2048
 #define DIRECT_A_MAX_COLS         160
 #define DIRECT_A_MAX_COLUMN_BYTES 2048
 #define DIRECT_MIN_BYTES_PER_STEP 128
@@ -263,10 +263,9 @@ static b_source choose_b(const sub_problem *sp, const char *b, int64_t rows, int
     const usine_gemm_kernel *kernel = sp->plan->kernel;
     b_source src = {0, 0, NULL, kernel->nr, 0};
     const int few_rows = ceil_div(rows, kernel->mr) <= DIRECT_B_MAX_ROW_TILES;
-    const int one_block_of_near_columns = rows <= sp->plan->blocking.mc && s->b_rs == 1 &&
-                                          s->b_cs * (int64_t)sp->b_es <= DIRECT_B_MAX_COLUMN_BYTES;
+    const int one_block_by_columns = rows <= sp->plan->blocking.mc && s->b_rs == 1;
     if (sp->plan->blocking.pack || sp->virt_b || s->b_type != kernel->in_type || sp->ku != 1 ||
-        !(few_rows || one_block_of_near_columns) || (s->b_cs != 1 && s->b_rs != 1))
+        !(few_rows || one_block_by_columns) || (s->b_cs != 1 && s->b_rs != 1))
         return src;
     src.direct = 1;
     src.by_columns = s->b_cs != 1;
