@@ -131,13 +131,13 @@ static void transpose_block_16(const float *src, int64_t ld_src, int rows, int c
     transpose_rows_16(row_at, store_rows, cols, dst, ld_dst);
 }
 
-void usine_conv_avx512_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst,
-                                     int64_t ld_dst)
+void usine_conv_avx512_transpose_f32(const float *src, int64_t ld_src, int64_t rows, int64_t cols,
+                                     float *dst, int64_t ld_dst)
 {
     for (int64_t i0 = 0; i0 < rows; i0 += 16)
         for (int64_t j0 = 0; j0 < cols; j0 += 16) {
             const int r = rows - i0 < 16 ? (int)(rows - i0) : 16;
-            transpose_block_16(src + i0 * cols + j0, cols, r,
+            transpose_block_16(src + i0 * ld_src + j0, ld_src, r,
                                cols - j0 < 16 ? (int)(cols - j0) : 16, dst + j0 * ld_dst + i0,
                                ld_dst, r);
         }
@@ -236,20 +236,24 @@ static void tap_pointers(const usine_conv_gather *g, const panel_rows *pr, int64
 static void panel_of(const usine_conv_gather *g, int64_t first, int64_t count, int slice,
                      panel_rows *pr)
 {
-    const int64_t plane = g->grid_h * g->grid_w;
-    int64_t n = first / plane, y = first % plane / g->grid_w, x = first % g->grid_w;
+    const int64_t plane = g->grid_h * g->grid_w, row = g->images * g->grid_w;
+    int64_t n = g->rows_outer ? first % row / g->grid_w : first / plane;
+    int64_t y = g->rows_outer ? first / row : first % plane / g->grid_w, x = first % g->grid_w;
     pr->count = slice;
     for (int i = 0; i < slice; i++) {
         pr->valid[i] = i < count;
         pr->n[i] = n;
         pr->y[i] = y;
         pr->x[i] = x;
-        if (++x == g->grid_w) {
-            x = 0;
-            if (++y == g->grid_h) {
-                y = 0;
-                n++;
-            }
+        if (++x < g->grid_w)
+            continue;
+        x = 0;
+        if (g->rows_outer && ++n == g->images) {
+            n = 0;
+            y++;
+        } else if (!g->rows_outer && ++y == g->grid_h) {
+            y = 0;
+            n++;
         }
     }
 }

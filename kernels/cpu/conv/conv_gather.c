@@ -69,6 +69,10 @@ typedef struct position {
 
 static position position_of(const usine_conv_gather *g, int64_t index)
 {
+    if (g->rows_outer) {
+        const int64_t row = g->images * g->grid_w, rem = index % row;
+        return (position){rem / g->grid_w, index / row, rem % g->grid_w};
+    }
     const int64_t plane = g->grid_h * g->grid_w;
     const int64_t rem = index % plane;
     return (position){index / plane, rem / g->grid_w, rem % g->grid_w};
@@ -79,6 +83,13 @@ static void next_position(const usine_conv_gather *g, position *at)
     if (++at->x < g->grid_w)
         return;
     at->x = 0;
+    if (g->rows_outer) {
+        if (++at->n < g->images)
+            return;
+        at->n = 0;
+        at->y++;
+        return;
+    }
     if (++at->y < g->grid_h)
         return;
     at->y = 0;

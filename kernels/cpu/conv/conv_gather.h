@@ -27,6 +27,10 @@ typedef struct usine_conv_gather {
     int64_t c0, channels;
     int64_t grid_h, grid_w, step_h, step_w, base_h, base_w;
     int64_t taps_h, taps_w, tap_h, tap_w;
+    /* Positions_by_taps only: positions run (y, n, x), the grid row outermost, instead of
+     * (n, y, x); the rows [lo, hi) of every image are then one range of positions (the
+     * filters_b forward's GEMM per filter row over the output rows it reaches). */
+    int rows_outer;
 } usine_conv_gather;
 
 /*

@@ -142,10 +142,11 @@ int usine_conv_is_pointwise(const usine_conv_problem *p)
 static usine_conv_gather forward_gather(const usine_conv_problem *p, const void *x, int64_t g)
 {
     const int64_t cg = p->c / p->groups;
-    usine_conv_gather gather = {x,    p->dtype,    p->layout,     p->n,         p->h,
-                                p->w, p->c,        g * cg,        cg,           p->p,
-                                p->q, p->stride_h, p->stride_w,   -p->pad_top,  -p->pad_left,
-                                p->r, p->s,        p->dilation_h, p->dilation_w};
+    usine_conv_gather gather = {x,           p->dtype,      p->layout,     p->n,
+                                p->h,        p->w,          p->c,          g * cg,
+                                cg,          p->p,          p->q,          p->stride_h,
+                                p->stride_w, -p->pad_top,   -p->pad_left,  p->r,
+                                p->s,        p->dilation_h, p->dilation_w, 0};
     return gather;
 }
 
@@ -183,8 +184,8 @@ static void transpose_body(void *arg, int index, int count)
         const int64_t k0 = index * per * 16 < a->k ? index * per * 16 : a->k;
         const int64_t k1 = k0 + per * 16 < a->k ? k0 + per * 16 : a->k;
         if (k1 > k0)
-            usine_conv_avx512_transpose_f32((const float *)a->w + k0 * a->taps, k1 - k0, a->taps,
-                                            a->wt + k0, a->k);
+            usine_conv_avx512_transpose_f32((const float *)a->w + k0 * a->taps, a->taps, k1 - k0,
+                                            a->taps, a->wt + k0, a->k);
         return;
     }
     const int64_t blocks = (a->taps + TRANSPOSE_COLS - 1) / TRANSPOSE_COLS;
@@ -264,6 +265,10 @@ typedef struct unpack_args {
     const float *tmp; /* Kg rows of `positions` floats */
     int64_t kg, positions, ld;
     float *y; /* y + g Kg: y[pos * ld + kk] */
+    /* tmp's positions run (oh, n, q) rather than y's (n, oh, q) (filters_b_by_rows with
+     * several images): images of P x Q positions. */
+    int rows_outer;
+    int64_t images, p, q;
     int avx512;
     /* Bias and activation still to apply to tmp (the GEMMs ran without them), or NULL. */
     const usine_epilogue *epilogue;
@@ -296,14 +301,22 @@ static void unpack_body(void *arg, int index, int count)
         return;
     if (a->epilogue)
         unpack_epilogue(a, k0, k1);
-    if (a->avx512) {
-        usine_conv_avx512_transpose_f32(a->tmp + k0 * a->positions, k1 - k0, a->positions,
-                                        a->y + k0, a->ld);
-        return;
+    /* Runs of positions in the same order in tmp and y: all of them, or one output row of
+     * one image when the rows are outer. */
+    const int64_t run = a->rows_outer ? a->q : a->positions;
+    for (int64_t first = 0; first < a->positions; first += run) {
+        const int64_t oh = first / (a->images * a->q), n = first / a->q % a->images;
+        const int64_t at_y = a->rows_outer ? (n * a->p + oh) * a->q : first;
+        const float *src = a->tmp + k0 * a->positions + first;
+        float *dst = a->y + at_y * a->ld + k0;
+        if (a->avx512) {
+            usine_conv_avx512_transpose_f32(src, a->positions, k1 - k0, run, dst, a->ld);
+            continue;
+        }
+        for (int64_t pos = 0; pos < run; pos++)
+            for (int64_t kk = 0; kk < k1 - k0; kk++)
+                dst[pos * a->ld + kk] = src[kk * a->positions + pos];
     }
-    for (int64_t pos = 0; pos < a->positions; pos++)
-        for (int64_t kk = k0; kk < k1; kk++)
-            a->y[pos * a->ld + kk] = a->tmp[kk * a->positions + pos];
 }
 
 /* The filter row (or tap row) handled at `step` of `count` when `widest` goes first (its GEMM
@@ -343,59 +356,58 @@ static int64_t widest_filter_row(const usine_conv_problem *p)
     return partial ? best : -1;
 }
 
-/* Zeroes tmp's rows of image `image` outside output rows [lo, hi) (every column). */
-static void zero_outside(const usine_conv_problem *p, float *tmp, int64_t positions, int64_t kg,
-                         int64_t image, int64_t lo, int64_t hi)
+/* Zeroes tmp's positions outside [lo, hi) (every column). */
+static void zero_outside(float *tmp, int64_t positions, int64_t kg, int64_t lo, int64_t hi)
 {
-    const int64_t base = image * p->p * p->q;
     for (int64_t kk = 0; kk < kg; kk++) {
-        float *col = tmp + kk * positions + base;
-        memset(col, 0, (size_t)(lo * p->q) * sizeof(float));
-        memset(col + hi * p->q, 0, (size_t)((p->p - hi) * p->q) * sizeof(float));
+        float *col = tmp + kk * positions;
+        memset(col, 0, (size_t)lo * sizeof(float));
+        memset(col + hi, 0, (size_t)(positions - hi) * sizeof(float));
     }
 }
 
 /*
- * The filters_b GEMM of group g split by filter row, per image: filter row r0 multiplies
- * only the output rows it reaches inside x, so the padding rows' zeros (a 3x3 with padding
- * 1 on 7 x 7: 2 of every 7 rows for 2 of the 3 filter rows, 10% of the nominal products)
- * are not multiplied. The widest row's GEMM comes first and sets tmp (rows it does not
- * reach zeroed), the others add to it, in filter-row order: a fixed order per element.
+ * The filters_b GEMM of group g split by filter row: filter row r0 multiplies only the
+ * output rows it reaches inside x, so the padding rows' zeros (a 3x3 with padding 1 on
+ * 7 x 7: 2 of every 7 rows for 2 of the 3 filter rows, 10% of the nominal products) are
+ * not multiplied. tmp's positions run (oh, n, q), so that those rows of every image are one
+ * range and each filter row one GEMM over all images (per image, the GEMMs of a batch of 8
+ * on 7 x 7 would be a single tile high). The widest row's GEMM comes first and sets tmp
+ * (rows it does not reach zeroed), the others add to it, in filter-row order: a fixed
+ * order per element.
  */
 static void filters_b_by_rows(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
                               int64_t g, int64_t widest, float *tmp)
 {
     const int64_t kg = p->k / p->groups, cg = p->c / p->groups;
     const int64_t taps = p->r * p->s * cg, positions = p->n * p->p * p->q;
+    const int64_t row = p->n * p->q; /* positions per output row, every image */
     int64_t wlo, whi;
     rows_inside(p, widest, &wlo, &whi);
-    for (int64_t i = 0; i < p->n; i++) {
-        if (!rn->sizing && (wlo > 0 || whi < p->p))
-            zero_outside(p, tmp, positions, kg, i, wlo, whi);
-        for (int64_t step = 0; step < p->r; step++) {
-            const int64_t r0 = widest_first(step, widest);
-            int64_t lo, hi;
-            rows_inside(p, r0, &lo, &hi);
-            if (lo == hi)
-                continue;
-            usine_gemm_shape s =
-                gemm_shape((hi - lo) * p->q, kg, p->s * cg, USINE_F32, USINE_F32, USINE_F32);
-            s.b_rs = 1; /* B(tap, kk) = w[(g Kg + kk) taps + r0 S Cg + tap] */
-            s.b_cs = taps;
-            s.ldc = positions;
-            s.beta = step == 0 ? 0.0 : 1.0;
-            const usine_gemm_batch batch =
-                one_batch(1, NULL, at(t->w, p->dtype, (g * kg) * taps + r0 * p->s * cg),
-                          tmp ? tmp + i * p->p * p->q + lo * p->q : NULL);
-            usine_conv_gather gather =
-                forward_gather(p, at(t->x, p->dtype, i * p->h * p->w * p->c), g);
-            gather.images = 1;
-            gather.grid_h = hi - lo;
-            gather.base_h = -p->pad_top + lo * p->stride_h + r0 * p->dilation_h;
-            gather.taps_h = 1;
-            const usine_gemm_virtual va = {nhwc_packer(rn), &gather};
-            gemm(rn, &s, &batch, &va, NULL);
-        }
+    if (!rn->sizing && (wlo > 0 || whi < p->p))
+        zero_outside(tmp, positions, kg, wlo * row, whi * row);
+    for (int64_t step = 0; step < p->r; step++) {
+        const int64_t r0 = widest_first(step, widest);
+        int64_t lo, hi;
+        rows_inside(p, r0, &lo, &hi);
+        if (lo == hi)
+            continue;
+        usine_gemm_shape s =
+            gemm_shape((hi - lo) * row, kg, p->s * cg, USINE_F32, USINE_F32, USINE_F32);
+        s.b_rs = 1; /* B(tap, kk) = w[(g Kg + kk) taps + r0 S Cg + tap] */
+        s.b_cs = taps;
+        s.ldc = positions;
+        s.beta = step == 0 ? 0.0 : 1.0;
+        const usine_gemm_batch batch =
+            one_batch(1, NULL, at(t->w, p->dtype, (g * kg) * taps + r0 * p->s * cg),
+                      tmp ? tmp + lo * row : NULL);
+        usine_conv_gather gather = forward_gather(p, t->x, g);
+        gather.rows_outer = 1;
+        gather.grid_h = hi - lo;
+        gather.base_h = -p->pad_top + lo * p->stride_h + r0 * p->dilation_h;
+        gather.taps_h = 1;
+        const usine_gemm_virtual va = {nhwc_packer(rn), &gather};
+        gemm(rn, &s, &batch, &va, NULL);
     }
 }
 
@@ -431,6 +443,10 @@ static void forward_nhwc_filters_b(runner *rn, const usine_conv_problem *p,
                          positions,
                          p->k,
                          (float *)at_mut(t->y, p->dtype, g * kg),
+                         widest >= 0 && p->n > 1,
+                         p->n,
+                         p->p,
+                         p->q,
                          rn->exec->isa >= USINE_ISA_AVX512,
                          widest >= 0 && fused ? &e : NULL,
                          rn->exec->gemm.kernel->epilogue};
@@ -551,7 +567,7 @@ static usine_conv_gather phase_gather(const usine_conv_problem *p, const void *d
     usine_conv_gather gather = {dy,         p->dtype,  p->layout, p->n,     p->p,
                                 p->q,       p->k,      g * kg,    kg,       th->pixels,
                                 tw->pixels, 1,         1,         th->base, tw->base,
-                                th->count,  tw->count, th->step,  tw->step};
+                                th->count,  tw->count, th->step,  tw->step, 0};
     return gather;
 }
 
@@ -882,6 +898,7 @@ static void tap_gemm(runner *rn, const usine_conv_problem *p, const usine_conv_t
                                       1,
                                       1,
                                       0,
+                                      0,
                                       0};
     usine_gemm_shape sh = gemm_shape(cg, images * (rows.hi - rows.lo) * tw->pixels, kg, USINE_F32,
                                      USINE_F32, USINE_F32);
@@ -1041,7 +1058,7 @@ static void backward_weights_gemm(runner *rn, const usine_conv_problem *p,
         /* NCHW dy, positions x channels: a 1x1 "im2col" of dy, packed as B^T. */
         usine_conv_gather gdy = {t->dy,  p->dtype, p->layout, p->n, p->p, p->q, p->k,
                                  g * kg, kg,       p->p,      p->q, 1,    1,    0,
-                                 0,      1,        1,         1,    1};
+                                 0,      1,        1,         1,    1,    0};
         const usine_gemm_virtual vb = {usine_conv_pack_taps_by_positions, &gdy};
         gemm(rn, &s, &batch, direct_a ? NULL : &va, nhwc ? NULL : &vb);
     }

@@ -20,11 +20,11 @@ size_t usine_conv_gemm_workspace_size(usine_conv_algo algo, usine_conv_pass pass
 void usine_conv_gemm_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
                          const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace);
 
-/* AVX-512 (avx512_conv_pack.c): dst[j ld_dst + i] = src[i cols + j] for a rows x cols f32
+/* AVX-512 (avx512_conv_pack.c): dst[j ld_dst + i] = src[i ld_src + j] for a rows x cols f32
  * matrix, and the NHWC f32 positions_by_taps packer for 8-wide panels (other cases go to
  * usine_conv_pack_positions_by_taps). */
-void usine_conv_avx512_transpose_f32(const float *src, int64_t rows, int64_t cols, float *dst,
-                                     int64_t ld_dst);
+void usine_conv_avx512_transpose_f32(const float *src, int64_t ld_src, int64_t rows, int64_t cols,
+                                     float *dst, int64_t ld_dst);
 usine_gemm_virtual_pack_fn usine_conv_avx512_pack_positions_by_taps;
 
 /* A row-major f32 matrix (row i at data + i * ld), as the ctx of
