@@ -102,12 +102,12 @@ static int64_t taps_of(const usine_conv_problem *p)
  * then reads B in place), or filters that outweigh the im2col rows (otherwise they are
  * transposed or reordered once per call, a copy as costly as a quarter of the product for
  * 3x3 512 -> 512 on 7 x 7 forward, a third backward; in place, the output and the im2col
- * rows pass through the workspace, or dx once per tap, instead, and the forward skips the
- * padding rows). The forward takes them from as many taps as positions, the backward data
- * from four times as many; a 1x1 convolution's A costs no im2col otherwise, hence its
- * higher bar. Measured on Zen 4, one thread: 1x1 1024 -> 512 on 14 x 14 2% slower with the
- * filters as B; 3x3 512 -> 512 on 7 x 7 batch 8 26% faster; 3x3 256 -> 256 on 14 x 14
- * batch 8 (1.5 taps per position) 4% faster, on 28 x 28 batch 1 (1.5) as fast. */
+ * rows pass through the workspace, or dx once per tap, instead, and the padding rows are
+ * skipped), from as many taps as positions; a 1x1 convolution's A costs no im2col
+ * otherwise, hence its higher bar. Measured on Zen 4, one thread: 1x1 1024 -> 512 on
+ * 14 x 14 2% slower with the filters as B; 3x3 512 -> 512 on 7 x 7 batch 8 26% faster;
+ * 3x3 256 -> 256 on 14 x 14 batch 8 (1.5 taps per position) 4% faster forward, 7% backward,
+ * on 28 x 28 batch 1 (1.5) as fast; 3x3 64 -> 64 on 56 x 56 (0.2) 12% slower backward. */
 static int filters_in_place_wins(const usine_selector *sel, usine_conv_pass pass,
                                  const usine_conv_problem *p, int pointwise)
 {
@@ -116,7 +116,7 @@ static int filters_in_place_wins(const usine_selector *sel, usine_conv_pass pass
     const int64_t taps = backward ? p->r * p->s * (p->k / p->groups) : taps_of(p);
     const usine_gemm_kernel *kernel = sel->model[usine_select_dtype_index(USINE_F32)];
     const int64_t mr = kernel ? kernel->mr : 0;
-    return positions <= 2 * mr || taps >= (pointwise ? 8 : backward ? 4 : 1) * positions;
+    return positions <= 2 * mr || taps >= (pointwise ? 8 : 1) * positions;
 }
 
 /* Where x is better read in place (the direct variant) than packed into im2col panels:

@@ -846,21 +846,25 @@ static void backward_data_col2im(runner *rn, const usine_conv_problem *p,
         }
 }
 
-/* The dx rows of image `image` that tap row tt adds to (stride 1: the rows whose dy row,
- * ih + pad - r dilation, lies inside dy): all H rows but those opposite the padding. */
+/* The rows [lo, hi) of the phase's pixels a tap's GEMM covers, in every image. With
+ * rows_outer the pixels run (row, image, column) (tap_split_by_rows with several images,
+ * into tmp), else (image, row, column), then either all rows or a single image. */
 typedef struct tap_rows {
-    int64_t image, lo, hi;
+    int64_t lo, hi;
+    int rows_outer;
 } tap_rows;
 
 static tap_rows all_rows(const phase_taps *th)
 {
-    return (tap_rows){-1, 0, th->pixels};
+    return (tap_rows){0, th->pixels, 0};
 }
 
-static tap_rows rows_of_tap(const usine_conv_problem *p, int64_t image, int64_t r)
+/* Stride 1: the dx rows tap row r adds to (those whose dy row, ih + pad - r dilation, lies
+ * inside dy): all H rows but those opposite the padding. */
+static tap_rows rows_of_tap(const usine_conv_problem *p, int64_t r)
 {
     const int64_t first = r * p->dilation_h - p->pad_top;
-    tap_rows rows = {image, first > 0 ? first : 0, p->p + first};
+    tap_rows rows = {first > 0 ? first : 0, p->p + first, 1};
     if (rows.hi > p->h)
         rows.hi = p->h;
     if (rows.lo > rows.hi)
@@ -868,22 +872,21 @@ static tap_rows rows_of_tap(const usine_conv_problem *p, int64_t image, int64_t 
     return rows;
 }
 
-/* One tap's GEMM over the phase's pixels, or (stride 1, rows.image >= 0) over the rows
- * [lo, hi) of one image; beta 0 sets the sums, 1 adds to them. */
+/* One tap's GEMM over the rows of the phase's pixels, into tmp (Cg channels per pixel) or,
+ * with tmp NULL, dx (stride 1); beta 0 sets the sums, 1 adds to them. */
 static void tap_gemm(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
                      int64_t g, const phase_taps *th, const phase_taps *tw, int64_t tt, int64_t tu,
                      tap_rows rows, double beta, float *tmp)
 {
     const int64_t kg = p->k / p->groups, cg = p->c / p->groups, rs = p->r * p->s;
     const int64_t r = th->first + tt * th->every, s = tw->first + tu * tw->every;
-    const int direct = p->stride_h == 1 && p->stride_w == 1;
-    const int one_image = rows.image >= 0;
-    const int64_t images = one_image ? 1 : p->n, image = one_image ? rows.image : 0;
+    /* The first pixel: row lo of image 0 when the rows are outer (or with one image). */
+    const int64_t first_pixel = rows.lo * tw->pixels * (rows.rows_outer ? p->n : 1);
     /* Phase pixel (i, j) reads dy at (i + base_h + tt step_h, j + base_w + tu step_w). */
-    const usine_conv_gather gather = {at(t->dy, p->dtype, image * p->p * p->q * p->k),
+    const usine_conv_gather gather = {t->dy,
                                       p->dtype,
                                       p->layout,
-                                      images,
+                                      p->n,
                                       p->p,
                                       p->q,
                                       p->k,
@@ -899,65 +902,104 @@ static void tap_gemm(runner *rn, const usine_conv_problem *p, const usine_conv_t
                                       1,
                                       0,
                                       0,
-                                      0};
-    usine_gemm_shape sh = gemm_shape(cg, images * (rows.hi - rows.lo) * tw->pixels, kg, USINE_F32,
+                                      rows.rows_outer};
+    usine_gemm_shape sh = gemm_shape(cg, p->n * (rows.hi - rows.lo) * tw->pixels, kg, USINE_F32,
                                      USINE_F32, USINE_F32);
     sh.a_rs = 1;
     sh.a_cs = rs * cg;
-    sh.ldc = direct ? p->c : cg;
+    sh.ldc = tmp ? cg : p->c;
     sh.beta = beta;
-    const int64_t first_pixel = (image * p->h + rows.lo) * p->w;
     const usine_gemm_batch batch =
         one_batch(1, at(t->w, p->dtype, (g * kg * rs + r * p->s + s) * cg), NULL,
-                  direct ? at_mut(t->dx, p->dtype, first_pixel * p->c + g * cg) : (void *)tmp);
+                  tmp ? (void *)(tmp + first_pixel * cg)
+                      : at_mut(t->dx, p->dtype, first_pixel * p->c + g * cg));
     const usine_gemm_virtual vb = {nhwc_packer(rn), &gather};
     gemm(rn, &sh, &batch, NULL, &vb);
 }
 
-/* Zeroes group g's channels of the dx rows of image `image` outside [lo, hi). */
-static void zero_dx_rows(const usine_conv_problem *p, void *dx, int64_t g, tap_rows rows)
+/* Zeroes the sums of the pixel rows outside [lo, hi): tmp's (rows outer, Cg floats per
+ * pixel), or with tmp NULL group g's channels of dx's (a single image). */
+static void zero_dx_rows(const usine_conv_problem *p, void *dx, float *tmp, int64_t g,
+                         tap_rows rows)
 {
-    const int64_t cg = p->c / p->groups;
+    const int64_t cg = p->c / p->groups, row = p->n * p->w * cg;
+    if (tmp) {
+        memset(tmp, 0, (size_t)(rows.lo * row) * sizeof(float));
+        memset(tmp + rows.hi * row, 0, (size_t)((p->h - rows.hi) * row) * sizeof(float));
+        return;
+    }
     for (int64_t ih = 0; ih < p->h; ih++) {
         if (ih >= rows.lo && ih < rows.hi)
             continue;
         for (int64_t iw = 0; iw < p->w; iw++)
-            memset(at_mut(dx, p->dtype, ((rows.image * p->h + ih) * p->w + iw) * p->c + g * cg), 0,
+            memset(at_mut(dx, p->dtype, (ih * p->w + iw) * p->c + g * cg), 0,
                    (size_t)cg * usine_dtype_storage_size(p->dtype));
     }
 }
 
+/* Copies tmp (pixels ordered row, image, column; Cg floats each) into group g's channels of
+ * dx, a share of the rows per thread. */
+typedef struct rows_out_args {
+    const usine_conv_problem *p;
+    const float *tmp;
+    float *dx;
+    int64_t g;
+} rows_out_args;
+
+static void rows_out_body(void *arg, int index, int count)
+{
+    const rows_out_args *a = (const rows_out_args *)arg;
+    const usine_conv_problem *p = a->p;
+    const int64_t cg = p->c / p->groups, lines = p->h * p->n;
+    for (int64_t line = lines * index / count; line < lines * (index + 1) / count; line++) {
+        const int64_t ih = line / p->n, n = line % p->n;
+        const float *src = a->tmp + line * p->w * cg;
+        float *dst = a->dx + (n * p->h + ih) * p->w * p->c + a->g * cg;
+        if (p->groups == 1) {
+            memcpy(dst, src, (size_t)(p->w * cg) * sizeof(float));
+            continue;
+        }
+        for (int64_t iw = 0; iw < p->w; iw++)
+            memcpy(dst + iw * p->c, src + iw * cg, (size_t)cg * sizeof(float));
+    }
+}
+
 /*
- * Stride 1: per image, each tap row's GEMMs cover only the dx rows whose dy row lies
- * inside dy, so the zeros opposite the padding are not multiplied (a 3x3 with padding 1 on
- * 7 x 7: 2 of 7 rows for 2 of the 3 tap rows). The widest tap row's first tap sets dx (rows
- * it misses zeroed), every other tap adds, in a fixed order whatever the threads. Used at
- * batch 1 only: per image, a batch's GEMMs get too narrow (measured on Zen 4, 3x3
- * 512 -> 512 on 7 x 7, one thread: batch 1 69-84 -> 75-93 GFLOP/s, batch 8 104 -> 75-94).
+ * Stride 1: each tap row's GEMMs cover only the dx rows whose dy row lies inside dy, so the
+ * zeros opposite the padding are not multiplied (a 3x3 with padding 1 on 7 x 7: 2 of 7 rows
+ * for 2 of the 3 tap rows). With one image those rows are a range of dx; with several the
+ * sums go to tmp with the pixels ordered (row, image, column), where the rows of every
+ * image are one range, then to dx (per image, the GEMMs of a batch of 8 on 7 x 7 get too
+ * narrow: 104 -> 75-94 GFLOP/s measured on Zen 4). The widest tap row's first tap sets the
+ * sums (rows it misses zeroed), every other tap adds, in a fixed order whatever the threads.
  */
 static void tap_split_by_rows(runner *rn, const usine_conv_problem *p, const usine_conv_tensors *t,
-                              int64_t g, const phase_taps *th, const phase_taps *tw)
+                              int64_t g, const phase_taps *th, const phase_taps *tw, float *tmp)
 {
     int64_t widest = 0;
     for (int64_t tt = 1; tt < th->count; tt++) {
-        const tap_rows a = rows_of_tap(p, 0, th->first + tt * th->every);
-        const tap_rows b = rows_of_tap(p, 0, th->first + widest * th->every);
+        const tap_rows a = rows_of_tap(p, th->first + tt * th->every);
+        const tap_rows b = rows_of_tap(p, th->first + widest * th->every);
         if (a.hi - a.lo > b.hi - b.lo)
             widest = tt;
     }
-    for (int64_t i = 0; i < p->n; i++) {
-        const tap_rows wide = rows_of_tap(p, i, th->first + widest * th->every);
-        if (!rn->sizing && (wide.lo > 0 || wide.hi < p->h))
-            zero_dx_rows(p, t->dx, g, wide);
-        for (int64_t step = 0; step < th->count; step++) {
-            const int64_t tt = widest_first(step, widest);
-            const tap_rows rows = rows_of_tap(p, i, th->first + tt * th->every);
-            if (rows.lo == rows.hi)
-                continue;
-            for (int64_t tu = 0; tu < tw->count; tu++)
-                tap_gemm(rn, p, t, g, th, tw, tt, tu, rows, step == 0 && tu == 0 ? 0.0 : 1.0, NULL);
-        }
+    const tap_rows wide = rows_of_tap(p, th->first + widest * th->every);
+    if (!rn->sizing && (wide.lo > 0 || wide.hi < p->h))
+        zero_dx_rows(p, t->dx, tmp, g, wide);
+    for (int64_t step = 0; step < th->count; step++) {
+        const int64_t tt = widest_first(step, widest);
+        const tap_rows rows = rows_of_tap(p, th->first + tt * th->every);
+        if (rows.lo == rows.hi)
+            continue;
+        for (int64_t tu = 0; tu < tw->count; tu++)
+            tap_gemm(rn, p, t, g, th, tw, tt, tu, rows, step == 0 && tu == 0 ? 0.0 : 1.0, tmp);
     }
+    if (rn->sizing || !tmp)
+        return;
+    rows_out_args a = {p, tmp, (float *)t->dx, g};
+    const int64_t lines = p->h * p->n;
+    const int threads = rn->exec->gemm.max_threads;
+    usine_cpu_parallel(lines < threads ? (int)lines : threads, rows_out_body, &a);
 }
 
 /* Backward data, tap_split (NHWC, f32): per stride phase, dx = the sum over the phase's taps
@@ -974,7 +1016,10 @@ static void backward_data_tap_split(runner *rn, const usine_conv_problem *p,
     const int direct = p->stride_h == 1 && p->stride_w == 1;
     const int64_t most =
         ((p->h + p->stride_h - 1) / p->stride_h) * ((p->w + p->stride_w - 1) / p->stride_w);
-    float *tmp = direct ? NULL : (float *)scratch(rn, (size_t)(p->n * most * cg) * sizeof(float));
+    /* The strided phases' dense sums; at stride 1, a batch's sums (see tap_split_by_rows). */
+    float *tmp = direct && p->n == 1
+                     ? NULL
+                     : (float *)scratch(rn, (size_t)(p->n * most * cg) * sizeof(float));
     for (int64_t g = 0; g < p->groups; g++)
         for (int64_t ph = 0; ph < p->stride_h && ph < p->h; ph++)
             for (int64_t pw = 0; pw < p->stride_w && pw < p->w; pw++) {
@@ -982,8 +1027,8 @@ static void backward_data_tap_split(runner *rn, const usine_conv_problem *p,
                     taps_of_phase(ph, p->h, p->r, p->stride_h, p->pad_top, p->dilation_h);
                 const phase_taps tw =
                     taps_of_phase(pw, p->w, p->s, p->stride_w, p->pad_left, p->dilation_w);
-                if (direct && p->n == 1 && th.count > 0 && tw.count > 0) {
-                    tap_split_by_rows(rn, p, t, g, &th, &tw);
+                if (direct && th.count > 0 && tw.count > 0) {
+                    tap_split_by_rows(rn, p, t, g, &th, &tw, tmp);
                     continue;
                 }
                 for (int64_t tt = 0; tt < th.count; tt++)
