@@ -243,6 +243,9 @@ void usine_bench_report_header(const usine_bench_run *run, FILE *out)
                 100 * USINE_BENCH_TARGET_SPREAD, o->budget_s);
     fprintf(out, ",\n          after a warm-up, each library in its own process; GFLOP/s = "
                  "flops / median time\n");
+    if (o->rounds > 1)
+        fprintf(out, "          %d rounds, the libraries in turn: the fastest median of each\n",
+                o->rounds);
     header_columns(run, out);
 }
 

@@ -146,6 +146,7 @@ static void json_options(usine_jsonw *w, const usine_bench_options *o)
     usine_jsonw_end(w);
     usine_jsonw_int(w, "reps", o->reps);
     usine_jsonw_double(w, "time_cap_s", o->budget_s);
+    usine_jsonw_int(w, "rounds", o->rounds);
     usine_jsonw_double(w, "target_spread", USINE_BENCH_TARGET_SPREAD);
     usine_jsonw_double(w, "noisy_spread", USINE_BENCH_NOISY_SPREAD);
     usine_jsonw_string(w, "layout", "column-major");

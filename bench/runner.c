@@ -36,6 +36,7 @@ void usine_bench_options_default(usine_bench_options *o, const usine_bench_machi
     o->dtypes = (1 << USINE_BENCH_DTYPE_SLOTS) - 1;
     o->peers = (1 << USINE_PEER_COUNT) - 1;
     o->budget_s = 0.4;
+    o->rounds = 1;
     o->measure_peak = 1;
 }
 
@@ -536,7 +537,34 @@ static int run_cell(usine_bench_run *run, counter *n, size_t ci, int threads, in
     return 0;
 }
 
-/* One case at one thread count: usine, then each peer checked against usine's C. */
+/* Another round of a row: each library that ran is measured again, and keeps this round's
+ * timings when their median is faster. On a shared machine a burst of other work can slow
+ * one library's measurement and not the next one's; alternating rounds give each the same
+ * chances of a quiet moment. */
+static void run_again(usine_bench_run *run, counter *n, size_t ci, int threads,
+                      const case_buffers *buf, const size_t index[])
+{
+    for (int lib = 0; lib < USINE_BENCH_LIBS; lib++) {
+        if (index[lib] == (size_t)-1 || run->results[index[lib]].status != USINE_BENCH_OK)
+            continue;
+        usine_bench_result again;
+        memset(&again, 0, sizeof again);
+        announce(run, n, ci, threads, lib);
+        measure(run, ci, threads, lib, buf, lib == 0 ? buf->c_usine : buf->c_peer, &again);
+        usine_bench_result *kept = &run->results[index[lib]];
+        if (again.status != USINE_BENCH_OK || again.gflops_median <= kept->gflops_median)
+            continue;
+        kept->stats = again.stats;
+        kept->gflops_median = again.gflops_median;
+        kept->gflops_best = again.gflops_best;
+        kept->gflops_worst = again.gflops_worst;
+        kept->spread = again.spread;
+        kept->noisy = again.noisy;
+    }
+}
+
+/* One case at one thread count: usine, then each peer checked against usine's C; then the
+ * further rounds. */
 static int run_row(usine_bench_run *run, counter *n, size_t ci, int threads,
                    const case_buffers *buf)
 {
@@ -556,6 +584,8 @@ static int run_row(usine_bench_run *run, counter *n, size_t ci, int threads,
             problems += run_cell(run, n, ci, threads, lib, buf,
                                  lib > 0 ? &run->results[index[0]] : NULL, r);
     }
+    for (int round = 1; round < run->options->rounds && problems == 0; round++)
+        run_again(run, n, ci, threads, buf, index);
     const usine_bench_result *row[USINE_BENCH_LIBS];
     for (int lib = 0; lib < USINE_BENCH_LIBS; lib++)
         row[lib] = index[lib] == (size_t)-1 ? NULL : &run->results[index[lib]];
@@ -583,7 +613,7 @@ static int count_measurements(const usine_bench_run *run)
             libs += lib_in_row(run, lib, &run->cases[ci]) && lib_runs(run, lib, &run->cases[ci]);
         total += libs * run->options->n_threads;
     }
-    return total;
+    return total * run->options->rounds;
 }
 
 static int run_case(usine_bench_run *run, counter *n, size_t ci)

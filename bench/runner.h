@@ -5,6 +5,7 @@
 #include "machine.h"
 
 #define USINE_BENCH_MAX_THREAD_COUNTS 8
+#define USINE_BENCH_MAX_ROUNDS        20
 
 typedef struct usine_bench_options {
     const char *suite; /* a built-in suite's name or a shape file */
@@ -14,6 +15,8 @@ typedef struct usine_bench_options {
     int peers;        /* bit (1 << usine_bench_peer_id) for each peer to run */
     int reps;         /* > 0: exactly this many timed repetitions; 0: adaptive */
     double budget_s;  /* adaptive: cap on timed seconds per measurement */
+    int rounds;       /* each row's libraries measured this many times in turn, the fastest
+                         median of each kept (>= 1) */
     int measure_peak; /* 0: skip the peak and the triad (no % of peak, no roofline) */
     int conv_passes;  /* --conv-passes: bit (1 << usine_conv_pass) per pass each conv line
                          runs in; 0: each line's own (pass=, forward by default) */

@@ -42,6 +42,9 @@ void usine_cli_bench_help(FILE *out)
         "                             until the fastest 3 agree within 2%% or --time, at most\n"
         "                             %d)\n"
         "  --time SECONDS             cap on timed seconds per measurement (default 0.4)\n"
+        "  --rounds N                 measure each row's libraries N times in turn and\n"
+        "                             keep each one's fastest median (default 1; a shared,\n"
+        "                             noisy machine: 3 or more, at most 20)\n"
         "  --conv-passes LIST         fwd,bwd_data,bwd_weights or all: each conv line runs\n"
         "                             in these passes (default: the line's pass=, fwd)\n"
         "  --no-peak                  skip the peak and bandwidth (no %% of peak, no roofline)\n"
@@ -177,6 +180,13 @@ static int parse_reps(const char *s, usine_bench_options *o)
     return v > 0 ? 0 : bad("--reps", s, "an integer in [1, 100]");
 }
 
+static int parse_rounds(const char *s, usine_bench_options *o)
+{
+    const long v = parse_count(s, USINE_BENCH_MAX_ROUNDS);
+    o->rounds = (int)v;
+    return v > 0 ? 0 : bad("--rounds", s, "an integer in [1, 20]");
+}
+
 static int parse_file(const char *s, const char **path)
 {
     *path = s;
@@ -200,11 +210,17 @@ static int parse_csv(const char *s, usine_bench_options *o)
 }
 
 static const value_option value_options[] = {
-    {"--shapes", parse_shapes}, {"--suite", parse_shapes},
-    {"--dtypes", parse_dtypes}, {"--threads", parse_threads},
-    {"--peers", parse_peers},   {"--reps", parse_reps},
-    {"--time", parse_time},     {"--json", parse_json},
-    {"--csv", parse_csv},       {"--conv-passes", parse_conv_passes},
+    {"--shapes", parse_shapes},
+    {"--suite", parse_shapes},
+    {"--dtypes", parse_dtypes},
+    {"--threads", parse_threads},
+    {"--peers", parse_peers},
+    {"--reps", parse_reps},
+    {"--rounds", parse_rounds},
+    {"--time", parse_time},
+    {"--json", parse_json},
+    {"--csv", parse_csv},
+    {"--conv-passes", parse_conv_passes},
 };
 
 /* The suite may come first, or after --mpi (`usine bench --mpi quick`). */

@@ -54,6 +54,20 @@ bench-smoke)
     head -n 1 "$out.csv" | grep -q "^cpu_model,isa," || fail "the CSV has no header"
     valid_json "$out.json"
     ;;
+bench-rounds)
+    # Two rounds: every library measured twice in turn, one row each, the count in the JSON.
+    run 0 bench --shapes smoke --dtypes f32 --peers openblas --reps 1 --time 0.01 --threads 1 \
+        --no-peak --rounds 2 --json "$out.json"
+    expect "2 rounds, the libraries in turn" "64x64x64" "0 mismatches"
+    valid_json "$out.json"
+    python3 - "$out.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["options"]["rounds"] == 2, d["options"]
+keys = [(r["case"], r["threads"], r["library"]) for r in d["results"]]
+assert keys and len(keys) == len(set(keys)), keys
+PY
+    ;;
 bench-lowp)
     # bf16 and int8 lines are measured: usine's cell and oneDNN's (its matmul primitive)
     # each hold a number or a visible reason, and the summary compares them.
@@ -130,6 +144,10 @@ bad-usage)
     expect "unknown option '--frobnicate'"
     run 2 bench --reps 0
     expect "--reps '0'"
+    run 2 bench --rounds 0
+    expect "--rounds '0'" "[1, 20]"
+    run 2 bench --rounds 21
+    expect "--rounds '21'"
     run 2 bench --dtypes f16
     expect "--dtypes 'f16'" "bf16, int8"
     run 2 bench --shapes huge
