@@ -381,11 +381,11 @@ static double run_once(conv_workload *wl, usine_conv_config config)
      * dy -> w as dw. */
     usine_conv_tensors use;
     if (wl->pass == USINE_CONV_FORWARD)
-        use = (usine_conv_tensors){wl->x, wl->w, NULL, wl->y, NULL, NULL, NULL};
+        use = (usine_conv_tensors){wl->x, wl->w, NULL, wl->y, NULL, NULL, NULL, NULL};
     else if (wl->pass == USINE_CONV_BACKWARD_DATA)
-        use = (usine_conv_tensors){NULL, wl->w, wl->y, NULL, wl->x, NULL, NULL};
+        use = (usine_conv_tensors){NULL, wl->w, wl->y, NULL, wl->x, NULL, NULL, NULL};
     else
-        use = (usine_conv_tensors){wl->x, NULL, wl->y, NULL, NULL, wl->w, NULL};
+        use = (usine_conv_tensors){wl->x, NULL, wl->y, NULL, NULL, wl->w, NULL, NULL};
     const double start = usine_tune_now();
     usine_cpu_conv_run(config.algo, wl->pass, &wl->p, &exec, &use, wl->workspace);
     return usine_tune_now() - start;

@@ -228,11 +228,12 @@ void usine_bench_report_header(const usine_bench_run *run, FILE *out)
                      "P (dP - D), then dV,\n          dQ, dK; flops 2.5x the forward's for "
                      "both\n");
     if (im2col_column(run))
-        fprintf(out, "Conv:     NHWC, KRSC filters; usine_conv2d_forward (bwd_d: _backward_data, "
-                     "bwd_w:\n          _backward_weights) against oneDNN's convolution "
-                     "primitive (made once,\n          execute + wait timed) and 'im2col': "
-                     "im2col/col2im + OpenBLAS cblas_sgemm;\n          flops 2 N K P Q (C/groups) "
-                     "R S for every pass, padded taps counted\n");
+        fprintf(out, "Conv:     NHWC, KRSC filters; usine_conv2d_forward_packed (filters packed "
+                     "once, untimed,\n          as oneDNN's are reordered once; bwd_d: "
+                     "_backward_data, bwd_w: _backward_weights)\n          against oneDNN's "
+                     "convolution primitive (made once, execute + wait timed) and\n          "
+                     "'im2col': im2col/col2im + OpenBLAS cblas_sgemm; flops 2 N K P Q (C/groups) "
+                     "R S\n          for every pass, padded taps counted\n");
     header_peaks(run, out);
     header_peers(run, out);
     header_gpus(run, out);

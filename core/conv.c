@@ -7,6 +7,7 @@
  * workspace.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,7 +415,7 @@ usine_status usine_conv2d_forward(usine_context *context, const usine_conv2d_des
     if (c.p.n == 0)
         return USINE_SUCCESS;
     const buffer all[4] = {in[0], in[1], in[2], out[0]};
-    const usine_conv_tensors t = {x, w, NULL, y, NULL, NULL, NULL};
+    const usine_conv_tensors t = {x, w, NULL, y, NULL, NULL, NULL, NULL};
     return run_pass(context, &c, USINE_CONV_FORWARD, &t, workspace, workspace_size, all, 4);
 }
 
@@ -434,7 +435,7 @@ usine_status usine_conv2d_backward_data(usine_context *context, const usine_conv
     if (c.p.n == 0)
         return USINE_SUCCESS;
     const buffer all[3] = {in[0], in[1], out[0]};
-    const usine_conv_tensors t = {NULL, w, dy, NULL, dx, NULL, NULL};
+    const usine_conv_tensors t = {NULL, w, dy, NULL, dx, NULL, NULL, NULL};
     return run_pass(context, &c, USINE_CONV_BACKWARD_DATA, &t, workspace, workspace_size, all, 3);
 }
 
@@ -454,7 +455,175 @@ usine_status usine_conv2d_backward_weights(usine_context *context, const usine_c
         return st;
     /* batch 0: the gradients are zero, and written as such. */
     const buffer all[4] = {in[0], in[1], out[0], out[1]};
-    const usine_conv_tensors t = {x, NULL, dy, NULL, NULL, dw, dbias};
+    const usine_conv_tensors t = {x, NULL, dy, NULL, NULL, dw, dbias, NULL};
     return run_pass(context, &c, USINE_CONV_BACKWARD_WEIGHTS, &t, workspace, workspace_size, all,
                     4);
+}
+
+/* ------------------------------------------------------------------ packed filters */
+
+static const char *const FN_PACK_SIZE = "usine_conv2d_packed_filters_size";
+static const char *const FN_PACK = "usine_conv2d_pack_filters";
+static const char *const FN_FWD_PACKED = "usine_conv2d_forward_packed";
+
+#define PACKED_MAGIC "usineCF1"
+
+/* The head of packed filters: what they were made for (the descriptor's fields the filters'
+ * layout depends on; batch, sizes, strides, padding and dilation may differ between calls)
+ * and where each part lies, in bytes from the start. */
+typedef struct packed_header {
+    char magic[8];
+    int64_t shape[7];            /* dtype, layout, k, c, r, s, groups */
+    int64_t w_offset, w_bytes;   /* a copy of w as given */
+    int64_t wt_offset, wt_bytes; /* NHWC: the f32 transposed filters, else 0 bytes */
+    uint64_t check;              /* FNV-1a of the bytes above: a corrupt header is refused */
+} packed_header;
+
+static uint64_t fnv1a(const void *data, size_t bytes)
+{
+    const unsigned char *b = (const unsigned char *)data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < bytes; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static int64_t align_bytes(int64_t bytes)
+{
+    return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* The header the descriptor's packed filters carry. */
+static packed_header header_for(const conv_call *c)
+{
+    packed_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, PACKED_MAGIC, sizeof h.magic);
+    const usine_conv_problem *p = &c->p;
+    const int64_t shape[7] = {p->dtype, p->layout, p->k, p->c, p->r, p->s, p->groups};
+    memcpy(h.shape, shape, sizeof shape);
+    h.w_offset = align_bytes((int64_t)sizeof h);
+    h.w_bytes = c->w_bytes;
+    h.wt_offset = h.w_offset + align_bytes(h.w_bytes);
+    h.wt_bytes = p->layout == USINE_CONV_NHWC
+                     ? p->k * p->r * p->s * (p->c / p->groups) * (int64_t)sizeof(float)
+                     : 0;
+    h.check = fnv1a(&h, offsetof(packed_header, check));
+    return h;
+}
+
+/* The filters' checks, which the forward's are (batch 0 allowed). */
+static usine_status check_filters_desc(const char *fn, usine_context *ctx,
+                                       const usine_conv2d_desc *desc, conv_call *c)
+{
+    usine_clear_error();
+    return check_desc(fn, ctx, desc, 1, c);
+}
+
+usine_status usine_conv2d_packed_filters_size(usine_context *context, const usine_conv2d_desc *desc,
+                                              size_t *bytes)
+{
+    conv_call c;
+    const usine_status st = check_filters_desc(FN_PACK_SIZE, context, desc, &c);
+    if (st)
+        return st;
+    if (!bytes)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_PACK_SIZE, "bytes is NULL");
+    const packed_header h = header_for(&c);
+    *bytes = (size_t)(h.wt_offset + h.wt_bytes);
+    return USINE_SUCCESS;
+}
+
+static usine_status check_packed_pointer(const char *fn, const void *packed, size_t size,
+                                         const packed_header *want)
+{
+    if (!packed)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "packed is NULL");
+    if ((uintptr_t)packed % ALIGN != 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "packed is not %d-byte aligned", ALIGN);
+    const int64_t need = want->wt_offset + want->wt_bytes;
+    if (size < (size_t)need)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
+                          "packed_size = %zu is less than the %" PRId64
+                          " bytes usine_conv2d_packed_filters_size asks for",
+                          size, need);
+    return USINE_SUCCESS;
+}
+
+usine_status usine_conv2d_pack_filters(usine_context *context, const usine_conv2d_desc *desc,
+                                       const void *w, void *packed, size_t packed_size)
+{
+    conv_call c;
+    usine_status st = check_filters_desc(FN_PACK, context, desc, &c);
+    if (st)
+        return st;
+    const packed_header h = header_for(&c);
+    if ((st = check_packed_pointer(FN_PACK, packed, packed_size, &h)))
+        return st;
+    const buffer in[1] = {{"w", w, c.w_bytes}};
+    const buffer out[1] = {{"packed", packed, h.wt_offset + h.wt_bytes}};
+    if ((st = check_buffers(FN_PACK, in, 1, out, 1)))
+        return st;
+    char *base = (char *)packed;
+    memcpy(base + h.w_offset, w, (size_t)h.w_bytes);
+    if (h.wt_bytes > 0) {
+        usine_conv_exec exec;
+        usine_conv_make_exec(&context->selector, context->isa,
+                             choose(context, USINE_CONV_FORWARD, &c.p).config, USINE_CONV_FORWARD,
+                             &c.p, usine_context_threads(context), &exec);
+        usine_conv_gemm_transpose_filters(&c.p, &exec, w, (float *)(base + h.wt_offset));
+    }
+    memcpy(base, &h, sizeof h); /* last: filters half packed never look whole */
+    return USINE_SUCCESS;
+}
+
+/* Packed filters made by usine_conv2d_pack_filters for this descriptor's filters. */
+static usine_status check_packed(const void *packed, size_t packed_size, const conv_call *c,
+                                 packed_header *out)
+{
+    const packed_header want = header_for(c);
+    usine_status st = check_packed_pointer(FN_FWD_PACKED, packed, packed_size, &want);
+    if (st)
+        return st;
+    memcpy(out, packed, sizeof *out);
+    if (memcmp(out->magic, PACKED_MAGIC, sizeof out->magic) != 0 ||
+        out->check != fnv1a(out, offsetof(packed_header, check)))
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_FWD_PACKED,
+                          "packed does not hold filters from usine_conv2d_pack_filters (its "
+                          "header is missing or corrupt)");
+    if (memcmp(out, &want, sizeof want) != 0)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_FWD_PACKED,
+                          "packed holds filters of another convolution (dtype, layout, "
+                          "channels, filter size or groups differ from desc's)");
+    return USINE_SUCCESS;
+}
+
+usine_status usine_conv2d_forward_packed(usine_context *context, const usine_conv2d_desc *desc,
+                                         const void *x, const void *packed, size_t packed_size,
+                                         void *y, void *workspace, size_t workspace_size)
+{
+    usine_clear_error();
+    conv_call c;
+    usine_status st = check_desc(FN_FWD_PACKED, context, desc, 1, &c);
+    if (st)
+        return st;
+    packed_header h;
+    if ((st = check_packed(packed, packed_size, &c, &h)))
+        return st;
+    const int64_t bias_bytes = desc->bias ? c.p.k * (int64_t)sizeof(float) : 0;
+    const buffer in[3] = {{"x", x, c.x_bytes},
+                          {"packed", packed, h.wt_offset + h.wt_bytes},
+                          {"desc->bias", desc->bias, bias_bytes}};
+    const buffer out[1] = {{"y", y, c.y_bytes}};
+    if ((st = check_buffers(FN_FWD_PACKED, in, 3, out, 1)))
+        return st;
+    if (c.p.n == 0)
+        return USINE_SUCCESS;
+    const char *base = (const char *)packed;
+    const buffer all[4] = {in[0], in[1], in[2], out[0]};
+    const usine_conv_tensors t = {x,    base + h.w_offset,
+                                  NULL, y,
+                                  NULL, NULL,
+                                  NULL, h.wt_bytes ? (const float *)(base + h.wt_offset) : NULL};
+    return run_pass(context, &c, USINE_CONV_FORWARD, &t, workspace, workspace_size, all, 4);
 }

@@ -457,6 +457,30 @@ USINE_API usine_status usine_conv2d_backward_weights(usine_context *context,
                                                      void *workspace, size_t workspace_size);
 
 /*
+ * Filters packed once for many forward calls (inference: the weights stay the same): the
+ * layout the forward's GEMM reads is then made by usine_conv2d_pack_filters instead of at
+ * every call (the transposition of large filters costs 3-8% of a deep layer's forward at
+ * batch 1). usine_conv2d_packed_filters_size gives the bytes; packed must be 64-byte
+ * aligned and is used where it was packed (its header records offsets, not addresses).
+ * The packed filters serve any descriptor with the same dtype, layout, channels, filter
+ * size and groups (batch, image size, strides, padding, dilation, bias and activation
+ * may change); usine_conv2d_forward_packed refuses others, and packed memory whose header
+ * is missing or corrupt, with USINE_ERROR_INVALID_ARGUMENT. Results are those of
+ * usine_conv2d_forward with the same filters (within its tolerance: the algorithm chosen
+ * may read the packed form).
+ */
+USINE_API usine_status usine_conv2d_packed_filters_size(usine_context *context,
+                                                        const usine_conv2d_desc *desc,
+                                                        size_t *bytes);
+USINE_API usine_status usine_conv2d_pack_filters(usine_context *context,
+                                                 const usine_conv2d_desc *desc, const void *w,
+                                                 void *packed, size_t packed_size);
+USINE_API usine_status usine_conv2d_forward_packed(usine_context *context,
+                                                   const usine_conv2d_desc *desc, const void *x,
+                                                   const void *packed, size_t packed_size, void *y,
+                                                   void *workspace, size_t workspace_size);
+
+/*
  * Name of the algorithm the pass would run for this descriptor on this context,
  * "usine_conv_<fwd|bwd_data|bwd_weights>_<f32|bf16>_cpu_<algorithm>[_<variant>]" (a static
  * string): algorithms gemm1x1, implicit_gemm, depthwise; variants of the GEMM-based ones

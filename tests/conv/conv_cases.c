@@ -237,6 +237,51 @@ usine_status conv_run_forward(usine_context *ctx, conv_tensors *t)
     return st;
 }
 
+#define PACKED_CANARY 64
+
+usine_status conv_pack(usine_context *ctx, const conv_tensors *t, conv_packed *pk)
+{
+    memset(pk, 0, sizeof *pk);
+    usine_status st = usine_conv2d_packed_filters_size(ctx, &t->desc, &pk->size);
+    if (st != USINE_SUCCESS)
+        return st;
+    const size_t bytes = (pk->size + PACKED_CANARY + 63) / 64 * 64;
+    pk->base = (unsigned char *)aligned_alloc(64, bytes);
+    if (!pk->base) {
+        fprintf(stderr, "conv_pack: out of memory (%zu bytes)\n", bytes);
+        exit(1);
+    }
+    memset(pk->base, 0xa5, bytes);
+    pk->data = pk->base;
+    return usine_conv2d_pack_filters(ctx, &t->desc, t->w.data, pk->data, pk->size);
+}
+
+void conv_packed_release(conv_packed *pk, const char *what)
+{
+    int intact = 1;
+    for (size_t i = 0; pk->base && i < PACKED_CANARY; i++)
+        intact &= pk->base[pk->size + i] == 0xa5;
+    CHECK(intact, "%s: written past its packed filters of %zu bytes", what, pk->size);
+    free(pk->base);
+    memset(pk, 0, sizeof *pk);
+}
+
+usine_status conv_run_forward_packed(usine_context *ctx, conv_tensors *t)
+{
+    conv_packed pk;
+    usine_status st = conv_pack(ctx, t, &pk);
+    conv_workspace ws;
+    const usine_status ws_st = conv_workspace_get(ctx, &t->desc, USINE_CONV_FORWARD, &ws);
+    if (st == USINE_SUCCESS)
+        st = ws_st;
+    if (st == USINE_SUCCESS)
+        st = usine_conv2d_forward_packed(ctx, &t->desc, t->x.data, pk.data, pk.size, t->y.data,
+                                         ws.data, ws.size);
+    conv_workspace_release(&ws, "forward packed");
+    conv_packed_release(&pk, "forward packed");
+    return st;
+}
+
 usine_status conv_run_backward_data(usine_context *ctx, conv_tensors *t)
 {
     conv_workspace ws;

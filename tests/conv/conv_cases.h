@@ -92,6 +92,17 @@ void conv_workspace_release(conv_workspace *ws, const char *what);
 
 /* The passes on the case's tensors, each with its own workspace (checked and freed). */
 usine_status conv_run_forward(usine_context *ctx, conv_tensors *t);
+/* Filters packed by usine_conv2d_pack_filters for t's descriptor: exactly the queried size,
+ * 64-byte aligned, 64 canary bytes after them (checked on release). */
+typedef struct conv_packed {
+    unsigned char *base;
+    void *data;
+    size_t size;
+} conv_packed;
+usine_status conv_pack(usine_context *ctx, const conv_tensors *t, conv_packed *pk);
+void conv_packed_release(conv_packed *pk, const char *what);
+/* The forward through usine_conv2d_pack_filters and usine_conv2d_forward_packed. */
+usine_status conv_run_forward_packed(usine_context *ctx, conv_tensors *t);
 usine_status conv_run_backward_data(usine_context *ctx, conv_tensors *t);
 usine_status conv_run_backward_weights(usine_context *ctx, conv_tensors *t, int with_dbias);
 

@@ -296,6 +296,93 @@ static void test_overlap(void)
     conv_expect_rejected(&s, st, INV, "overlap", "dbias inside dy");
 }
 
+/* Packed filters (usine_conv2d_pack_filters): bad pointers and sizes refused before anything
+ * is written, and usine_conv2d_forward_packed refusing memory it did not pack, a corrupt
+ * header and another convolution's filters; another batch size is accepted. */
+static void test_packed_filters(void)
+{
+    const usine_conv2d_desc *d = &t.desc;
+    size_t size = 0;
+    CHECK(usine_conv2d_packed_filters_size(ctx, d, NULL) == INV && usine_last_error()[0],
+          "packed_filters_size with NULL bytes accepted");
+    usine_conv2d_desc bad = *d;
+    bad.in_channels = 5; /* not a multiple of groups */
+    CHECK(usine_conv2d_packed_filters_size(ctx, &bad, &size) == INV && size == 0,
+          "packed_filters_size of a bad descriptor accepted");
+    if (!CHECK(usine_conv2d_packed_filters_size(ctx, d, &size) == USINE_SUCCESS && size > 0,
+               "packed_filters_size: %s", usine_last_error()))
+        return;
+    const size_t room = (size + 64 + 63) / 64 * 64;
+    unsigned char *packed = (unsigned char *)aligned_alloc(64, room);
+    memset(packed, 0, room);
+    conv_saved s = save_all();
+    conv_expect_rejected(&s, usine_conv2d_pack_filters(ctx, d, t.w.data, NULL, size), INV, "packed",
+                         "pack into NULL");
+    s = save_all();
+    conv_expect_rejected(&s, usine_conv2d_pack_filters(ctx, d, NULL, packed, size), INV, "w",
+                         "pack NULL filters");
+    s = save_all();
+    conv_expect_rejected(&s, usine_conv2d_pack_filters(ctx, d, t.w.data, packed + 4, size), INV,
+                         "aligned", "pack to a misaligned address");
+    s = save_all();
+    conv_expect_rejected(&s, usine_conv2d_pack_filters(ctx, d, t.w.data, packed, size - 1), INV,
+                         "packed_size", "pack into one byte less");
+    for (size_t i = 0; i < room; i++)
+        CHECK(packed[i] == 0, "a refused pack wrote byte %zu of packed", i);
+    /* Never packed: all zeros. */
+    s = save_all();
+    conv_expect_rejected(
+        &s, usine_conv2d_forward_packed(ctx, d, t.x.data, packed, size, t.y.data, ws.data, ws.size),
+        INV, "header", "forward with filters never packed");
+    CHECK(usine_conv2d_pack_filters(ctx, d, t.w.data, packed, size) == USINE_SUCCESS,
+          "pack_filters: %s", usine_last_error());
+    s = save_all();
+    conv_expect_rejected(
+        &s,
+        usine_conv2d_forward_packed(ctx, d, t.x.data, packed, size - 1, t.y.data, ws.data, ws.size),
+        INV, "packed_size", "forward with packed one byte short");
+    /* The channels swapped: as many filter values, another convolution. */
+    usine_conv2d_desc other = *d;
+    other.in_channels = d->out_channels;
+    other.out_channels = d->in_channels;
+    size_t other_size = 0;
+    if (usine_conv2d_packed_filters_size(ctx, &other, &other_size) == USINE_SUCCESS &&
+        other_size <= size) {
+        conv_tensors o;
+        conv_case oc = t.c;
+        oc.c = t.c.k;
+        oc.k = t.c.c;
+        conv_make_tensors(&oc, &o);
+        const test_buffer *all[2] = {&o.x, &o.y};
+        conv_saved os = conv_save(all, 2);
+        conv_expect_rejected(&os,
+                             usine_conv2d_forward_packed(ctx, &o.desc, o.x.data, packed, size,
+                                                         o.y.data, ws.data, ws.size),
+                             INV, "another convolution", "forward with another's filters");
+        conv_free_tensors(&o);
+    }
+    s = save_all();
+    conv_expect_rejected(&s,
+                         usine_conv2d_forward_packed(ctx, d, t.x.data, packed, size,
+                                                     packed + size / 2, ws.data, ws.size),
+                         INV, "overlap", "y inside packed");
+    /* A corrupt header: one byte of it flipped. */
+    packed[12] ^= 0x40;
+    s = save_all();
+    conv_expect_rejected(
+        &s, usine_conv2d_forward_packed(ctx, d, t.x.data, packed, size, t.y.data, ws.data, ws.size),
+        INV, "corrupt", "forward with a corrupt header");
+    packed[12] ^= 0x40;
+    /* Another batch size: the filters are the same. */
+    usine_conv2d_desc one = *d;
+    one.batch = 1;
+    CHECK(usine_conv2d_forward_packed(ctx, &one, t.x.data, packed, size, t.y.data, ws.data,
+                                      ws.size) == USINE_SUCCESS,
+          "forward packed at batch 1 with filters packed at batch %lld: %s", (long long)d->batch,
+          usine_last_error());
+    free(packed);
+}
+
 int main(void)
 {
     ctx = test_context_or_skip("test_conv_errors");
@@ -327,6 +414,7 @@ int main(void)
     test_bad_pass();
     test_small_workspace();
     test_overlap();
+    test_packed_filters();
     /* the valid descriptor still works with that workspace after all of this */
     CHECK(call_pass(USINE_CONV_FORWARD, &t.desc) == USINE_SUCCESS, "valid forward: %s",
           usine_last_error());

@@ -35,13 +35,17 @@ static void run_case(usine_context *ctx, const conv_case *c)
     conv_describe(c, what, sizeof what);
     conv_make_tensors(c, &t);
     check_algorithm(ctx, &t, what);
-    const usine_status st = conv_run_forward(ctx, &t);
-    if (CHECK(st == USINE_SUCCESS, "forward %s: status %d: %s", what, (int)st,
-              usine_last_error())) {
-        conv_reference ref = conv_ref_forward(&t, 1);
+    conv_reference ref = conv_ref_forward(&t, 1);
+    usine_status st = conv_run_forward(ctx, &t);
+    if (CHECK(st == USINE_SUCCESS, "forward %s: status %d: %s", what, (int)st, usine_last_error()))
         conv_check(&t, "forward", CONV_Y, &t.y, &ref);
-        conv_reference_free(&ref);
-    }
+    /* The same through packed filters (usine_conv2d_pack_filters), y poisoned again. */
+    conv_poison(&t.y, t.c.dtype);
+    st = conv_run_forward_packed(ctx, &t);
+    if (CHECK(st == USINE_SUCCESS, "forward packed %s: status %d: %s", what, (int)st,
+              usine_last_error()))
+        conv_check(&t, "forward packed", CONV_Y, &t.y, &ref);
+    conv_reference_free(&ref);
     conv_free_tensors(&t);
 }
 

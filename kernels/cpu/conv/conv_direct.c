@@ -317,6 +317,6 @@ void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_con
     turn_args ta = {p, (const float *)t->w, wt};
     const int threads = exec->gemm.max_threads;
     usine_cpu_parallel(p->k < threads ? (int)p->k : threads, turn_body, &ta);
-    const usine_conv_tensors forward = {t->dy, wt, NULL, t->dx, NULL, NULL, NULL};
+    const usine_conv_tensors forward = {t->dy, wt, NULL, t->dx, NULL, NULL, NULL, NULL};
     usine_conv_direct_run(&q, exec, &forward, (char *)workspace + turned_bytes(p));
 }

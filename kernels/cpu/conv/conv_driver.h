@@ -54,11 +54,14 @@ typedef enum usine_conv_variant {
     USINE_CONV_VARIANT_COUNT
 } usine_conv_variant;
 
-/* The tensors of a pass (those it does not use are NULL). */
+/* The tensors of a pass (those it does not use are NULL). wt: the forward's filters
+ * already transposed (usine_conv_gemm_transpose_filters, from usine_conv2d_pack_filters),
+ * or NULL: the NHWC GEMM forward then reads them instead of transposing w. */
 typedef struct usine_conv_tensors {
     const void *x, *w, *dy;
     void *y, *dx, *dw;
     float *dbias;
+    const float *wt;
 } usine_conv_tensors;
 
 /* How a pass runs: the GEMM plan (an f32 kernel with k_unit 1; max_threads threads) and
@@ -100,5 +103,11 @@ size_t usine_cpu_conv_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
 /* Runs the pass; workspace: 64-byte aligned, usine_cpu_conv_workspace_size bytes. */
 void usine_cpu_conv_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
                         const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace);
+
+/* The filters, K x taps (taps = R S Cg; f32 or bf16), transposed to f32 wt[tap K + k] with
+ * exec->gemm.max_threads threads: the forward's GEMM operand A with its columns contiguous
+ * (usine_conv_tensors.wt; conv_gemm.c). */
+void usine_conv_gemm_transpose_filters(const usine_conv_problem *p, const usine_conv_exec *exec,
+                                       const void *w, float *wt);
 
 #endif

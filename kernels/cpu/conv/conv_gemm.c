@@ -204,19 +204,24 @@ static void transpose_body(void *arg, int index, int count)
     }
 }
 
+void usine_conv_gemm_transpose_filters(const usine_conv_problem *p, const usine_conv_exec *exec,
+                                       const void *w, float *wt)
+{
+    const int64_t taps = p->r * p->s * (p->c / p->groups);
+    transpose_args a = {w,    p->dtype, p->k,
+                        taps, wt,       p->dtype == USINE_F32 && exec->isa >= USINE_ISA_AVX512};
+    const int64_t blocks =
+        a.avx512 ? (p->k + 15) / 16 : (taps + TRANSPOSE_COLS - 1) / TRANSPOSE_COLS;
+    const int threads = exec->gemm.max_threads;
+    usine_cpu_parallel(blocks < threads ? (int)blocks : threads, transpose_body, &a);
+}
+
 static float *transposed_filters(runner *rn, const usine_conv_problem *p, const void *w)
 {
     const int64_t taps = p->r * p->s * (p->c / p->groups);
     float *wt = (float *)scratch(rn, (size_t)(p->k * taps) * sizeof(float));
-    if (!rn->sizing) {
-        transpose_args a = {w,    p->dtype,
-                            p->k, taps,
-                            wt,   p->dtype == USINE_F32 && rn->exec->isa >= USINE_ISA_AVX512};
-        const int64_t blocks =
-            a.avx512 ? (p->k + 15) / 16 : (taps + TRANSPOSE_COLS - 1) / TRANSPOSE_COLS;
-        const int threads = rn->exec->gemm.max_threads;
-        usine_cpu_parallel(blocks < threads ? (int)blocks : threads, transpose_body, &a);
-    }
+    if (!rn->sizing)
+        usine_conv_gemm_transpose_filters(p, rn->exec, w, wt);
     return wt;
 }
 
@@ -228,10 +233,11 @@ static void forward_nhwc(runner *rn, const usine_conv_problem *p, const usine_co
     /* A = the filters with their rows (k) along the panels: transposed once into the
      * workspace when the driver packs them several times (several column blocks), else
      * transposed straight into the panels (a copy of large filters costs as much as the
-     * product when there are few positions, e.g. 3x3 512 -> 512 on 7 x 7). */
-    const int direct_a = p->dtype == USINE_F32 && rn->exec->isa >= USINE_ISA_AVX512 &&
+     * product when there are few positions, e.g. 3x3 512 -> 512 on 7 x 7), unless the
+     * caller packed them (t->wt, usine_conv2d_pack_filters). */
+    const int direct_a = !t->wt && p->dtype == USINE_F32 && rn->exec->isa >= USINE_ISA_AVX512 &&
                          positions <= rn->exec->gemm.blocking.nc;
-    const float *wt = direct_a ? NULL : transposed_filters(rn, p, t->w);
+    const float *wt = t->wt ? t->wt : direct_a ? NULL : transposed_filters(rn, p, t->w);
     for (int64_t g = 0; g < p->groups; g++) {
         usine_gemm_shape s =
             gemm_shape(kg, positions, taps, USINE_F32, pointwise ? p->dtype : USINE_F32, p->dtype);
@@ -1182,7 +1188,7 @@ static void run_pass(runner *rn, usine_conv_algo algo, usine_conv_pass pass,
 size_t usine_conv_gemm_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
                                       const usine_conv_problem *p, const usine_conv_exec *exec)
 {
-    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     runner rn = {exec, 1, NULL, 0, 0, 0};
     run_pass(&rn, algo, pass, p, &none);
     return rn.scratch + align_up(rn.gemm_bytes);
@@ -1191,7 +1197,7 @@ size_t usine_conv_gemm_workspace_size(usine_conv_algo algo, usine_conv_pass pass
 void usine_conv_gemm_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
                          const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace)
 {
-    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     runner sizing = {exec, 1, NULL, 0, 0, 0};
     run_pass(&sizing, algo, pass, p, &none);
     runner rn = {exec, 0, (char *)workspace, 0, 0, sizing.scratch};
