@@ -397,26 +397,36 @@ usine_status usine_conv2d_algorithm_name(usine_context *context, const usine_con
     return USINE_SUCCESS;
 }
 
+/* The forward after the descriptor's checks: the buffers' checks, then the pass. filters:
+ * the filters as the caller passed them (w, or the packed memory); wt: their transposed
+ * form, or NULL. */
+static usine_status forward_checked(usine_context *context, const conv_call *c,
+                                    const usine_conv2d_desc *desc, const void *x, buffer filters,
+                                    const void *w, const float *wt, void *y, void *workspace,
+                                    size_t workspace_size)
+{
+    const int64_t bias_bytes = desc->bias ? c->p.k * (int64_t)sizeof(float) : 0;
+    const buffer in[3] = {{"x", x, c->x_bytes}, filters, {"desc->bias", desc->bias, bias_bytes}};
+    const buffer out[1] = {{"y", y, c->y_bytes}};
+    usine_status st = check_buffers(c->fn, in, 3, out, 1);
+    if (st || c->p.n == 0)
+        return st;
+    const buffer all[4] = {in[0], in[1], in[2], out[0]};
+    const usine_conv_tensors t = {x, w, NULL, y, NULL, NULL, NULL, wt};
+    return run_pass(context, c, USINE_CONV_FORWARD, &t, workspace, workspace_size, all, 4);
+}
+
 usine_status usine_conv2d_forward(usine_context *context, const usine_conv2d_desc *desc,
                                   const void *x, const void *w, void *y, void *workspace,
                                   size_t workspace_size)
 {
     usine_clear_error();
     conv_call c;
-    usine_status st = check_desc(FN_FWD, context, desc, 1, &c);
+    const usine_status st = check_desc(FN_FWD, context, desc, 1, &c);
     if (st)
         return st;
-    const int64_t bias_bytes = desc->bias ? c.p.k * (int64_t)sizeof(float) : 0;
-    const buffer in[3] = {
-        {"x", x, c.x_bytes}, {"w", w, c.w_bytes}, {"desc->bias", desc->bias, bias_bytes}};
-    const buffer out[1] = {{"y", y, c.y_bytes}};
-    if ((st = check_buffers(FN_FWD, in, 3, out, 1)))
-        return st;
-    if (c.p.n == 0)
-        return USINE_SUCCESS;
-    const buffer all[4] = {in[0], in[1], in[2], out[0]};
-    const usine_conv_tensors t = {x, w, NULL, y, NULL, NULL, NULL, NULL};
-    return run_pass(context, &c, USINE_CONV_FORWARD, &t, workspace, workspace_size, all, 4);
+    const buffer filters = {"w", w, c.w_bytes};
+    return forward_checked(context, &c, desc, x, filters, w, NULL, y, workspace, workspace_size);
 }
 
 usine_status usine_conv2d_backward_data(usine_context *context, const usine_conv2d_desc *desc,
@@ -566,13 +576,9 @@ usine_status usine_conv2d_pack_filters(usine_context *context, const usine_conv2
         return st;
     char *base = (char *)packed;
     memcpy(base + h.w_offset, w, (size_t)h.w_bytes);
-    if (h.wt_bytes > 0) {
-        usine_conv_exec exec;
-        usine_conv_make_exec(&context->selector, context->isa,
-                             choose(context, USINE_CONV_FORWARD, &c.p).config, USINE_CONV_FORWARD,
-                             &c.p, usine_context_threads(context), &exec);
-        usine_conv_gemm_transpose_filters(&c.p, &exec, w, (float *)(base + h.wt_offset));
-    }
+    if (h.wt_bytes > 0)
+        usine_conv_gemm_transpose_filters(&c.p, context->isa, usine_context_threads(context), w,
+                                          (float *)(base + h.wt_offset));
     memcpy(base, &h, sizeof h); /* last: filters half packed never look whole */
     return USINE_SUCCESS;
 }
@@ -610,20 +616,9 @@ usine_status usine_conv2d_forward_packed(usine_context *context, const usine_con
     packed_header h;
     if ((st = check_packed(packed, packed_size, &c, &h)))
         return st;
-    const int64_t bias_bytes = desc->bias ? c.p.k * (int64_t)sizeof(float) : 0;
-    const buffer in[3] = {{"x", x, c.x_bytes},
-                          {"packed", packed, h.wt_offset + h.wt_bytes},
-                          {"desc->bias", desc->bias, bias_bytes}};
-    const buffer out[1] = {{"y", y, c.y_bytes}};
-    if ((st = check_buffers(FN_FWD_PACKED, in, 3, out, 1)))
-        return st;
-    if (c.p.n == 0)
-        return USINE_SUCCESS;
     const char *base = (const char *)packed;
-    const buffer all[4] = {in[0], in[1], in[2], out[0]};
-    const usine_conv_tensors t = {x,    base + h.w_offset,
-                                  NULL, y,
-                                  NULL, NULL,
-                                  NULL, h.wt_bytes ? (const float *)(base + h.wt_offset) : NULL};
-    return run_pass(context, &c, USINE_CONV_FORWARD, &t, workspace, workspace_size, all, 4);
+    const buffer filters = {"packed", packed, h.wt_offset + h.wt_bytes};
+    return forward_checked(context, &c, desc, x, filters, base + h.w_offset,
+                           h.wt_bytes ? (const float *)(base + h.wt_offset) : NULL, y, workspace,
+                           workspace_size);
 }

@@ -104,10 +104,10 @@ size_t usine_cpu_conv_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
 void usine_cpu_conv_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
                         const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace);
 
-/* The filters, K x taps (taps = R S Cg; f32 or bf16), transposed to f32 wt[tap K + k] with
- * exec->gemm.max_threads threads: the forward's GEMM operand A with its columns contiguous
- * (usine_conv_tensors.wt; conv_gemm.c). */
-void usine_conv_gemm_transpose_filters(const usine_conv_problem *p, const usine_conv_exec *exec,
+/* The filters, K x taps (taps = R S Cg; f32 or bf16), transposed to f32 wt[tap K + k] on
+ * `threads` threads (register transposes where isa has AVX-512): the forward's GEMM operand
+ * A with its columns contiguous (usine_conv_tensors.wt; conv_gemm.c). */
+void usine_conv_gemm_transpose_filters(const usine_conv_problem *p, usine_cpu_isa isa, int threads,
                                        const void *w, float *wt);
 
 #endif

@@ -204,15 +204,14 @@ static void transpose_body(void *arg, int index, int count)
     }
 }
 
-void usine_conv_gemm_transpose_filters(const usine_conv_problem *p, const usine_conv_exec *exec,
+void usine_conv_gemm_transpose_filters(const usine_conv_problem *p, usine_cpu_isa isa, int threads,
                                        const void *w, float *wt)
 {
     const int64_t taps = p->r * p->s * (p->c / p->groups);
     transpose_args a = {w,    p->dtype, p->k,
-                        taps, wt,       p->dtype == USINE_F32 && exec->isa >= USINE_ISA_AVX512};
+                        taps, wt,       p->dtype == USINE_F32 && isa >= USINE_ISA_AVX512};
     const int64_t blocks =
         a.avx512 ? (p->k + 15) / 16 : (taps + TRANSPOSE_COLS - 1) / TRANSPOSE_COLS;
-    const int threads = exec->gemm.max_threads;
     usine_cpu_parallel(blocks < threads ? (int)blocks : threads, transpose_body, &a);
 }
 
@@ -221,7 +220,7 @@ static float *transposed_filters(runner *rn, const usine_conv_problem *p, const 
     const int64_t taps = p->r * p->s * (p->c / p->groups);
     float *wt = (float *)scratch(rn, (size_t)(p->k * taps) * sizeof(float));
     if (!rn->sizing)
-        usine_conv_gemm_transpose_filters(p, rn->exec, w, wt);
+        usine_conv_gemm_transpose_filters(p, rn->exec->isa, rn->exec->gemm.max_threads, w, wt);
     return wt;
 }
 
