@@ -119,22 +119,20 @@ static int filters_in_place_wins(const usine_selector *sel, usine_conv_pass pass
     return positions <= 2 * mr || taps >= (pointwise ? 8 : 1) * positions;
 }
 
-/* Where x is better read in place (the direct variant) than packed into im2col panels:
- * output rows of at least four microkernel tiles (a partial group of positions costs a
- * whole tile, and the im2col GEMM runs positions across rows) and filter rows of at least
- * 128 floats (each tile's sums are stored once per filter row). The forward also takes
- * rows ending on a tile at least half full; the backward data (p is then the forward the
- * direct variant runs: dy and the turned filters) only whole tiles. Measured on Zen 4, one
- * thread: forward 3x3 64 -> 64 on 56 x 56 7% faster; 3x3 128 -> 128 on 28 x 28 (28 =
- * 3 x 8 + 4) 2% faster at batch 1, 6% at batch 8; backward data on 28 x 28 3% slower at
- * batch 1; the 7x7 first layer (rows of 21 floats) 3% slower. */
-static int direct_wins(const usine_selector *sel, usine_conv_problem p, int partial_tile_ok)
+/* Where x is better read in place (the direct variant) than packed into im2col panels or
+ * than the filters read in place: filter rows of at least 128 floats (each tile's sums are
+ * stored once per filter row and tap group) and more than two tiles' worth of positions
+ * (the direct variant packs the filters at every call, which costs as much as a tenth of
+ * the product with 49 positions). p is the forward the direct variant runs (for the
+ * backward data: dy and the turned filters). Measured on Zen 4, one thread, against the
+ * filters-as-B forward and the per-tap backward data: 3x3 128 -> 128 on 28 x 28 batch 1
+ * forward 117 against 111 GFLOP/s, backward 117 against 109; 256 -> 256 on 14 x 14
+ * batch 1 forward 120 against 113; 512 -> 512 on 7 x 7 batch 8 126 against 119,
+ * batch 1 (49 positions) 106 against 117. */
+static int direct_wins(const usine_selector *sel, usine_conv_problem p)
 {
     const usine_gemm_kernel *kernel = sel->model[usine_select_dtype_index(USINE_F32)];
-    if (!kernel || p.s * p.c < 128)
-        return 0;
-    const int64_t nr = kernel->nr, tiles = (p.q + nr - 1) / nr, missing = tiles * nr - p.q;
-    return tiles >= 4 && (missing == 0 || (partial_tile_ok && 2 * missing <= nr));
+    return kernel && p.s * p.c >= 128 && p.n * p.p * p.q > 2 * (int64_t)kernel->mr;
 }
 
 usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_conv_pass pass,
@@ -147,14 +145,13 @@ usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_con
                            USINE_CONV_VARIANT_PLAIN};
     const usine_conv_variant in_place =
         pass == USINE_CONV_FORWARD ? USINE_CONV_VARIANT_FILTERS_B : USINE_CONV_VARIANT_TAP_SPLIT;
-    if (usine_cpu_conv_variant_serves(c.algo, in_place, pass, p) &&
-        filters_in_place_wins(sel, pass, p, pointwise))
-        c.variant = in_place;
-    else if (usine_cpu_conv_variant_serves(c.algo, USINE_CONV_VARIANT_DIRECT, pass, p) &&
-             (pass == USINE_CONV_BACKWARD_DATA
-                  ? direct_wins(sel, usine_conv_direct_backward_problem(p), 0)
-                  : direct_wins(sel, *p, 1)))
+    if (usine_cpu_conv_variant_serves(c.algo, USINE_CONV_VARIANT_DIRECT, pass, p) &&
+        direct_wins(sel,
+                    pass == USINE_CONV_BACKWARD_DATA ? usine_conv_direct_backward_problem(p) : *p))
         c.variant = USINE_CONV_VARIANT_DIRECT;
+    else if (usine_cpu_conv_variant_serves(c.algo, in_place, pass, p) &&
+             filters_in_place_wins(sel, pass, p, pointwise))
+        c.variant = in_place;
     return c;
 }
 

@@ -9,8 +9,11 @@
  * microkernel reads by columns (ukr_bt: B(p, j) = b[p + j b_step]). So each C tile (MR
  * output channels x NR positions of one output row) is R microkernel calls of depth S C,
  * accumulated in place, with A the filters packed once per call (rows k, columns (r, s, c)).
- * Positions whose filter row crosses the padding, and the last partial group of a row,
- * read a small zero-padded copy instead; filter rows wholly in the padding are skipped.
+ * Nothing is copied and no padding is multiplied: where a tile's filter row crosses the
+ * padding, its taps go in groups whose positions all lie inside the row (two calls at
+ * the edges of a row, one elsewhere), and filter rows wholly in the padding are skipped;
+ * the microkernel reads only the columns it stores (gemm_kernel.h), so a row's last,
+ * partial group of positions is read in place too.
  *
  * Threads share out the output rows (n, oh); each output is summed in one fixed order (r,
  * then s and c inside the microkernel) whatever the thread count.
@@ -70,15 +73,9 @@ static row_panel panel_at(const usine_gemm_kernel *kernel, const row_panels *rp,
 int usine_conv_direct_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
 {
     return p->layout == USINE_CONV_NHWC && p->dtype == USINE_F32 && p->groups == 1 &&
-           p->dilation_w == 1 && p->s * p->c <= USINE_CONV_DIRECT_MAX_RUN &&
+           p->dilation_w == 1 &&
            (!kernel || (kernel->ukr_bt && kernel->k_unit == 1 && kernel->in_type == USINE_F32 &&
                         kernel->nr <= 16));
-}
-
-/* Floats of one thread's zero-padded copy of NR runs. */
-static size_t buffer_floats(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
-{
-    return (size_t)(kernel->nr * p->s * p->c);
 }
 
 static size_t packed_floats(const usine_conv_problem *p, const row_panels *rp)
@@ -91,9 +88,7 @@ size_t usine_conv_direct_workspace_size(const usine_conv_problem *p, const usine
 {
     row_panels rp;
     plan_panels(exec->gemm.kernel, p->k, &rp);
-    return align_up(packed_floats(p, &rp) * sizeof(float)) +
-           (size_t)exec->gemm.max_threads *
-               align_up(buffer_floats(p, exec->gemm.kernel) * sizeof(float));
+    return align_up(packed_floats(p, &rp) * sizeof(float));
 }
 
 typedef struct direct_args {
@@ -102,44 +97,67 @@ typedef struct direct_args {
     const row_panels *rp;
     const float *x, *packed;
     float *y;
-    char *buffers; /* one per thread */
-    size_t buffer_bytes;
     int64_t rows; /* output rows n P + oh */
 } direct_args;
 
-/* The B operand of filter row ih for positions ow0 .. ow0 + count - 1: x itself when every
- * run lies inside the row and the group is whole, else runs copied into buf with zeros. */
-static const float *row_runs(const direct_args *a, int64_t n, int64_t ih, int64_t ow0, int count,
-                             float *buf, int64_t *step)
+/* ceil(a / b) for b > 0 and any a. */
+static int64_t ceil_div_signed(int64_t a, int64_t b)
 {
-    const usine_conv_problem *p = a->p;
-    const int64_t run = p->s * p->c, nr = a->kernel->nr;
-    const int64_t iw0 = ow0 * p->stride_w - p->pad_left;
-    const float *row = a->x + (n * p->h + ih) * p->w * p->c;
-    const int64_t last = (ow0 + nr - 1) * p->stride_w - p->pad_left + p->s;
-    if (count == nr && iw0 >= 0 && last <= p->w) {
-        *step = p->stride_w * p->c;
-        return row + iw0 * p->c;
+    return a >= 0 ? (a + b - 1) / b : -(-a / b);
+}
+
+/* A tile's tap groups (below): the first and last positions a tap reaches only move one way
+ * as the tap moves right, so there are at most 2 NR + 1 of them, NR <= 16. */
+#define MAX_TAP_GROUPS (2 * 16 + 1)
+
+/* Taps s0 .. s1 - 1 of a filter row, for the tile's positions j0 .. j1 - 1: those whose
+ * input column lies inside the row for each of these taps. */
+typedef struct tap_group {
+    int64_t s0, s1;
+    int j0, j1;
+} tap_group;
+
+/* The groups of the tile at positions ow0 .. ow0 + count - 1 (at most S of them; the taps
+ * in no group read only padding for every position); returns how many. The positions a
+ * tap reaches form one run, so each group is a single microkernel call. */
+static int tap_groups(const usine_conv_problem *p, int64_t ow0, int count, tap_group *groups)
+{
+    int n = 0;
+    for (int64_t s = 0; s < p->s; s++) {
+        /* iw = (ow0 + j) stride_w - pad_left + s inside [0, W) */
+        int64_t j0 = ceil_div_signed(p->pad_left - s, p->stride_w) - ow0;
+        int64_t j1 = ceil_div_signed(p->w + p->pad_left - s, p->stride_w) - ow0;
+        j0 = j0 < 0 ? 0 : j0;
+        j1 = j1 > count ? count : j1;
+        if (j0 >= j1)
+            continue;
+        if (n > 0 && groups[n - 1].s1 == s && groups[n - 1].j0 == j0 && groups[n - 1].j1 == j1)
+            groups[n - 1].s1 = s + 1;
+        else
+            groups[n++] = (tap_group){s, s + 1, (int)j0, (int)j1};
     }
-    for (int64_t j = 0; j < nr; j++) {
-        float *out = buf + j * run;
-        const int64_t start = (ow0 + j) * p->stride_w - p->pad_left;
-        for (int64_t s = 0; s < p->s; s++) {
-            const int64_t iw = start + s;
-            if (j < count && iw >= 0 && iw < p->w)
-                memcpy(out + s * p->c, row + iw * p->c, (size_t)p->c * sizeof *out);
-            else
-                memset(out + s * p->c, 0, (size_t)p->c * sizeof *out);
+    return n;
+}
+
+/* Moves a group covering every position of the tile to the front (it then writes the
+ * tile, beta 0); returns 0 if there is none (the tile is zeroed and every call adds). */
+static int whole_group_first(tap_group *groups, int n, int count)
+{
+    for (int i = 0; i < n; i++)
+        if (groups[i].j0 == 0 && groups[i].j1 == count) {
+            const tap_group whole = groups[i];
+            groups[i] = groups[0];
+            groups[0] = whole;
+            return 1;
         }
-    }
-    *step = run;
-    return buf;
+    return 0;
 }
 
 /* One panel of output channels (rows k0 ..) on one output row, every group of NR
- * positions: R microkernel calls per tile, one per filter row inside the input. */
+ * positions: per tile, one microkernel call per filter row inside the input and tap group,
+ * accumulated in place. */
 static void panel_on_row(const direct_args *a, const row_panel *rp, const float *panel, int64_t k0,
-                         int64_t row, float *buf)
+                         int64_t row)
 {
     const usine_conv_problem *p = a->p;
     const int64_t n = row / p->p, oh = row % p->p, nr = a->kernel->nr, run = p->s * p->c;
@@ -150,21 +168,31 @@ static void panel_on_row(const direct_args *a, const row_panel *rp, const float 
     e.bias_per_row = 1;
     e.activation = p->activation;
     const int epilogue = p->bias || p->activation != USINE_ACT_NONE;
+    tap_group groups[MAX_TAP_GROUPS];
     for (int64_t ow0 = 0; ow0 < p->q; ow0 += nr) {
         const int count = (int)(p->q - ow0 < nr ? p->q - ow0 : nr);
         float *c_tile = a->y + (row * p->q + ow0) * p->k + k0;
-        int first = 1;
+        const int n_groups = tap_groups(p, ow0, count, groups);
+        /* summed: the tile holds sums to add to (beta 1); the first call writes it else. */
+        int summed = !whole_group_first(groups, n_groups, count);
+        if (summed) /* no call writes every position: start from zero sums */
+            for (int j = 0; j < count; j++)
+                memset(c_tile + j * p->k, 0, (size_t)rp->rows * sizeof *c_tile);
         for (int64_t r = 0; r < p->r; r++) {
             const int64_t ih = oh * p->stride_h - p->pad_top + r * p->dilation_h;
             if (ih < 0 || ih >= p->h)
                 continue;
-            int64_t step;
-            const float *b = row_runs(a, n, ih, ow0, count, buf, &step);
-            rp->ukr_bt(run, panel + r * run * rp->width, rp->width, b, step, c_tile, p->k, rp->rows,
-                       count, &one, first ? &zero : &one);
-            first = 0;
+            const float *x_row = a->x + (n * p->h + ih) * p->w * p->c;
+            for (int g = 0; g < n_groups; g++) {
+                const tap_group *t = &groups[g];
+                const int64_t iw = (ow0 + t->j0) * p->stride_w - p->pad_left + t->s0;
+                rp->ukr_bt((t->s1 - t->s0) * p->c, panel + (r * run + t->s0 * p->c) * rp->width,
+                           rp->width, x_row + iw * p->c, p->stride_w * p->c, c_tile + t->j0 * p->k,
+                           p->k, rp->rows, t->j1 - t->j0, &one, summed ? &one : &zero);
+                summed = 1;
+            }
         }
-        if (first) /* every filter row in the padding: the sums are zero */
+        if (!summed) /* every filter row in the padding: the sums are zero */
             for (int j = 0; j < count; j++)
                 memset(c_tile + j * p->k, 0, (size_t)rp->rows * sizeof *c_tile);
         if (epilogue)
@@ -181,26 +209,55 @@ static void direct_body(void *arg, int index, int count)
     const direct_args *a = (const direct_args *)arg;
     const int64_t per = (a->rows + count - 1) / count;
     const int64_t r0 = index * per, r1 = r0 + per < a->rows ? r0 + per : a->rows;
-    float *buf = (float *)(a->buffers + (size_t)index * a->buffer_bytes);
     const int64_t taps = a->p->r * a->p->s * a->p->c;
     for (int64_t i = 0; i < a->rp->count; i++) {
         const row_panel rp = panel_at(a->kernel, a->rp, i);
         const int64_t k0 = i * a->rp->mr;
         for (int64_t row = r0; row < r1; row++)
-            panel_on_row(a, &rp, a->packed + k0 * taps, k0, row, buf);
+            panel_on_row(a, &rp, a->packed + k0 * taps, k0, row);
     }
 }
 
 typedef struct pack_args {
-    const usine_conv_problem *p;
+    const usine_conv_problem *p; /* the problem the panels serve */
     const usine_gemm_kernel *kernel;
     const row_panels *rp;
     const float *w;
     float *packed;
     int avx512; /* register transposes (usine_conv_avx512_pack_rows) */
+    /* The backward data's panels, from the forward's filters (see below); else NULL. */
+    const usine_conv_problem *turned_from;
 } pack_args;
 
-/* The filters (K rows of R S C) into the panels, panels shared out round robin. */
+/* One panel of the filters (K rows of R S C) for rows k0 .. k0 + rows. */
+static void pack_panel(const pack_args *a, const row_panel *rp, int64_t k0, float *panel)
+{
+    const int64_t taps = a->p->r * a->p->s * a->p->c;
+    if (a->avx512) {
+        const usine_conv_matrix m = {a->w + k0 * taps, taps};
+        usine_conv_avx512_pack_rows(&m, 0, rp->width, 0, rp->rows, 0, taps, panel);
+    } else {
+        rp->pack(rp->rows, taps, a->w + k0 * taps, taps, 1, panel);
+    }
+}
+
+/* One panel of the turned filters W'[c, R-1-r, S-1-s, k] = W[k, r, s, c] (the backward
+ * data's, rows c0 .. c0 + rows): the panel's column (r', s', k) is W[k, R-1-r', S-1-s',
+ * c0 ..], contiguous in W, so this is a copy of runs rather than a transpose. */
+static void pack_turned_panel(const pack_args *a, const row_panel *rp, int64_t c0, float *panel)
+{
+    const usine_conv_problem *f = a->turned_from;
+    float *out = panel;
+    for (int64_t r = f->r - 1; r >= 0; r--)
+        for (int64_t s = f->s - 1; s >= 0; s--)
+            for (int64_t k = 0; k < f->k; k++, out += rp->width) {
+                memcpy(out, a->w + ((k * f->r + r) * f->s + s) * f->c + c0,
+                       (size_t)rp->rows * sizeof *out);
+                memset(out + rp->rows, 0, (size_t)(rp->width - rp->rows) * sizeof *out);
+            }
+}
+
+/* The filters into the panels, panels shared out round robin. */
 static void pack_body(void *arg, int index, int count)
 {
     const pack_args *a = (const pack_args *)arg;
@@ -209,36 +266,34 @@ static void pack_body(void *arg, int index, int count)
         const row_panel rp = panel_at(a->kernel, a->rp, i);
         const int64_t k0 = i * a->rp->mr;
         float *panel = a->packed + k0 * taps; /* every panel before it is MR wide */
-        if (a->avx512) {
-            const usine_conv_matrix m = {a->w + k0 * taps, taps};
-            usine_conv_avx512_pack_rows(&m, 0, rp.width, 0, rp.rows, 0, taps, panel);
-        } else {
-            rp.pack(rp.rows, taps, a->w + k0 * taps, taps, 1, panel);
-        }
+        if (a->turned_from)
+            pack_turned_panel(a, &rp, k0, panel);
+        else
+            pack_panel(a, &rp, k0, panel);
     }
 }
 
-void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *exec,
-                           const usine_conv_tensors *t, void *workspace)
+/* Packs the panels (turned_from: see pack_args) into the workspace, then runs p. */
+static void pack_and_run(const usine_conv_problem *p, const usine_conv_problem *turned_from,
+                         const usine_conv_exec *exec, const float *x, const float *w, float *y,
+                         void *workspace)
 {
     const usine_gemm_kernel *kernel = exec->gemm.kernel;
     row_panels rp;
     plan_panels(kernel, p->k, &rp);
     float *packed = (float *)workspace;
     const int threads = exec->gemm.max_threads;
-    pack_args pa = {p, kernel, &rp, (const float *)t->w, packed, exec->isa >= USINE_ISA_AVX512};
+    pack_args pa = {p, kernel, &rp, w, packed, exec->isa >= USINE_ISA_AVX512, turned_from};
     usine_cpu_parallel(rp.count < threads ? (int)rp.count : threads, pack_body, &pa);
     const int64_t rows = p->n * p->p;
-    direct_args a = {p,
-                     kernel,
-                     &rp,
-                     (const float *)t->x,
-                     packed,
-                     (float *)t->y,
-                     (char *)workspace + align_up(packed_floats(p, &rp) * sizeof(float)),
-                     align_up(buffer_floats(p, kernel) * sizeof(float)),
-                     rows};
+    direct_args a = {p, kernel, &rp, x, packed, y, rows};
     usine_cpu_parallel(rows < threads ? (int)rows : threads, direct_body, &a);
+}
+
+void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *exec,
+                           const usine_conv_tensors *t, void *workspace)
+{
+    pack_and_run(p, NULL, exec, (const float *)t->x, (const float *)t->w, (float *)t->y, workspace);
 }
 
 /* ------------------------------------------------------------------ backward data */
@@ -276,47 +331,16 @@ int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_g
            p->w - p->q + p->pad_left >= 0 && usine_conv_direct_serves(&q, kernel);
 }
 
-static size_t turned_bytes(const usine_conv_problem *p)
-{
-    return align_up((size_t)(p->k * p->r * p->s * p->c) * sizeof(float));
-}
-
 size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
                                                  const usine_conv_exec *exec)
 {
     const usine_conv_problem q = usine_conv_direct_backward_problem(p);
-    return turned_bytes(p) + usine_conv_direct_workspace_size(&q, exec);
-}
-
-typedef struct turn_args {
-    const usine_conv_problem *p;
-    const float *w;
-    float *wt;
-} turn_args;
-
-/* W'[c, R-1-r, S-1-s, k] = W[k, r, s, c]; threads share out the filters k. */
-static void turn_body(void *arg, int index, int count)
-{
-    const turn_args *a = (const turn_args *)arg;
-    const usine_conv_problem *p = a->p;
-    for (int64_t k = index; k < p->k; k += count)
-        for (int64_t r = 0; r < p->r; r++)
-            for (int64_t s = 0; s < p->s; s++) {
-                const float *from = a->w + ((k * p->r + r) * p->s + s) * p->c;
-                float *to = a->wt + ((p->r - 1 - r) * p->s + (p->s - 1 - s)) * p->k + k;
-                for (int64_t c = 0; c < p->c; c++)
-                    to[c * p->r * p->s * p->k] = from[c];
-            }
+    return usine_conv_direct_workspace_size(&q, exec);
 }
 
 void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_conv_exec *exec,
                                     const usine_conv_tensors *t, void *workspace)
 {
     const usine_conv_problem q = usine_conv_direct_backward_problem(p);
-    float *wt = (float *)workspace;
-    turn_args ta = {p, (const float *)t->w, wt};
-    const int threads = exec->gemm.max_threads;
-    usine_cpu_parallel(p->k < threads ? (int)p->k : threads, turn_body, &ta);
-    const usine_conv_tensors forward = {t->dy, wt, NULL, t->dx, NULL, NULL, NULL, NULL};
-    usine_conv_direct_run(&q, exec, &forward, (char *)workspace + turned_bytes(p));
+    pack_and_run(&q, p, exec, (const float *)t->dy, (const float *)t->w, (float *)t->dx, workspace);
 }

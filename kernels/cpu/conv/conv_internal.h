@@ -37,9 +37,7 @@ typedef struct usine_conv_matrix {
 usine_gemm_virtual_pack_fn usine_conv_avx512_pack_rows;
 
 /* The forward NHWC with x read in place by the microkernel (conv_direct.c): the
- * implicit_gemm algorithm's direct variant. A filter row's run of S C floats is copied to a
- * per-thread buffer where it crosses the padding: at most this many floats. */
-#define USINE_CONV_DIRECT_MAX_RUN 4096
+ * implicit_gemm algorithm's direct variant. */
 int usine_conv_direct_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel);
 size_t usine_conv_direct_workspace_size(const usine_conv_problem *p, const usine_conv_exec *exec);
 void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *exec,

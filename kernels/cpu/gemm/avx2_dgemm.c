@@ -29,26 +29,12 @@ USINE_INLINE __m256i rows_mask_pd(int rows)
 #define UKR_MASKLOAD(mask, p)     _mm256_maskload_pd(p, mask)
 #define UKR_MASKSTORE(p, mask, v) _mm256_maskstore_pd(p, mask, v)
 #include "ukr_x86_impl.h"
+#include "ukr_define.h"
 
 #define NR 6
 
-/* ukr (B~ by rows) and ukr_bt (B~ by columns) for one tile shape. */
-#define DEFINE_UKR(name, MV)                                                                       \
-    static void name(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step,      \
-                     void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
-    {                                                                                              \
-        ukr_ymm(MV, NR, 0, k, (const double *)a, a_step, (const double *)b, b_step, (double *)c,   \
-                ldc, m, n, *(const double *)alpha, *(const double *)beta);                         \
-    }                                                                                              \
-    static void name##_bt(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step, \
-                          void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta) \
-    {                                                                                              \
-        ukr_ymm(MV, NR, 1, k, (const double *)a, a_step, (const double *)b, b_step, (double *)c,   \
-                ldc, m, n, *(const double *)alpha, *(const double *)beta);                         \
-    }
-
-DEFINE_UKR(ukr_8x6, 2)
-DEFINE_UKR(ukr_4x6, 1)
+USINE_DEFINE_UKR(ukr_8x6, ukr_ymm, double, 2, NR)
+USINE_DEFINE_UKR(ukr_4x6, ukr_ymm, double, 1, NR)
 USINE_DEFINE_PACK(pack_8, double, 8)
 USINE_DEFINE_PACK(pack_4, double, 4)
 USINE_DEFINE_PACK(pack_6, double, NR)

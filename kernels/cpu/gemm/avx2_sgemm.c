@@ -32,26 +32,12 @@ USINE_INLINE __m256i rows_mask_ps(int rows)
 #define UKR_MASKLOAD(mask, p)     _mm256_maskload_ps(p, mask)
 #define UKR_MASKSTORE(p, mask, v) _mm256_maskstore_ps(p, mask, v)
 #include "ukr_x86_impl.h"
+#include "ukr_define.h"
 
 #define NR 6
 
-/* ukr (B~ by rows) and ukr_bt (B~ by columns) for one tile shape. */
-#define DEFINE_UKR(name, MV)                                                                       \
-    static void name(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step,      \
-                     void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
-    {                                                                                              \
-        ukr_ymm(MV, NR, 0, k, (const float *)a, a_step, (const float *)b, b_step, (float *)c, ldc, \
-                m, n, *(const float *)alpha, *(const float *)beta);                                \
-    }                                                                                              \
-    static void name##_bt(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step, \
-                          void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta) \
-    {                                                                                              \
-        ukr_ymm(MV, NR, 1, k, (const float *)a, a_step, (const float *)b, b_step, (float *)c, ldc, \
-                m, n, *(const float *)alpha, *(const float *)beta);                                \
-    }
-
-DEFINE_UKR(ukr_16x6, 2)
-DEFINE_UKR(ukr_8x6, 1)
+USINE_DEFINE_UKR(ukr_16x6, ukr_ymm, float, 2, NR)
+USINE_DEFINE_UKR(ukr_8x6, ukr_ymm, float, 1, NR)
 USINE_DEFINE_PACK(pack_16, float, 16)
 USINE_DEFINE_PACK(pack_8, float, 8)
 USINE_DEFINE_PACK(pack_6, float, NR)

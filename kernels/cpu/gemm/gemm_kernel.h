@@ -24,8 +24,11 @@
  *      column j at b + j * b_step (B read in place where its columns are contiguous);
  *   C is column-major with column stride ldc; 1 <= m <= MR and 1 <= n <= NR;
  *   alpha, beta point to values of the dtype; beta == 0: C is not read.
- * All MR rows of A~ and NR columns of B~ are read whatever m and n say: operands read in
- * place must be full tiles (the driver packs partial ones, zero-padded).
+ * All MR rows of A~ are read whatever m says (A read in place must be a full tile; the
+ * driver packs partial ones, zero-padded). `ukr` may read all NR columns of B~ (packed
+ * panels are zero-padded); `ukr_bt` of a tile kernel (main or edge, not the single-row
+ * `row`) reads only the n columns C gets, so that a partial tile of B read in place needs
+ * no padded copy (the convolutions' direct variant relies on it).
  */
 typedef void usine_gemm_ukr_fn(int64_t k, const void *a, int64_t a_step, const void *b,
                                int64_t b_step, void *c, int64_t ldc, int m, int n,

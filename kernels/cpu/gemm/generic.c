@@ -16,7 +16,7 @@
         T acc[NR][MR];                                                                             \
         memset(acc, 0, sizeof acc);                                                                \
         for (int64_t p = 0; p < k; p++, a += a_step, b += b_row)                                   \
-            for (int j = 0; j < NR; j++)                                                           \
+            for (int j = 0; j < n; j++) /* B~ is read only where C is stored */                    \
                 for (int i = 0; i < MR; i++)                                                       \
                     acc[j][i] += a[i] * b[j * b_col];                                              \
         for (int j = 0; j < n; j++)                                                                \

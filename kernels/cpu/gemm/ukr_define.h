@@ -6,26 +6,44 @@
 #ifndef USINE_KERNELS_CPU_GEMM_UKR_DEFINE_H
 #define USINE_KERNELS_CPU_GEMM_UKR_DEFINE_H
 
-/* A last column panel of n < NR columns runs a narrower instantiation, the smallest of 1, 2,
- * 4 or 8 columns that covers n, rather than the NR-wide tile, whose absent columns cost as
- * much as real ones: N = 49 (7 x 7 positions) is 6 tiles of 8 and one of 1, not 7 of 8. Every
+/* A last column panel of n < NR columns runs the instantiation exactly n wide (up to 16),
+ * rather than the NR-wide tile: absent columns would cost as much as real ones (N = 49,
+ * 7 x 7 positions, is 6 tiles of 8 and one of 1, not 7 of 8), and B~ read in place by
+ * columns is then read only where it exists (a partial tile needs no padded copy). Every
  * element is still one FMA chain over k in order, so results do not depend on the width. */
+#define USINE_UKR_WIDTH(body, T, MV, NR, BT, W)                                                    \
+    case W:                                                                                        \
+        if (W < NR) {                                                                              \
+            body(MV, (W < NR ? W : NR), BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_,     \
+                 be_);                                                                             \
+            return;                                                                                \
+        }                                                                                          \
+        break;
+
 #define USINE_UKR_NARROWED(body, T, MV, NR, BT)                                                    \
     do {                                                                                           \
         const T *a_ = (const T *)a, *b_ = (const T *)b;                                            \
         const T al_ = *(const T *)alpha, be_ = *(const T *)beta;                                   \
-        if (n >= NR)                                                                               \
-            body(MV, NR, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, be_);              \
-        else if (n <= 1)                                                                           \
-            body(MV, 1, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, be_);               \
-        else if (n <= 2)                                                                           \
-            body(MV, 2, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, be_);               \
-        else if (n <= 4 && 4 < NR)                                                                 \
-            body(MV, 4, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, be_);               \
-        else if (n <= 8 && 8 < NR)                                                                 \
-            body(MV, 8, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, be_);               \
-        else                                                                                       \
-            body(MV, NR, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, be_);              \
+        switch (n) {                                                                               \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 1)                                                \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 2)                                                \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 3)                                                \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 4)                                                \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 5)                                                \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 6)                                                \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 7)                                                \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 8)                                                \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 9)                                                \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 10)                                               \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 11)                                               \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 12)                                               \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 13)                                               \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 14)                                               \
+            USINE_UKR_WIDTH(body, T, MV, NR, BT, 15)                                               \
+        default:                                                                                   \
+            break;                                                                                 \
+        }                                                                                          \
+        body(MV, NR, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, be_);                  \
     } while (0)
 
 #define USINE_DEFINE_UKR(name, body, T, MV, NR)                                                    \
