@@ -123,7 +123,9 @@ static int filters_in_place_wins(const usine_selector *sel, usine_conv_pass pass
  * than the filters read in place: filter rows of at least 128 floats (each tile's sums are
  * stored once per filter row and tap group) and more than two tiles' worth of positions
  * (the direct variant packs the filters at every call, which costs as much as a tenth of
- * the product with 49 positions). p is the forward the direct variant runs (for the
+ * the product with 49 positions), or any number of positions when the caller packed them
+ * (usine_conv2d_pack_filters: 3x3 512 -> 512 on 7 x 7 batch 1 132 GFLOP/s against 116 for
+ * the filters as B). p is the forward the direct variant runs (for the
  * backward data: dy and the turned filters). Measured on Zen 4, one thread, against the
  * filters-as-B forward and the per-tap backward data: 3x3 128 -> 128 on 28 x 28 batch 1
  * forward 117 against 111 GFLOP/s, backward 117 against 109; 256 -> 256 on 14 x 14
@@ -132,7 +134,8 @@ static int filters_in_place_wins(const usine_selector *sel, usine_conv_pass pass
 static int direct_wins(const usine_selector *sel, usine_conv_problem p)
 {
     const usine_gemm_kernel *kernel = sel->model[usine_select_dtype_index(USINE_F32)];
-    return kernel && p.s * p.c >= 128 && p.n * p.p * p.q > 2 * (int64_t)kernel->mr;
+    return kernel && p.s * p.c >= USINE_CONV_DIRECT_MIN_RUN &&
+           (p.panels_packed || p.n * p.p * p.q > 2 * (int64_t)kernel->mr);
 }
 
 usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_conv_pass pass,
@@ -378,11 +381,11 @@ static double run_once(conv_workload *wl, usine_conv_config config)
      * dy -> w as dw. */
     usine_conv_tensors use;
     if (wl->pass == USINE_CONV_FORWARD)
-        use = (usine_conv_tensors){wl->x, wl->w, NULL, wl->y, NULL, NULL, NULL, NULL};
+        use = (usine_conv_tensors){wl->x, wl->w, NULL, wl->y, NULL, NULL, NULL, NULL, NULL};
     else if (wl->pass == USINE_CONV_BACKWARD_DATA)
-        use = (usine_conv_tensors){NULL, wl->w, wl->y, NULL, wl->x, NULL, NULL, NULL};
+        use = (usine_conv_tensors){NULL, wl->w, wl->y, NULL, wl->x, NULL, NULL, NULL, NULL};
     else
-        use = (usine_conv_tensors){wl->x, NULL, wl->y, NULL, NULL, wl->w, NULL, NULL};
+        use = (usine_conv_tensors){wl->x, NULL, wl->y, NULL, NULL, wl->w, NULL, NULL, NULL};
     const double start = usine_tune_now();
     usine_cpu_conv_run(config.algo, wl->pass, &wl->p, &exec, &use, wl->workspace);
     return usine_tune_now() - start;

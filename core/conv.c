@@ -201,7 +201,8 @@ static usine_status check_geometry(const char *fn, const usine_conv2d_desc *d, i
                                      d->dilation_w,
                                      d->groups,
                                      forward ? d->bias : NULL,
-                                     forward ? d->activation : USINE_ACT_NONE};
+                                     forward ? d->activation : USINE_ACT_NONE,
+                                     0};
     call->p = prob;
     return USINE_SUCCESS;
 }
@@ -310,13 +311,47 @@ static void log_call(const conv_call *c, const char *algo, const char *rule,
             seconds * 1e6, seconds > 0 ? flops / seconds * 1e-9 : 0.0);
 }
 
-/* Checks the workspace, then runs the checked pass. */
+/* ------------------------------------------------------------------ direct panels */
+
+/* The kernel whose direct panels the packed filters hold, or NULL: for the shapes the
+ * default rule runs on the direct variant when the filters are packed (the forward,
+ * not 1x1 without stride or padding, filter rows of USINE_CONV_DIRECT_MIN_RUN floats). */
+static const usine_gemm_kernel *panels_kernel(usine_context *ctx, const usine_conv_problem *p)
+{
+    const usine_conv_config direct = {USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT};
+    if (p->s * p->c < USINE_CONV_DIRECT_MIN_RUN ||
+        usine_cpu_conv_supports(USINE_CONV_ALGO_GEMM1X1, USINE_CONV_FORWARD, p) ||
+        !usine_cpu_conv_variant_serves(direct.algo, direct.variant, USINE_CONV_FORWARD, p))
+        return NULL;
+    usine_conv_exec exec;
+    usine_conv_make_exec(&ctx->selector, ctx->isa, direct, USINE_CONV_FORWARD, p,
+                         usine_context_threads(ctx), &exec);
+    return exec.gemm.kernel && usine_conv_direct_panels_size(p, exec.gemm.kernel) > 0
+               ? exec.gemm.kernel
+               : NULL;
+}
+
+/* Whether packed direct panels made for panels_kernel (NULL: none) serve the exec. */
+static int panels_for(const usine_conv_exec *exec, const char *panels_kernel)
+{
+    return panels_kernel && exec->variant == USINE_CONV_VARIANT_DIRECT && exec->gemm.kernel &&
+           strcmp(exec->gemm.kernel->name, panels_kernel) == 0;
+}
+
+/* Checks the workspace, then runs the checked pass. c->p.panels_packed: t->panels holds the
+ * direct variant's panels for panels_kernel (then the rule takes that variant, which needs
+ * no workspace for them). */
 static usine_status run_pass(usine_context *ctx, const conv_call *c, usine_conv_pass pass,
                              const usine_conv_tensors *t, void *workspace, size_t workspace_size,
-                             const buffer *tensors, int n_tensors)
+                             const buffer *tensors, int n_tensors, const char *panels_kernel)
 {
-    const usine_conv_choice choice = choose(ctx, pass, &c->p);
-    const size_t needed = workspace_bytes(ctx, choice.config, pass, &c->p);
+    usine_conv_problem p = c->p;
+    const usine_conv_choice choice = choose(ctx, pass, &p);
+    usine_conv_exec exec;
+    usine_conv_make_exec(&ctx->selector, ctx->isa, choice.config, pass, &p,
+                         usine_context_threads(ctx), &exec);
+    p.panels_packed = p.panels_packed && panels_for(&exec, panels_kernel);
+    const size_t needed = workspace_bytes(ctx, choice.config, pass, &p);
     if (workspace_size < needed)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, c->fn,
                           "workspace_size = %zu is less than the %zu bytes "
@@ -329,11 +364,11 @@ static usine_status run_pass(usine_context *ctx, const conv_call *c, usine_conv_
             return usine_fail(USINE_ERROR_INVALID_ARGUMENT, c->fn, "workspace overlaps %s",
                               tensors[i].name);
     const double start = ctx->verbose ? now_seconds() : 0;
-    usine_conv_exec exec;
-    usine_conv_make_exec(&ctx->selector, ctx->isa, choice.config, pass, &c->p,
-                         usine_context_threads(ctx), &exec);
+    usine_conv_tensors run = *t;
+    if (!p.panels_packed)
+        run.panels = NULL;
     void *aligned = workspace ? (void *)(((uintptr_t)workspace + ALIGN - 1) / ALIGN * ALIGN) : NULL;
-    usine_cpu_conv_run(choice.config.algo, pass, &c->p, &exec, t, aligned);
+    usine_cpu_conv_run(choice.config.algo, pass, &p, &exec, &run, aligned);
     if (ctx->verbose)
         log_call(c, usine_conv_config_name(pass, c->p.dtype, choice.config), choice.rule, &exec,
                  now_seconds() - start);
@@ -380,6 +415,14 @@ usine_status usine_conv2d_workspace_size(usine_context *context, const usine_con
     if (!bytes)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "bytes is NULL");
     *bytes = workspace_bytes(context, choose(context, pass, &c.p).config, pass, &c.p);
+    if (pass == USINE_CONV_FORWARD && panels_kernel(context, &c.p)) {
+        /* enough for usine_conv2d_forward_packed too, which may run another algorithm */
+        usine_conv_problem packed = c.p;
+        packed.panels_packed = 1;
+        const size_t more =
+            workspace_bytes(context, choose(context, pass, &packed).config, pass, &packed);
+        *bytes = more > *bytes ? more : *bytes;
+    }
     return USINE_SUCCESS;
 }
 
@@ -402,7 +445,8 @@ usine_status usine_conv2d_algorithm_name(usine_context *context, const usine_con
  * form, or NULL. */
 static usine_status forward_checked(usine_context *context, const conv_call *c,
                                     const usine_conv2d_desc *desc, const void *x, buffer filters,
-                                    const void *w, const float *wt, void *y, void *workspace,
+                                    const void *w, const float *wt, const float *panels,
+                                    const char *panels_kernel, void *y, void *workspace,
                                     size_t workspace_size)
 {
     const int64_t bias_bytes = desc->bias ? c->p.k * (int64_t)sizeof(float) : 0;
@@ -412,8 +456,9 @@ static usine_status forward_checked(usine_context *context, const conv_call *c,
     if (st || c->p.n == 0)
         return st;
     const buffer all[4] = {in[0], in[1], in[2], out[0]};
-    const usine_conv_tensors t = {x, w, NULL, y, NULL, NULL, NULL, wt};
-    return run_pass(context, c, USINE_CONV_FORWARD, &t, workspace, workspace_size, all, 4);
+    const usine_conv_tensors t = {x, w, NULL, y, NULL, NULL, NULL, wt, panels};
+    return run_pass(context, c, USINE_CONV_FORWARD, &t, workspace, workspace_size, all, 4,
+                    panels ? panels_kernel : NULL);
 }
 
 usine_status usine_conv2d_forward(usine_context *context, const usine_conv2d_desc *desc,
@@ -426,7 +471,8 @@ usine_status usine_conv2d_forward(usine_context *context, const usine_conv2d_des
     if (st)
         return st;
     const buffer filters = {"w", w, c.w_bytes};
-    return forward_checked(context, &c, desc, x, filters, w, NULL, y, workspace, workspace_size);
+    return forward_checked(context, &c, desc, x, filters, w, NULL, NULL, NULL, y, workspace,
+                           workspace_size);
 }
 
 usine_status usine_conv2d_backward_data(usine_context *context, const usine_conv2d_desc *desc,
@@ -445,8 +491,9 @@ usine_status usine_conv2d_backward_data(usine_context *context, const usine_conv
     if (c.p.n == 0)
         return USINE_SUCCESS;
     const buffer all[3] = {in[0], in[1], out[0]};
-    const usine_conv_tensors t = {NULL, w, dy, NULL, dx, NULL, NULL, NULL};
-    return run_pass(context, &c, USINE_CONV_BACKWARD_DATA, &t, workspace, workspace_size, all, 3);
+    const usine_conv_tensors t = {NULL, w, dy, NULL, dx, NULL, NULL, NULL, NULL};
+    return run_pass(context, &c, USINE_CONV_BACKWARD_DATA, &t, workspace, workspace_size, all, 3,
+                    NULL);
 }
 
 usine_status usine_conv2d_backward_weights(usine_context *context, const usine_conv2d_desc *desc,
@@ -465,9 +512,9 @@ usine_status usine_conv2d_backward_weights(usine_context *context, const usine_c
         return st;
     /* batch 0: the gradients are zero, and written as such. */
     const buffer all[4] = {in[0], in[1], out[0], out[1]};
-    const usine_conv_tensors t = {x, NULL, dy, NULL, NULL, dw, dbias, NULL};
-    return run_pass(context, &c, USINE_CONV_BACKWARD_WEIGHTS, &t, workspace, workspace_size, all,
-                    4);
+    const usine_conv_tensors t = {x, NULL, dy, NULL, NULL, dw, dbias, NULL, NULL};
+    return run_pass(context, &c, USINE_CONV_BACKWARD_WEIGHTS, &t, workspace, workspace_size, all, 4,
+                    NULL);
 }
 
 /* ------------------------------------------------------------------ packed filters */
@@ -476,7 +523,7 @@ static const char *const FN_PACK_SIZE = "usine_conv2d_packed_filters_size";
 static const char *const FN_PACK = "usine_conv2d_pack_filters";
 static const char *const FN_FWD_PACKED = "usine_conv2d_forward_packed";
 
-#define PACKED_MAGIC "usineCF1"
+#define PACKED_MAGIC "usineCF2"
 
 /* The head of packed filters: what they were made for (the descriptor's fields the filters'
  * layout depends on; batch, sizes, strides, padding and dilation may differ between calls)
@@ -485,8 +532,11 @@ typedef struct packed_header {
     char magic[8];
     int64_t shape[7];            /* dtype, layout, k, c, r, s, groups */
     int64_t w_offset, w_bytes;   /* a copy of w as given */
-    int64_t wt_offset, wt_bytes; /* NHWC: the f32 transposed filters, else 0 bytes */
-    uint64_t check;              /* FNV-1a of the bytes above: a corrupt header is refused */
+    int64_t wt_offset, wt_bytes; /* NHWC without panels: the f32 transposed filters */
+    /* The direct variant's panels (usine_conv_direct_pack_panels) for the kernel named. */
+    int64_t panels_offset, panels_bytes;
+    char panels_kernel[48];
+    uint64_t check; /* FNV-1a of the bytes above: a corrupt header is refused */
 } packed_header;
 
 static uint64_t fnv1a(const void *data, size_t bytes)
@@ -503,8 +553,16 @@ static int64_t align_bytes(int64_t bytes)
     return (bytes + ALIGN - 1) / ALIGN * ALIGN;
 }
 
-/* The header the descriptor's packed filters carry. */
-static packed_header header_for(const conv_call *c)
+/* The end of the last part. */
+static int64_t packed_total(const packed_header *h)
+{
+    const int64_t wt_end = h->wt_offset + h->wt_bytes;
+    const int64_t panels_end = h->panels_offset + h->panels_bytes;
+    return wt_end > panels_end ? wt_end : panels_end;
+}
+
+/* The header the descriptor's packed filters carry in this context. */
+static packed_header header_for(usine_context *ctx, const conv_call *c)
 {
     packed_header h;
     memset(&h, 0, sizeof h);
@@ -514,10 +572,14 @@ static packed_header header_for(const conv_call *c)
     memcpy(h.shape, shape, sizeof shape);
     h.w_offset = align_bytes((int64_t)sizeof h);
     h.w_bytes = c->w_bytes;
-    h.wt_offset = h.w_offset + align_bytes(h.w_bytes);
-    h.wt_bytes = p->layout == USINE_CONV_NHWC
-                     ? p->k * p->r * p->s * (p->c / p->groups) * (int64_t)sizeof(float)
-                     : 0;
+    const usine_gemm_kernel *kernel = panels_kernel(ctx, p);
+    h.wt_offset = h.panels_offset = h.w_offset + align_bytes(h.w_bytes);
+    if (kernel) {
+        h.panels_bytes = (int64_t)usine_conv_direct_panels_size(p, kernel);
+        snprintf(h.panels_kernel, sizeof h.panels_kernel, "%s", kernel->name);
+    } else if (p->layout == USINE_CONV_NHWC) {
+        h.wt_bytes = p->k * p->r * p->s * (p->c / p->groups) * (int64_t)sizeof(float);
+    }
     h.check = fnv1a(&h, offsetof(packed_header, check));
     return h;
 }
@@ -539,19 +601,19 @@ usine_status usine_conv2d_packed_filters_size(usine_context *context, const usin
         return st;
     if (!bytes)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_PACK_SIZE, "bytes is NULL");
-    const packed_header h = header_for(&c);
-    *bytes = (size_t)(h.wt_offset + h.wt_bytes);
+    const packed_header h = header_for(context, &c);
+    *bytes = (size_t)packed_total(&h);
     return USINE_SUCCESS;
 }
 
+/* packed: non-NULL, aligned, and at least `need` bytes. */
 static usine_status check_packed_pointer(const char *fn, const void *packed, size_t size,
-                                         const packed_header *want)
+                                         int64_t need)
 {
     if (!packed)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "packed is NULL");
     if ((uintptr_t)packed % ALIGN != 0)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "packed is not %d-byte aligned", ALIGN);
-    const int64_t need = want->wt_offset + want->wt_bytes;
     if (size < (size_t)need)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
                           "packed_size = %zu is less than the %" PRId64
@@ -567,28 +629,34 @@ usine_status usine_conv2d_pack_filters(usine_context *context, const usine_conv2
     usine_status st = check_filters_desc(FN_PACK, context, desc, &c);
     if (st)
         return st;
-    const packed_header h = header_for(&c);
-    if ((st = check_packed_pointer(FN_PACK, packed, packed_size, &h)))
+    const packed_header h = header_for(context, &c);
+    if ((st = check_packed_pointer(FN_PACK, packed, packed_size, packed_total(&h))))
         return st;
     const buffer in[1] = {{"w", w, c.w_bytes}};
-    const buffer out[1] = {{"packed", packed, h.wt_offset + h.wt_bytes}};
+    const buffer out[1] = {{"packed", packed, packed_total(&h)}};
     if ((st = check_buffers(FN_PACK, in, 1, out, 1)))
         return st;
     char *base = (char *)packed;
+    const int threads = usine_context_threads(context);
     memcpy(base + h.w_offset, w, (size_t)h.w_bytes);
     if (h.wt_bytes > 0)
-        usine_conv_gemm_transpose_filters(&c.p, context->isa, usine_context_threads(context), w,
+        usine_conv_gemm_transpose_filters(&c.p, context->isa, threads, w,
                                           (float *)(base + h.wt_offset));
+    if (h.panels_bytes > 0)
+        usine_conv_direct_pack_panels(&c.p, panels_kernel(context, &c.p), context->isa, threads,
+                                      (const float *)w, (float *)(base + h.panels_offset));
     memcpy(base, &h, sizeof h); /* last: filters half packed never look whole */
     return USINE_SUCCESS;
 }
 
-/* Packed filters made by usine_conv2d_pack_filters for this descriptor's filters. */
-static usine_status check_packed(const void *packed, size_t packed_size, const conv_call *c,
-                                 packed_header *out)
+/* Packed filters made by usine_conv2d_pack_filters for this descriptor's filters (in any
+ * context: the parts after the copy of w are the stored header's). */
+static usine_status check_packed(usine_context *ctx, const void *packed, size_t packed_size,
+                                 const conv_call *c, packed_header *out)
 {
-    const packed_header want = header_for(c);
-    usine_status st = check_packed_pointer(FN_FWD_PACKED, packed, packed_size, &want);
+    const packed_header want = header_for(ctx, c);
+    usine_status st =
+        check_packed_pointer(FN_FWD_PACKED, packed, packed_size, want.w_offset + want.w_bytes);
     if (st)
         return st;
     memcpy(out, packed, sizeof *out);
@@ -597,11 +665,19 @@ static usine_status check_packed(const void *packed, size_t packed_size, const c
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_FWD_PACKED,
                           "packed does not hold filters from usine_conv2d_pack_filters (its "
                           "header is missing or corrupt)");
-    if (memcmp(out, &want, sizeof want) != 0)
+    if (memcmp(out->shape, want.shape, sizeof want.shape) != 0 || out->w_offset != want.w_offset ||
+        out->w_bytes != want.w_bytes)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_FWD_PACKED,
                           "packed holds filters of another convolution (dtype, layout, "
                           "channels, filter size or groups differ from desc's)");
-    return USINE_SUCCESS;
+    const int64_t parts = out->w_offset + align_bytes(out->w_bytes);
+    if (out->wt_offset != parts || out->panels_offset != parts || out->wt_bytes < 0 ||
+        out->panels_bytes < 0 || (out->wt_bytes > 0 && out->panels_bytes > 0) ||
+        out->panels_kernel[sizeof out->panels_kernel - 1] != '\0')
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_FWD_PACKED,
+                          "packed does not hold filters from usine_conv2d_pack_filters (its "
+                          "header is missing or corrupt)");
+    return check_packed_pointer(FN_FWD_PACKED, packed, packed_size, packed_total(out));
 }
 
 usine_status usine_conv2d_forward_packed(usine_context *context, const usine_conv2d_desc *desc,
@@ -614,11 +690,14 @@ usine_status usine_conv2d_forward_packed(usine_context *context, const usine_con
     if (st)
         return st;
     packed_header h;
-    if ((st = check_packed(packed, packed_size, &c, &h)))
+    if ((st = check_packed(context, packed, packed_size, &c, &h)))
         return st;
     const char *base = (const char *)packed;
-    const buffer filters = {"packed", packed, h.wt_offset + h.wt_bytes};
+    const buffer filters = {"packed", packed, packed_total(&h)};
+    const usine_gemm_kernel *kernel = h.panels_bytes > 0 ? panels_kernel(context, &c.p) : NULL;
+    c.p.panels_packed = kernel && strcmp(kernel->name, h.panels_kernel) == 0;
     return forward_checked(context, &c, desc, x, filters, base + h.w_offset,
-                           h.wt_bytes ? (const float *)(base + h.wt_offset) : NULL, y, workspace,
-                           workspace_size);
+                           h.wt_bytes ? (const float *)(base + h.wt_offset) : NULL,
+                           h.panels_bytes ? (const float *)(base + h.panels_offset) : NULL,
+                           h.panels_kernel, y, workspace, workspace_size);
 }

@@ -660,6 +660,12 @@ static const case_row case_table[] = {
     /* rows of 32 or 40, S K >= 128: the backward data runs as a direct forward of dy */
     {1, 5, 6, 32, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "rows of 32, 48 filters"},
     {2, 4, 9, 40, 44, 3, 3, 1, 1, 2, 1, 1, 0, 2, 1, 1, 1, 0, "rows of 40, dilation 2x1, asym pad"},
+    /* filter rows of 128 floats or more: the direct variant, its panels packed by
+     * usine_conv2d_pack_filters (filters a panel and a bit, padding at both row ends) */
+    {1, 48, 9, 20, 50, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "48 -> 50 channels, bias + ReLU"},
+    {2, 64, 11, 13, 20, 3, 3, 2, 2, 1, 0, 2, 1, 1, 1, 1, 0, 0, "64 channels, stride 2, asym pad"},
+    {1, 130, 5, 6, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1 stride 2, 130 channels"},
+    {1, 45, 6, 19, 7, 5, 3, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0, "45 channels, pad 2, dilation 2x1"},
     {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "batch 0"},
 };
 

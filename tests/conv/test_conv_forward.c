@@ -4,7 +4,8 @@
  * ReLU fused, y's guard zones and every element written (y starts as NaN), the workspace of
  * exactly the queried size with guards after it, batch 0 with NULL tensors; the descriptor's
  * defaults and usine_conv2d_output_size; the algorithm's name; bitwise equal results for 1
- * and 2 threads. With USINE_CONV_ALGO set (ctest's conv.algo.* tests), at least one case must
+ * and 2 threads; filters packed in one context used in another with other kernels. With
+ * USINE_CONV_ALGO set (ctest's conv.algo.* tests), at least one case must
  * run the forced algorithm. Tolerances: conv_cases.h.
  */
 #include <math.h>
@@ -182,6 +183,67 @@ static void test_deterministic(usine_context *ctx, usine_dtype dtype)
     CHECK(comparable > 0, "determinism: no shape ran one algorithm at both thread counts");
 }
 
+/* A context forced to the portable kernels (USINE_CPU_ISA=generic while it is made). */
+static usine_context *generic_context(void)
+{
+    const char *isa = getenv("USINE_CPU_ISA");
+    char saved[32] = "";
+    if (isa)
+        snprintf(saved, sizeof saved, "%s", isa);
+    setenv("USINE_CPU_ISA", "generic", 1);
+    usine_context *other = NULL;
+    const usine_status st = usine_create(&other, NULL);
+    if (isa)
+        setenv("USINE_CPU_ISA", saved, 1);
+    else
+        unsetenv("USINE_CPU_ISA");
+    CHECK(st == USINE_SUCCESS, "usine_create with USINE_CPU_ISA=generic: %s", usine_last_error());
+    return st == USINE_SUCCESS ? other : NULL;
+}
+
+/* Filters packed in one context serve a forward in another whose kernel differs (the direct
+ * variant's panels, made for one kernel, are then left aside): both ways, f32 NHWC with
+ * filter rows long enough for the panels. */
+static void test_packed_elsewhere(usine_context *ctx, usine_dtype dtype)
+{
+    if (dtype != USINE_F32)
+        return;
+    usine_context *generic = generic_context();
+    if (!generic)
+        return;
+    conv_case c = conv_base_case();
+    c.c = 48;
+    c.k = 50;
+    c.h = 9;
+    c.w = 20;
+    c.pad_t = c.pad_b = c.pad_l = c.pad_r = 1;
+    conv_tensors t;
+    conv_make_tensors(&c, &t);
+    conv_reference ref = conv_ref_forward(&t, 1);
+    usine_context *pair[2][2] = {{ctx, generic}, {generic, ctx}};
+    for (int i = 0; i < 2; i++) {
+        conv_packed pk;
+        conv_workspace ws;
+        usine_status st = conv_pack(pair[i][0], &t, &pk);
+        const usine_status ws_st = conv_workspace_get(pair[i][1], &t.desc, USINE_CONV_FORWARD, &ws);
+        if (st == USINE_SUCCESS)
+            st = ws_st;
+        conv_poison(&t.y, t.c.dtype);
+        if (st == USINE_SUCCESS)
+            st = usine_conv2d_forward_packed(pair[i][1], &t.desc, t.x.data, pk.data, pk.size,
+                                             t.y.data, ws.data, ws.size);
+        const char *what = i ? "packed with the generic kernels, run with the context's"
+                             : "packed with the context's kernels, run with the generic";
+        if (CHECK(st == USINE_SUCCESS, "forward %s: %s", what, usine_last_error()))
+            conv_check(&t, what, CONV_Y, &t.y, &ref);
+        conv_workspace_release(&ws, what);
+        conv_packed_release(&pk, what);
+    }
+    conv_reference_free(&ref);
+    conv_free_tensors(&t);
+    usine_destroy(generic);
+}
+
 int main(int argc, char **argv)
 {
     usine_dtype dtype;
@@ -191,6 +253,7 @@ int main(int argc, char **argv)
     test_batch_zero(ctx, dtype);
     conv_for_each_case(ctx, dtype, 40, run_case);
     test_deterministic(ctx, dtype);
+    test_packed_elsewhere(ctx, dtype);
     const char *forced = getenv("USINE_CONV_ALGO");
     if (forced)
         CHECK(forced_hits > 0, "USINE_CONV_ALGO=%s: no case ran it", forced);

@@ -84,11 +84,12 @@ static size_t packed_floats(const usine_conv_problem *p, const row_panels *rp)
     return (size_t)(widths * p->r * p->s * p->c);
 }
 
+/* The filter panels, packed at every call unless the caller packed them. */
 size_t usine_conv_direct_workspace_size(const usine_conv_problem *p, const usine_conv_exec *exec)
 {
     row_panels rp;
     plan_panels(exec->gemm.kernel, p->k, &rp);
-    return align_up(packed_floats(p, &rp) * sizeof(float));
+    return p->panels_packed ? 0 : align_up(packed_floats(p, &rp) * sizeof(float));
 }
 
 typedef struct direct_args {
@@ -273,27 +274,54 @@ static void pack_body(void *arg, int index, int count)
     }
 }
 
-/* Packs the panels (turned_from: see pack_args) into the workspace, then runs p. */
-static void pack_and_run(const usine_conv_problem *p, const usine_conv_problem *turned_from,
-                         const usine_conv_exec *exec, const float *x, const float *w, float *y,
-                         void *workspace)
+/* Packs the panels of p (turned_from: see pack_args) on `threads` threads. */
+static void pack_panels(const usine_conv_problem *p, const usine_conv_problem *turned_from,
+                        const usine_gemm_kernel *kernel, usine_cpu_isa isa, int threads,
+                        const float *w, float *panels)
 {
-    const usine_gemm_kernel *kernel = exec->gemm.kernel;
     row_panels rp;
     plan_panels(kernel, p->k, &rp);
-    float *packed = (float *)workspace;
-    const int threads = exec->gemm.max_threads;
-    pack_args pa = {p, kernel, &rp, w, packed, exec->isa >= USINE_ISA_AVX512, turned_from};
+    pack_args pa = {p, kernel, &rp, w, panels, isa >= USINE_ISA_AVX512, turned_from};
     usine_cpu_parallel(rp.count < threads ? (int)rp.count : threads, pack_body, &pa);
+}
+
+/* Runs p on packed panels. */
+static void run_panels(const usine_conv_problem *p, const usine_conv_exec *exec, const float *x,
+                       const float *panels, float *y)
+{
+    row_panels rp;
+    plan_panels(exec->gemm.kernel, p->k, &rp);
     const int64_t rows = p->n * p->p;
-    direct_args a = {p, kernel, &rp, x, packed, y, rows};
+    const int threads = exec->gemm.max_threads;
+    direct_args a = {p, exec->gemm.kernel, &rp, x, panels, y, rows};
     usine_cpu_parallel(rows < threads ? (int)rows : threads, direct_body, &a);
+}
+
+size_t usine_conv_direct_panels_size(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
+{
+    if (!usine_conv_direct_serves(p, kernel))
+        return 0;
+    row_panels rp;
+    plan_panels(kernel, p->k, &rp);
+    return packed_floats(p, &rp) * sizeof(float);
+}
+
+void usine_conv_direct_pack_panels(const usine_conv_problem *p, const usine_gemm_kernel *kernel,
+                                   usine_cpu_isa isa, int threads, const float *w, float *panels)
+{
+    pack_panels(p, NULL, kernel, isa, threads, w, panels);
 }
 
 void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *exec,
                            const usine_conv_tensors *t, void *workspace)
 {
-    pack_and_run(p, NULL, exec, (const float *)t->x, (const float *)t->w, (float *)t->y, workspace);
+    const float *panels = t->panels;
+    if (!panels) {
+        pack_panels(p, NULL, exec->gemm.kernel, exec->isa, exec->gemm.max_threads,
+                    (const float *)t->w, (float *)workspace);
+        panels = (const float *)workspace;
+    }
+    run_panels(p, exec, (const float *)t->x, panels, (float *)t->y);
 }
 
 /* ------------------------------------------------------------------ backward data */
@@ -342,5 +370,7 @@ void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_con
                                     const usine_conv_tensors *t, void *workspace)
 {
     const usine_conv_problem q = usine_conv_direct_backward_problem(p);
-    pack_and_run(&q, p, exec, (const float *)t->dy, (const float *)t->w, (float *)t->dx, workspace);
+    pack_panels(&q, p, exec->gemm.kernel, exec->isa, exec->gemm.max_threads, (const float *)t->w,
+                (float *)workspace);
+    run_panels(&q, exec, (const float *)t->dy, (const float *)workspace, (float *)t->dx);
 }

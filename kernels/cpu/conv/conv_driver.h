@@ -23,6 +23,9 @@ typedef struct usine_conv_problem {
     int64_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, groups;
     const float *bias; /* forward only, or NULL */
     usine_activation activation;
+    /* Forward: the caller packed the filters into the direct variant's panels
+     * (usine_conv2d_pack_filters), so that variant packs nothing per call; for the rule. */
+    int panels_packed;
 } usine_conv_problem;
 
 typedef enum usine_conv_algo {
@@ -54,14 +57,16 @@ typedef enum usine_conv_variant {
     USINE_CONV_VARIANT_COUNT
 } usine_conv_variant;
 
-/* The tensors of a pass (those it does not use are NULL). wt: the forward's filters
- * already transposed (usine_conv_gemm_transpose_filters, from usine_conv2d_pack_filters),
- * or NULL: the NHWC GEMM forward then reads them instead of transposing w. */
+/* The tensors of a pass (those it does not use are NULL). From usine_conv2d_pack_filters,
+ * or NULL: wt, the forward's filters already transposed (usine_conv_gemm_transpose_filters;
+ * the NHWC GEMM forward otherwise reads w instead of transposing it); panels, the direct
+ * variant's panels for the exec's kernel (usine_conv_direct_pack_panels; that variant
+ * otherwise packs them from w at every call). */
 typedef struct usine_conv_tensors {
     const void *x, *w, *dy;
     void *y, *dx, *dw;
     float *dbias;
-    const float *wt;
+    const float *wt, *panels;
 } usine_conv_tensors;
 
 /* How a pass runs: the GEMM plan (an f32 kernel with k_unit 1; max_threads threads) and
@@ -103,6 +108,19 @@ size_t usine_cpu_conv_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
 /* Runs the pass; workspace: 64-byte aligned, usine_cpu_conv_workspace_size bytes. */
 void usine_cpu_conv_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
                         const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace);
+
+/* Filter rows (S C floats) the direct variant's tiles want at least: each tile's sums are
+ * stored once per filter row and tap group (the default rule's bar, and the packed
+ * filters' for holding the panels). */
+#define USINE_CONV_DIRECT_MIN_RUN 128
+
+/* The direct variant's filter panels (the forward's, NHWC f32 KRSC filters, groups 1) for
+ * a kernel: their bytes (0 where the variant cannot run on that kernel), and the packing on
+ * `threads` threads (register transposes where isa has AVX-512) into `panels` (64-byte aligned).
+ * They depend on K, R, S, C and the kernel only (usine_conv_tensors.panels; conv_direct.c). */
+size_t usine_conv_direct_panels_size(const usine_conv_problem *p, const usine_gemm_kernel *kernel);
+void usine_conv_direct_pack_panels(const usine_conv_problem *p, const usine_gemm_kernel *kernel,
+                                   usine_cpu_isa isa, int threads, const float *w, float *panels);
 
 /* The filters, K x taps (taps = R S Cg; f32 or bf16), transposed to f32 wt[tap K + k] on
  * `threads` threads (register transposes where isa has AVX-512): the forward's GEMM operand

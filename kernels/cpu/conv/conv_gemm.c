@@ -1187,7 +1187,7 @@ static void run_pass(runner *rn, usine_conv_algo algo, usine_conv_pass pass,
 size_t usine_conv_gemm_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
                                       const usine_conv_problem *p, const usine_conv_exec *exec)
 {
-    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     runner rn = {exec, 1, NULL, 0, 0, 0};
     run_pass(&rn, algo, pass, p, &none);
     return rn.scratch + align_up(rn.gemm_bytes);
@@ -1196,7 +1196,7 @@ size_t usine_conv_gemm_workspace_size(usine_conv_algo algo, usine_conv_pass pass
 void usine_conv_gemm_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
                          const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace)
 {
-    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    static const usine_conv_tensors none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     runner sizing = {exec, 1, NULL, 0, 0, 0};
     run_pass(&sizing, algo, pass, p, &none);
     runner rn = {exec, 0, (char *)workspace, 0, 0, sizing.scratch};
