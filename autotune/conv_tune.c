@@ -120,8 +120,10 @@ static int filters_in_place_wins(const usine_selector *sel, usine_conv_pass pass
 }
 
 /* Where x is better read in place (the direct variant) than packed into im2col panels or
- * than the filters read in place: filter rows of at least 128 floats (each tile's sums are
- * stored once per filter row and tap group) and more than two tiles' worth of positions
+ * than the filters read in place: microkernel calls long enough (usine_conv_direct_runs_long:
+ * the 7x7 first layer's 147 taps of filter per tile in one call, 108 GFLOP/s against 100
+ * for the im2col GEMM; 21 taps per filter row, one call each, 92) and more than two tiles'
+ * worth of positions
  * (the direct variant packs the filters at every call, which costs as much as a tenth of
  * the product with 49 positions), or any number of positions when the caller packed them
  * (usine_conv2d_pack_filters: 3x3 512 -> 512 on 7 x 7 batch 1 132 GFLOP/s against 116 for
@@ -134,7 +136,7 @@ static int filters_in_place_wins(const usine_selector *sel, usine_conv_pass pass
 static int direct_wins(const usine_selector *sel, usine_conv_problem p)
 {
     const usine_gemm_kernel *kernel = sel->model[usine_select_dtype_index(USINE_F32)];
-    return kernel && p.s * p.c >= USINE_CONV_DIRECT_MIN_RUN &&
+    return kernel && usine_conv_direct_runs_long(&p, kernel) &&
            (p.panels_packed || p.n * p.p * p.q > 2 * (int64_t)kernel->mr);
 }
 

@@ -314,20 +314,21 @@ static void log_call(const conv_call *c, const char *algo, const char *rule,
 /* ------------------------------------------------------------------ direct panels */
 
 /* The kernel whose direct panels the packed filters hold, or NULL: for the shapes the
- * default rule runs on the direct variant when the filters are packed (the forward,
- * not 1x1 without stride or padding, filter rows of USINE_CONV_DIRECT_MIN_RUN floats). */
+ * default rule runs on the direct variant when the filters are packed (the forward, not
+ * 1x1 without stride or padding, calls long enough: usine_conv_direct_runs_long). */
 static const usine_gemm_kernel *panels_kernel(usine_context *ctx, const usine_conv_problem *p)
 {
     const usine_conv_config direct = {USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT};
-    if (p->s * p->c < USINE_CONV_DIRECT_MIN_RUN ||
-        usine_cpu_conv_supports(USINE_CONV_ALGO_GEMM1X1, USINE_CONV_FORWARD, p) ||
+    if (usine_cpu_conv_supports(USINE_CONV_ALGO_GEMM1X1, USINE_CONV_FORWARD, p) ||
         !usine_cpu_conv_variant_serves(direct.algo, direct.variant, USINE_CONV_FORWARD, p))
         return NULL;
     usine_conv_exec exec;
     usine_conv_make_exec(&ctx->selector, ctx->isa, direct, USINE_CONV_FORWARD, p,
                          usine_context_threads(ctx), &exec);
-    return exec.gemm.kernel && usine_conv_direct_panels_size(p, exec.gemm.kernel) > 0
-               ? exec.gemm.kernel
+    const usine_gemm_kernel *kernel = exec.gemm.kernel;
+    return kernel && usine_conv_direct_runs_long(p, kernel) &&
+                   usine_conv_direct_panels_size(p, kernel) > 0
+               ? kernel
                : NULL;
 }
 

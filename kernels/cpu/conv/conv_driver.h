@@ -109,10 +109,11 @@ size_t usine_cpu_conv_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
 void usine_cpu_conv_run(usine_conv_algo algo, usine_conv_pass pass, const usine_conv_problem *p,
                         const usine_conv_exec *exec, const usine_conv_tensors *t, void *workspace);
 
-/* Filter rows (S C floats) the direct variant's tiles want at least: each tile's sums are
- * stored once per filter row and tap group (the default rule's bar, and the packed
- * filters' for holding the panels). */
-#define USINE_CONV_DIRECT_MIN_RUN 128
+/* Whether the direct variant's microkernel calls on `kernel` run long enough for the
+ * sums they store: at least 128 floats of filter per tile, over all filter rows where
+ * the kernel sums segments (ukr_segs), else per filter row (each row's call stores the
+ * tile). The default rule's bar, and the packed filters' for holding the panels. */
+int usine_conv_direct_runs_long(const usine_conv_problem *p, const usine_gemm_kernel *kernel);
 
 /* The direct variant's filter panels (the forward's, NHWC f32 KRSC filters, groups 1) for
  * a kernel: their bytes (0 where the variant cannot run on that kernel), and the packing on

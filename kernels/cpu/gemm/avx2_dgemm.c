@@ -58,5 +58,5 @@ const usine_gemm_kernel usine_dgemm_cpu_avx2_8x6 = {
     .epilogue = epilogue,
     .pack_convert = epilogue_pack,
     .n_edges = 1,
-    .edges = {{4, ukr_4x6, ukr_4x6_bt, pack_4}},
+    .edges = {{4, ukr_4x6, ukr_4x6_bt, pack_4, NULL}},
 };

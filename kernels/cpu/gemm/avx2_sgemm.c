@@ -37,7 +37,9 @@ USINE_INLINE __m256i rows_mask_ps(int rows)
 #define NR 6
 
 USINE_DEFINE_UKR(ukr_16x6, ukr_ymm, float, 2, NR)
+USINE_DEFINE_UKR_SEGS(ukr_16x6, ukr_ymm_segs, float, 2, NR)
 USINE_DEFINE_UKR(ukr_8x6, ukr_ymm, float, 1, NR)
+USINE_DEFINE_UKR_SEGS(ukr_8x6, ukr_ymm_segs, float, 1, NR)
 USINE_DEFINE_PACK(pack_16, float, 16)
 USINE_DEFINE_PACK(pack_8, float, 8)
 USINE_DEFINE_PACK(pack_6, float, NR)
@@ -55,11 +57,12 @@ const usine_gemm_kernel usine_sgemm_cpu_avx2_16x6 = {
     .nr = NR,
     .ukr = ukr_16x6,
     .ukr_bt = ukr_16x6_bt,
+    .ukr_segs = ukr_16x6_segs,
     .pack_a = pack_16,
     .pack_b = pack_6,
     .gemv = gemv,
     .epilogue = epilogue,
     .pack_convert = epilogue_pack,
     .n_edges = 1,
-    .edges = {{8, ukr_8x6, ukr_8x6_bt, pack_8}},
+    .edges = {{8, ukr_8x6, ukr_8x6_bt, pack_8, ukr_8x6_segs}},
 };

@@ -36,5 +36,5 @@ const usine_gemm_kernel usine_dgemm_cpu_avx512_16x12 = {
     .epilogue = avx512_epilogue_f64,
     .pack_convert = avx512_epilogue_f64_pack,
     .n_edges = 2,
-    .edges = {{8, ukr_8x12, ukr_8x12_bt, pack_8}, {4, ukr_4x12, ukr_4x12_bt, pack_4}},
+    .edges = {{8, ukr_8x12, ukr_8x12_bt, pack_8, NULL}, {4, ukr_4x12, ukr_4x12_bt, pack_4, NULL}},
 };

@@ -40,7 +40,7 @@ const usine_gemm_kernel usine_dgemm_cpu_avx512_24x8 = {
     .epilogue = avx512_epilogue_f64,
     .pack_convert = avx512_epilogue_f64_pack,
     .n_edges = 3,
-    .edges = {{16, ukr_16x8, ukr_16x8_bt, pack_16},
-              {8, ukr_8x8, ukr_8x8_bt, pack_8},
-              {4, ukr_4x8, ukr_4x8_bt, pack_4}},
+    .edges = {{16, ukr_16x8, ukr_16x8_bt, pack_16, NULL},
+              {8, ukr_8x8, ukr_8x8_bt, pack_8, NULL},
+              {4, ukr_4x8, ukr_4x8_bt, pack_4, NULL}},
 };

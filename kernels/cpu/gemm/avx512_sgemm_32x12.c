@@ -12,8 +12,11 @@
 #define NR 12
 
 USINE_DEFINE_UKR(ukr_32x12, ukr_zmm, float, 2, NR)
+USINE_DEFINE_UKR_SEGS(ukr_32x12, ukr_zmm_segs, float, 2, NR)
 USINE_DEFINE_UKR(ukr_16x12, ukr_zmm, float, 1, NR)
+USINE_DEFINE_UKR_SEGS(ukr_16x12, ukr_zmm_segs, float, 1, NR)
 USINE_DEFINE_UKR(ukr_8x12, ukr_ymm, float, 1, NR)
+USINE_DEFINE_UKR_SEGS(ukr_8x12, ukr_ymm_segs, float, 1, NR)
 USINE_DEFINE_PACK(pack_32, float, 32)
 USINE_DEFINE_PACK(pack_16, float, 16)
 USINE_DEFINE_PACK(pack_8, float, 8)
@@ -36,12 +39,14 @@ const usine_gemm_kernel usine_sgemm_cpu_avx512_32x12 = {
     .nr = NR,
     .ukr = ukr_32x12,
     .ukr_bt = ukr_32x12_bt,
+    .ukr_segs = ukr_32x12_segs,
     .pack_a = pack_32,
     .pack_b = pack_b,
     .gemv = gemv,
     .epilogue = avx512_epilogue_f32,
     .pack_convert = avx512_epilogue_f32_pack,
     .n_edges = 2,
-    .edges = {{16, ukr_16x12, ukr_16x12_bt, pack_16}, {8, ukr_8x12, ukr_8x12_bt, pack_8}},
-    .row = {1, ukr_1x12, ukr_1x12_bt, pack_1},
+    .edges = {{16, ukr_16x12, ukr_16x12_bt, pack_16, ukr_16x12_segs},
+              {8, ukr_8x12, ukr_8x12_bt, pack_8, ukr_8x12_segs}},
+    .row = {1, ukr_1x12, ukr_1x12_bt, pack_1, NULL},
 };

@@ -15,9 +15,13 @@
 #define NR 8
 
 USINE_DEFINE_UKR(ukr_48x8, ukr_zmm, float, 3, NR)
+USINE_DEFINE_UKR_SEGS(ukr_48x8, ukr_zmm_segs, float, 3, NR)
 USINE_DEFINE_UKR(ukr_32x8, ukr_zmm, float, 2, NR)
+USINE_DEFINE_UKR_SEGS(ukr_32x8, ukr_zmm_segs, float, 2, NR)
 USINE_DEFINE_UKR(ukr_16x8, ukr_zmm, float, 1, NR)
+USINE_DEFINE_UKR_SEGS(ukr_16x8, ukr_zmm_segs, float, 1, NR)
 USINE_DEFINE_UKR(ukr_8x8, ukr_ymm, float, 1, NR)
+USINE_DEFINE_UKR_SEGS(ukr_8x8, ukr_ymm_segs, float, 1, NR)
 USINE_DEFINE_PACK(pack_48, float, 48)
 USINE_DEFINE_PACK(pack_32, float, 32)
 USINE_DEFINE_PACK(pack_16, float, 16)
@@ -41,14 +45,15 @@ const usine_gemm_kernel usine_sgemm_cpu_avx512_48x8 = {
     .nr = NR,
     .ukr = ukr_48x8,
     .ukr_bt = ukr_48x8_bt,
+    .ukr_segs = ukr_48x8_segs,
     .pack_a = pack_48,
     .pack_b = pack_b,
     .gemv = gemv,
     .epilogue = avx512_epilogue_f32,
     .pack_convert = avx512_epilogue_f32_pack,
     .n_edges = 3,
-    .edges = {{32, ukr_32x8, ukr_32x8_bt, pack_32},
-              {16, ukr_16x8, ukr_16x8_bt, pack_16},
-              {8, ukr_8x8, ukr_8x8_bt, pack_8}},
-    .row = {1, ukr_1x8, ukr_1x8_bt, pack_1},
+    .edges = {{32, ukr_32x8, ukr_32x8_bt, pack_32, ukr_32x8_segs},
+              {16, ukr_16x8, ukr_16x8_bt, pack_16, ukr_16x8_segs},
+              {8, ukr_8x8, ukr_8x8_bt, pack_8, ukr_8x8_segs}},
+    .row = {1, ukr_1x8, ukr_1x8_bt, pack_1, NULL},
 };

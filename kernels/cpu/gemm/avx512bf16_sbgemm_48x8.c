@@ -192,7 +192,7 @@ const usine_gemm_kernel usine_sbgemm_cpu_avx512bf16_48x8 = {
     .pack_b = pack_8,
     .epilogue = avx512_epilogue_f32,
     .n_edges = 3,
-    .edges = {{32, ukr_32x8, NULL, pack_32},
-              {16, ukr_16x8, NULL, pack_16},
-              {8, ukr_8x8, NULL, pack_8}},
+    .edges = {{32, ukr_32x8, NULL, pack_32, NULL},
+              {16, ukr_16x8, NULL, pack_16, NULL},
+              {8, ukr_8x8, NULL, pack_8, NULL}},
 };

@@ -235,7 +235,7 @@ const usine_gemm_kernel usine_u8s8gemm_cpu_avx512vnni_48x8 = {
     .sum_a = sum_a,
     .sum_b = sum_b,
     .n_edges = 3,
-    .edges = {{32, ukr_32x8, NULL, pack_32},
-              {16, ukr_16x8, NULL, pack_16},
-              {8, ukr_8x8, NULL, pack_8}},
+    .edges = {{32, ukr_32x8, NULL, pack_32, NULL},
+              {16, ukr_16x8, NULL, pack_16, NULL},
+              {8, ukr_8x8, NULL, pack_8, NULL}},
 };

@@ -35,6 +35,17 @@ typedef void usine_gemm_ukr_fn(int64_t k, const void *a, int64_t a_step, const v
                                const void *alpha, const void *beta);
 
 /*
+ * The tile of ukr_bt summed over `segs` segments of k steps: C[0:m, 0:n] = alpha *
+ * sum_s A~_s B~_s + beta * C, A~_s(i,p) = a[s a_seg + i + p a_step], B~_s(p,j) =
+ * b[s b_seg + p + j b_step] (only the n columns read), C loaded and stored once. For the
+ * direct convolution, whose filter rows are segments (f32 kernels; NULL elsewhere).
+ */
+typedef void usine_gemm_ukr_segs_fn(int64_t k, int segs, const void *a, int64_t a_step,
+                                    int64_t a_seg, const void *b, int64_t b_step, int64_t b_seg,
+                                    void *c, int64_t ldc, int m, int n, const void *alpha,
+                                    const void *beta);
+
+/*
  * Packing: rows [0, rows) x columns [0, k) of X, with X(i,p) = x[i*rs + p*cs], go into
  * ceil(rows / W) panels of W rows, panel after panel, each W x k with column p at
  * panel + p * W; rows past `rows` are zero. W is the function's own panel width.
@@ -99,6 +110,7 @@ typedef struct usine_gemm_edge {
     int mr;
     usine_gemm_ukr_fn *ukr, *ukr_bt;
     usine_gemm_pack_fn *pack_a;
+    usine_gemm_ukr_segs_fn *ukr_segs; /* or NULL */
 } usine_gemm_edge;
 
 #define USINE_GEMM_MAX_EDGES 3
@@ -121,9 +133,10 @@ typedef struct usine_gemm_kernel {
     usine_cpu_isa isa; /* lowest ISA level the code needs */
     int mr, nr;
     usine_gemm_ukr_fn *ukr;
-    usine_gemm_ukr_fn *ukr_bt;  /* the same tile with B~ read by columns */
-    usine_gemm_pack_fn *pack_a; /* W = mr */
-    usine_gemm_pack_fn *pack_b; /* W = nr */
+    usine_gemm_ukr_fn *ukr_bt;        /* the same tile with B~ read by columns */
+    usine_gemm_ukr_segs_fn *ukr_segs; /* ukr_bt over segments, or NULL */
+    usine_gemm_pack_fn *pack_a;       /* W = mr */
+    usine_gemm_pack_fn *pack_b;       /* W = nr */
     usine_gemv_fn *gemv;
     usine_epilogue_fn *epilogue;
     usine_gemm_convert_pack_fn *pack_convert; /* int8: packs with the sign bit flipped */

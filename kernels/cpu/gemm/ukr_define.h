@@ -58,4 +58,44 @@
         USINE_UKR_NARROWED(body, T, MV, NR, 1);                                                    \
     }
 
+/* name##_segs (usine_gemm_ukr_segs_fn) over a body##_segs of ukr_x86_impl.h, narrowed as
+ * above (B~ read by columns, only the n it stores). */
+#define USINE_UKR_SEGS_WIDTH(body, T, MV, NR, W)                                                   \
+    case W:                                                                                        \
+        if (W < NR) {                                                                              \
+            body(MV, (W < NR ? W : NR), k, segs, a_, a_step, a_seg, b_, b_step, b_seg, (T *)c,     \
+                 ldc, m, n, al_, be_);                                                             \
+            return;                                                                                \
+        }                                                                                          \
+        break;
+
+#define USINE_DEFINE_UKR_SEGS(name, body, T, MV, NR)                                               \
+    static void name##_segs(int64_t k, int segs, const void *a, int64_t a_step, int64_t a_seg,     \
+                            const void *b, int64_t b_step, int64_t b_seg, void *c, int64_t ldc,    \
+                            int m, int n, const void *alpha, const void *beta)                     \
+    {                                                                                              \
+        const T *a_ = (const T *)a, *b_ = (const T *)b;                                            \
+        const T al_ = *(const T *)alpha, be_ = *(const T *)beta;                                   \
+        switch (n) {                                                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 1)                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 2)                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 3)                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 4)                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 5)                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 6)                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 7)                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 8)                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 9)                                               \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 10)                                              \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 11)                                              \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 12)                                              \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 13)                                              \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 14)                                              \
+            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 15)                                              \
+        default:                                                                                   \
+            break;                                                                                 \
+        }                                                                                          \
+        body(MV, NR, k, segs, a_, a_step, a_seg, b_, b_step, b_seg, (T *)c, ldc, m, n, al_, be_);  \
+    }
+
 #endif

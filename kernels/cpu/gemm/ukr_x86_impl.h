@@ -43,6 +43,44 @@
         }                                                                                          \
     } while (0)
 
+#define UKR_CAT_(x, y) x##y
+#define UKR_CAT(x, y)  UKR_CAT_(x, y)
+
+/* Stores the accumulators into C: masked along m (a partial last tile costs no extra
+ * pass), guarded along n. */
+USINE_INLINE void UKR_CAT(UKR_FUNC, _store)(int MV, int NR, UKR_V acc[3][16], UKR_T *c, int64_t ldc,
+                                            int m, int n, UKR_T alpha, UKR_T beta)
+{
+    UKR_MASK mask[3];
+#pragma GCC unroll 3
+    for (int v = 0; v < MV; v++)
+        mask[v] = UKR_MASK_FOR(m - v * UKR_LANES);
+    const UKR_V valpha = UKR_BCAST(alpha);
+    if (beta == (UKR_T)0) {
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; j++) {
+            if (j >= n)
+                break;
+#pragma GCC unroll 3
+            for (int v = 0; v < MV; v++)
+                UKR_MASKSTORE(c + j * ldc + v * UKR_LANES, mask[v], UKR_MUL(valpha, acc[v][j]));
+        }
+    } else {
+        const UKR_V vbeta = UKR_BCAST(beta);
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; j++) {
+            if (j >= n)
+                break;
+#pragma GCC unroll 3
+            for (int v = 0; v < MV; v++) {
+                UKR_T *cp = c + j * ldc + v * UKR_LANES;
+                const UKR_V old = UKR_MASKLOAD(mask[v], cp);
+                UKR_MASKSTORE(cp, mask[v], UKR_FMA(valpha, acc[v][j], UKR_MUL(vbeta, old)));
+            }
+        }
+    }
+}
+
 USINE_INLINE void UKR_FUNC(int MV, int NR, int BT, int64_t k, const UKR_T *a, int64_t a_step,
                            const UKR_T *b, int64_t b_step, UKR_T *c, int64_t ldc, int m, int n,
                            UKR_T alpha, UKR_T beta)
@@ -102,35 +140,54 @@ USINE_INLINE void UKR_FUNC(int MV, int NR, int BT, int64_t k, const UKR_T *a, in
         b += b_row;
     }
 
-    /* Store: masked along m (a partial last tile costs no extra pass), guarded along n. */
-    UKR_MASK mask[3];
-#pragma GCC unroll 3
-    for (int v = 0; v < MV; v++)
-        mask[v] = UKR_MASK_FOR(m - v * UKR_LANES);
-    const UKR_V valpha = UKR_BCAST(alpha);
-    if (beta == (UKR_T)0) {
+    UKR_CAT(UKR_FUNC, _store)(MV, NR, acc, c, ldc, m, n, alpha, beta);
+}
+
+/* The same tile over `segs` segments of k steps each: A~_s at a + s a_seg, B~_s(p, j) at
+ * b[s b_seg + p + j b_step] (BT only), all summed into one set of accumulators, so that C
+ * is loaded and stored once (the direct convolution's filter rows: short segments, such as
+ * 21 steps for 7 taps of 3 channels, would otherwise pay a pass over C each). */
+USINE_INLINE void UKR_CAT(UKR_FUNC, _segs)(int MV, int NR, int64_t k, int segs, const UKR_T *a,
+                                           int64_t a_step, int64_t a_seg, const UKR_T *b,
+                                           int64_t b_step, int64_t b_seg, UKR_T *c, int64_t ldc,
+                                           int m, int n, UKR_T alpha, UKR_T beta)
+{
+    UKR_V acc[3][16];
 #pragma GCC unroll 16
-        for (int j = 0; j < NR; j++) {
-            if (j >= n)
-                break;
+    for (int j = 0; j < NR; j++)
+#pragma GCC unroll 3
+        for (int v = 0; v < MV; v++)
+            acc[v][j] = UKR_ZERO();
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; j++)
+        if (j < n)
 #pragma GCC unroll 3
             for (int v = 0; v < MV; v++)
-                UKR_MASKSTORE(c + j * ldc + v * UKR_LANES, mask[v], UKR_MUL(valpha, acc[v][j]));
-        }
-    } else {
-        const UKR_V vbeta = UKR_BCAST(beta);
+                __builtin_prefetch(c + j * ldc + v * UKR_LANES, 1, 2);
+    for (int s = 0; s < segs; s++) {
+        const UKR_T *as = a + s * a_seg, *bs = b + s * b_seg;
+        int64_t p = 0;
+        for (; p + UKR_BT_BLOCK <= k; p += UKR_BT_BLOCK) {
 #pragma GCC unroll 16
-        for (int j = 0; j < NR; j++) {
-            if (j >= n)
-                break;
+            for (int j = 0; j < NR; j++)
+                __builtin_prefetch(bs + j * b_step + UKR_BT_PREFETCH, 0, 3);
+            for (int q = 0; q < UKR_BT_BLOCK; q++) {
 #pragma GCC unroll 3
-            for (int v = 0; v < MV; v++) {
-                UKR_T *cp = c + j * ldc + v * UKR_LANES;
-                const UKR_V old = UKR_MASKLOAD(mask[v], cp);
-                UKR_MASKSTORE(cp, mask[v], UKR_FMA(valpha, acc[v][j], UKR_MUL(vbeta, old)));
+                for (int v = 0; v < MV; v++)
+                    __builtin_prefetch(as + UKR_PREFETCH_STEPS * a_step + v * UKR_LANES, 0, 3);
+                UKR_STEP(as, bs, b_step);
+                as += a_step;
+                bs += 1;
             }
         }
+#pragma GCC unroll 2
+        for (; p < k; p++) {
+            UKR_STEP(as, bs, b_step);
+            as += a_step;
+            bs += 1;
+        }
     }
+    UKR_CAT(UKR_FUNC, _store)(MV, NR, acc, c, ldc, m, n, alpha, beta);
 }
 
 #undef UKR_FUNC
@@ -150,3 +207,5 @@ USINE_INLINE void UKR_FUNC(int MV, int NR, int BT, int64_t k, const UKR_T *a, in
 #undef UKR_BT_PREFETCH
 #undef UKR_BT_BLOCK
 #undef UKR_FMA_BCAST
+#undef UKR_CAT
+#undef UKR_CAT_
