@@ -183,20 +183,32 @@ static void test_deterministic(usine_context *ctx, usine_dtype dtype)
     CHECK(comparable > 0, "determinism: no shape ran one algorithm at both thread counts");
 }
 
-/* A context forced to the portable kernels (USINE_CPU_ISA=generic while it is made). */
+/* Sets (value non-NULL) or unsets an environment variable, keeping its old value in saved
+ * (size 64); returns whether it was set. */
+static int swap_env(const char *name, const char *value, char *saved)
+{
+    const char *old = getenv(name);
+    if (old)
+        snprintf(saved, 64, "%s", old);
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+    return old != NULL;
+}
+
+/* A context on the portable kernels: USINE_CPU_ISA=generic, and no USINE_KERNEL, while it
+ * is made (whatever the test's environment forces for the other context). */
 static usine_context *generic_context(void)
 {
-    const char *isa = getenv("USINE_CPU_ISA");
-    char saved[32] = "";
-    if (isa)
-        snprintf(saved, sizeof saved, "%s", isa);
-    setenv("USINE_CPU_ISA", "generic", 1);
+    char isa[64] = "", kernel[64] = "";
+    const int had_isa = swap_env("USINE_CPU_ISA", "generic", isa);
+    const int had_kernel = swap_env("USINE_KERNEL", NULL, kernel);
     usine_context *other = NULL;
     const usine_status st = usine_create(&other, NULL);
-    if (isa)
-        setenv("USINE_CPU_ISA", saved, 1);
-    else
-        unsetenv("USINE_CPU_ISA");
+    char unused[64];
+    swap_env("USINE_CPU_ISA", had_isa ? isa : NULL, unused);
+    swap_env("USINE_KERNEL", had_kernel ? kernel : NULL, unused);
     CHECK(st == USINE_SUCCESS, "usine_create with USINE_CPU_ISA=generic: %s", usine_last_error());
     return st == USINE_SUCCESS ? other : NULL;
 }

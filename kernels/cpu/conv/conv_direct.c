@@ -6,17 +6,20 @@
  * (taps s, then channels c, as the KRSC filters order them) starting at
  * x[n, oh stride_h - pad_top + r dilation_h, ow stride_w - pad_left, 0], and the runs of
  * consecutive positions along a row are stride_w C floats apart: exactly the B operand a
- * microkernel reads by columns (ukr_bt: B(p, j) = b[p + j b_step]). So each C tile (MR
- * output channels x NR positions of one output row) is R microkernel calls of depth S C,
- * accumulated in place, with A the filters packed once per call (rows k, columns (r, s, c)).
- * Nothing is copied and no padding is multiplied: where a tile's filter row crosses the
- * padding, its taps go in groups whose positions all lie inside the row (two calls at
- * the edges of a row, one elsewhere), and filter rows wholly in the padding are skipped;
- * the microkernel reads only the columns it stores (gemm_kernel.h), so a row's last,
- * partial group of positions is read in place too.
+ * microkernel reads by columns (ukr_bt: B(p, j) = b[p + j b_step]), and successive filter
+ * rows are a fixed distance apart, the segments of ukr_segs. So each C tile (MR output
+ * channels x NR positions of one output row) is one microkernel call of R segments of depth
+ * S C (R calls accumulated in place where the kernel has no ukr_segs), with A the filters
+ * packed once per call or by usine_conv2d_pack_filters (rows k, columns (r, s, c)).
+ * Nothing is copied and no padding is multiplied: where a tile crosses the padding of a
+ * row, its taps go in groups whose positions all lie inside the row (two calls at the edges
+ * of a row, one elsewhere), and filter rows wholly in the padding are left out; the
+ * microkernel reads only the columns it stores (gemm_kernel.h), so a row's last, partial
+ * group of positions is read in place too.
  *
- * Threads share out the output rows (n, oh); each output is summed in one fixed order (r,
- * then s and c inside the microkernel) whatever the thread count.
+ * Threads share out the output rows (n, oh), or (panel, row) pairs; each output is summed in
+ * one fixed order (tap group, then r, then s and c inside the microkernel) whatever the
+ * thread count.
  */
 #include <string.h>
 

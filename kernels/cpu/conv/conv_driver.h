@@ -43,8 +43,9 @@ typedef enum usine_conv_algo {
  *     straight from the tensor (no transposed, flipped copy; for filters that outweigh dx),
  *     the sums accumulated in dx (stride 1) or in each stride phase's temporary;
  *   direct (forward, NHWC, f32, groups 1, undilated along w): x read in place by the
- *     microkernel, one call per filter row, no im2col panels (conv_direct.c); backward data
- *     with stride 1 too, as the forward of dy with the filters turned half a turn;
+ *     microkernel, one call per tile summing every filter row, no im2col panels, no padding
+ *     multiplied (conv_direct.c); backward data with stride 1 too, as the forward of dy
+ *     with the filters turned half a turn;
  *   winograd (forward, NHWC, f32, 3x3, stride 1, undilated, groups 1): Winograd's
  *     F(2x2, 3x3), 16 GEMMs over the channels between additive transforms
  *     (conv_winograd.c; its error bound is include/usine.h's). */
