@@ -562,8 +562,10 @@ static int64_t packed_total(const packed_header *h)
     return wt_end > panels_end ? wt_end : panels_end;
 }
 
-/* The header the descriptor's packed filters carry in this context. */
-static packed_header header_for(usine_context *ctx, const conv_call *c)
+/* The header the descriptor's packed filters carry in this context, and the kernel its
+ * panels are for (NULL: none). */
+static packed_header header_for(usine_context *ctx, const conv_call *c,
+                                const usine_gemm_kernel **kernel_out)
 {
     packed_header h;
     memset(&h, 0, sizeof h);
@@ -582,6 +584,8 @@ static packed_header header_for(usine_context *ctx, const conv_call *c)
         h.wt_bytes = p->k * p->r * p->s * (p->c / p->groups) * (int64_t)sizeof(float);
     }
     h.check = fnv1a(&h, offsetof(packed_header, check));
+    if (kernel_out)
+        *kernel_out = kernel;
     return h;
 }
 
@@ -602,7 +606,7 @@ usine_status usine_conv2d_packed_filters_size(usine_context *context, const usin
         return st;
     if (!bytes)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_PACK_SIZE, "bytes is NULL");
-    const packed_header h = header_for(context, &c);
+    const packed_header h = header_for(context, &c, NULL);
     *bytes = (size_t)packed_total(&h);
     return USINE_SUCCESS;
 }
@@ -630,7 +634,8 @@ usine_status usine_conv2d_pack_filters(usine_context *context, const usine_conv2
     usine_status st = check_filters_desc(FN_PACK, context, desc, &c);
     if (st)
         return st;
-    const packed_header h = header_for(context, &c);
+    const usine_gemm_kernel *kernel = NULL;
+    const packed_header h = header_for(context, &c, &kernel);
     if ((st = check_packed_pointer(FN_PACK, packed, packed_size, packed_total(&h))))
         return st;
     const buffer in[1] = {{"w", w, c.w_bytes}};
@@ -644,18 +649,20 @@ usine_status usine_conv2d_pack_filters(usine_context *context, const usine_conv2
         usine_conv_gemm_transpose_filters(&c.p, context->isa, threads, w,
                                           (float *)(base + h.wt_offset));
     if (h.panels_bytes > 0)
-        usine_conv_direct_pack_panels(&c.p, panels_kernel(context, &c.p), context->isa, threads,
-                                      (const float *)w, (float *)(base + h.panels_offset));
+        usine_conv_direct_pack_panels(&c.p, kernel, context->isa, threads, (const float *)w,
+                                      (float *)(base + h.panels_offset));
     memcpy(base, &h, sizeof h); /* last: filters half packed never look whole */
     return USINE_SUCCESS;
 }
 
 /* Packed filters made by usine_conv2d_pack_filters for this descriptor's filters (in any
- * context: the parts after the copy of w are the stored header's). */
+ * context: the parts after the copy of w are the stored header's); *kernel: the kernel
+ * whose panels this context would pack (NULL: none). */
 static usine_status check_packed(usine_context *ctx, const void *packed, size_t packed_size,
-                                 const conv_call *c, packed_header *out)
+                                 const conv_call *c, packed_header *out,
+                                 const usine_gemm_kernel **kernel)
 {
-    const packed_header want = header_for(ctx, c);
+    const packed_header want = header_for(ctx, c, kernel);
     usine_status st =
         check_packed_pointer(FN_FWD_PACKED, packed, packed_size, want.w_offset + want.w_bytes);
     if (st)
@@ -691,12 +698,12 @@ usine_status usine_conv2d_forward_packed(usine_context *context, const usine_con
     if (st)
         return st;
     packed_header h;
-    if ((st = check_packed(context, packed, packed_size, &c, &h)))
+    const usine_gemm_kernel *kernel = NULL;
+    if ((st = check_packed(context, packed, packed_size, &c, &h, &kernel)))
         return st;
     const char *base = (const char *)packed;
     const buffer filters = {"packed", packed, packed_total(&h)};
-    const usine_gemm_kernel *kernel = h.panels_bytes > 0 ? panels_kernel(context, &c.p) : NULL;
-    c.p.panels_packed = kernel && strcmp(kernel->name, h.panels_kernel) == 0;
+    c.p.panels_packed = h.panels_bytes > 0 && kernel && strcmp(kernel->name, h.panels_kernel) == 0;
     return forward_checked(context, &c, desc, x, filters, base + h.w_offset,
                            h.wt_bytes ? (const float *)(base + h.wt_offset) : NULL,
                            h.panels_bytes ? (const float *)(base + h.panels_offset) : NULL,

@@ -258,28 +258,30 @@ static void panel_on_row(const direct_args *a, const row_panel *rp, const float 
  * im2col GEMM). Threads split the output rows when they share out evenly or are many;
  * otherwise the (panel, row) pairs in panel order, weighted by the panel's rows, so that 7
  * rows on 2 threads are not 4 and 3 (each thread then reads only its own panels). */
+/* Panel i of the filters on one output row. */
+static void panel_i_on_row(const direct_args *a, int64_t i, int64_t row)
+{
+    const row_panel rp = panel_at(a->kernel, a->rp, i);
+    const int64_t k0 = i * a->rp->mr;
+    panel_on_row(a, &rp, a->packed + k0 * a->p->r * a->p->s * a->p->c, k0, row);
+}
+
 static void direct_body(void *arg, int index, int count)
 {
     const direct_args *a = (const direct_args *)arg;
-    const int64_t taps = a->p->r * a->p->s * a->p->c, rows = a->rows;
+    const int64_t rows = a->rows, panels = a->rp->count;
     if (rows % count == 0 || rows >= ROWS_PER_THREAD_FOR_ROW_SPLIT * count) {
         const int64_t per = (rows + count - 1) / count;
         const int64_t r0 = index * per, r1 = r0 + per < rows ? r0 + per : rows;
         if (packed_floats(a->p, a->rp) * sizeof(float) <= FILTERS_KEPT_IN_L2) {
             for (int64_t row = r0; row < r1; row++)
-                for (int64_t i = 0; i < a->rp->count; i++) {
-                    const row_panel rp = panel_at(a->kernel, a->rp, i);
-                    const int64_t k0 = i * a->rp->mr;
-                    panel_on_row(a, &rp, a->packed + k0 * taps, k0, row);
-                }
+                for (int64_t i = 0; i < panels; i++)
+                    panel_i_on_row(a, i, row);
             return;
         }
-        for (int64_t i = 0; i < a->rp->count; i++) {
-            const row_panel rp = panel_at(a->kernel, a->rp, i);
-            const int64_t k0 = i * a->rp->mr;
+        for (int64_t i = 0; i < panels; i++)
             for (int64_t row = r0; row < r1; row++)
-                panel_on_row(a, &rp, a->packed + k0 * taps, k0, row);
-        }
+                panel_i_on_row(a, i, row);
         return;
     }
     /* work w of pair (i, row): the panel's channels; thread t takes the pairs whose work
@@ -287,12 +289,11 @@ static void direct_body(void *arg, int index, int count)
     const int64_t total = a->p->k * rows;
     const int64_t lo = total * index / count, hi = total * (index + 1) / count;
     int64_t done = 0;
-    for (int64_t i = 0; i < a->rp->count; i++) {
-        const row_panel rp = panel_at(a->kernel, a->rp, i);
-        const int64_t k0 = i * a->rp->mr;
-        for (int64_t row = 0; row < rows; row++, done += rp.rows)
+    for (int64_t i = 0; i < panels; i++) {
+        const int64_t channels = panel_at(a->kernel, a->rp, i).rows;
+        for (int64_t row = 0; row < rows; row++, done += channels)
             if (done >= lo && done < hi)
-                panel_on_row(a, &rp, a->packed + k0 * taps, k0, row);
+                panel_i_on_row(a, i, row);
     }
 }
 

@@ -10,40 +10,46 @@
  * rather than the NR-wide tile: absent columns would cost as much as real ones (N = 49,
  * 7 x 7 positions, is 6 tiles of 8 and one of 1, not 7 of 8), and B~ read in place by
  * columns is then read only where it exists (a partial tile needs no padded copy). Every
- * element is still one FMA chain over k in order, so results do not depend on the width. */
-#define USINE_UKR_WIDTH(body, T, MV, NR, BT, W)                                                    \
+ * element is still one FMA chain over k in order, so results do not depend on the width.
+ * body(MV, width, ...) is called with the width as its second argument, the rest after. */
+#define USINE_UKR_WIDTH(body, MV, NR, W, ...)                                                      \
     case W:                                                                                        \
         if (W < NR) {                                                                              \
-            body(MV, (W < NR ? W : NR), BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_,     \
-                 be_);                                                                             \
+            body(MV, (W < NR ? W : NR), __VA_ARGS__);                                              \
             return;                                                                                \
         }                                                                                          \
         break;
+
+#define USINE_UKR_EXACT_WIDTH(body, MV, NR, ...)                                                   \
+    do {                                                                                           \
+        switch (n) {                                                                               \
+            USINE_UKR_WIDTH(body, MV, NR, 1, __VA_ARGS__)                                          \
+            USINE_UKR_WIDTH(body, MV, NR, 2, __VA_ARGS__)                                          \
+            USINE_UKR_WIDTH(body, MV, NR, 3, __VA_ARGS__)                                          \
+            USINE_UKR_WIDTH(body, MV, NR, 4, __VA_ARGS__)                                          \
+            USINE_UKR_WIDTH(body, MV, NR, 5, __VA_ARGS__)                                          \
+            USINE_UKR_WIDTH(body, MV, NR, 6, __VA_ARGS__)                                          \
+            USINE_UKR_WIDTH(body, MV, NR, 7, __VA_ARGS__)                                          \
+            USINE_UKR_WIDTH(body, MV, NR, 8, __VA_ARGS__)                                          \
+            USINE_UKR_WIDTH(body, MV, NR, 9, __VA_ARGS__)                                          \
+            USINE_UKR_WIDTH(body, MV, NR, 10, __VA_ARGS__)                                         \
+            USINE_UKR_WIDTH(body, MV, NR, 11, __VA_ARGS__)                                         \
+            USINE_UKR_WIDTH(body, MV, NR, 12, __VA_ARGS__)                                         \
+            USINE_UKR_WIDTH(body, MV, NR, 13, __VA_ARGS__)                                         \
+            USINE_UKR_WIDTH(body, MV, NR, 14, __VA_ARGS__)                                         \
+            USINE_UKR_WIDTH(body, MV, NR, 15, __VA_ARGS__)                                         \
+        default:                                                                                   \
+            break;                                                                                 \
+        }                                                                                          \
+        body(MV, NR, __VA_ARGS__);                                                                 \
+    } while (0)
 
 #define USINE_UKR_NARROWED(body, T, MV, NR, BT)                                                    \
     do {                                                                                           \
         const T *a_ = (const T *)a, *b_ = (const T *)b;                                            \
         const T al_ = *(const T *)alpha, be_ = *(const T *)beta;                                   \
-        switch (n) {                                                                               \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 1)                                                \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 2)                                                \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 3)                                                \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 4)                                                \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 5)                                                \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 6)                                                \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 7)                                                \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 8)                                                \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 9)                                                \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 10)                                               \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 11)                                               \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 12)                                               \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 13)                                               \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 14)                                               \
-            USINE_UKR_WIDTH(body, T, MV, NR, BT, 15)                                               \
-        default:                                                                                   \
-            break;                                                                                 \
-        }                                                                                          \
-        body(MV, NR, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, be_);                  \
+        USINE_UKR_EXACT_WIDTH(body, MV, NR, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, \
+                              be_);                                                                \
     } while (0)
 
 #define USINE_DEFINE_UKR(name, body, T, MV, NR)                                                    \
@@ -60,15 +66,6 @@
 
 /* name##_segs (usine_gemm_ukr_segs_fn) over a body##_segs of ukr_x86_impl.h, narrowed as
  * above (B~ read by columns, only the n it stores). */
-#define USINE_UKR_SEGS_WIDTH(body, T, MV, NR, W)                                                   \
-    case W:                                                                                        \
-        if (W < NR) {                                                                              \
-            body(MV, (W < NR ? W : NR), k, segs, a_, a_step, a_seg, b_, b_step, b_seg, (T *)c,     \
-                 ldc, m, n, al_, be_);                                                             \
-            return;                                                                                \
-        }                                                                                          \
-        break;
-
 #define USINE_DEFINE_UKR_SEGS(name, body, T, MV, NR)                                               \
     static void name##_segs(int64_t k, int segs, const void *a, int64_t a_step, int64_t a_seg,     \
                             const void *b, int64_t b_step, int64_t b_seg, void *c, int64_t ldc,    \
@@ -76,26 +73,8 @@
     {                                                                                              \
         const T *a_ = (const T *)a, *b_ = (const T *)b;                                            \
         const T al_ = *(const T *)alpha, be_ = *(const T *)beta;                                   \
-        switch (n) {                                                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 1)                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 2)                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 3)                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 4)                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 5)                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 6)                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 7)                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 8)                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 9)                                               \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 10)                                              \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 11)                                              \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 12)                                              \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 13)                                              \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 14)                                              \
-            USINE_UKR_SEGS_WIDTH(body, T, MV, NR, 15)                                              \
-        default:                                                                                   \
-            break;                                                                                 \
-        }                                                                                          \
-        body(MV, NR, k, segs, a_, a_step, a_seg, b_, b_step, b_seg, (T *)c, ldc, m, n, al_, be_);  \
+        USINE_UKR_EXACT_WIDTH(body, MV, NR, k, segs, a_, a_step, a_seg, b_, b_step, b_seg, (T *)c, \
+                              ldc, m, n, al_, be_);                                                \
     }
 
 #endif

@@ -46,6 +46,25 @@
 #define UKR_CAT_(x, y) x##y
 #define UKR_CAT(x, y)  UKR_CAT_(x, y)
 
+/* Zeroes the accumulators. C is touched once, after the k loop, and often comes from memory:
+ * its lines are asked for into L2 now (the A panel streaming through L1 would evict them
+ * from there). */
+USINE_INLINE void UKR_CAT(UKR_FUNC, _start)(int MV, int NR, UKR_V acc[3][16], const UKR_T *c,
+                                            int64_t ldc, int n)
+{
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; j++)
+#pragma GCC unroll 3
+        for (int v = 0; v < MV; v++)
+            acc[v][j] = UKR_ZERO();
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; j++)
+        if (j < n)
+#pragma GCC unroll 3
+            for (int v = 0; v < MV; v++)
+                __builtin_prefetch(c + j * ldc + v * UKR_LANES, 1, 2);
+}
+
 /* Stores the accumulators into C: masked along m (a partial last tile costs no extra
  * pass), guarded along n. */
 USINE_INLINE void UKR_CAT(UKR_FUNC, _store)(int MV, int NR, UKR_V acc[3][16], UKR_T *c, int64_t ldc,
@@ -86,21 +105,8 @@ USINE_INLINE void UKR_FUNC(int MV, int NR, int BT, int64_t k, const UKR_T *a, in
                            UKR_T alpha, UKR_T beta)
 {
     UKR_V acc[3][16];
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; j++)
-#pragma GCC unroll 3
-        for (int v = 0; v < MV; v++)
-            acc[v][j] = UKR_ZERO();
-
-            /* C is touched once, after the k loop, and often comes from memory. Its lines are
-             * asked for into L2 now (the A panel streaming through L1 would evict them from there)
-             * and into L1 one column per step during the last NR steps. */
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; j++)
-        if (j < n)
-#pragma GCC unroll 3
-            for (int v = 0; v < MV; v++)
-                __builtin_prefetch(c + j * ldc + v * UKR_LANES, 1, 2);
+    /* (UKR_FUNC alone also asks for C in L1, one column per step during the last NR steps.) */
+    UKR_CAT(UKR_FUNC, _start)(MV, NR, acc, c, ldc, n);
 
     const int64_t b_row = BT ? 1 : b_step, b_col = BT ? b_step : 1;
     int64_t p = 0;
@@ -153,17 +159,7 @@ USINE_INLINE void UKR_CAT(UKR_FUNC, _segs)(int MV, int NR, int64_t k, int segs, 
                                            int m, int n, UKR_T alpha, UKR_T beta)
 {
     UKR_V acc[3][16];
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; j++)
-#pragma GCC unroll 3
-        for (int v = 0; v < MV; v++)
-            acc[v][j] = UKR_ZERO();
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; j++)
-        if (j < n)
-#pragma GCC unroll 3
-            for (int v = 0; v < MV; v++)
-                __builtin_prefetch(c + j * ldc + v * UKR_LANES, 1, 2);
+    UKR_CAT(UKR_FUNC, _start)(MV, NR, acc, c, ldc, n);
     for (int s = 0; s < segs; s++) {
         const UKR_T *as = a + s * a_seg, *bs = b + s * b_seg;
         int64_t p = 0;
