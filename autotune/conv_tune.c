@@ -140,6 +140,23 @@ static int direct_wins(const usine_selector *sel, usine_conv_problem p)
            (p.panels_packed || p.n * p.p * p.q > 2 * (int64_t)kernel->mr);
 }
 
+/* Where the weight gradient is better summed with dy and x read in place (the direct
+ * variant) than over im2col panels: few filters (dy, read in place K floats apart, and the
+ * K x taps sums transposed at the end cost more with more) and enough positions. Measured on
+ * Zen 4, one thread, ResNet-50 layers, batch 1 and 8 (im2col GEMM against direct, GFLOP/s):
+ * the 7x7 first layer 77 / 110 and 72 / 102; 3x3 64 on 56 x 56 96 / 110 and 95 / 109; 3x3
+ * 128 on 28 x 28 106 / 109 and 102 / 108; 3x3 stride 2 128 on 56 x 56 (784 positions)
+ * 105 / 105 and 89 / 102; but with 256 filters or more the GEMM wins (3x3 256 on 14 x 14
+ * 110 / 94, batch 8 108 / 104; 512 on 7 x 7 108 / 52). */
+#define DIRECT_WEIGHTS_MAX_FILTERS   128
+#define DIRECT_WEIGHTS_MIN_POSITIONS 512
+
+static int direct_weights_wins(const usine_conv_problem *p)
+{
+    return p->k / p->groups <= DIRECT_WEIGHTS_MAX_FILTERS &&
+           p->n * p->p * p->q >= DIRECT_WEIGHTS_MIN_POSITIONS;
+}
+
 usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_conv_pass pass,
                                             const usine_conv_problem *p)
 {
@@ -151,8 +168,11 @@ usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_con
     const usine_conv_variant in_place =
         pass == USINE_CONV_FORWARD ? USINE_CONV_VARIANT_FILTERS_B : USINE_CONV_VARIANT_TAP_SPLIT;
     if (usine_cpu_conv_variant_serves(c.algo, USINE_CONV_VARIANT_DIRECT, pass, p) &&
-        direct_wins(sel,
-                    pass == USINE_CONV_BACKWARD_DATA ? usine_conv_direct_backward_problem(p) : *p))
+        (pass == USINE_CONV_BACKWARD_WEIGHTS
+             ? direct_weights_wins(p)
+             : direct_wins(sel, pass == USINE_CONV_BACKWARD_DATA
+                                    ? usine_conv_direct_backward_problem(p)
+                                    : *p)))
         c.variant = USINE_CONV_VARIANT_DIRECT;
     else if (usine_cpu_conv_variant_serves(c.algo, in_place, pass, p) &&
              filters_in_place_wins(sel, pass, p, pointwise))

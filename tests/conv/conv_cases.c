@@ -668,6 +668,9 @@ static const case_row case_table[] = {
     {1, 45, 6, 19, 7, 5, 3, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0, "45 channels, pad 2, dilation 2x1"},
     /* 12,656 positions, a small weight gradient: summed in chunks of positions */
     {1, 2, 113, 112, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "113 x 112, 2 -> 4 channels"},
+    /* rows of 100 positions of 8 filters: the direct weight gradient in chunks of 30 output
+     * rows, one across the two images */
+    {2, 3, 35, 100, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "2 x 35 x 100, 3 -> 8 channels"},
     {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "batch 0"},
 };
 

@@ -187,8 +187,8 @@ static void call_rows(const row_panel *rp, int64_t k, int64_t segs, const float 
 {
     const float one = 1.0f, zero = 0.0f;
     if (rp->ukr_segs) {
-        rp->ukr_segs(k, (int)segs, a, rp->width, a_seg, b, b_step, b_seg, c, ldc, rp->rows, n, &one,
-                     summed ? &one : &zero);
+        rp->ukr_segs(k, (int)segs, a, rp->width, a_seg, b, 1, b_step, b_seg, c, ldc, rp->rows, n,
+                     &one, summed ? &one : &zero);
         return;
     }
     for (int64_t s = 0; s < segs; s++, summed = 1)

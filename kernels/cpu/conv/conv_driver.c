@@ -50,7 +50,7 @@ int usine_cpu_conv_variant_serves(usine_conv_algo algo, usine_conv_variant varia
         return algo == USINE_CONV_ALGO_IMPLICIT_GEMM &&
                (pass == USINE_CONV_FORWARD         ? usine_conv_direct_serves(p, NULL)
                 : pass == USINE_CONV_BACKWARD_DATA ? usine_conv_direct_backward_serves(p, NULL)
-                                                   : 0);
+                                                   : usine_conv_direct_weights_serves(p, NULL));
     return variant == USINE_CONV_VARIANT_TAP_SPLIT && gemm_nhwc_f32 &&
            algo == USINE_CONV_ALGO_IMPLICIT_GEMM && pass == USINE_CONV_BACKWARD_DATA;
 }
@@ -79,12 +79,22 @@ void usine_cpu_conv_gemm_dims(usine_conv_algo algo, usine_conv_variant variant,
         dims[1] = nhwc ? p->n * in : cg;
         dims[2] = variant == USINE_CONV_VARIANT_TAP_SPLIT ? kg : rs * kg;
         break;
-    case USINE_CONV_BACKWARD_WEIGHTS:
-        dims[0] = rs * cg;
-        dims[1] = kg;
+    case USINE_CONV_BACKWARD_WEIGHTS: /* the direct variant: dW transposed */
+        dims[0] = variant == USINE_CONV_VARIANT_DIRECT ? kg : rs * cg;
+        dims[1] = variant == USINE_CONV_VARIANT_DIRECT ? rs * cg : kg;
         dims[2] = p->n * out;
         break;
     }
+}
+
+/* The direct weight gradient reads dy in place, so it needs segmented microkernels that
+ * cover K exactly; with others (the generic kernel; K not a multiple of 8 on x86) the
+ * im2col GEMM runs instead. */
+static int direct_weights_run(usine_conv_pass pass, const usine_conv_problem *p,
+                              const usine_conv_exec *exec)
+{
+    return exec->variant == USINE_CONV_VARIANT_DIRECT && pass == USINE_CONV_BACKWARD_WEIGHTS &&
+           usine_conv_direct_weights_serves(p, exec->gemm.kernel);
 }
 
 size_t usine_cpu_conv_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
@@ -92,7 +102,9 @@ size_t usine_cpu_conv_workspace_size(usine_conv_algo algo, usine_conv_pass pass,
 {
     if (algo == USINE_CONV_ALGO_DEPTHWISE)
         return usine_conv_depthwise_workspace_size(pass, p, exec);
-    if (exec->variant == USINE_CONV_VARIANT_DIRECT)
+    if (direct_weights_run(pass, p, exec))
+        return usine_conv_direct_weights_workspace_size(p, exec);
+    if (exec->variant == USINE_CONV_VARIANT_DIRECT && pass != USINE_CONV_BACKWARD_WEIGHTS)
         return pass == USINE_CONV_BACKWARD_DATA ? usine_conv_direct_backward_workspace_size(p, exec)
                                                 : usine_conv_direct_workspace_size(p, exec);
     if (exec->variant == USINE_CONV_VARIANT_WINOGRAD)
@@ -107,7 +119,9 @@ void usine_cpu_conv_run(usine_conv_algo algo, usine_conv_pass pass, const usine_
         usine_conv_depthwise_run(pass, p, exec, t, workspace);
     else if (exec->variant == USINE_CONV_VARIANT_DIRECT && pass == USINE_CONV_BACKWARD_DATA)
         usine_conv_direct_backward_run(p, exec, t, workspace);
-    else if (exec->variant == USINE_CONV_VARIANT_DIRECT)
+    else if (direct_weights_run(pass, p, exec))
+        usine_conv_direct_weights_run(p, exec, t, workspace);
+    else if (exec->variant == USINE_CONV_VARIANT_DIRECT && pass == USINE_CONV_FORWARD)
         usine_conv_direct_run(p, exec, t, workspace);
     else if (exec->variant == USINE_CONV_VARIANT_WINOGRAD)
         usine_conv_winograd_run(p, exec, t, workspace);

@@ -51,6 +51,14 @@ size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
 void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_conv_exec *exec,
                                     const usine_conv_tensors *t, void *workspace);
 
+/* The NHWC f32 weight gradient with dy and x read in place (conv_direct_weights.c): the
+ * direct variant of the backward weights. */
+int usine_conv_direct_weights_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel);
+size_t usine_conv_direct_weights_workspace_size(const usine_conv_problem *p,
+                                                const usine_conv_exec *exec);
+void usine_conv_direct_weights_run(const usine_conv_problem *p, const usine_conv_exec *exec,
+                                   const usine_conv_tensors *t, void *workspace);
+
 /* The forward 3x3 stride-1 NHWC f32 by Winograd F(2x2, 3x3) (conv_winograd.c): the
  * implicit_gemm algorithm's winograd variant. */
 int usine_conv_winograd_serves(const usine_conv_problem *p);

@@ -35,15 +35,17 @@ typedef void usine_gemm_ukr_fn(int64_t k, const void *a, int64_t a_step, const v
                                const void *alpha, const void *beta);
 
 /*
- * The tile of ukr_bt summed over `segs` segments of k steps: C[0:m, 0:n] = alpha *
- * sum_s A~_s B~_s + beta * C, A~_s(i,p) = a[s a_seg + i + p a_step], B~_s(p,j) =
- * b[s b_seg + p + j b_step] (only the n columns read), C loaded and stored once. For the
- * direct convolution, whose filter rows are segments (f32 kernels; NULL elsewhere).
+ * The tile summed over `segs` segments of k steps: C[0:m, 0:n] = alpha * sum_s A~_s B~_s +
+ * beta * C, A~_s(i,p) = a[s a_seg + i + p a_step], B~_s(p,j) = b[s b_seg + p b_row +
+ * j b_col] with b_row == 1 (columns of B contiguous, as ukr_bt) or b_col == 1 (rows
+ * contiguous), only the n columns read; C loaded and stored once. For the direct
+ * convolutions: the forward's filter rows are segments (B = x by columns), the weight
+ * gradient's output rows (B = x by rows). f32 kernels; NULL elsewhere.
  */
 typedef void usine_gemm_ukr_segs_fn(int64_t k, int segs, const void *a, int64_t a_step,
-                                    int64_t a_seg, const void *b, int64_t b_step, int64_t b_seg,
-                                    void *c, int64_t ldc, int m, int n, const void *alpha,
-                                    const void *beta);
+                                    int64_t a_seg, const void *b, int64_t b_row, int64_t b_col,
+                                    int64_t b_seg, void *c, int64_t ldc, int m, int n,
+                                    const void *alpha, const void *beta);
 
 /*
  * Packing: rows [0, rows) x columns [0, k) of X, with X(i,p) = x[i*rs + p*cs], go into

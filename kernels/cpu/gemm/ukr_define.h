@@ -65,16 +65,16 @@
     }
 
 /* name##_segs (usine_gemm_ukr_segs_fn) over a body##_segs of ukr_x86_impl.h, narrowed as
- * above (B~ read by columns, only the n it stores). */
+ * above (only the n columns of B~ it stores are read). */
 #define USINE_DEFINE_UKR_SEGS(name, body, T, MV, NR)                                               \
     static void name##_segs(int64_t k, int segs, const void *a, int64_t a_step, int64_t a_seg,     \
-                            const void *b, int64_t b_step, int64_t b_seg, void *c, int64_t ldc,    \
-                            int m, int n, const void *alpha, const void *beta)                     \
+                            const void *b, int64_t b_row, int64_t b_col, int64_t b_seg, void *c,   \
+                            int64_t ldc, int m, int n, const void *alpha, const void *beta)        \
     {                                                                                              \
         const T *a_ = (const T *)a, *b_ = (const T *)b;                                            \
         const T al_ = *(const T *)alpha, be_ = *(const T *)beta;                                   \
-        USINE_UKR_EXACT_WIDTH(body, MV, NR, k, segs, a_, a_step, a_seg, b_, b_step, b_seg, (T *)c, \
-                              ldc, m, n, al_, be_);                                                \
+        USINE_UKR_EXACT_WIDTH(body, MV, NR, k, segs, a_, a_step, a_seg, b_, b_row, b_col, b_seg,   \
+                              (T *)c, ldc, m, n, al_, be_);                                        \
     }
 
 #endif

@@ -149,36 +149,50 @@ USINE_INLINE void UKR_FUNC(int MV, int NR, int BT, int64_t k, const UKR_T *a, in
     UKR_CAT(UKR_FUNC, _store)(MV, NR, acc, c, ldc, m, n, alpha, beta);
 }
 
-/* The same tile over `segs` segments of k steps each: A~_s at a + s a_seg, B~_s(p, j) at
- * b[s b_seg + p + j b_step] (BT only), all summed into one set of accumulators, so that C
- * is loaded and stored once (the direct convolution's filter rows: short segments, such as
- * 21 steps for 7 taps of 3 channels, would otherwise pay a pass over C each). */
+/* The same tile over `segs` segments of k steps: A~_s at a + s a_seg, B~_s(p, j) at
+ * b[s b_seg + p b_row + j b_col] (b_row 1: by columns, as BT; else b_col 1: by rows), all
+ * summed into one set of accumulators, so that C is loaded and stored once (the direct
+ * convolution's filter rows: short segments, such as 21 steps for 7 taps of 3 channels,
+ * would otherwise pay a pass over C each; the weight gradient's output rows, 7 steps on
+ * 7 x 7). */
 USINE_INLINE void UKR_CAT(UKR_FUNC, _segs)(int MV, int NR, int64_t k, int segs, const UKR_T *a,
                                            int64_t a_step, int64_t a_seg, const UKR_T *b,
-                                           int64_t b_step, int64_t b_seg, UKR_T *c, int64_t ldc,
-                                           int m, int n, UKR_T alpha, UKR_T beta)
+                                           int64_t b_row, int64_t b_col, int64_t b_seg, UKR_T *c,
+                                           int64_t ldc, int m, int n, UKR_T alpha, UKR_T beta)
 {
     UKR_V acc[3][16];
     UKR_CAT(UKR_FUNC, _start)(MV, NR, acc, c, ldc, n);
     for (int s = 0; s < segs; s++) {
         const UKR_T *as = a + s * a_seg, *bs = b + s * b_seg;
         int64_t p = 0;
+        if (b_row != 1) { /* rows of B contiguous: they stay in L1 between calls */
+#pragma GCC unroll 2
+            for (; p < k; p++) {
+#pragma GCC unroll 3
+                for (int v = 0; v < MV; v++)
+                    __builtin_prefetch(as + UKR_PREFETCH_STEPS * a_step + v * UKR_LANES, 0, 3);
+                UKR_STEP(as, bs, 1);
+                as += a_step;
+                bs += b_row;
+            }
+            continue;
+        }
         for (; p + UKR_BT_BLOCK <= k; p += UKR_BT_BLOCK) {
 #pragma GCC unroll 16
             for (int j = 0; j < NR; j++)
-                __builtin_prefetch(bs + j * b_step + UKR_BT_PREFETCH, 0, 3);
+                __builtin_prefetch(bs + j * b_col + UKR_BT_PREFETCH, 0, 3);
             for (int q = 0; q < UKR_BT_BLOCK; q++) {
 #pragma GCC unroll 3
                 for (int v = 0; v < MV; v++)
                     __builtin_prefetch(as + UKR_PREFETCH_STEPS * a_step + v * UKR_LANES, 0, 3);
-                UKR_STEP(as, bs, b_step);
+                UKR_STEP(as, bs, b_col);
                 as += a_step;
                 bs += 1;
             }
         }
 #pragma GCC unroll 2
         for (; p < k; p++) {
-            UKR_STEP(as, bs, b_step);
+            UKR_STEP(as, bs, b_col);
             as += a_step;
             bs += 1;
         }

@@ -1,0 +1,276 @@
+/*
+ * The NHWC f32 weight gradient with dy and x read in place by the GEMM microkernel (the
+ * implicit_gemm algorithm's direct variant for the backward weights): no im2col panels.
+ *
+ * dW[k, r, s, c] = the sum over positions (n, oh, ow) of dy[n, oh, ow, k] times
+ * x[n, oh stride_h - pad_top + r dilation_h, ow stride_w - pad_left + s, c]. For filter row r
+ * and one output row, the (s, c) of position ow are S C contiguous floats of an input row
+ * (dilation_w 1) and those of successive positions stride_w C floats apart, while dy holds
+ * the K channels of a position contiguous: the sum over an output row is the k loop of a
+ * microkernel with A~(k, ow) = dy (in place, K floats apart) and B~(ow, (s, c)) the input row
+ * read by rows, and successive output rows are its segments (ukr_segs). So a tile of dW (up
+ * to MR channels k by NR of the (s, c) of one filter row) is one call per chunk of output
+ * rows, where the im2col GEMM packs R S C floats per position first (the 7x7 first layer:
+ * 147 floats per position in runs of 21, as long as the product itself at one thread).
+ *
+ * The input rows are copied, zero-padded, into a buffer of each thread, R of them per output
+ * row so that every output row is one segment whatever the stride, dilation or image: a copy
+ * of about R / stride_h times x per thread. The sums go to a K x (R S C) temporary (a tile's
+ * channels contiguous, as the microkernel stores them), which each thread transposes into
+ * dW for its own tiles at the end. Threads own tiles, and each tile adds the chunks in
+ * order, so the result does not depend on the thread count.
+ */
+#include <string.h>
+
+#include "conv_internal.h"
+#include "../threading.h"
+
+#define ALIGN 64
+
+/* A chunk of output rows: about this many positions (each tile's sums are loaded and stored
+ * once per chunk, so a chunk is a microkernel call this deep), with the padded input rows
+ * up to this many bytes (they stay in L2 while every tile runs over them). */
+#define CHUNK_POSITIONS 256
+#define CHUNK_X_BYTES   (512 * 1024)
+/* Tiles of dy's channels run in blocks whose share of the chunk's dy stays in L2 (dy is read
+ * in place, once per column panel of the block). */
+#define BLOCK_DY_BYTES (192 * 1024)
+
+static size_t align_up(size_t x)
+{
+    return (x + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* The tiles over K: `full` tiles of MR channels, then edge tiles each exactly as wide as the
+ * kernel reads (A is read in place: a kernel reads all the rows of its tile). */
+#define MAX_EDGE_TILES 8
+
+typedef struct k_tiles {
+    const usine_gemm_kernel *kernel;
+    int64_t full, count;
+    int n_edge;
+    int edge_rows[MAX_EDGE_TILES];
+    usine_gemm_ukr_segs_fn *edge_segs[MAX_EDGE_TILES];
+} k_tiles;
+
+/* 0 if K is covered exactly by tiles with a segmented microkernel. */
+static int plan_k_tiles(const usine_gemm_kernel *kernel, int64_t k, k_tiles *kt)
+{
+    kt->kernel = kernel;
+    kt->full = k / kernel->mr;
+    kt->n_edge = 0;
+    int64_t rest = k - kt->full * kernel->mr;
+    while (rest > 0) {
+        int best = -1;
+        for (int e = 0; e < kernel->n_edges; e++)
+            if (kernel->edges[e].mr <= rest && kernel->edges[e].ukr_segs &&
+                (best < 0 || kernel->edges[e].mr > kernel->edges[best].mr))
+                best = e;
+        if (best < 0 || kt->n_edge == MAX_EDGE_TILES)
+            return -1;
+        kt->edge_rows[kt->n_edge] = kernel->edges[best].mr;
+        kt->edge_segs[kt->n_edge++] = kernel->edges[best].ukr_segs;
+        rest -= kernel->edges[best].mr;
+    }
+    kt->count = kt->full + kt->n_edge;
+    return kernel->ukr_segs || kt->full == 0 ? 0 : -1;
+}
+
+/* Tile i: its first channel and rows, and its microkernel. */
+static usine_gemm_ukr_segs_fn *k_tile(const k_tiles *kt, int64_t i, int64_t *k0, int *rows)
+{
+    const int mr = kt->kernel->mr;
+    if (i < kt->full) {
+        *k0 = i * mr;
+        *rows = mr;
+        return kt->kernel->ukr_segs;
+    }
+    *k0 = kt->full * mr;
+    for (int64_t e = 0; e < i - kt->full; e++)
+        *k0 += kt->edge_rows[e];
+    *rows = kt->edge_rows[i - kt->full];
+    return kt->edge_segs[i - kt->full];
+}
+
+int usine_conv_direct_weights_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
+{
+    k_tiles kt;
+    return p->layout == USINE_CONV_NHWC && p->dtype == USINE_F32 && p->groups == 1 &&
+           p->dilation_w == 1 &&
+           (!kernel || (kernel->k_unit == 1 && kernel->in_type == USINE_F32 && kernel->nr <= 16 &&
+                        plan_k_tiles(kernel, p->k, &kt) == 0));
+}
+
+/* Floats of one padded input row: the S C of every position, stride_w C apart. */
+static int64_t padded_row(const usine_conv_problem *p)
+{
+    return ((p->q - 1) * p->stride_w + p->s) * p->c;
+}
+
+/* Output rows per chunk (fixed by the shape: the order of the sums depends on it). */
+static int64_t chunk_rows(const usine_conv_problem *p)
+{
+    const int64_t x_row = p->r * padded_row(p) * (int64_t)sizeof(float);
+    int64_t rows = (CHUNK_POSITIONS + p->q - 1) / p->q;
+    if (rows > CHUNK_X_BYTES / x_row)
+        rows = CHUNK_X_BYTES / x_row;
+    return rows < 1 ? 1 : rows;
+}
+
+/* Channels of dy per block of tiles for chunks of `rows` output rows. */
+static int64_t block_channels(const usine_conv_problem *p, int64_t rows)
+{
+    return BLOCK_DY_BYTES / (rows * p->q * (int64_t)sizeof(float));
+}
+
+static size_t buffer_bytes(const usine_conv_problem *p)
+{
+    return align_up((size_t)(chunk_rows(p) * p->r * padded_row(p)) * sizeof(float));
+}
+
+static size_t sums_bytes(const usine_conv_problem *p)
+{
+    return align_up((size_t)(p->k * p->r * p->s * p->c) * sizeof(float));
+}
+
+size_t usine_conv_direct_weights_workspace_size(const usine_conv_problem *p,
+                                                const usine_conv_exec *exec)
+{
+    return sums_bytes(p) + (size_t)exec->gemm.max_threads * buffer_bytes(p);
+}
+
+typedef struct weights_args {
+    const usine_conv_problem *p;
+    const k_tiles *kt;
+    const float *x, *dy;
+    float *dw, *sums;
+    char *buffers; /* one of buffer_bytes per thread */
+    int64_t col_panels, units;
+} weights_args;
+
+/* The R padded input rows of each output row g0 .. g1 - 1 (g = n P + oh), one after the
+ * other. */
+static void copy_rows(const usine_conv_problem *p, const float *x, int64_t g0, int64_t g1,
+                      float *buf)
+{
+    const int64_t len = padded_row(p), cols = len / p->c;
+    /* padded column j holds input column j - pad_left: those inside [0, W) */
+    const int64_t lo = p->pad_left < cols ? p->pad_left : cols;
+    const int64_t hi = p->pad_left + p->w < cols ? p->pad_left + p->w : cols;
+    for (int64_t g = g0; g < g1; g++) {
+        const int64_t n = g / p->p, oh = g % p->p;
+        for (int64_t r = 0; r < p->r; r++, buf += len) {
+            const int64_t ih = oh * p->stride_h - p->pad_top + r * p->dilation_h;
+            if (ih < 0 || ih >= p->h || hi <= lo) {
+                memset(buf, 0, (size_t)len * sizeof *buf);
+                continue;
+            }
+            memset(buf, 0, (size_t)(lo * p->c) * sizeof *buf);
+            memcpy(buf + lo * p->c, x + ((n * p->h + ih) * p->w + lo - p->pad_left) * p->c,
+                   (size_t)((hi - lo) * p->c) * sizeof *buf);
+            memset(buf + hi * p->c, 0, (size_t)((cols - hi) * p->c) * sizeof *buf);
+        }
+    }
+}
+
+/* Unit u: tile k_tile(u % tiles) of filter row r, columns j0 .. j0 + n of (s, c). */
+typedef struct unit {
+    int64_t r, j0, k0;
+    int n, rows;
+    usine_gemm_ukr_segs_fn *segs;
+} unit;
+
+static unit unit_at(const weights_args *a, int64_t u)
+{
+    const usine_conv_problem *p = a->p;
+    const int64_t run = p->s * p->c, nr = a->kt->kernel->nr;
+    unit t;
+    t.segs = k_tile(a->kt, u % a->kt->count, &t.k0, &t.rows);
+    t.j0 = u / a->kt->count % a->col_panels * nr;
+    t.r = u / (a->kt->count * a->col_panels);
+    t.n = (int)(run - t.j0 < nr ? run - t.j0 : nr);
+    return t;
+}
+
+/* The thread's units: those whose work (rows x columns, in unit order) starts in its share. */
+static void my_units(const weights_args *a, int index, int count, int64_t *u0, int64_t *u1)
+{
+    int64_t total = 0;
+    for (int64_t u = 0; u < a->units; u++) {
+        const unit t = unit_at(a, u);
+        total += (int64_t)t.rows * t.n;
+    }
+    const int64_t lo = total * index / count, hi = total * (index + 1) / count;
+    int64_t done = 0;
+    *u0 = *u1 = a->units;
+    for (int64_t u = 0; u < a->units; u++) {
+        const unit t = unit_at(a, u);
+        if (done >= lo && *u0 == a->units)
+            *u0 = u;
+        if (done >= hi) {
+            *u1 = u;
+            break;
+        }
+        done += (int64_t)t.rows * t.n;
+    }
+    if (*u1 < *u0)
+        *u1 = *u0;
+}
+
+static void weights_body(void *arg, int index, int count)
+{
+    const weights_args *a = (const weights_args *)arg;
+    const usine_conv_problem *p = a->p;
+    const int64_t rows = p->n * p->p, chunk = chunk_rows(p), len = padded_row(p);
+    const int64_t taps = p->r * p->s * p->c;
+    float *buf = (float *)(a->buffers + (size_t)index * buffer_bytes(p));
+    const float one = 1.0f, zero = 0.0f;
+    int64_t u0, u1;
+    my_units(a, index, count, &u0, &u1);
+    if (u0 == u1)
+        return;
+    const int64_t block = block_channels(p, chunk);
+    for (int64_t g0 = 0; g0 < rows; g0 += chunk) {
+        const int64_t g1 = g0 + chunk < rows ? g0 + chunk : rows;
+        copy_rows(p, a->x, g0, g1, buf);
+        for (int64_t b0 = 0; b0 < p->k; b0 += block)
+            for (int64_t u = u0; u < u1; u++) {
+                const unit t = unit_at(a, u);
+                if (t.k0 < b0 || t.k0 >= b0 + block)
+                    continue;
+                t.segs(p->q, (int)(g1 - g0), a->dy + g0 * p->q * p->k + t.k0, p->k, p->q * p->k,
+                       buf + t.r * len + t.j0, p->stride_w * p->c, 1, p->r * len,
+                       a->sums + (t.r * p->s * p->c + t.j0) * p->k + t.k0, p->k, t.rows, t.n, &one,
+                       g0 == 0 ? &zero : &one);
+            }
+    }
+    /* dW[k, (r, s, c)] from the sums' column (r, s, c), tile by tile */
+    for (int64_t u = u0; u < u1; u++) {
+        const unit t = unit_at(a, u);
+        const int64_t col0 = t.r * p->s * p->c + t.j0;
+        for (int64_t i = 0; i < t.rows; i++)
+            for (int j = 0; j < t.n; j++)
+                a->dw[(t.k0 + i) * taps + col0 + j] = a->sums[(col0 + j) * p->k + t.k0 + i];
+    }
+}
+
+void usine_conv_direct_weights_run(const usine_conv_problem *p, const usine_conv_exec *exec,
+                                   const usine_conv_tensors *t, void *workspace)
+{
+    k_tiles kt;
+    plan_k_tiles(exec->gemm.kernel, p->k, &kt);
+    const int64_t nr = exec->gemm.kernel->nr, col_panels = (p->s * p->c + nr - 1) / nr;
+    weights_args a = {p,
+                      &kt,
+                      (const float *)t->x,
+                      (const float *)t->dy,
+                      (float *)t->dw,
+                      (float *)workspace,
+                      (char *)workspace + sums_bytes(p),
+                      col_panels,
+                      p->r * col_panels * kt.count};
+    const int threads = exec->gemm.max_threads;
+    usine_cpu_parallel(a.units < threads ? (int)a.units : threads, weights_body, &a);
+    if (t->dbias)
+        usine_conv_bias_gradient(p, t->dy, t->dbias, threads);
+}
