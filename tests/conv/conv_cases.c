@@ -672,6 +672,7 @@ static const case_row case_table[] = {
      * rows, one across the two images */
     {2, 3, 35, 100, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "2 x 35 x 100, 3 -> 8 channels"},
     {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "batch 0"},
+    {0, 3, 5, 5, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "batch 0, 8 filters (direct dW)"},
 };
 
 static conv_case from_row(const case_row *t, usine_dtype dtype, usine_conv_layout layout)

@@ -270,7 +270,10 @@ void usine_conv_direct_weights_run(const usine_conv_problem *p, const usine_conv
                       col_panels,
                       p->r * col_panels * kt.count};
     const int threads = exec->gemm.max_threads;
-    usine_cpu_parallel(a.units < threads ? (int)a.units : threads, weights_body, &a);
+    if (p->n * p->p * p->q == 0) /* no positions: the gradient is zero */
+        memset(t->dw, 0, (size_t)(p->k * p->r * p->s * p->c) * sizeof(float));
+    else
+        usine_cpu_parallel(a.units < threads ? (int)a.units : threads, weights_body, &a);
     if (t->dbias)
         usine_conv_bias_gradient(p, t->dy, t->dbias, threads);
 }
