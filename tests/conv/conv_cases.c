@@ -671,6 +671,8 @@ static const case_row case_table[] = {
     /* rows of 100 positions of 8 filters: the direct weight gradient in chunks of 30 output
      * rows, one across the two images */
     {2, 3, 35, 100, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "2 x 35 x 100, 3 -> 8 channels"},
+    /* a row of 50,000 positions: dy's rows larger than the direct weight gradient's block */
+    {1, 1, 1, 50000, 8, 1, 3, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, "one row of 50,000 positions"},
     {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "batch 0"},
     {0, 3, 5, 5, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "batch 0, 8 filters (direct dW)"},
 };

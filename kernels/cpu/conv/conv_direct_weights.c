@@ -117,10 +117,12 @@ static int64_t chunk_rows(const usine_conv_problem *p)
     return rows < 1 ? 1 : rows;
 }
 
-/* Channels of dy per block of tiles for chunks of `rows` output rows. */
+/* Channels of dy per block of tiles for chunks of `rows` output rows (at least one: rows of
+ * over 48K positions would make it zero). */
 static int64_t block_channels(const usine_conv_problem *p, int64_t rows)
 {
-    return BLOCK_DY_BYTES / (rows * p->q * (int64_t)sizeof(float));
+    const int64_t channels = BLOCK_DY_BYTES / (rows * p->q * (int64_t)sizeof(float));
+    return channels > 1 ? channels : 1;
 }
 
 static size_t buffer_bytes(const usine_conv_problem *p)
