@@ -9,7 +9,9 @@
  */
 #include "cuda_runtime.h"
 
+#include <cuda.h> /* CUtensorMap and its encoder's types (the function comes from the driver) */
 #include <cuda_runtime_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -116,10 +118,9 @@ static const struct {
     const usine_cuda_gemm_kernel *table;
     int count;
 } families[] = {
-    {usine_cuda_sm80_gemm_128x128x32_s4, 8},
-    {usine_cuda_sm80_gemm_64x64x32_s4, 8},
-    {usine_cuda_sm80_gemm_128x256x32_s3, 8},
-    {usine_cuda_sm80_gemm_64x64x32_scalar, 2},
+    {usine_cuda_sm80_gemm_128x128x32_s4, 8},  {usine_cuda_sm80_gemm_64x64x32_s4, 8},
+    {usine_cuda_sm80_gemm_128x256x32_s3, 8},  {usine_cuda_sm80_gemm_64x64x32_scalar, 2},
+    {usine_cuda_sm90a_gemm_128x256x64_s4, 8}, {usine_cuda_sm90a_gemm_128x128x64_s6, 8},
 };
 #define FAMILIES ((int)(sizeof families / sizeof families[0]))
 
@@ -170,28 +171,14 @@ static int attn_kernel_count(void)
     return n;
 }
 
-/* Kernels listed for `usine info` and the ptxas checks but never dispatched (skeletons). */
-static const usine_cuda_gemm_kernel *const listed_only[] = {&usine_cuda_sm90a_gemm_skeleton[0]};
-#define LISTED_ONLY ((int)(sizeof listed_only / sizeof listed_only[0]))
-
 int usine_cuda_kernel_count(void)
 {
-    return gemm_kernel_count() + attn_kernel_count() + LISTED_ONLY;
+    return gemm_kernel_count() + attn_kernel_count();
 }
 
 int usine_cuda_kernel_info(int i, const char **name, int *arch, int *threads, int *min_blocks,
                            int *smem_bytes)
 {
-    const int listed = i - gemm_kernel_count() - attn_kernel_count();
-    if (listed >= 0 && listed < LISTED_ONLY) {
-        const usine_cuda_gemm_kernel *k = listed_only[listed];
-        *name = k->name;
-        *arch = k->arch;
-        *threads = k->threads;
-        *min_blocks = k->min_blocks;
-        *smem_bytes = k->smem_bytes;
-        return 1;
-    }
     if (i >= gemm_kernel_count()) {
         const usine_cuda_attn_kernel *a = attn_kernel_at(i - gemm_kernel_count());
         if (!a)
@@ -236,8 +223,9 @@ static int type_code(usine_dtype t)
     return t == USINE_BF16 ? USINE_CUDA_BF16 : t == USINE_F16 ? USINE_CUDA_F16 : -1;
 }
 
-/* Can kernel k run this problem? */
-static int fits(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *p)
+/* Can kernel k run this problem on a device of compute capability `arch` (major x 10 +
+ * minor; 0: unknown, which rules out the sm_90a kernels)? */
+static int fits(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *p, int arch)
 {
     if (k->in_type != type_code(p->in_type))
         return 0;
@@ -245,46 +233,64 @@ static int fits(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *
         return 1;
     const int a = arrangement(p->a, p->a_stride_m, p->a_stride_k, p->batch, p->a_batch);
     const int b = arrangement(p->b, p->b_stride_n, p->b_stride_k, p->batch, p->b_batch);
+    if (k->arch == 90) {
+        /* sm_90a machine code runs on compute capability 9.0 only; TMA coordinates are
+         * 32-bit and its tensor maps need k >= 1. */
+        if (arch != 90 || p->k < 1 || p->m > INT32_MAX || p->n > INT32_MAX ||
+            p->k > INT32_MAX - 64 || p->batch > INT32_MAX)
+            return 0;
+        return a == k->a_k_contiguous && b == k->b_k_contiguous;
+    }
     /* k == 0 or alpha == 0 reads neither operand (core passes k = 0): any kernel will do. */
     if (p->k == 0)
         return 1;
     return a == k->a_k_contiguous && b == k->b_k_contiguous;
 }
 
-/* The kernel for a problem: the forced one, else 128 x 128 when its tiles fill the GPU
- * (two blocks per SM), else 64 x 64, else the element path. A model and the tuning
- * database are to replace this rule (issue 9, phase 2). */
-static const usine_cuda_gemm_kernel *choose(const usine_cuda_gemm_problem *p, const char *force,
-                                            int sm_count)
+/* The first kernel of the given tile that fits (arch: as fits; bm 0: the element path). */
+static const usine_cuda_gemm_kernel *first_fit(const usine_cuda_gemm_problem *p, int arch,
+                                               int kernel_arch, int bm, int bn)
 {
-    const int n = gemm_kernel_count();
-    if (force && *force) {
-        for (int i = 0; i < n; i++) {
-            const usine_cuda_gemm_kernel *k = kernel_at(i);
-            if (strcmp(k->name, force) == 0)
-                return fits(k, p) ? k : NULL;
-        }
-        /* Not a GEMM kernel (context.c checked that it names some kernel: an attention
-         * kernel forced for the attention calls): the usual choice. */
-    }
-    const int64_t tiles128 = ((p->m + 127) / 128) * ((p->n + 127) / 128) * p->batch;
-    const int want_bm = tiles128 >= 2 * (int64_t)(sm_count > 0 ? sm_count : 108) ? 128 : 64;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < gemm_kernel_count(); i++) {
         const usine_cuda_gemm_kernel *k = kernel_at(i);
-        if (k->vector_loads && k->bm == want_bm && k->bn == want_bm && fits(k, p))
-            return k;
-    }
-    for (int i = 0; i < n; i++) {
-        const usine_cuda_gemm_kernel *k = kernel_at(i);
-        if (!k->vector_loads && fits(k, p))
+        const int tile_ok = bm ? k->vector_loads && k->bm == bm && k->bn == bn : !k->vector_loads;
+        if (k->arch == kernel_arch && tile_ok && fits(k, p, arch))
             return k;
     }
     return NULL;
 }
 
+/* The kernel for a problem: the forced one, else on a cc 9.0 GPU the wgmma kernel with
+ * 128 x 128 tiles (measured on an H100, 2026-11-26, bf16 row-major: 128 x 128 ran 555
+ * TFLOP/s at 8192^3 where 128 x 256 ran 461, and was as fast or faster on every
+ * transformer-suite shape, m = 16 included, as 128 x 256 and the mma.sync kernels), else
+ * 128 x 128 mma.sync tiles when they give every SM two, else 64 x 64, else the element path.
+ * A model and the tuning database are to replace this rule. */
+static const usine_cuda_gemm_kernel *choose(const usine_cuda_gemm_problem *p, const char *force,
+                                            int sm_count, int arch)
+{
+    if (force && *force) {
+        for (int i = 0; i < gemm_kernel_count(); i++) {
+            const usine_cuda_gemm_kernel *k = kernel_at(i);
+            if (strcmp(k->name, force) == 0)
+                return fits(k, p, arch) ? k : NULL;
+        }
+        /* Not a GEMM kernel (context.c checked that it names some kernel: an attention
+         * kernel forced for the attention calls): the usual choice. */
+    }
+    const int64_t sms = sm_count > 0 ? sm_count : 108;
+    const int64_t tiles128 = ((p->m + 127) / 128) * ((p->n + 127) / 128) * p->batch;
+    const usine_cuda_gemm_kernel *k = arch == 90 ? first_fit(p, arch, 90, 128, 128) : NULL;
+    if (!k && tiles128 >= 2 * sms)
+        k = first_fit(p, arch, 80, 128, 128);
+    if (!k)
+        k = first_fit(p, arch, 80, 64, 64);
+    return k ? k : first_fit(p, arch, 80, 0, 0);
+}
+
 const char *usine_cuda_gemm_kernel_name(const usine_cuda_gemm_problem *problem, const char *force)
 {
-    const usine_cuda_gemm_kernel *k = choose(problem, force, 0);
+    const usine_cuda_gemm_kernel *k = choose(problem, force, 0, 0);
     return k ? k->name : "";
 }
 
@@ -292,6 +298,156 @@ const char *usine_cuda_gemm_kernel_name(const usine_cuda_gemm_problem *problem, 
 
 /* Largest grid dimension y and z (x could be larger; y holds the row tiles). */
 #define GRID_YZ_MAX 65535
+
+/* The driver's tensor map encoder, looked up once through the runtime (libusine links no
+ * driver library: the static runtime loads libcuda.so.1 itself). */
+typedef CUresult (*encode_tiled_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *,
+                                    const cuuint64_t *, const cuuint64_t *, const cuuint32_t *,
+                                    const cuuint32_t *, CUtensorMapInterleave, CUtensorMapSwizzle,
+                                    CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+static encode_tiled_fn encode_tiled;
+static pthread_once_t encode_tiled_once = PTHREAD_ONCE_INIT;
+
+static void find_encode_tiled(void)
+{
+    void *fn = NULL;
+    enum cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+#if CUDART_VERSION >= 12050
+    const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000,
+                                                           cudaEnableDefault, &found);
+#else
+    const cudaError_t e =
+        cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &fn, cudaEnableDefault, &found);
+#endif
+    if (e != cudaSuccess || found != cudaDriverEntryPointSuccess)
+        (void)cudaGetLastError();
+    else
+        encode_tiled = (encode_tiled_fn)fn;
+}
+
+/*
+ * The TMA map of one operand for an sm_90a kernel (sm90a_gemm.cuh's layout): a 3-D tensor
+ * (contiguous dimension, the other, batch) read in 128-byte swizzled boxes of 64 elements
+ * by `box_rows` (k-contiguous: the tile's rows; else 64 k). Returns 0 on success.
+ */
+static int operand_map(CUtensorMap *map, const usine_cuda_gemm_problem *p, const void *base,
+                       int k_contiguous, int64_t rows, int64_t row_stride, int64_t k_stride,
+                       int64_t batch_stride, int box_rows)
+{
+    const int64_t inner = k_contiguous ? p->k : rows, outer = k_contiguous ? rows : p->k;
+    const int64_t outer_stride = k_contiguous ? row_stride : k_stride;
+    /* One item: any multiple of 16 bytes will do (never stepped over). */
+    const int64_t item = p->batch > 1 ? batch_stride : outer * outer_stride;
+    const cuuint64_t dims[3] = {(cuuint64_t)inner, (cuuint64_t)outer, (cuuint64_t)p->batch};
+    const cuuint64_t strides[2] = {(cuuint64_t)outer_stride * 2, (cuuint64_t)item * 2};
+    const cuuint32_t box[3] = {64, (cuuint32_t)(k_contiguous ? box_rows : 64), 1};
+    const cuuint32_t unit[3] = {1, 1, 1};
+    const CUresult r =
+        encode_tiled(map,
+                     p->in_type == USINE_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                              : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+                     3, (void *)base, dims, strides, box, unit, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                     CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return r != CUDA_SUCCESS;
+}
+
+/* Both maps of an sm_90a kernel; 0 on success, else a message. */
+static int tma_maps(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *p,
+                    CUtensorMap *ta, CUtensorMap *tb, char *message, size_t message_size)
+{
+    pthread_once(&encode_tiled_once, find_encode_tiled);
+    if (!encode_tiled) {
+        snprintf(message, message_size,
+                 "%s: the driver has no cuTensorMapEncodeTiled (CUDA 12 driver needed)", k->name);
+        return 1;
+    }
+    if (operand_map(ta, p, p->a, k->a_k_contiguous, p->m, p->a_stride_m, p->a_stride_k, p->a_batch,
+                    k->bm) ||
+        operand_map(tb, p, p->b, k->b_k_contiguous, p->n, p->b_stride_n, p->b_stride_k, p->b_batch,
+                    k->bn)) {
+        snprintf(message, message_size,
+                 "%s: cuTensorMapEncodeTiled refused the operands (strides or sizes)", k->name);
+        return 1;
+    }
+    return 0;
+}
+
+static void set_args(usine_cuda_gemm_args *args, const usine_cuda_gemm_problem *p)
+{
+    const usine_cuda_gemm_args a = {p->a,
+                                    p->b,
+                                    p->d,
+                                    p->bias,
+                                    p->m,
+                                    p->n,
+                                    p->k,
+                                    p->batch,
+                                    p->a_stride_m,
+                                    p->a_stride_k,
+                                    p->a_batch,
+                                    p->b_stride_k,
+                                    p->b_stride_n,
+                                    p->b_batch,
+                                    p->ldd,
+                                    p->d_batch,
+                                    p->alpha,
+                                    p->beta,
+                                    p->out_type == USINE_F32,
+                                    p->bias_per_row,
+                                    (int)p->activation};
+    *args = a;
+}
+
+/* An sm_80 kernel: a block per tile, gridDim.z items of the batch per launch. */
+static usine_status launch_sm80(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *p,
+                                cudaStream_t stream, char *message, size_t message_size)
+{
+    const int64_t row_tiles = (p->m + k->bm - 1) / k->bm, col_tiles = (p->n + k->bn - 1) / k->bn;
+    if (row_tiles > GRID_YZ_MAX || col_tiles > INT32_MAX || p->k > INT32_MAX - 64) {
+        snprintf(message, message_size,
+                 "%s: m = %lld, n = %lld or k = %lld is beyond this kernel's grid (at most "
+                 "%d row tiles of %d, k < 2^31)",
+                 k->name, (long long)p->m, (long long)p->n, (long long)p->k, GRID_YZ_MAX, k->bm);
+        return USINE_ERROR_NOT_SUPPORTED;
+    }
+    usine_cuda_gemm_args args;
+    set_args(&args, p);
+    const size_t in_size = 2, out_size = p->out_type == USINE_F32 ? 4 : 2;
+    for (int64_t z0 = 0; z0 < p->batch; z0 += GRID_YZ_MAX) {
+        const int64_t items = p->batch - z0 < GRID_YZ_MAX ? p->batch - z0 : GRID_YZ_MAX;
+        args.a = p->a ? (const char *)p->a + (size_t)(z0 * p->a_batch) * in_size : NULL;
+        args.b = p->b ? (const char *)p->b + (size_t)(z0 * p->b_batch) * in_size : NULL;
+        args.d = (char *)p->d + (size_t)(z0 * p->d_batch) * out_size;
+        const dim3 grid = {(unsigned)col_tiles, (unsigned)row_tiles, (unsigned)items};
+        const dim3 block = {(unsigned)k->threads, 1, 1};
+        void *params[] = {&args};
+        const cudaError_t e =
+            cudaLaunchKernel(k->function, grid, block, params, (size_t)k->smem_bytes, stream);
+        if (e != cudaSuccess)
+            return cuda_error(e, k->name, message, message_size);
+    }
+    return USINE_SUCCESS;
+}
+
+/* An sm_90a kernel: persistent, one block per SM (or per tile when fewer), the whole batch in
+ * one launch. `maps`: its two tensor maps (tma_maps). */
+static usine_status launch_sm90(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *p,
+                                const CUtensorMap maps[2], int sm_count, cudaStream_t stream,
+                                char *message, size_t message_size)
+{
+    usine_cuda_gemm_args args;
+    set_args(&args, p);
+    const int64_t tiles = ((p->m + k->bm - 1) / k->bm) * ((p->n + k->bn - 1) / k->bn) * p->batch;
+    const int64_t blocks = tiles < sm_count ? tiles : sm_count;
+    const dim3 grid = {(unsigned)blocks, 1, 1};
+    const dim3 block = {(unsigned)k->threads, 1, 1};
+    CUtensorMap ta = maps[0], tb = maps[1];
+    void *params[] = {&ta, &tb, &args};
+    const cudaError_t e =
+        cudaLaunchKernel(k->function, grid, block, params, (size_t)k->smem_bytes, stream);
+    return e == cudaSuccess ? USINE_SUCCESS : cuda_error(e, k->name, message, message_size);
+}
 
 usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_problem *p,
                              const char *force, const char **kernel_name, char *message,
@@ -307,25 +463,27 @@ usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_pro
     if (p->m == 0 || p->n == 0 || p->batch == 0)
         return USINE_SUCCESS;
     const int sm_count = attribute(cudaDevAttrMultiProcessorCount, device);
-    const usine_cuda_gemm_kernel *k = choose(p, force, sm_count);
+    const int arch = 10 * attribute(cudaDevAttrComputeCapabilityMajor, device) +
+                     attribute(cudaDevAttrComputeCapabilityMinor, device);
+    const int forced = force && *force;
+    const usine_cuda_gemm_kernel *k = choose(p, force, sm_count, arch);
+    CUtensorMap maps[2];
+    if (k && k->arch == 90 && tma_maps(k, p, &maps[0], &maps[1], message, message_size)) {
+        if (forced)
+            return USINE_ERROR_NOT_SUPPORTED;
+        k = choose(p, NULL, sm_count, 80); /* the mma.sync kernels need no tensor map */
+    }
     if (!k) {
         snprintf(message, message_size,
-                 force && *force ? "USINE_CUDA_KERNEL=%s does not exist or cannot run this "
-                                   "problem (dtype, operand strides or alignment)"
-                                 : "no CUDA kernel for this problem%s",
-                 force && *force ? force : "");
+                 forced ? "USINE_CUDA_KERNEL=%s does not exist or cannot run this problem "
+                          "(dtype, operand strides or alignment, or an sm_90a kernel on "
+                          "another GPU)"
+                        : "no CUDA kernel for this problem%s",
+                 forced ? force : "");
         return USINE_ERROR_NOT_SUPPORTED;
     }
     if (kernel_name)
         *kernel_name = k->name;
-    const int64_t row_tiles = (p->m + k->bm - 1) / k->bm, col_tiles = (p->n + k->bn - 1) / k->bn;
-    if (row_tiles > GRID_YZ_MAX || col_tiles > INT32_MAX || p->k > INT32_MAX - 64) {
-        snprintf(message, message_size,
-                 "%s: m = %lld, n = %lld or k = %lld is beyond this kernel's grid (at most "
-                 "%d row tiles of %d, k < 2^31)",
-                 k->name, (long long)p->m, (long long)p->n, (long long)p->k, GRID_YZ_MAX, k->bm);
-        return USINE_ERROR_NOT_SUPPORTED;
-    }
 
     int previous = -1;
     cudaError_t e = cudaGetDevice(&previous);
@@ -343,42 +501,11 @@ usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_pro
     if (e != cudaSuccess)
         st =
             cuda_error(e, "cudaFuncSetAttribute(max dynamic shared memory)", message, message_size);
-
-    usine_cuda_gemm_args args = {p->a,
-                                 p->b,
-                                 p->d,
-                                 p->bias,
-                                 p->m,
-                                 p->n,
-                                 p->k,
-                                 p->a_stride_m,
-                                 p->a_stride_k,
-                                 p->a_batch,
-                                 p->b_stride_k,
-                                 p->b_stride_n,
-                                 p->b_batch,
-                                 p->ldd,
-                                 p->d_batch,
-                                 p->alpha,
-                                 p->beta,
-                                 p->out_type == USINE_F32,
-                                 p->bias_per_row,
-                                 (int)p->activation};
-    const size_t in_size = 2, out_size = p->out_type == USINE_F32 ? 4 : 2;
-    /* gridDim.z holds at most 65535 batch items: larger batches take several launches. */
-    for (int64_t z0 = 0; st == USINE_SUCCESS && z0 < p->batch; z0 += GRID_YZ_MAX) {
-        const int64_t items = p->batch - z0 < GRID_YZ_MAX ? p->batch - z0 : GRID_YZ_MAX;
-        args.a = p->a ? (const char *)p->a + (size_t)(z0 * p->a_batch) * in_size : NULL;
-        args.b = p->b ? (const char *)p->b + (size_t)(z0 * p->b_batch) * in_size : NULL;
-        args.d = (char *)p->d + (size_t)(z0 * p->d_batch) * out_size;
-        const dim3 grid = {(unsigned)col_tiles, (unsigned)row_tiles, (unsigned)items};
-        const dim3 block = {(unsigned)k->threads, 1, 1};
-        void *params[] = {&args};
-        e = cudaLaunchKernel(k->function, grid, block, params, (size_t)k->smem_bytes,
-                             (cudaStream_t)stream);
-        if (e != cudaSuccess)
-            st = cuda_error(e, k->name, message, message_size);
-    }
+    else if (k->arch == 90)
+        st = launch_sm90(k, p, maps, sm_count > 0 ? sm_count : 1, (cudaStream_t)stream, message,
+                         message_size);
+    else
+        st = launch_sm80(k, p, (cudaStream_t)stream, message, message_size);
     if (previous >= 0 && previous != device) {
         e = cudaSetDevice(previous);
         if (e != cudaSuccess && st == USINE_SUCCESS)

@@ -224,6 +224,88 @@ static usine_context *cuda_context(char *why, size_t size)
     return ctx;
 }
 
+/* Compute capability of device 0 as major x 10 + minor (0 when unknown). */
+static int device_arch(void)
+{
+    int major = 0, minor = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) != cudaSuccess)
+        return 0;
+    return 10 * major + minor;
+}
+
+/*
+ * The sm_90a kernels forced, each tile and type, every transpose pair and both layouts. On
+ * a cc 9.0 GPU exactly one arrangement takes each pair; elsewhere every call must be
+ * refused with USINE_ERROR_NOT_SUPPORTED (sm_90a code runs nowhere else). Case shapes: a
+ * batch of small products (136 or 138 tiles, more than an H100's 132 SMs: blocks take
+ * several tiles and the shared-memory ring runs on across them; k = 72 leaves a k tail) and
+ * a k = 520 product (9 k tiles: the ring wraps within a tile), m and n one past a tile (edge
+ * tiles), beta with NaN-free and NaN-poisoned C, bias and activations, f32 and same-type
+ * output.
+ */
+static int sm90_cases(const usine_dtype ins[2], const char *const tn[2])
+{
+    static const char *tiles[] = {"128x256x64_s4", "128x128x64_s6"};
+    static const char *arr[] = {"ak_bk", "ak_bn", "am_bk", "am_bn"};
+    const int on_sm90 = device_arch() == 90;
+    int cases = 0;
+    char why[512], label[512];
+    for (int ti = 0; ti < 2; ti++)
+        for (int ty = 0; ty < 2; ty++)
+            for (int shape = 0; shape < 2; shape++) {
+                gemm_case t = {ins[ty],
+                               shape ? ins[ty] : USINE_F32,
+                               shape ? USINE_COL_MAJOR : USINE_ROW_MAJOR,
+                               USINE_NO_TRANS,
+                               USINE_NO_TRANS,
+                               shape ? 130 : 129,
+                               shape ? 136 : 257,
+                               shape ? 520 : 72,
+                               0,
+                               0,
+                               0,
+                               shape     ? 1
+                               : ti == 0 ? 34
+                                         : 23,
+                               shape ? 1.0 : 0.75,
+                               shape ? 0.0 : 0.5,
+                               shape ? 0 : 1,
+                               shape ? USINE_ACT_GELU_ERF : USINE_ACT_RELU};
+                int accepted = 0;
+                for (int ar = 0; ar < 4; ar++) {
+                    char name[96];
+                    snprintf(name, sizeof name, "usine_gemm_cuda_sm90a_%s_%s_%s", tn[ty], tiles[ti],
+                             arr[ar]);
+                    setenv("USINE_CUDA_KERNEL", name, 1);
+                    usine_context *fc = cuda_context(why, sizeof why);
+                    CHECK(fc != NULL, "USINE_CUDA_KERNEL=%s: %s", name, why);
+                    if (!fc)
+                        continue;
+                    for (int tr = 0; tr < 4; tr++) {
+                        t.ta = tr & 1 ? USINE_TRANS : USINE_NO_TRANS;
+                        t.tb = tr & 2 ? USINE_TRANS : USINE_NO_TRANS;
+                        set_lds(&t, 8, 1);
+                        describe(&t, label, sizeof label);
+                        char full[700];
+                        snprintf(full, sizeof full, "%s [%s]", label, name);
+                        const usine_status st = run_case(fc, &t, full);
+                        CHECK(st == USINE_SUCCESS || st == USINE_ERROR_NOT_SUPPORTED, "%s: %s",
+                              full, usine_last_error());
+                        accepted += st == USINE_SUCCESS;
+                        cases++;
+                    }
+                    usine_destroy(fc);
+                }
+                printf("sm_90a %s %s shape %d: %d of 4 transpose pairs ran\n", tiles[ti], tn[ty],
+                       shape, accepted);
+                CHECK(accepted == (on_sm90 ? 4 : 0),
+                      "sm_90a %s %s shape %d: %d of 4 transpose pairs ran (%s GPU)", tn[ty],
+                      tiles[ti], shape, accepted, on_sm90 ? "a cc 9.0" : "not a cc 9.0");
+            }
+    return cases;
+}
+
 int main(void)
 {
     char why[512], label[512];
@@ -305,6 +387,7 @@ int main(void)
     }
     usine_destroy(ctx);
 
+    printf("%d cases with the default kernel choice\n", cases);
     /* Every kernel forced: of the four operand arrangements of a tile, exactly one accepts
      * an aligned problem; the element-load kernels accept any. */
     static const char *tiles[] = {"128x128x32_s4", "64x64x32_s4", "128x256x32_s3"};
@@ -389,6 +472,7 @@ int main(void)
             cases++;
         }
     }
+    cases += sm90_cases(ins, tn);
     unsetenv("USINE_CUDA_KERNEL");
     printf("%d cases\n", cases);
     return test_finish("test_cuda_gemm");

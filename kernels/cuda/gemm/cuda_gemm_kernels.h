@@ -21,7 +21,8 @@ typedef struct usine_cuda_gemm_args {
     const void *b;
     void *d;
     const float *bias;
-    int64_t m, n, k; /* batch: gridDim.z, one item per block */
+    int64_t m, n, k;
+    int64_t batch; /* items (sm_90a kernels; the sm_80 ones take gridDim.z items a launch) */
     int64_t a_stride_m, a_stride_k, a_batch;
     int64_t b_stride_k, b_stride_n, b_batch;
     int64_t ldd, d_batch;
@@ -45,8 +46,8 @@ typedef struct usine_cuda_gemm_args {
 typedef struct usine_cuda_gemm_kernel {
     const char *name;
     const void *function; /* the __global__ function, for cudaLaunchKernel */
-    int arch;             /* the oldest arch it runs on: 80 (mma.sync) or 90 (wgmma, sm_90a) */
-    int in_type;          /* USINE_CUDA_BF16 or USINE_CUDA_F16 */
+    int arch;    /* 80: mma.sync, runs on sm_80 and newer; 90: wgmma + TMA, sm_90a, cc 9.0 only */
+    int in_type; /* USINE_CUDA_BF16 or USINE_CUDA_F16 */
     int a_k_contiguous, b_k_contiguous;
     int vector_loads;
     int bm, bn, bk, stages;
@@ -59,10 +60,11 @@ extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_128x128x32_s4[8];
 extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_128x256x32_s3[8];
 extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_s4[8];
 extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_scalar[2];
-/* A skeleton for sm_90a (wgmma + TMA, warp-specialised), in the kernel table for the ptxas
- * checks but never dispatched: its arguments are not usine_cuda_gemm_args
- * (sm90a_gemm_wgmma_skeleton.cu). */
-extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_skeleton[1];
+/* sm_90a (wgmma + TMA, warp-specialised, persistent: kernels/cuda/gemm/sm90a_gemm_<tile>.cu).
+ * Their parameters: the TMA maps of A and B (CUtensorMap, __grid_constant__), then
+ * usine_cuda_gemm_args. */
+extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x256x64_s4[8];
+extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x128x64_s6[8];
 
 #ifdef __cplusplus
 }
