@@ -140,6 +140,32 @@ static int direct_wins(const usine_selector *sel, usine_conv_problem p)
            (p.panels_packed || p.n * p.p * p.q > 2 * (int64_t)kernel->mr);
 }
 
+/* The backward data's direct variant runs one forward per stride phase; the rule judges one
+ * phase: its pixels, about its share of the taps. Under 8 input channels the col2im GEMM
+ * runs instead (the turned filters would give panels of a few rows). Measured on Zen 4,
+ * ResNet-50's stride-2 layers, direct against the per-phase GEMMs (GFLOP/s, 40 calls, best
+ * of 3 interleaved runs), batch 1 one thread: 3x3 128 on 56 x 56 (784 pixels a phase)
+ * 106 / 96, 1x1 256 -> 512 on 56 x 56 95 / 93, 3x3 256 on 28 x 28 (196) 102 / 96, 1x1
+ * 512 -> 1024 on 28 x 28 98 / 99, but with 49 pixels (14 x 14) 74 / 81 and 70 / 88 (the
+ * filters packed at every call weigh more); two threads 209 / 183, 201 / 184, but 189 / 199
+ * and 193 / 204 on 28 x 28; the 7x7 first layer (3 channels) 32 / 48. So with strides a
+ * phase needs 512 pixels (all images), the 56 x 56 layers at batch 1, every layer from
+ * batch 8 on 28 x 28 (3x3 256: 107 / 97, 1x1 512 -> 1024: 94 / 91 one thread). */
+#define DIRECT_BACKWARD_MIN_CHANNELS     8
+#define DIRECT_BACKWARD_MIN_PHASE_PIXELS 512
+
+static int direct_backward_wins(const usine_selector *sel, const usine_conv_problem *p)
+{
+    usine_conv_problem q = usine_conv_direct_backward_problem(p);
+    q.p = (p->h + p->stride_h - 1) / p->stride_h;
+    q.q = (p->w + p->stride_w - 1) / p->stride_w;
+    q.r = (p->r + p->stride_h - 1) / p->stride_h;
+    q.s = (p->s + p->stride_w - 1) / p->stride_w;
+    const int strided = p->stride_h > 1 || p->stride_w > 1;
+    return p->c / p->groups >= DIRECT_BACKWARD_MIN_CHANNELS &&
+           (!strided || q.n * q.p * q.q >= DIRECT_BACKWARD_MIN_PHASE_PIXELS) && direct_wins(sel, q);
+}
+
 /* Where the weight gradient is better summed with dy and x read in place (the direct
  * variant) than over im2col panels: few filters (dy, read in place K floats apart, and the
  * K x taps sums transposed at the end cost more with more) and enough positions. Measured on
@@ -168,11 +194,9 @@ usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_con
     const usine_conv_variant in_place =
         pass == USINE_CONV_FORWARD ? USINE_CONV_VARIANT_FILTERS_B : USINE_CONV_VARIANT_TAP_SPLIT;
     if (usine_cpu_conv_variant_serves(c.algo, USINE_CONV_VARIANT_DIRECT, pass, p) &&
-        (pass == USINE_CONV_BACKWARD_WEIGHTS
-             ? direct_weights_wins(p)
-             : direct_wins(sel, pass == USINE_CONV_BACKWARD_DATA
-                                    ? usine_conv_direct_backward_problem(p)
-                                    : *p)))
+        (pass == USINE_CONV_BACKWARD_WEIGHTS ? direct_weights_wins(p)
+         : pass == USINE_CONV_BACKWARD_DATA  ? direct_backward_wins(sel, p)
+                                             : direct_wins(sel, *p)))
         c.variant = USINE_CONV_VARIANT_DIRECT;
     else if (usine_cpu_conv_variant_serves(c.algo, in_place, pass, p) &&
              filters_in_place_wins(sel, pass, p, pointwise))

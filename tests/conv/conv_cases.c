@@ -665,6 +665,9 @@ static const case_row case_table[] = {
     {1, 48, 9, 20, 50, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "48 -> 50 channels, bias + ReLU"},
     {2, 64, 11, 13, 20, 3, 3, 2, 2, 1, 0, 2, 1, 1, 1, 1, 0, 0, "64 channels, stride 2, asym pad"},
     {1, 130, 5, 6, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1 stride 2, 130 channels"},
+    {1, 6, 13, 12, 10, 3, 3, 2, 2, 2, 1, 1, 1, 2, 1, 1, 0, 0,
+     "stride 2, dilation 2x1: rows no tap reaches"},
+    {2, 50, 9, 8, 52, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0, "3x3 stride 2, 50 -> 52 channels"},
     {1, 45, 6, 19, 7, 5, 3, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0, "45 channels, pad 2, dilation 2x1"},
     /* 12,656 positions, a small weight gradient: summed in chunks of positions */
     {1, 2, 113, 112, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "113 x 112, 2 -> 4 channels"},

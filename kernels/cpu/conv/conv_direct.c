@@ -107,12 +107,25 @@ int usine_conv_direct_runs_long(const usine_conv_problem *p, const usine_gemm_ke
     return (kernel->ukr_segs ? p->r : 1) * p->s * p->c >= MIN_FLOATS_PER_TILE;
 }
 
+/* Where the outputs go: channel k of position (n, oh, ow) at
+ * y[base + n image + oh row + ow col + k]. The forward's y is dense; the strided backward
+ * data writes one stride phase of dx. */
+typedef struct out_layout {
+    int64_t base, image, row, col;
+} out_layout;
+
+static out_layout dense_out(const usine_conv_problem *p)
+{
+    return (out_layout){0, p->p * p->q * p->k, p->q * p->k, p->k};
+}
+
 typedef struct direct_args {
     const usine_conv_problem *p;
     const usine_gemm_kernel *kernel;
     const row_panels *rp;
     const float *x, *packed;
     float *y;
+    out_layout out;
     int64_t rows; /* output rows n P + oh */
 } direct_args;
 
@@ -216,29 +229,31 @@ static void panel_on_row(const direct_args *a, const row_panel *rp, const float 
     e.activation = p->activation;
     const int epilogue = p->bias || p->activation != USINE_ACT_NONE;
     tap_group groups[MAX_TAP_GROUPS];
+    const int64_t ldc = a->out.col;
+    float *const y_row = a->y + a->out.base + n * a->out.image + oh * a->out.row + k0;
     for (int64_t ow0 = 0; ow0 < p->q; ow0 += nr) {
         const int count = (int)(p->q - ow0 < nr ? p->q - ow0 : nr);
-        float *c_tile = a->y + (row * p->q + ow0) * p->k + k0;
+        float *c_tile = y_row + ow0 * ldc;
         const int n_groups = tap_groups(p, ow0, count, groups);
         /* summed: the tile holds sums to add to (beta 1); the first call writes it else. */
         int summed = !whole_group_first(groups, n_groups, count);
         if (summed) /* no call writes every position: start from zero sums */
             for (int j = 0; j < count; j++)
-                memset(c_tile + j * p->k, 0, (size_t)rp->rows * sizeof *c_tile);
+                memset(c_tile + j * ldc, 0, (size_t)rp->rows * sizeof *c_tile);
         for (int g = 0; g < n_groups && r_lo < r_hi; g++) {
             const tap_group *t = &groups[g];
             const int64_t iw = (ow0 + t->j0) * p->stride_w - p->pad_left + t->s0;
             const float *panel_g = panel + (r_lo * run + t->s0 * p->c) * rp->width;
             call_rows(rp, (t->s1 - t->s0) * p->c, r_hi - r_lo, panel_g, run * rp->width,
                       x_row + iw * p->c, p->stride_w * p->c, p->dilation_h * p->w * p->c,
-                      c_tile + t->j0 * p->k, p->k, t->j1 - t->j0, summed);
+                      c_tile + t->j0 * ldc, ldc, t->j1 - t->j0, summed);
             summed = 1;
         }
         if (!summed) /* every filter row in the padding: the sums are zero */
             for (int j = 0; j < count; j++)
-                memset(c_tile + j * p->k, 0, (size_t)rp->rows * sizeof *c_tile);
+                memset(c_tile + j * ldc, 0, (size_t)rp->rows * sizeof *c_tile);
         if (epilogue)
-            a->kernel->epilogue(&e, k0, ow0, rp->rows, count, c_tile, p->k);
+            a->kernel->epilogue(&e, k0, ow0, rp->rows, count, c_tile, ldc);
     }
 }
 
@@ -304,8 +319,10 @@ typedef struct pack_args {
     const float *w;
     float *packed;
     int avx512; /* register transposes (usine_conv_avx512_pack_rows) */
-    /* The backward data's panels, from the forward's filters (see below); else NULL. */
+    /* The backward data's panels, from the forward's filters and the taps of one stride
+     * phase (see below); else NULL. */
     const usine_conv_problem *turned_from;
+    const usine_conv_phase_taps *th, *tw;
 } pack_args;
 
 /* One panel of the filters (K rows of R S C) for rows k0 .. k0 + rows. */
@@ -320,20 +337,26 @@ static void pack_panel(const pack_args *a, const row_panel *rp, int64_t k0, floa
     }
 }
 
-/* One panel of the turned filters W'[c, R-1-r, S-1-s, k] = W[k, r, s, c] (the backward
- * data's, rows c0 .. c0 + rows): the panel's column (r', s', k) is W[k, R-1-r', S-1-s',
- * c0 ..], contiguous in W, so this is a copy of runs rather than a transpose. */
+/* One panel of the turned filters of a stride phase, W'[c, u, v, k] = W[k, r(u), s(v), c]
+ * with r(u) = first + (count - 1 - u) every (the phase's taps, last first; stride 1: all of
+ * them, R-1-u) and s(v) likewise (the backward data's, rows c0 .. c0 + rows): the panel's
+ * column (u, v, k) is W[k, r(u), s(v), c0 ..], contiguous in W, so this is a copy of runs
+ * rather than a transpose. */
 static void pack_turned_panel(const pack_args *a, const row_panel *rp, int64_t c0, float *panel)
 {
     const usine_conv_problem *f = a->turned_from;
+    const usine_conv_phase_taps *th = a->th, *tw = a->tw;
     float *out = panel;
-    for (int64_t r = f->r - 1; r >= 0; r--)
-        for (int64_t s = f->s - 1; s >= 0; s--)
+    for (int64_t u = 0; u < th->count; u++)
+        for (int64_t v = 0; v < tw->count; v++) {
+            const int64_t r = th->first + (th->count - 1 - u) * th->every;
+            const int64_t s = tw->first + (tw->count - 1 - v) * tw->every;
             for (int64_t k = 0; k < f->k; k++, out += rp->width) {
                 memcpy(out, a->w + ((k * f->r + r) * f->s + s) * f->c + c0,
                        (size_t)rp->rows * sizeof *out);
                 memset(out + rp->rows, 0, (size_t)(rp->width - rp->rows) * sizeof *out);
             }
+        }
 }
 
 /* The filters into the panels, panels shared out round robin. */
@@ -352,26 +375,27 @@ static void pack_body(void *arg, int index, int count)
     }
 }
 
-/* Packs the panels of p (turned_from: see pack_args) on `threads` threads. */
+/* Packs the panels of p (turned_from, th, tw: see pack_args) on `threads` threads. */
 static void pack_panels(const usine_conv_problem *p, const usine_conv_problem *turned_from,
+                        const usine_conv_phase_taps *th, const usine_conv_phase_taps *tw,
                         const usine_gemm_kernel *kernel, usine_cpu_isa isa, int threads,
                         const float *w, float *panels)
 {
     row_panels rp;
     plan_panels(kernel, p->k, &rp);
-    pack_args pa = {p, kernel, &rp, w, panels, isa >= USINE_ISA_AVX512, turned_from};
+    pack_args pa = {p, kernel, &rp, w, panels, isa >= USINE_ISA_AVX512, turned_from, th, tw};
     usine_cpu_parallel(rp.count < threads ? (int)rp.count : threads, pack_body, &pa);
 }
 
-/* Runs p on packed panels. */
+/* Runs p on packed panels, its outputs where `out` says. */
 static void run_panels(const usine_conv_problem *p, const usine_conv_exec *exec, const float *x,
-                       const float *panels, float *y)
+                       const float *panels, float *y, const out_layout *out)
 {
     row_panels rp;
     plan_panels(exec->gemm.kernel, p->k, &rp);
     const int64_t rows = p->n * p->p;
     const int threads = exec->gemm.max_threads;
-    direct_args a = {p, exec->gemm.kernel, &rp, x, panels, y, rows};
+    direct_args a = {p, exec->gemm.kernel, &rp, x, panels, y, *out, rows};
     usine_cpu_parallel(rows < threads ? (int)rows : threads, direct_body, &a);
 }
 
@@ -387,7 +411,7 @@ size_t usine_conv_direct_panels_size(const usine_conv_problem *p, const usine_ge
 void usine_conv_direct_pack_panels(const usine_conv_problem *p, const usine_gemm_kernel *kernel,
                                    usine_cpu_isa isa, int threads, const float *w, float *panels)
 {
-    pack_panels(p, NULL, kernel, isa, threads, w, panels);
+    pack_panels(p, NULL, NULL, NULL, kernel, isa, threads, w, panels);
 }
 
 void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *exec,
@@ -395,11 +419,12 @@ void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *e
 {
     const float *panels = t->panels;
     if (!panels) {
-        pack_panels(p, NULL, exec->gemm.kernel, exec->isa, exec->gemm.max_threads,
+        pack_panels(p, NULL, NULL, NULL, exec->gemm.kernel, exec->isa, exec->gemm.max_threads,
                     (const float *)t->w, (float *)workspace);
         panels = (const float *)workspace;
     }
-    run_panels(p, exec, (const float *)t->x, panels, (float *)t->y);
+    const out_layout out = dense_out(p);
+    run_panels(p, exec, (const float *)t->x, panels, (float *)t->y, &out);
 }
 
 /* ------------------------------------------------------------------ backward data */
@@ -410,6 +435,10 @@ void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *e
  * W'[c, R-1-r, S-1-s, k] = W[k, r, s, c], and each side's padding replaced by
  * dilation (R - 1) - padding (dx row ih reads dy row ih + pad_top - r dilation_h). So it
  * runs on the direct forward above, dy read in place, no im2col panels.
+ * With strides, dx splits into stride_h x stride_w phases (the pixels with ih % stride_h
+ * and iw % stride_w fixed), each the stride-1 forward of dy with the taps that reach it
+ * (usine_conv_taps_of_phase), written straight into dx every stride-th pixel; phases no tap
+ * reaches are zeros.
  */
 usine_conv_problem usine_conv_direct_backward_problem(const usine_conv_problem *p)
 {
@@ -427,28 +456,131 @@ usine_conv_problem usine_conv_direct_backward_problem(const usine_conv_problem *
     return q;
 }
 
-int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
+/* The taps of phase (ph, pw) along each axis. */
+static void phase_taps_of(const usine_conv_problem *p, int64_t ph, int64_t pw,
+                          usine_conv_phase_taps *th, usine_conv_phase_taps *tw)
 {
-    if (p->stride_h != 1 || p->stride_w != 1)
-        return 0;
-    const usine_conv_problem q = usine_conv_direct_backward_problem(p);
-    /* the far sides' padding of the turned problem: H - P + pad_top, W - Q + pad_left */
-    return q.pad_top >= 0 && q.pad_left >= 0 && p->h - p->p + p->pad_top >= 0 &&
-           p->w - p->q + p->pad_left >= 0 && usine_conv_direct_serves(&q, kernel);
+    *th = usine_conv_taps_of_phase(ph, p->h, p->r, p->stride_h, p->pad_top, p->dilation_h);
+    *tw = usine_conv_taps_of_phase(pw, p->w, p->s, p->stride_w, p->pad_left, p->dilation_w);
 }
 
+/* The stride-1 forward of one phase: dy (K channels, P x Q) in, the phase's pixels out
+ * (C channels), tap u reading dy row i + base + (count - 1 - u) step (the turned taps, in
+ * increasing dy offset). Stride 1: usine_conv_direct_backward_problem. */
+static usine_conv_problem phase_problem(const usine_conv_problem *p,
+                                        const usine_conv_phase_taps *th,
+                                        const usine_conv_phase_taps *tw)
+{
+    usine_conv_problem q = usine_conv_direct_backward_problem(p);
+    q.p = th->pixels;
+    q.q = tw->pixels;
+    q.r = th->count;
+    q.s = tw->count;
+    q.stride_h = q.stride_w = 1;
+    /* one tap: its dilation is never used */
+    q.dilation_h = th->count > 1 ? -th->step : 1;
+    q.dilation_w = tw->count > 1 ? -tw->step : 1;
+    q.pad_top = (th->count - 1) * q.dilation_h - th->base;
+    q.pad_left = (tw->count - 1) * q.dilation_w - tw->base;
+    return q;
+}
+
+/* Whether a phase's forward is one the direct variant runs: padding on every side >= 0 (the
+ * far side: its last pixel reads dy's last row or beyond). */
+static int phase_served(const usine_conv_problem *q, const usine_gemm_kernel *kernel)
+{
+    const int64_t far_h = (q->p - 1) - q->pad_top + (q->r - 1) * q->dilation_h - (q->h - 1);
+    const int64_t far_w = (q->q - 1) - q->pad_left + (q->s - 1) * q->dilation_w - (q->w - 1);
+    return q->pad_top >= 0 && q->pad_left >= 0 && far_h >= 0 && far_w >= 0 &&
+           usine_conv_direct_serves(q, kernel);
+}
+
+/* A phase that gets outputs: pixels, and taps that reach them. */
+static int phase_has_taps(const usine_conv_phase_taps *th, const usine_conv_phase_taps *tw)
+{
+    return th->pixels > 0 && tw->pixels > 0 && th->count > 0 && tw->count > 0;
+}
+
+int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
+{
+    if (p->layout != USINE_CONV_NHWC || p->dtype != USINE_F32 || p->groups != 1)
+        return 0;
+    for (int64_t ph = 0; ph < p->stride_h; ph++)
+        for (int64_t pw = 0; pw < p->stride_w; pw++) {
+            usine_conv_phase_taps th, tw;
+            phase_taps_of(p, ph, pw, &th, &tw);
+            if (!phase_has_taps(&th, &tw))
+                continue;
+            const usine_conv_problem q = phase_problem(p, &th, &tw);
+            if (!phase_served(&q, kernel))
+                return 0;
+        }
+    return 1;
+}
+
+/* The panels of the phase with the most taps (one phase's at a time). */
 size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
                                                  const usine_conv_exec *exec)
 {
-    const usine_conv_problem q = usine_conv_direct_backward_problem(p);
-    return usine_conv_direct_workspace_size(&q, exec);
+    size_t most = 0;
+    for (int64_t ph = 0; ph < p->stride_h; ph++)
+        for (int64_t pw = 0; pw < p->stride_w; pw++) {
+            usine_conv_phase_taps th, tw;
+            phase_taps_of(p, ph, pw, &th, &tw);
+            if (!phase_has_taps(&th, &tw))
+                continue;
+            const usine_conv_problem q = phase_problem(p, &th, &tw);
+            const size_t bytes = usine_conv_direct_workspace_size(&q, exec);
+            most = bytes > most ? bytes : most;
+        }
+    return most;
+}
+
+/* Zeros the dx pixels of a phase no tap reaches, rows shared out among the threads. */
+typedef struct zero_args {
+    const usine_conv_problem *p;
+    float *dx;
+    out_layout out;
+    int64_t rows, cols; /* n x the phase's pixel rows; its pixel columns */
+} zero_args;
+
+static void zero_body(void *arg, int index, int count)
+{
+    const zero_args *a = (const zero_args *)arg;
+    const int64_t r0 = a->rows * index / count, r1 = a->rows * (index + 1) / count;
+    const int64_t rows_per_image = a->rows / a->p->n;
+    for (int64_t row = r0; row < r1; row++) {
+        float *y = a->dx + a->out.base + (row / rows_per_image) * a->out.image +
+                   (row % rows_per_image) * a->out.row;
+        for (int64_t j = 0; j < a->cols; j++)
+            memset(y + j * a->out.col, 0, (size_t)a->p->c * sizeof *y);
+    }
 }
 
 void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_conv_exec *exec,
                                     const usine_conv_tensors *t, void *workspace)
 {
-    const usine_conv_problem q = usine_conv_direct_backward_problem(p);
-    pack_panels(&q, p, exec->gemm.kernel, exec->isa, exec->gemm.max_threads, (const float *)t->w,
-                (float *)workspace);
-    run_panels(&q, exec, (const float *)t->dy, (const float *)workspace, (float *)t->dx);
+    const int threads = exec->gemm.max_threads;
+    if (p->n == 0)
+        return; /* dx is empty */
+    for (int64_t ph = 0; ph < p->stride_h; ph++)
+        for (int64_t pw = 0; pw < p->stride_w; pw++) {
+            usine_conv_phase_taps th, tw;
+            phase_taps_of(p, ph, pw, &th, &tw);
+            if (th.pixels == 0 || tw.pixels == 0)
+                continue;
+            /* pixel (n, i, j) of the phase is dx pixel (n, i stride_h + ph, j stride_w + pw) */
+            const out_layout out = {(ph * p->w + pw) * p->c, p->h * p->w * p->c,
+                                    p->stride_h * p->w * p->c, p->stride_w * p->c};
+            if (!phase_has_taps(&th, &tw)) {
+                zero_args z = {p, (float *)t->dx, out, p->n * th.pixels, tw.pixels};
+                usine_cpu_parallel(z.rows < threads ? (int)z.rows : threads, zero_body, &z);
+                continue;
+            }
+            const usine_conv_problem q = phase_problem(p, &th, &tw);
+            pack_panels(&q, p, &th, &tw, exec->gemm.kernel, exec->isa, threads, (const float *)t->w,
+                        (float *)workspace);
+            run_panels(&q, exec, (const float *)t->dy, (const float *)workspace, (float *)t->dx,
+                       &out);
+        }
 }

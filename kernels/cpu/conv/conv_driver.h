@@ -44,8 +44,9 @@ typedef enum usine_conv_algo {
  *     the sums accumulated in dx (stride 1) or in each stride phase's temporary;
  *   direct (forward, NHWC, f32, groups 1, undilated along w): x read in place by the
  *     microkernel, one call per tile summing every filter row, no im2col panels, no padding
- *     multiplied (conv_direct.c); backward data with stride 1 too, as the forward of dy
- *     with the filters turned half a turn;
+ *     multiplied (conv_direct.c); backward data too, as the forward of dy with the
+ *     filters turned half a turn, one per stride phase written straight into dx (each
+ *     phase's dilation along w 1);
  *   winograd (forward, NHWC, f32, 3x3, stride 1, undilated, groups 1): Winograd's
  *     F(2x2, 3x3), 16 GEMMs over the channels between additive transforms
  *     (conv_winograd.c; its error bound is include/usine.h's). */
@@ -86,7 +87,8 @@ int usine_cpu_conv_supports(usine_conv_algo algo, usine_conv_pass pass,
                             const usine_conv_problem *p);
 
 /* The forward convolution the direct variant runs for a stride-1 backward data: dy with the
- * filters turned half a turn (conv_direct.c). */
+ * filters turned half a turn (conv_direct.c); with strides, each phase runs this forward
+ * with its own taps, pixels and padding. */
 usine_conv_problem usine_conv_direct_backward_problem(const usine_conv_problem *p);
 
 /* "" (plain), "filters_b", "tap_split", "direct", "winograd". */

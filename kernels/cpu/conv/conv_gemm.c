@@ -492,14 +492,8 @@ static void forward_nchw(runner *rn, const usine_conv_problem *p, const usine_co
 
 /* ------------------------------------------------------------------ backward data */
 
-/* The filter taps that reach the dx pixels of one phase along one axis: pixel
- * i * stride + phase reads output i + base + t * step for taps r = first + t * every,
- * t < count (every: stride / gcd(stride, dilation); the dy offsets then fall by
- * every * dilation / stride per tap). */
-typedef struct phase_taps {
-    int64_t first, every, count, base, step;
-    int64_t pixels; /* dx pixels of the phase along the axis */
-} phase_taps;
+/* The taps of one phase along one axis (conv_internal.h). */
+typedef usine_conv_phase_taps phase_taps;
 
 static int64_t gcd64(int64_t a, int64_t b)
 {
@@ -512,8 +506,8 @@ static int64_t gcd64(int64_t a, int64_t b)
 }
 
 /* Taps r < filter with (phase + pad - r * dilation) a multiple of stride. */
-static phase_taps taps_of_phase(int64_t phase, int64_t size, int64_t filter, int64_t stride,
-                                int64_t pad, int64_t dilation)
+phase_taps usine_conv_taps_of_phase(int64_t phase, int64_t size, int64_t filter, int64_t stride,
+                                    int64_t pad, int64_t dilation)
 {
     phase_taps pt = {0, stride / gcd64(stride, dilation), 0, 0, 0, 0};
     pt.pixels = (size - phase + stride - 1) / stride;
@@ -706,10 +700,10 @@ static void backward_data_phases(runner *rn, const usine_conv_problem *p,
     for (int64_t g = 0; g < p->groups; g++)
         for (int64_t ph = 0; ph < p->stride_h && ph < p->h; ph++)
             for (int64_t pw = 0; pw < p->stride_w && pw < p->w; pw++) {
-                const phase_taps th =
-                    taps_of_phase(ph, p->h, p->r, p->stride_h, p->pad_top, p->dilation_h);
-                const phase_taps tw =
-                    taps_of_phase(pw, p->w, p->s, p->stride_w, p->pad_left, p->dilation_w);
+                const phase_taps th = usine_conv_taps_of_phase(ph, p->h, p->r, p->stride_h,
+                                                               p->pad_top, p->dilation_h);
+                const phase_taps tw = usine_conv_taps_of_phase(pw, p->w, p->s, p->stride_w,
+                                                               p->pad_left, p->dilation_w);
                 /* A 1x1 f32 NHWC filter is its own transposed copy: Wt[kk Cg + c]. */
                 const float *filters = wt;
                 if (one_tap_as_is)
@@ -1030,10 +1024,10 @@ static void backward_data_tap_split(runner *rn, const usine_conv_problem *p,
     for (int64_t g = 0; g < p->groups; g++)
         for (int64_t ph = 0; ph < p->stride_h && ph < p->h; ph++)
             for (int64_t pw = 0; pw < p->stride_w && pw < p->w; pw++) {
-                const phase_taps th =
-                    taps_of_phase(ph, p->h, p->r, p->stride_h, p->pad_top, p->dilation_h);
-                const phase_taps tw =
-                    taps_of_phase(pw, p->w, p->s, p->stride_w, p->pad_left, p->dilation_w);
+                const phase_taps th = usine_conv_taps_of_phase(ph, p->h, p->r, p->stride_h,
+                                                               p->pad_top, p->dilation_h);
+                const phase_taps tw = usine_conv_taps_of_phase(pw, p->w, p->s, p->stride_w,
+                                                               p->pad_left, p->dilation_w);
                 if (direct && th.count > 0 && tw.count > 0) {
                     tap_split_by_rows(rn, p, t, g, &th, &tw, tmp);
                     continue;

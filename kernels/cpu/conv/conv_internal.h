@@ -42,9 +42,21 @@ int usine_conv_direct_serves(const usine_conv_problem *p, const usine_gemm_kerne
 size_t usine_conv_direct_workspace_size(const usine_conv_problem *p, const usine_conv_exec *exec);
 void usine_conv_direct_run(const usine_conv_problem *p, const usine_conv_exec *exec,
                            const usine_conv_tensors *t, void *workspace);
-/* The stride-1 backward data as that forward on dy with the filters turned (conv_direct.c):
- * the direct variant of the backward data (usine_conv_direct_backward_problem, the forward
- * it runs, is in conv_driver.h). */
+/* The filter taps that reach the dx pixels of one stride phase along one axis (the backward
+ * data): pixel i * stride + phase reads output i + base + t * step for taps
+ * r = first + t * every, t < count (every: stride / gcd(stride, dilation); the dy offsets
+ * then fall by every * dilation / stride per tap); count 0: no tap reaches the phase.
+ * usine_conv_taps_of_phase (conv_gemm.c) finds them. */
+typedef struct usine_conv_phase_taps {
+    int64_t first, every, count, base, step;
+    int64_t pixels; /* dx pixels of the phase along the axis */
+} usine_conv_phase_taps;
+usine_conv_phase_taps usine_conv_taps_of_phase(int64_t phase, int64_t size, int64_t filter,
+                                               int64_t stride, int64_t pad, int64_t dilation);
+
+/* The backward data as that forward on dy with the filters turned, one forward per stride
+ * phase (conv_direct.c): the direct variant of the backward data
+ * (usine_conv_direct_backward_problem, the stride-1 forward it runs, is in conv_driver.h). */
 int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel);
 size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
                                                  const usine_conv_exec *exec);
