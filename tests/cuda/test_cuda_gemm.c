@@ -224,6 +224,44 @@ static usine_context *cuda_context(char *why, size_t size)
     return ctx;
 }
 
+/*
+ * Runs case t with each of the four operand-arrangement kernels of one tile forced
+ * (usine_gemm_cuda_<arch>_<type>_<tile>_<ak|am>_<bk|bn>) on each of the four transpose
+ * pairs; returns how many of these runs the library accepted (a kernel that cannot read the
+ * arrangement must refuse with USINE_ERROR_NOT_SUPPORTED). *cases counts the runs.
+ */
+static int run_arrangements(gemm_case *t, const char *arch, const char *type, const char *tile,
+                            int *cases)
+{
+    static const char *arr[] = {"ak_bk", "ak_bn", "am_bk", "am_bn"};
+    char why[512], label[512];
+    int accepted = 0;
+    for (int ar = 0; ar < 4; ar++) {
+        char name[96];
+        snprintf(name, sizeof name, "usine_gemm_cuda_%s_%s_%s_%s", arch, type, tile, arr[ar]);
+        setenv("USINE_CUDA_KERNEL", name, 1);
+        usine_context *fc = cuda_context(why, sizeof why);
+        CHECK(fc != NULL, "USINE_CUDA_KERNEL=%s: %s", name, why);
+        if (!fc)
+            continue;
+        for (int tr = 0; tr < 4; tr++) {
+            t->ta = tr & 1 ? USINE_TRANS : USINE_NO_TRANS;
+            t->tb = tr & 2 ? USINE_TRANS : USINE_NO_TRANS;
+            set_lds(t, 8, 1);
+            describe(t, label, sizeof label);
+            char full[700];
+            snprintf(full, sizeof full, "%s [%s]", label, name);
+            const usine_status st = run_case(fc, t, full);
+            CHECK(st == USINE_SUCCESS || st == USINE_ERROR_NOT_SUPPORTED, "%s: %s", full,
+                  usine_last_error());
+            accepted += st == USINE_SUCCESS;
+            (*cases)++;
+        }
+        usine_destroy(fc);
+    }
+    return accepted;
+}
+
 /* Compute capability of device 0 as major x 10 + minor (0 when unknown). */
 static int device_arch(void)
 {
@@ -247,10 +285,8 @@ static int device_arch(void)
 static int sm90_cases(const usine_dtype ins[2], const char *const tn[2])
 {
     static const char *tiles[] = {"128x256x64_s4", "128x128x64_s6"};
-    static const char *arr[] = {"ak_bk", "ak_bn", "am_bk", "am_bn"};
     const int on_sm90 = device_arch() == 90;
     int cases = 0;
-    char why[512], label[512];
     for (int ti = 0; ti < 2; ti++)
         for (int ty = 0; ty < 2; ty++)
             for (int shape = 0; shape < 2; shape++) {
@@ -272,31 +308,7 @@ static int sm90_cases(const usine_dtype ins[2], const char *const tn[2])
                                shape ? 0.0 : 0.5,
                                shape ? 0 : 1,
                                shape ? USINE_ACT_GELU_ERF : USINE_ACT_RELU};
-                int accepted = 0;
-                for (int ar = 0; ar < 4; ar++) {
-                    char name[96];
-                    snprintf(name, sizeof name, "usine_gemm_cuda_sm90a_%s_%s_%s", tn[ty], tiles[ti],
-                             arr[ar]);
-                    setenv("USINE_CUDA_KERNEL", name, 1);
-                    usine_context *fc = cuda_context(why, sizeof why);
-                    CHECK(fc != NULL, "USINE_CUDA_KERNEL=%s: %s", name, why);
-                    if (!fc)
-                        continue;
-                    for (int tr = 0; tr < 4; tr++) {
-                        t.ta = tr & 1 ? USINE_TRANS : USINE_NO_TRANS;
-                        t.tb = tr & 2 ? USINE_TRANS : USINE_NO_TRANS;
-                        set_lds(&t, 8, 1);
-                        describe(&t, label, sizeof label);
-                        char full[700];
-                        snprintf(full, sizeof full, "%s [%s]", label, name);
-                        const usine_status st = run_case(fc, &t, full);
-                        CHECK(st == USINE_SUCCESS || st == USINE_ERROR_NOT_SUPPORTED, "%s: %s",
-                              full, usine_last_error());
-                        accepted += st == USINE_SUCCESS;
-                        cases++;
-                    }
-                    usine_destroy(fc);
-                }
+                const int accepted = run_arrangements(&t, "sm90a", tn[ty], tiles[ti], &cases);
                 printf("sm_90a %s %s shape %d: %d of 4 transpose pairs ran\n", tiles[ti], tn[ty],
                        shape, accepted);
                 CHECK(accepted == (on_sm90 ? 4 : 0),
@@ -391,7 +403,6 @@ int main(void)
     /* Every kernel forced: of the four operand arrangements of a tile, exactly one accepts
      * an aligned problem; the element-load kernels accept any. */
     static const char *tiles[] = {"128x128x32_s4", "64x64x32_s4", "128x256x32_s3"};
-    static const char *arr[] = {"ak_bk", "ak_bn", "am_bk", "am_bn"};
     static const char *tn[] = {"bf16", "f16"};
     for (int ti = 0; ti < 3; ti++)
         for (int ty = 0; ty < 2; ty++) {
@@ -411,32 +422,7 @@ int main(void)
                            0.25,
                            1,
                            USINE_ACT_RELU};
-            set_lds(&t, 8, 1);
-            int accepted = 0;
-            for (int ar = 0; ar < 4; ar++) {
-                char name[96];
-                snprintf(name, sizeof name, "usine_gemm_cuda_sm80_%s_%s_%s", tn[ty], tiles[ti],
-                         arr[ar]);
-                setenv("USINE_CUDA_KERNEL", name, 1);
-                usine_context *fc = cuda_context(why, sizeof why);
-                CHECK(fc != NULL, "USINE_CUDA_KERNEL=%s: %s", name, why);
-                if (!fc)
-                    continue;
-                for (int tr = 0; tr < 4; tr++) {
-                    t.ta = tr & 1 ? USINE_TRANS : USINE_NO_TRANS;
-                    t.tb = tr & 2 ? USINE_TRANS : USINE_NO_TRANS;
-                    set_lds(&t, 8, 1);
-                    describe(&t, label, sizeof label);
-                    char full[700];
-                    snprintf(full, sizeof full, "%s [%s]", label, name);
-                    const usine_status st = run_case(fc, &t, full);
-                    CHECK(st == USINE_SUCCESS || st == USINE_ERROR_NOT_SUPPORTED, "%s: %s", full,
-                          usine_last_error());
-                    accepted += st == USINE_SUCCESS;
-                    cases++;
-                }
-                usine_destroy(fc);
-            }
+            const int accepted = run_arrangements(&t, "sm80", tn[ty], tiles[ti], &cases);
             /* 4 transpose pairs, each taken by exactly one arrangement. */
             CHECK(accepted == 4, "%s %s: %d of 4 transpose pairs found their kernel", tn[ty],
                   tiles[ti], accepted);

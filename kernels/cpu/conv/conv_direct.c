@@ -501,20 +501,26 @@ static int phase_has_taps(const usine_conv_phase_taps *th, const usine_conv_phas
     return th->pixels > 0 && tw->pixels > 0 && th->count > 0 && tw->count > 0;
 }
 
+/* The forward of phase i (ph = i / stride_w, pw = i % stride_w) in *q; 0 when the phase has
+ * no pixels or no tap reaches them. */
+static int phase_forward(const usine_conv_problem *p, int64_t i, usine_conv_problem *q)
+{
+    usine_conv_phase_taps th, tw;
+    phase_taps_of(p, i / p->stride_w, i % p->stride_w, &th, &tw);
+    if (!phase_has_taps(&th, &tw))
+        return 0;
+    *q = phase_problem(p, &th, &tw);
+    return 1;
+}
+
 int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
 {
     if (p->layout != USINE_CONV_NHWC || p->dtype != USINE_F32 || p->groups != 1)
         return 0;
-    for (int64_t ph = 0; ph < p->stride_h; ph++)
-        for (int64_t pw = 0; pw < p->stride_w; pw++) {
-            usine_conv_phase_taps th, tw;
-            phase_taps_of(p, ph, pw, &th, &tw);
-            if (!phase_has_taps(&th, &tw))
-                continue;
-            const usine_conv_problem q = phase_problem(p, &th, &tw);
-            if (!phase_served(&q, kernel))
-                return 0;
-        }
+    usine_conv_problem q;
+    for (int64_t i = 0; i < p->stride_h * p->stride_w; i++)
+        if (phase_forward(p, i, &q) && !phase_served(&q, kernel))
+            return 0;
     return 1;
 }
 
@@ -523,13 +529,9 @@ size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
                                                  const usine_conv_exec *exec)
 {
     size_t most = 0;
-    for (int64_t ph = 0; ph < p->stride_h; ph++)
-        for (int64_t pw = 0; pw < p->stride_w; pw++) {
-            usine_conv_phase_taps th, tw;
-            phase_taps_of(p, ph, pw, &th, &tw);
-            if (!phase_has_taps(&th, &tw))
-                continue;
-            const usine_conv_problem q = phase_problem(p, &th, &tw);
+    usine_conv_problem q;
+    for (int64_t i = 0; i < p->stride_h * p->stride_w; i++)
+        if (phase_forward(p, i, &q)) {
             const size_t bytes = usine_conv_direct_workspace_size(&q, exec);
             most = bytes > most ? bytes : most;
         }
