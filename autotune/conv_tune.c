@@ -150,7 +150,9 @@ static int direct_wins(const usine_selector *sel, usine_conv_problem p)
  * filters packed at every call weigh more); two threads 209 / 183, 201 / 184, but 189 / 199
  * and 193 / 204 on 28 x 28; the 7x7 first layer (3 channels) 32 / 48. So with strides a
  * phase needs 512 pixels (all images), the 56 x 56 layers at batch 1, every layer from
- * batch 8 on 28 x 28 (3x3 256: 107 / 97, 1x1 512 -> 1024: 94 / 91 one thread). */
+ * batch 8 on 28 x 28 (3x3 256: 107 / 97, 1x1 512 -> 1024: 94 / 91 one thread). With the
+ * panels packed by the caller (usine_conv2d_pack_filters_backward_data) any number: batch 1
+ * 14 x 14, one thread, 1x1 1024 <- 2048 115 / 96, 3x3 512 127 / 100. */
 #define DIRECT_BACKWARD_MIN_CHANNELS     8
 #define DIRECT_BACKWARD_MIN_PHASE_PIXELS 512
 
@@ -163,7 +165,8 @@ static int direct_backward_wins(const usine_selector *sel, const usine_conv_prob
     q.s = (p->s + p->stride_w - 1) / p->stride_w;
     const int strided = p->stride_h > 1 || p->stride_w > 1;
     return p->c / p->groups >= DIRECT_BACKWARD_MIN_CHANNELS &&
-           (!strided || q.n * q.p * q.q >= DIRECT_BACKWARD_MIN_PHASE_PIXELS) && direct_wins(sel, q);
+           (!strided || p->panels_packed || q.n * q.p * q.q >= DIRECT_BACKWARD_MIN_PHASE_PIXELS) &&
+           direct_wins(sel, q);
 }
 
 /* Where the weight gradient is better summed with dy and x read in place (the direct
@@ -183,12 +186,30 @@ static int direct_weights_wins(const usine_conv_problem *p)
            p->n * p->p * p->q >= DIRECT_WEIGHTS_MIN_POSITIONS;
 }
 
+/* A 1x1 backward data with few positions whose filters the caller packed: the direct
+ * variant reads the panels packed once where the GEMM packs the filters at every call.
+ * Measured on Zen 4 (GEMM / direct with packed panels, GFLOP/s): 1x1 2048 -> 512 on 7 x 7
+ * batch 1 102 / 114 one thread, 200 / 226 two; 512 -> 2048 109 / 116; equal from 196
+ * positions (14 x 14 batch 1, 7 x 7 batch 8), 1-5% behind from 784. */
+static int pointwise_backward_reads_panels(const usine_selector *sel, usine_conv_pass pass,
+                                           const usine_conv_problem *p)
+{
+    const usine_gemm_kernel *kernel = sel->model[usine_select_dtype_index(USINE_F32)];
+    return pass == USINE_CONV_BACKWARD_DATA && p->panels_packed && kernel &&
+           p->n * p->h * p->w <= 2 * (int64_t)kernel->mr &&
+           usine_cpu_conv_variant_serves(USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT,
+                                         pass, p) &&
+           direct_backward_wins(sel, p);
+}
+
 usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_conv_pass pass,
                                             const usine_conv_problem *p)
 {
     if (usine_cpu_conv_supports(USINE_CONV_ALGO_DEPTHWISE, pass, p))
         return (usine_conv_config){USINE_CONV_ALGO_DEPTHWISE, 0};
     const int pointwise = usine_cpu_conv_supports(USINE_CONV_ALGO_GEMM1X1, pass, p);
+    if (pointwise && pointwise_backward_reads_panels(sel, pass, p))
+        return (usine_conv_config){USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT};
     usine_conv_config c = {pointwise ? USINE_CONV_ALGO_GEMM1X1 : USINE_CONV_ALGO_IMPLICIT_GEMM,
                            USINE_CONV_VARIANT_PLAIN};
     const usine_conv_variant in_place =

@@ -78,7 +78,9 @@ typedef struct usine_conv_arg {
     const usine_bench_conv_job *job;
     void *workspace;
     size_t workspace_size;
-    void *packed; /* forward: the filters packed once, untimed (oneDNN's are reordered once) */
+    /* forward and backward data: the filters packed once, untimed (oneDNN's are reordered
+     * once) */
+    void *packed;
     size_t packed_size;
     usine_status status;
 } usine_conv_arg;
@@ -92,8 +94,8 @@ static void usine_conv_call(void *varg)
         st = usine_conv2d_forward_packed(u->ctx, &u->desc, j->in0, u->packed, u->packed_size,
                                          j->out, u->workspace, u->workspace_size);
     else if (j->bcase->conv.pass == USINE_CONV_BACKWARD_DATA)
-        st = usine_conv2d_backward_data(u->ctx, &u->desc, j->in0, j->in1, j->out, u->workspace,
-                                        u->workspace_size);
+        st = usine_conv2d_backward_data_packed(u->ctx, &u->desc, j->in0, u->packed, u->packed_size,
+                                               j->out, u->workspace, u->workspace_size);
     else
         st = usine_conv2d_backward_weights(u->ctx, &u->desc, j->in0, j->in1, j->out, NULL,
                                            u->workspace, u->workspace_size);
@@ -144,15 +146,20 @@ static int usine_setup(const usine_bench_conv_job *job, usine_conv_arg *u,
                  u->workspace_size);
         return -1;
     }
-    if (st == USINE_SUCCESS && pass == USINE_CONV_FORWARD)
-        st = usine_conv2d_packed_filters_size(u->ctx, &u->desc, &u->packed_size);
-    if (st == USINE_SUCCESS && pass == USINE_CONV_FORWARD) {
+    const int forward = pass == USINE_CONV_FORWARD, packs = pass != USINE_CONV_BACKWARD_WEIGHTS;
+    if (st == USINE_SUCCESS && packs)
+        st = forward ? usine_conv2d_packed_filters_size(u->ctx, &u->desc, &u->packed_size)
+                     : usine_conv2d_backward_data_packed_size(u->ctx, &u->desc, &u->packed_size);
+    if (st == USINE_SUCCESS && packs) {
         if (!(u->packed = aligned_alloc(64, (u->packed_size + 63) / 64 * 64))) {
             snprintf(out->message, sizeof out->message,
                      "out of memory for %zu bytes of packed filters", u->packed_size);
             return -1;
         }
-        st = usine_conv2d_pack_filters(u->ctx, &u->desc, job->in1, u->packed, u->packed_size);
+        st = forward
+                 ? usine_conv2d_pack_filters(u->ctx, &u->desc, job->in1, u->packed, u->packed_size)
+                 : usine_conv2d_pack_filters_backward_data(u->ctx, &u->desc, job->in1, u->packed,
+                                                           u->packed_size);
     }
     if (st != USINE_SUCCESS) {
         snprintf(out->message, sizeof out->message, "%s", usine_last_error());

@@ -228,9 +228,9 @@ void usine_bench_report_header(const usine_bench_run *run, FILE *out)
                      "P (dP - D), then dV,\n          dQ, dK; flops 2.5x the forward's for "
                      "both\n");
     if (im2col_column(run))
-        fprintf(out, "Conv:     NHWC, KRSC filters; usine_conv2d_forward_packed (filters packed "
-                     "once, untimed,\n          as oneDNN's are reordered once; bwd_d: "
-                     "_backward_data, bwd_w: _backward_weights)\n          against oneDNN's "
+        fprintf(out, "Conv:     NHWC, KRSC filters; usine_conv2d_forward_packed and, bwd_d, "
+                     "_backward_data_packed\n          (filters packed once, untimed, as oneDNN's "
+                     "are reordered once; bwd_w:\n          _backward_weights) against oneDNN's "
                      "convolution primitive (made once, execute + wait timed) and\n          "
                      "'im2col': im2col/col2im + OpenBLAS cblas_sgemm; flops 2 N K P Q (C/groups) "
                      "R S\n          for every pass, padded taps counted\n");

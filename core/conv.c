@@ -313,16 +313,30 @@ static void log_call(const conv_call *c, const char *algo, const char *rule,
 
 /* ------------------------------------------------------------------ direct panels */
 
-/* The kernel whose direct panels the packed filters hold, or NULL: for the shapes the
- * default rule runs on the direct variant when the filters are packed (the forward, not
- * 1x1 without stride or padding, calls long enough: usine_conv_direct_runs_long). */
-static const usine_gemm_kernel *panels_kernel(usine_context *ctx, const usine_conv_problem *p)
+/* The kernel whose direct panels the packed filters hold, or NULL. Forward: for the shapes
+ * the default rule runs on the direct variant when the filters are packed (not 1x1 without
+ * stride or padding, calls long enough: usine_conv_direct_runs_long). Backward data: where
+ * this context's choice with packed panels is the direct variant. */
+static const usine_gemm_kernel *panels_kernel(usine_context *ctx, usine_conv_pass pass,
+                                              const usine_conv_problem *p)
 {
     const usine_conv_config direct = {USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT};
+    usine_conv_exec exec;
+    if (pass == USINE_CONV_BACKWARD_DATA) {
+        usine_conv_problem packed = *p;
+        packed.panels_packed = 1;
+        const usine_conv_config chosen = choose(ctx, pass, &packed).config;
+        if (chosen.algo != direct.algo || chosen.variant != direct.variant)
+            return NULL;
+        usine_conv_make_exec(&ctx->selector, ctx->isa, direct, pass, &packed,
+                             usine_context_threads(ctx), &exec);
+        return exec.gemm.kernel && usine_conv_direct_backward_panels_size(p, exec.gemm.kernel) > 0
+                   ? exec.gemm.kernel
+                   : NULL;
+    }
     if (usine_cpu_conv_supports(USINE_CONV_ALGO_GEMM1X1, USINE_CONV_FORWARD, p) ||
         !usine_cpu_conv_variant_serves(direct.algo, direct.variant, USINE_CONV_FORWARD, p))
         return NULL;
-    usine_conv_exec exec;
     usine_conv_make_exec(&ctx->selector, ctx->isa, direct, USINE_CONV_FORWARD, p,
                          usine_context_threads(ctx), &exec);
     const usine_gemm_kernel *kernel = exec.gemm.kernel;
@@ -416,8 +430,8 @@ usine_status usine_conv2d_workspace_size(usine_context *context, const usine_con
     if (!bytes)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "bytes is NULL");
     *bytes = workspace_bytes(context, choose(context, pass, &c.p).config, pass, &c.p);
-    if (pass == USINE_CONV_FORWARD && panels_kernel(context, &c.p)) {
-        /* enough for usine_conv2d_forward_packed too, which may run another algorithm */
+    if (pass != USINE_CONV_BACKWARD_WEIGHTS && panels_kernel(context, pass, &c.p)) {
+        /* enough for the packed-filter calls too, which may run another algorithm */
         usine_conv_problem packed = c.p;
         packed.panels_packed = 1;
         const size_t more =
@@ -476,6 +490,25 @@ usine_status usine_conv2d_forward(usine_context *context, const usine_conv2d_des
                            workspace_size);
 }
 
+/* The backward data after the descriptor's checks: the buffers' checks, then the pass.
+ * filters: as the caller passed them (w, or the packed memory); panels: the direct
+ * variant's for panels_kernel, or NULL. */
+static usine_status backward_data_checked(usine_context *context, const conv_call *c,
+                                          const void *dy, buffer filters, const void *w,
+                                          const float *panels, const char *panels_kernel, void *dx,
+                                          void *workspace, size_t workspace_size)
+{
+    const buffer in[2] = {{"dy", dy, c->y_bytes}, filters};
+    const buffer out[1] = {{"dx", dx, c->x_bytes}};
+    usine_status st = check_buffers(c->fn, in, 2, out, 1);
+    if (st || c->p.n == 0)
+        return st;
+    const buffer all[3] = {in[0], in[1], out[0]};
+    const usine_conv_tensors t = {NULL, w, dy, NULL, dx, NULL, NULL, NULL, panels};
+    return run_pass(context, c, USINE_CONV_BACKWARD_DATA, &t, workspace, workspace_size, all, 3,
+                    panels ? panels_kernel : NULL);
+}
+
 usine_status usine_conv2d_backward_data(usine_context *context, const usine_conv2d_desc *desc,
                                         const void *dy, const void *w, void *dx, void *workspace,
                                         size_t workspace_size)
@@ -485,16 +518,9 @@ usine_status usine_conv2d_backward_data(usine_context *context, const usine_conv
     usine_status st = check_desc(FN_BWD_DATA, context, desc, 0, &c);
     if (st)
         return st;
-    const buffer in[2] = {{"dy", dy, c.y_bytes}, {"w", w, c.w_bytes}};
-    const buffer out[1] = {{"dx", dx, c.x_bytes}};
-    if ((st = check_buffers(FN_BWD_DATA, in, 2, out, 1)))
-        return st;
-    if (c.p.n == 0)
-        return USINE_SUCCESS;
-    const buffer all[3] = {in[0], in[1], out[0]};
-    const usine_conv_tensors t = {NULL, w, dy, NULL, dx, NULL, NULL, NULL, NULL};
-    return run_pass(context, &c, USINE_CONV_BACKWARD_DATA, &t, workspace, workspace_size, all, 3,
-                    NULL);
+    const buffer filters = {"w", w, c.w_bytes};
+    return backward_data_checked(context, &c, dy, filters, w, NULL, NULL, dx, workspace,
+                                 workspace_size);
 }
 
 usine_status usine_conv2d_backward_weights(usine_context *context, const usine_conv2d_desc *desc,
@@ -520,21 +546,39 @@ usine_status usine_conv2d_backward_weights(usine_context *context, const usine_c
 
 /* ------------------------------------------------------------------ packed filters */
 
-static const char *const FN_PACK_SIZE = "usine_conv2d_packed_filters_size";
-static const char *const FN_PACK = "usine_conv2d_pack_filters";
-static const char *const FN_FWD_PACKED = "usine_conv2d_forward_packed";
+/* The entry points of one pass's packed filters, for the messages. */
+typedef struct packed_fns {
+    const char *size, *pack, *run;
+} packed_fns;
 
-#define PACKED_MAGIC "usineCF2"
+static const packed_fns FWD_PACKED_FNS = {
+    "usine_conv2d_packed_filters_size", "usine_conv2d_pack_filters", "usine_conv2d_forward_packed"};
+static const packed_fns BWD_PACKED_FNS = {"usine_conv2d_backward_data_packed_size",
+                                          "usine_conv2d_pack_filters_backward_data",
+                                          "usine_conv2d_backward_data_packed"};
+
+static const packed_fns *fns_of(usine_conv_pass pass)
+{
+    return pass == USINE_CONV_FORWARD ? &FWD_PACKED_FNS : &BWD_PACKED_FNS;
+}
+
+#define PACKED_MAGIC "usineCF3"
+#define SHAPE_FIELDS 14
 
 /* The head of packed filters: what they were made for (the descriptor's fields the filters'
- * layout depends on; batch, sizes, strides, padding and dilation may differ between calls)
- * and where each part lies, in bytes from the start. */
+ * layout depends on: for the forward dtype, layout, k, c, r, s, groups, with the batch,
+ * sizes, strides, padding and dilation free to differ between calls; the backward data's
+ * stride phases add the strides, pad_top, pad_left and dilations) and where each part lies,
+ * in bytes from the start. */
 typedef struct packed_header {
     char magic[8];
-    int64_t shape[7];            /* dtype, layout, k, c, r, s, groups */
+    int64_t shape[SHAPE_FIELDS]; /* pass, dtype, layout, k, c, r, s, groups, then the backward
+                                    data's stride_h, stride_w, pad_top, pad_left, dilation_h,
+                                    dilation_w (0 for the forward) */
     int64_t w_offset, w_bytes;   /* a copy of w as given */
-    int64_t wt_offset, wt_bytes; /* NHWC without panels: the f32 transposed filters */
-    /* The direct variant's panels (usine_conv_direct_pack_panels) for the kernel named. */
+    int64_t wt_offset, wt_bytes; /* forward, NHWC without panels: the f32 transposed filters */
+    /* The direct variant's panels (usine_conv_direct_pack_panels, or
+     * usine_conv_direct_backward_pack_panels) for the kernel named. */
     int64_t panels_offset, panels_bytes;
     char panels_kernel[48];
     uint64_t check; /* FNV-1a of the bytes above: a corrupt header is refused */
@@ -562,25 +606,40 @@ static int64_t packed_total(const packed_header *h)
     return wt_end > panels_end ? wt_end : panels_end;
 }
 
-/* The header the descriptor's packed filters carry in this context, and the kernel its
- * panels are for (NULL: none). */
-static packed_header header_for(usine_context *ctx, const conv_call *c,
+/* The header the descriptor's packed filters for `pass` carry in this context, and the
+ * kernel its panels are for (NULL: none). */
+static packed_header header_for(usine_context *ctx, const conv_call *c, usine_conv_pass pass,
                                 const usine_gemm_kernel **kernel_out)
 {
     packed_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, PACKED_MAGIC, sizeof h.magic);
     const usine_conv_problem *p = &c->p;
-    const int64_t shape[7] = {p->dtype, p->layout, p->k, p->c, p->r, p->s, p->groups};
+    const int bwd = pass == USINE_CONV_BACKWARD_DATA;
+    const int64_t shape[SHAPE_FIELDS] = {pass,
+                                         p->dtype,
+                                         p->layout,
+                                         p->k,
+                                         p->c,
+                                         p->r,
+                                         p->s,
+                                         p->groups,
+                                         bwd ? p->stride_h : 0,
+                                         bwd ? p->stride_w : 0,
+                                         bwd ? p->pad_top : 0,
+                                         bwd ? p->pad_left : 0,
+                                         bwd ? p->dilation_h : 0,
+                                         bwd ? p->dilation_w : 0};
     memcpy(h.shape, shape, sizeof shape);
     h.w_offset = align_bytes((int64_t)sizeof h);
     h.w_bytes = c->w_bytes;
-    const usine_gemm_kernel *kernel = panels_kernel(ctx, p);
+    const usine_gemm_kernel *kernel = panels_kernel(ctx, pass, p);
     h.wt_offset = h.panels_offset = h.w_offset + align_bytes(h.w_bytes);
     if (kernel) {
-        h.panels_bytes = (int64_t)usine_conv_direct_panels_size(p, kernel);
+        h.panels_bytes = (int64_t)(bwd ? usine_conv_direct_backward_panels_size(p, kernel)
+                                       : usine_conv_direct_panels_size(p, kernel));
         snprintf(h.panels_kernel, sizeof h.panels_kernel, "%s", kernel->name);
-    } else if (p->layout == USINE_CONV_NHWC) {
+    } else if (!bwd && p->layout == USINE_CONV_NHWC) {
         h.wt_bytes = p->k * p->r * p->s * (p->c / p->groups) * (int64_t)sizeof(float);
     }
     h.check = fnv1a(&h, offsetof(packed_header, check));
@@ -597,23 +656,36 @@ static usine_status check_filters_desc(const char *fn, usine_context *ctx,
     return check_desc(fn, ctx, desc, 1, c);
 }
 
-usine_status usine_conv2d_packed_filters_size(usine_context *context, const usine_conv2d_desc *desc,
-                                              size_t *bytes)
+static usine_status packed_size(usine_context *context, const usine_conv2d_desc *desc,
+                                usine_conv_pass pass, size_t *bytes)
 {
+    const char *fn = fns_of(pass)->size;
     conv_call c;
-    const usine_status st = check_filters_desc(FN_PACK_SIZE, context, desc, &c);
+    const usine_status st = check_filters_desc(fn, context, desc, &c);
     if (st)
         return st;
     if (!bytes)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_PACK_SIZE, "bytes is NULL");
-    const packed_header h = header_for(context, &c, NULL);
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "bytes is NULL");
+    const packed_header h = header_for(context, &c, pass, NULL);
     *bytes = (size_t)packed_total(&h);
     return USINE_SUCCESS;
 }
 
+usine_status usine_conv2d_packed_filters_size(usine_context *context, const usine_conv2d_desc *desc,
+                                              size_t *bytes)
+{
+    return packed_size(context, desc, USINE_CONV_FORWARD, bytes);
+}
+
+usine_status usine_conv2d_backward_data_packed_size(usine_context *context,
+                                                    const usine_conv2d_desc *desc, size_t *bytes)
+{
+    return packed_size(context, desc, USINE_CONV_BACKWARD_DATA, bytes);
+}
+
 /* packed: non-NULL, aligned, and at least `need` bytes. */
-static usine_status check_packed_pointer(const char *fn, const void *packed, size_t size,
-                                         int64_t need)
+static usine_status check_packed_pointer(const char *fn, const packed_fns *fns, const void *packed,
+                                         size_t size, int64_t need)
 {
     if (!packed)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "packed is NULL");
@@ -621,26 +693,27 @@ static usine_status check_packed_pointer(const char *fn, const void *packed, siz
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn, "packed is not %d-byte aligned", ALIGN);
     if (size < (size_t)need)
         return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fn,
-                          "packed_size = %zu is less than the %" PRId64
-                          " bytes usine_conv2d_packed_filters_size asks for",
-                          size, need);
+                          "packed_size = %zu is less than the %" PRId64 " bytes %s asks for", size,
+                          need, fns->size);
     return USINE_SUCCESS;
 }
 
-usine_status usine_conv2d_pack_filters(usine_context *context, const usine_conv2d_desc *desc,
-                                       const void *w, void *packed, size_t packed_size)
+static usine_status pack_filters(usine_context *context, const usine_conv2d_desc *desc,
+                                 usine_conv_pass pass, const void *w, void *packed,
+                                 size_t packed_size)
 {
+    const packed_fns *fns = fns_of(pass);
     conv_call c;
-    usine_status st = check_filters_desc(FN_PACK, context, desc, &c);
+    usine_status st = check_filters_desc(fns->pack, context, desc, &c);
     if (st)
         return st;
     const usine_gemm_kernel *kernel = NULL;
-    const packed_header h = header_for(context, &c, &kernel);
-    if ((st = check_packed_pointer(FN_PACK, packed, packed_size, packed_total(&h))))
+    const packed_header h = header_for(context, &c, pass, &kernel);
+    if ((st = check_packed_pointer(fns->pack, fns, packed, packed_size, packed_total(&h))))
         return st;
     const buffer in[1] = {{"w", w, c.w_bytes}};
     const buffer out[1] = {{"packed", packed, packed_total(&h)}};
-    if ((st = check_buffers(FN_PACK, in, 1, out, 1)))
+    if ((st = check_buffers(fns->pack, in, 1, out, 1)))
         return st;
     char *base = (char *)packed;
     const int threads = usine_context_threads(context);
@@ -648,44 +721,74 @@ usine_status usine_conv2d_pack_filters(usine_context *context, const usine_conv2
     if (h.wt_bytes > 0)
         usine_conv_gemm_transpose_filters(&c.p, context->isa, threads, w,
                                           (float *)(base + h.wt_offset));
-    if (h.panels_bytes > 0)
+    if (h.panels_bytes > 0 && pass == USINE_CONV_BACKWARD_DATA)
+        usine_conv_direct_backward_pack_panels(&c.p, kernel, context->isa, threads,
+                                               (const float *)w, (float *)(base + h.panels_offset));
+    else if (h.panels_bytes > 0)
         usine_conv_direct_pack_panels(&c.p, kernel, context->isa, threads, (const float *)w,
                                       (float *)(base + h.panels_offset));
     memcpy(base, &h, sizeof h); /* last: filters half packed never look whole */
     return USINE_SUCCESS;
 }
 
-/* Packed filters made by usine_conv2d_pack_filters for this descriptor's filters (in any
+usine_status usine_conv2d_pack_filters(usine_context *context, const usine_conv2d_desc *desc,
+                                       const void *w, void *packed, size_t packed_size)
+{
+    return pack_filters(context, desc, USINE_CONV_FORWARD, w, packed, packed_size);
+}
+
+usine_status usine_conv2d_pack_filters_backward_data(usine_context *context,
+                                                     const usine_conv2d_desc *desc, const void *w,
+                                                     void *packed, size_t packed_size)
+{
+    return pack_filters(context, desc, USINE_CONV_BACKWARD_DATA, w, packed, packed_size);
+}
+
+/* Packed filters made by the pass's pack function for this descriptor's filters (in any
  * context: the parts after the copy of w are the stored header's); *kernel: the kernel
  * whose panels this context would pack (NULL: none). */
-static usine_status check_packed(usine_context *ctx, const void *packed, size_t packed_size,
-                                 const conv_call *c, packed_header *out,
+static usine_status check_packed(usine_context *ctx, usine_conv_pass pass, const void *packed,
+                                 size_t packed_size, const conv_call *c, packed_header *out,
                                  const usine_gemm_kernel **kernel)
 {
-    const packed_header want = header_for(ctx, c, kernel);
+    const packed_fns *fns = fns_of(pass);
+    const packed_header want = header_for(ctx, c, pass, kernel);
     usine_status st =
-        check_packed_pointer(FN_FWD_PACKED, packed, packed_size, want.w_offset + want.w_bytes);
+        check_packed_pointer(fns->run, fns, packed, packed_size, want.w_offset + want.w_bytes);
     if (st)
         return st;
     memcpy(out, packed, sizeof *out);
     if (memcmp(out->magic, PACKED_MAGIC, sizeof out->magic) != 0 ||
         out->check != fnv1a(out, offsetof(packed_header, check)))
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_FWD_PACKED,
-                          "packed does not hold filters from usine_conv2d_pack_filters (its "
-                          "header is missing or corrupt)");
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fns->run,
+                          "packed does not hold filters from %s (its header is missing or "
+                          "corrupt)",
+                          fns->pack);
+    if (out->shape[0] != pass)
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fns->run,
+                          "packed holds filters packed for the %s by %s, not by %s",
+                          out->shape[0] == USINE_CONV_FORWARD ? "forward" : "backward data",
+                          fns_of(out->shape[0] == USINE_CONV_FORWARD ? USINE_CONV_FORWARD
+                                                                     : USINE_CONV_BACKWARD_DATA)
+                              ->pack,
+                          fns->pack);
     if (memcmp(out->shape, want.shape, sizeof want.shape) != 0 || out->w_offset != want.w_offset ||
         out->w_bytes != want.w_bytes)
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_FWD_PACKED,
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fns->run,
                           "packed holds filters of another convolution (dtype, layout, "
-                          "channels, filter size or groups differ from desc's)");
+                          "channels, filter size or groups%s differ from desc's)",
+                          pass == USINE_CONV_BACKWARD_DATA
+                              ? ", or the strides, top or left padding or dilation"
+                              : "");
     const int64_t parts = out->w_offset + align_bytes(out->w_bytes);
     if (out->wt_offset != parts || out->panels_offset != parts || out->wt_bytes < 0 ||
         out->panels_bytes < 0 || (out->wt_bytes > 0 && out->panels_bytes > 0) ||
         out->panels_kernel[sizeof out->panels_kernel - 1] != '\0')
-        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, FN_FWD_PACKED,
-                          "packed does not hold filters from usine_conv2d_pack_filters (its "
-                          "header is missing or corrupt)");
-    return check_packed_pointer(FN_FWD_PACKED, packed, packed_size, packed_total(out));
+        return usine_fail(USINE_ERROR_INVALID_ARGUMENT, fns->run,
+                          "packed does not hold filters from %s (its header is missing or "
+                          "corrupt)",
+                          fns->pack);
+    return check_packed_pointer(fns->run, fns, packed, packed_size, packed_total(out));
 }
 
 usine_status usine_conv2d_forward_packed(usine_context *context, const usine_conv2d_desc *desc,
@@ -694,12 +797,13 @@ usine_status usine_conv2d_forward_packed(usine_context *context, const usine_con
 {
     usine_clear_error();
     conv_call c;
-    usine_status st = check_desc(FN_FWD_PACKED, context, desc, 1, &c);
+    const char *fn = FWD_PACKED_FNS.run;
+    usine_status st = check_desc(fn, context, desc, 1, &c);
     if (st)
         return st;
     packed_header h;
     const usine_gemm_kernel *kernel = NULL;
-    if ((st = check_packed(context, packed, packed_size, &c, &h, &kernel)))
+    if ((st = check_packed(context, USINE_CONV_FORWARD, packed, packed_size, &c, &h, &kernel)))
         return st;
     const char *base = (const char *)packed;
     const buffer filters = {"packed", packed, packed_total(&h)};
@@ -708,4 +812,28 @@ usine_status usine_conv2d_forward_packed(usine_context *context, const usine_con
                            h.wt_bytes ? (const float *)(base + h.wt_offset) : NULL,
                            h.panels_bytes ? (const float *)(base + h.panels_offset) : NULL,
                            h.panels_kernel, y, workspace, workspace_size);
+}
+
+usine_status usine_conv2d_backward_data_packed(usine_context *context,
+                                               const usine_conv2d_desc *desc, const void *dy,
+                                               const void *packed, size_t packed_size, void *dx,
+                                               void *workspace, size_t workspace_size)
+{
+    usine_clear_error();
+    conv_call c;
+    const char *fn = BWD_PACKED_FNS.run;
+    usine_status st = check_desc(fn, context, desc, 0, &c);
+    if (st)
+        return st;
+    packed_header h;
+    const usine_gemm_kernel *kernel = NULL;
+    if ((st =
+             check_packed(context, USINE_CONV_BACKWARD_DATA, packed, packed_size, &c, &h, &kernel)))
+        return st;
+    const char *base = (const char *)packed;
+    const buffer filters = {"packed", packed, packed_total(&h)};
+    c.p.panels_packed = h.panels_bytes > 0 && kernel && strcmp(kernel->name, h.panels_kernel) == 0;
+    const float *panels = h.panels_bytes ? (const float *)(base + h.panels_offset) : NULL;
+    return backward_data_checked(context, &c, dy, filters, base + h.w_offset, panels,
+                                 h.panels_kernel, dx, workspace, workspace_size);
 }

@@ -487,6 +487,37 @@ USINE_API usine_status usine_conv2d_forward_packed(usine_context *context,
                                                    void *workspace, size_t workspace_size);
 
 /*
+ * Filters packed once for many backward-data calls (training: every micro-batch between two
+ * weight updates, or the backward data of a whole step, reads the same filters; pack after
+ * each update). Where this context runs the backward data on the direct variant with packed
+ * panels (NHWC f32, groups 1), the filters turned for each stride phase are packed into its
+ * panels for this context's GEMM kernel, which the backward data then reads for every
+ * batch size instead of making them at every call (they weigh most with few positions:
+ * 14 x 14 images at batch 1); other filters are kept as given. Same contract as the
+ * forward's above: usine_conv2d_backward_data_packed_size gives the bytes (at most about
+ * twice the filters'), packed must be 64-byte aligned and is used where it was packed, the
+ * workspace is the one usine_conv2d_workspace_size asks for the backward data, and results
+ * are those of usine_conv2d_backward_data within its tolerance. The packed filters serve
+ * any descriptor with the same dtype, layout, channels, filter size, groups, strides, top
+ * and left padding and dilations (batch and image size may change), in any context (with
+ * another kernel the panels are made again per call); usine_conv2d_backward_data_packed
+ * refuses other descriptors, filters packed for the forward, and packed memory whose header
+ * is missing or corrupt, with USINE_ERROR_INVALID_ARGUMENT.
+ */
+USINE_API usine_status usine_conv2d_backward_data_packed_size(usine_context *context,
+                                                              const usine_conv2d_desc *desc,
+                                                              size_t *bytes);
+USINE_API usine_status usine_conv2d_pack_filters_backward_data(usine_context *context,
+                                                               const usine_conv2d_desc *desc,
+                                                               const void *w, void *packed,
+                                                               size_t packed_size);
+USINE_API usine_status usine_conv2d_backward_data_packed(usine_context *context,
+                                                         const usine_conv2d_desc *desc,
+                                                         const void *dy, const void *packed,
+                                                         size_t packed_size, void *dx,
+                                                         void *workspace, size_t workspace_size);
+
+/*
  * Name of the algorithm the pass would run for this descriptor on this context,
  * "usine_conv_<fwd|bwd_data|bwd_weights>_<f32|bf16>_cpu_<algorithm>[_<variant>]" (a static
  * string): algorithms gemm1x1, implicit_gemm, depthwise; variants of the GEMM-based ones

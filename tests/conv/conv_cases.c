@@ -239,10 +239,13 @@ usine_status conv_run_forward(usine_context *ctx, conv_tensors *t)
 
 #define PACKED_CANARY 64
 
-usine_status conv_pack(usine_context *ctx, const conv_tensors *t, conv_packed *pk)
+usine_status conv_pack(usine_context *ctx, const conv_tensors *t, usine_conv_pass pass,
+                       conv_packed *pk)
 {
     memset(pk, 0, sizeof *pk);
-    usine_status st = usine_conv2d_packed_filters_size(ctx, &t->desc, &pk->size);
+    const int forward = pass == USINE_CONV_FORWARD;
+    usine_status st = forward ? usine_conv2d_packed_filters_size(ctx, &t->desc, &pk->size)
+                              : usine_conv2d_backward_data_packed_size(ctx, &t->desc, &pk->size);
     if (st != USINE_SUCCESS)
         return st;
     const size_t bytes = (pk->size + PACKED_CANARY + 63) / 64 * 64;
@@ -253,7 +256,9 @@ usine_status conv_pack(usine_context *ctx, const conv_tensors *t, conv_packed *p
     }
     memset(pk->base, 0xa5, bytes);
     pk->data = pk->base;
-    return usine_conv2d_pack_filters(ctx, &t->desc, t->w.data, pk->data, pk->size);
+    return forward ? usine_conv2d_pack_filters(ctx, &t->desc, t->w.data, pk->data, pk->size)
+                   : usine_conv2d_pack_filters_backward_data(ctx, &t->desc, t->w.data, pk->data,
+                                                             pk->size);
 }
 
 void conv_packed_release(conv_packed *pk, const char *what)
@@ -269,7 +274,7 @@ void conv_packed_release(conv_packed *pk, const char *what)
 usine_status conv_run_forward_packed(usine_context *ctx, conv_tensors *t)
 {
     conv_packed pk;
-    usine_status st = conv_pack(ctx, t, &pk);
+    usine_status st = conv_pack(ctx, t, USINE_CONV_FORWARD, &pk);
     conv_workspace ws;
     const usine_status ws_st = conv_workspace_get(ctx, &t->desc, USINE_CONV_FORWARD, &ws);
     if (st == USINE_SUCCESS)
@@ -290,6 +295,22 @@ usine_status conv_run_backward_data(usine_context *ctx, conv_tensors *t)
         st = usine_conv2d_backward_data(ctx, &t->desc, t->dy.data, t->w.data, t->dx.data, ws.data,
                                         ws.size);
     conv_workspace_release(&ws, "backward data");
+    return st;
+}
+
+usine_status conv_run_backward_data_packed(usine_context *ctx, conv_tensors *t)
+{
+    conv_packed pk;
+    usine_status st = conv_pack(ctx, t, USINE_CONV_BACKWARD_DATA, &pk);
+    conv_workspace ws;
+    const usine_status ws_st = conv_workspace_get(ctx, &t->desc, USINE_CONV_BACKWARD_DATA, &ws);
+    if (st == USINE_SUCCESS)
+        st = ws_st;
+    if (st == USINE_SUCCESS)
+        st = usine_conv2d_backward_data_packed(ctx, &t->desc, t->dy.data, pk.data, pk.size,
+                                               t->dx.data, ws.data, ws.size);
+    conv_workspace_release(&ws, "backward data packed");
+    conv_packed_release(&pk, "backward data packed");
     return st;
 }
 

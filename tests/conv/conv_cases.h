@@ -99,11 +99,16 @@ typedef struct conv_packed {
     void *data;
     size_t size;
 } conv_packed;
-usine_status conv_pack(usine_context *ctx, const conv_tensors *t, conv_packed *pk);
+/* Packs t's filters for the pass (forward or backward data) into a canary-guarded buffer. */
+usine_status conv_pack(usine_context *ctx, const conv_tensors *t, usine_conv_pass pass,
+                       conv_packed *pk);
 void conv_packed_release(conv_packed *pk, const char *what);
 /* The forward through usine_conv2d_pack_filters and usine_conv2d_forward_packed. */
 usine_status conv_run_forward_packed(usine_context *ctx, conv_tensors *t);
 usine_status conv_run_backward_data(usine_context *ctx, conv_tensors *t);
+/* The backward data through usine_conv2d_pack_filters_backward_data and
+ * usine_conv2d_backward_data_packed. */
+usine_status conv_run_backward_data_packed(usine_context *ctx, conv_tensors *t);
 usine_status conv_run_backward_weights(usine_context *ctx, conv_tensors *t, int with_dbias);
 
 /* The reference: value and sum |terms| per element (long double), and L per element. */

@@ -106,6 +106,13 @@ static void run_case(usine_context *ctx, const conv_case *c)
     const int data_ok = CHECK(st == USINE_SUCCESS, "backward data %s: status %d: %s", what, (int)st,
                               usine_last_error()) &&
                         conv_check(&t, "backward data", CONV_DX, &t.dx, &rdx) == 0;
+    /* The same through packed filters (usine_conv2d_pack_filters_backward_data), dx poisoned
+     * again. */
+    conv_poison(&t.dx, c->dtype);
+    st = conv_run_backward_data_packed(ctx, &t);
+    if (CHECK(st == USINE_SUCCESS, "backward data packed %s: status %d: %s", what, (int)st,
+              usine_last_error()))
+        conv_check(&t, "backward data packed", CONV_DX, &t.dx, &rdx);
     /* without dbias first, then with it: both write all of dw */
     st = conv_run_backward_weights(ctx, &t, 0);
     if (CHECK(st == USINE_SUCCESS, "backward weights (no dbias) %s: status %d: %s", what, (int)st,

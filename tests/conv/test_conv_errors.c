@@ -383,6 +383,74 @@ static void test_packed_filters(void)
     free(packed);
 }
 
+/* Filters packed for the backward data: refused when never packed, packed for the forward,
+ * packed for another stride, corrupt or one byte short; another batch size is accepted. */
+static void test_packed_filters_backward(void)
+{
+    const usine_conv2d_desc *d = &t.desc;
+    size_t size = 0, fwd_size = 0;
+    CHECK(usine_conv2d_backward_data_packed_size(ctx, d, NULL) == INV && usine_last_error()[0],
+          "backward_data_packed_size with NULL bytes accepted");
+    if (!CHECK(usine_conv2d_backward_data_packed_size(ctx, d, &size) == USINE_SUCCESS &&
+                   usine_conv2d_packed_filters_size(ctx, d, &fwd_size) == USINE_SUCCESS,
+               "packed sizes: %s", usine_last_error()))
+        return;
+    const size_t most = size > fwd_size ? size : fwd_size;
+    const size_t room = (most + 64 + 63) / 64 * 64;
+    unsigned char *packed = (unsigned char *)aligned_alloc(64, room);
+    memset(packed, 0, room);
+    conv_saved s = save_all();
+    conv_expect_rejected(
+        &s, usine_conv2d_pack_filters_backward_data(ctx, d, t.w.data, packed, size - 1), INV,
+        "packed_size", "backward pack into one byte less");
+    s = save_all();
+    conv_expect_rejected(&s,
+                         usine_conv2d_backward_data_packed(ctx, d, t.dy.data, packed, size,
+                                                           t.dx.data, ws.data, ws.size),
+                         INV, "header", "backward data with filters never packed");
+    /* Packed for the forward: the other pass's layout. */
+    CHECK(usine_conv2d_pack_filters(ctx, d, t.w.data, packed, fwd_size) == USINE_SUCCESS,
+          "pack_filters: %s", usine_last_error());
+    s = save_all();
+    conv_expect_rejected(&s,
+                         usine_conv2d_backward_data_packed(ctx, d, t.dy.data, packed, room,
+                                                           t.dx.data, ws.data, ws.size),
+                         INV, "forward", "backward data with filters packed for the forward");
+    CHECK(usine_conv2d_pack_filters_backward_data(ctx, d, t.w.data, packed, size) == USINE_SUCCESS,
+          "pack_filters_backward_data: %s", usine_last_error());
+    s = save_all();
+    conv_expect_rejected(
+        &s, usine_conv2d_forward_packed(ctx, d, t.x.data, packed, room, t.y.data, ws.data, ws.size),
+        INV, "backward data", "forward with filters packed for the backward data");
+    s = save_all();
+    conv_expect_rejected(&s,
+                         usine_conv2d_backward_data_packed(ctx, d, t.dy.data, packed, size - 1,
+                                                           t.dx.data, ws.data, ws.size),
+                         INV, "packed_size", "backward data with packed one byte short");
+    /* Another stride: the phases' taps differ (the dy of stride 2 is smaller: fits). */
+    usine_conv2d_desc strided = *d;
+    strided.stride_h = 2;
+    s = save_all();
+    conv_expect_rejected(&s,
+                         usine_conv2d_backward_data_packed(ctx, &strided, t.dy.data, packed, size,
+                                                           t.dx.data, ws.data, ws.size),
+                         INV, "another convolution", "backward data with another stride's filters");
+    packed[12] ^= 0x40;
+    s = save_all();
+    conv_expect_rejected(&s,
+                         usine_conv2d_backward_data_packed(ctx, d, t.dy.data, packed, size,
+                                                           t.dx.data, ws.data, ws.size),
+                         INV, "corrupt", "backward data with a corrupt header");
+    packed[12] ^= 0x40;
+    usine_conv2d_desc one = *d;
+    one.batch = 1;
+    CHECK(usine_conv2d_backward_data_packed(ctx, &one, t.dy.data, packed, size, t.dx.data, ws.data,
+                                            ws.size) == USINE_SUCCESS,
+          "backward data packed at batch 1 with filters packed at batch %lld: %s",
+          (long long)d->batch, usine_last_error());
+    free(packed);
+}
+
 int main(void)
 {
     ctx = test_context_or_skip("test_conv_errors");
@@ -415,6 +483,7 @@ int main(void)
     test_small_workspace();
     test_overlap();
     test_packed_filters();
+    test_packed_filters_backward();
     /* the valid descriptor still works with that workspace after all of this */
     CHECK(call_pass(USINE_CONV_FORWARD, &t.desc) == USINE_SUCCESS, "valid forward: %s",
           usine_last_error());

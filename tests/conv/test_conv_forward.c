@@ -236,7 +236,7 @@ static void test_packed_elsewhere(usine_context *ctx, usine_dtype dtype)
     for (int i = 0; i < 2; i++) {
         conv_packed pk;
         conv_workspace ws;
-        usine_status st = conv_pack(pair[i][0], &t, &pk);
+        usine_status st = conv_pack(pair[i][0], &t, USINE_CONV_FORWARD, &pk);
         const usine_status ws_st = conv_workspace_get(pair[i][1], &t.desc, USINE_CONV_FORWARD, &ws);
         if (st == USINE_SUCCESS)
             st = ws_st;

@@ -524,10 +524,13 @@ int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_g
     return 1;
 }
 
-/* The panels of the phase with the most taps (one phase's at a time). */
+/* The panels of the phase with the most taps (one phase's at a time); none when the caller
+ * packed them. */
 size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
                                                  const usine_conv_exec *exec)
 {
+    if (p->panels_packed)
+        return 0;
     size_t most = 0;
     usine_conv_problem q;
     for (int64_t i = 0; i < p->stride_h * p->stride_w; i++)
@@ -536,6 +539,49 @@ size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
             most = bytes > most ? bytes : most;
         }
     return most;
+}
+
+/* Packed backward panels hold every phase some tap reaches, in phase order, whatever the
+ * image size (a phase without pixels keeps its place), each 64-byte aligned. */
+static int phase_reached(const usine_conv_phase_taps *th, const usine_conv_phase_taps *tw)
+{
+    return th->count > 0 && tw->count > 0;
+}
+
+size_t usine_conv_direct_backward_panels_size(const usine_conv_problem *p,
+                                              const usine_gemm_kernel *kernel)
+{
+    if (!usine_conv_direct_backward_serves(p, kernel))
+        return 0;
+    size_t total = 0;
+    for (int64_t i = 0; i < p->stride_h * p->stride_w; i++) {
+        usine_conv_phase_taps th, tw;
+        phase_taps_of(p, i / p->stride_w, i % p->stride_w, &th, &tw);
+        if (!phase_reached(&th, &tw))
+            continue;
+        const usine_conv_problem q = phase_problem(p, &th, &tw);
+        const size_t bytes = usine_conv_direct_panels_size(&q, kernel);
+        if (bytes == 0)
+            return 0;
+        total += align_up(bytes);
+    }
+    return total;
+}
+
+void usine_conv_direct_backward_pack_panels(const usine_conv_problem *p,
+                                            const usine_gemm_kernel *kernel, usine_cpu_isa isa,
+                                            int threads, const float *w, float *panels)
+{
+    char *at = (char *)panels;
+    for (int64_t i = 0; i < p->stride_h * p->stride_w; i++) {
+        usine_conv_phase_taps th, tw;
+        phase_taps_of(p, i / p->stride_w, i % p->stride_w, &th, &tw);
+        if (!phase_reached(&th, &tw))
+            continue;
+        const usine_conv_problem q = phase_problem(p, &th, &tw);
+        pack_panels(&q, p, &th, &tw, kernel, isa, threads, w, (float *)at);
+        at += align_up(usine_conv_direct_panels_size(&q, kernel));
+    }
 }
 
 /* Zeros the dx pixels of a phase no tap reaches, rows shared out among the threads. */
@@ -565,10 +611,18 @@ void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_con
     const int threads = exec->gemm.max_threads;
     if (p->n == 0)
         return; /* dx is empty */
+    /* p->panels_packed: the phases' panels as usine_conv_direct_backward_pack_panels made them */
+    const char *packed = (const char *)t->panels;
     for (int64_t ph = 0; ph < p->stride_h; ph++)
         for (int64_t pw = 0; pw < p->stride_w; pw++) {
             usine_conv_phase_taps th, tw;
             phase_taps_of(p, ph, pw, &th, &tw);
+            const float *panels = (const float *)workspace;
+            if (p->panels_packed && phase_reached(&th, &tw)) {
+                const usine_conv_problem q = phase_problem(p, &th, &tw);
+                panels = (const float *)packed;
+                packed += align_up(usine_conv_direct_panels_size(&q, exec->gemm.kernel));
+            }
             if (th.pixels == 0 || tw.pixels == 0)
                 continue;
             /* pixel (n, i, j) of the phase is dx pixel (n, i stride_h + ph, j stride_w + pw) */
@@ -580,9 +634,9 @@ void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_con
                 continue;
             }
             const usine_conv_problem q = phase_problem(p, &th, &tw);
-            pack_panels(&q, p, &th, &tw, exec->gemm.kernel, exec->isa, threads, (const float *)t->w,
-                        (float *)workspace);
-            run_panels(&q, exec, (const float *)t->dy, (const float *)workspace, (float *)t->dx,
-                       &out);
+            if (!p->panels_packed)
+                pack_panels(&q, p, &th, &tw, exec->gemm.kernel, exec->isa, threads,
+                            (const float *)t->w, (float *)workspace);
+            run_panels(&q, exec, (const float *)t->dy, panels, (float *)t->dx, &out);
         }
 }

@@ -126,6 +126,17 @@ size_t usine_conv_direct_panels_size(const usine_conv_problem *p, const usine_ge
 void usine_conv_direct_pack_panels(const usine_conv_problem *p, const usine_gemm_kernel *kernel,
                                    usine_cpu_isa isa, int threads, const float *w, float *panels);
 
+/* The backward data's direct panels (usine_conv2d_pack_filters_backward_data): the turned
+ * filters of every stride phase some tap reaches, in phase order, each 64-byte aligned. They
+ * depend on K, R, S, C, the strides, pad_top, pad_left, the dilations and the kernel, not on
+ * the batch or image size; 0 bytes where the direct backward data cannot run on that kernel
+ * (usine_conv_tensors.panels with panels_packed; conv_direct.c). */
+size_t usine_conv_direct_backward_panels_size(const usine_conv_problem *p,
+                                              const usine_gemm_kernel *kernel);
+void usine_conv_direct_backward_pack_panels(const usine_conv_problem *p,
+                                            const usine_gemm_kernel *kernel, usine_cpu_isa isa,
+                                            int threads, const float *w, float *panels);
+
 /* The filters, K x taps (taps = R S Cg; f32 or bf16), transposed to f32 wt[tap K + k] on
  * `threads` threads (register transposes where isa has AVX-512): the forward's GEMM operand
  * A with its columns contiguous (usine_conv_tensors.wt; conv_gemm.c). */
