@@ -548,18 +548,28 @@ static int phase_reached(const usine_conv_phase_taps *th, const usine_conv_phase
     return th->count > 0 && tw->count > 0;
 }
 
+/* Phase i's taps and forward, when some tap reaches it (its pixels may be none). */
+static int reached_phase(const usine_conv_problem *p, int64_t i, usine_conv_phase_taps *th,
+                         usine_conv_phase_taps *tw, usine_conv_problem *q)
+{
+    phase_taps_of(p, i / p->stride_w, i % p->stride_w, th, tw);
+    if (!phase_reached(th, tw))
+        return 0;
+    *q = phase_problem(p, th, tw);
+    return 1;
+}
+
 size_t usine_conv_direct_backward_panels_size(const usine_conv_problem *p,
                                               const usine_gemm_kernel *kernel)
 {
     if (!usine_conv_direct_backward_serves(p, kernel))
         return 0;
     size_t total = 0;
+    usine_conv_phase_taps th, tw;
+    usine_conv_problem q;
     for (int64_t i = 0; i < p->stride_h * p->stride_w; i++) {
-        usine_conv_phase_taps th, tw;
-        phase_taps_of(p, i / p->stride_w, i % p->stride_w, &th, &tw);
-        if (!phase_reached(&th, &tw))
+        if (!reached_phase(p, i, &th, &tw, &q))
             continue;
-        const usine_conv_problem q = phase_problem(p, &th, &tw);
         const size_t bytes = usine_conv_direct_panels_size(&q, kernel);
         if (bytes == 0)
             return 0;
@@ -573,12 +583,11 @@ void usine_conv_direct_backward_pack_panels(const usine_conv_problem *p,
                                             int threads, const float *w, float *panels)
 {
     char *at = (char *)panels;
+    usine_conv_phase_taps th, tw;
+    usine_conv_problem q;
     for (int64_t i = 0; i < p->stride_h * p->stride_w; i++) {
-        usine_conv_phase_taps th, tw;
-        phase_taps_of(p, i / p->stride_w, i % p->stride_w, &th, &tw);
-        if (!phase_reached(&th, &tw))
+        if (!reached_phase(p, i, &th, &tw, &q))
             continue;
-        const usine_conv_problem q = phase_problem(p, &th, &tw);
         pack_panels(&q, p, &th, &tw, kernel, isa, threads, w, (float *)at);
         at += align_up(usine_conv_direct_panels_size(&q, kernel));
     }
