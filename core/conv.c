@@ -791,23 +791,36 @@ static usine_status check_packed(usine_context *ctx, usine_conv_pass pass, const
     return check_packed_pointer(fns->run, fns, packed, packed_size, packed_total(out));
 }
 
+/* The common start of the packed-filter passes: the descriptor's and the packed memory's
+ * checks; c->p.panels_packed when its panels serve this context's kernel. */
+static usine_status open_packed(usine_context *context, usine_conv_pass pass,
+                                const usine_conv2d_desc *desc, const void *packed,
+                                size_t packed_size, conv_call *c, packed_header *h)
+{
+    usine_clear_error();
+    usine_status st = check_desc(fns_of(pass)->run, context, desc, pass == USINE_CONV_FORWARD, c);
+    if (st)
+        return st;
+    const usine_gemm_kernel *kernel = NULL;
+    if ((st = check_packed(context, pass, packed, packed_size, c, h, &kernel)))
+        return st;
+    c->p.panels_packed =
+        h->panels_bytes > 0 && kernel && strcmp(kernel->name, h->panels_kernel) == 0;
+    return USINE_SUCCESS;
+}
+
 usine_status usine_conv2d_forward_packed(usine_context *context, const usine_conv2d_desc *desc,
                                          const void *x, const void *packed, size_t packed_size,
                                          void *y, void *workspace, size_t workspace_size)
 {
-    usine_clear_error();
     conv_call c;
-    const char *fn = FWD_PACKED_FNS.run;
-    usine_status st = check_desc(fn, context, desc, 1, &c);
-    if (st)
-        return st;
     packed_header h;
-    const usine_gemm_kernel *kernel = NULL;
-    if ((st = check_packed(context, USINE_CONV_FORWARD, packed, packed_size, &c, &h, &kernel)))
+    const usine_status st =
+        open_packed(context, USINE_CONV_FORWARD, desc, packed, packed_size, &c, &h);
+    if (st)
         return st;
     const char *base = (const char *)packed;
     const buffer filters = {"packed", packed, packed_total(&h)};
-    c.p.panels_packed = h.panels_bytes > 0 && kernel && strcmp(kernel->name, h.panels_kernel) == 0;
     return forward_checked(context, &c, desc, x, filters, base + h.w_offset,
                            h.wt_bytes ? (const float *)(base + h.wt_offset) : NULL,
                            h.panels_bytes ? (const float *)(base + h.panels_offset) : NULL,
@@ -819,20 +832,14 @@ usine_status usine_conv2d_backward_data_packed(usine_context *context,
                                                const void *packed, size_t packed_size, void *dx,
                                                void *workspace, size_t workspace_size)
 {
-    usine_clear_error();
     conv_call c;
-    const char *fn = BWD_PACKED_FNS.run;
-    usine_status st = check_desc(fn, context, desc, 0, &c);
-    if (st)
-        return st;
     packed_header h;
-    const usine_gemm_kernel *kernel = NULL;
-    if ((st =
-             check_packed(context, USINE_CONV_BACKWARD_DATA, packed, packed_size, &c, &h, &kernel)))
+    const usine_status st =
+        open_packed(context, USINE_CONV_BACKWARD_DATA, desc, packed, packed_size, &c, &h);
+    if (st)
         return st;
     const char *base = (const char *)packed;
     const buffer filters = {"packed", packed, packed_total(&h)};
-    c.p.panels_packed = h.panels_bytes > 0 && kernel && strcmp(kernel->name, h.panels_kernel) == 0;
     const float *panels = h.panels_bytes ? (const float *)(base + h.panels_offset) : NULL;
     return backward_data_checked(context, &c, dy, filters, base + h.w_offset, panels,
                                  h.panels_kernel, dx, workspace, workspace_size);

@@ -233,15 +233,13 @@ static int fits(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *
         return 1;
     const int a = arrangement(p->a, p->a_stride_m, p->a_stride_k, p->batch, p->a_batch);
     const int b = arrangement(p->b, p->b_stride_n, p->b_stride_k, p->batch, p->b_batch);
-    if (k->arch == 90) {
-        /* sm_90a machine code runs on compute capability 9.0 only; TMA coordinates are
-         * 32-bit and its tensor maps need k >= 1. */
-        if (arch != 90 || p->k < 1 || p->m > INT32_MAX || p->n > INT32_MAX ||
-            p->k > INT32_MAX - 64 || p->batch > INT32_MAX)
-            return 0;
-        return a == k->a_k_contiguous && b == k->b_k_contiguous;
-    }
-    /* k == 0 or alpha == 0 reads neither operand (core passes k = 0): any kernel will do. */
+    /* sm_90a machine code runs on compute capability 9.0 only; TMA coordinates are 32-bit
+     * and its tensor maps need k >= 1. */
+    if (k->arch == 90 && (arch != 90 || p->k < 1 || p->m > INT32_MAX || p->n > INT32_MAX ||
+                          p->k > INT32_MAX - 64 || p->batch > INT32_MAX))
+        return 0;
+    /* k == 0 or alpha == 0 reads neither operand (core passes k = 0): any mma.sync kernel
+     * will do. */
     if (p->k == 0)
         return 1;
     return a == k->a_k_contiguous && b == k->b_k_contiguous;

@@ -271,20 +271,30 @@ void conv_packed_release(conv_packed *pk, const char *what)
     memset(pk, 0, sizeof *pk);
 }
 
-usine_status conv_run_forward_packed(usine_context *ctx, conv_tensors *t)
+/* The pass (forward or backward data) through filters packed for it. */
+static usine_status run_packed(usine_context *ctx, conv_tensors *t, usine_conv_pass pass)
 {
+    const int forward = pass == USINE_CONV_FORWARD;
+    const char *what = forward ? "forward packed" : "backward data packed";
     conv_packed pk;
-    usine_status st = conv_pack(ctx, t, USINE_CONV_FORWARD, &pk);
+    usine_status st = conv_pack(ctx, t, pass, &pk);
     conv_workspace ws;
-    const usine_status ws_st = conv_workspace_get(ctx, &t->desc, USINE_CONV_FORWARD, &ws);
+    const usine_status ws_st = conv_workspace_get(ctx, &t->desc, pass, &ws);
     if (st == USINE_SUCCESS)
         st = ws_st;
     if (st == USINE_SUCCESS)
-        st = usine_conv2d_forward_packed(ctx, &t->desc, t->x.data, pk.data, pk.size, t->y.data,
-                                         ws.data, ws.size);
-    conv_workspace_release(&ws, "forward packed");
-    conv_packed_release(&pk, "forward packed");
+        st = forward ? usine_conv2d_forward_packed(ctx, &t->desc, t->x.data, pk.data, pk.size,
+                                                   t->y.data, ws.data, ws.size)
+                     : usine_conv2d_backward_data_packed(ctx, &t->desc, t->dy.data, pk.data,
+                                                         pk.size, t->dx.data, ws.data, ws.size);
+    conv_workspace_release(&ws, what);
+    conv_packed_release(&pk, what);
     return st;
+}
+
+usine_status conv_run_forward_packed(usine_context *ctx, conv_tensors *t)
+{
+    return run_packed(ctx, t, USINE_CONV_FORWARD);
 }
 
 usine_status conv_run_backward_data(usine_context *ctx, conv_tensors *t)
@@ -300,18 +310,7 @@ usine_status conv_run_backward_data(usine_context *ctx, conv_tensors *t)
 
 usine_status conv_run_backward_data_packed(usine_context *ctx, conv_tensors *t)
 {
-    conv_packed pk;
-    usine_status st = conv_pack(ctx, t, USINE_CONV_BACKWARD_DATA, &pk);
-    conv_workspace ws;
-    const usine_status ws_st = conv_workspace_get(ctx, &t->desc, USINE_CONV_BACKWARD_DATA, &ws);
-    if (st == USINE_SUCCESS)
-        st = ws_st;
-    if (st == USINE_SUCCESS)
-        st = usine_conv2d_backward_data_packed(ctx, &t->desc, t->dy.data, pk.data, pk.size,
-                                               t->dx.data, ws.data, ws.size);
-    conv_workspace_release(&ws, "backward data packed");
-    conv_packed_release(&pk, "backward data packed");
-    return st;
+    return run_packed(ctx, t, USINE_CONV_BACKWARD_DATA);
 }
 
 usine_status conv_run_backward_weights(usine_context *ctx, conv_tensors *t, int with_dbias)

@@ -495,22 +495,29 @@ static int phase_served(const usine_conv_problem *q, const usine_gemm_kernel *ke
            usine_conv_direct_serves(q, kernel);
 }
 
-/* A phase that gets outputs: pixels, and taps that reach them. */
-static int phase_has_taps(const usine_conv_phase_taps *th, const usine_conv_phase_taps *tw)
+/* Some tap reaches the phase (its pixels may be none). */
+static int phase_reached(const usine_conv_phase_taps *th, const usine_conv_phase_taps *tw)
 {
-    return th->pixels > 0 && tw->pixels > 0 && th->count > 0 && tw->count > 0;
+    return th->count > 0 && tw->count > 0;
 }
 
-/* The forward of phase i (ph = i / stride_w, pw = i % stride_w) in *q; 0 when the phase has
- * no pixels or no tap reaches them. */
+/* Phase i's (ph = i / stride_w, pw = i % stride_w) taps, and its forward in *q when some tap
+ * reaches it; returns whether one does. */
+static int reached_phase(const usine_conv_problem *p, int64_t i, usine_conv_phase_taps *th,
+                         usine_conv_phase_taps *tw, usine_conv_problem *q)
+{
+    phase_taps_of(p, i / p->stride_w, i % p->stride_w, th, tw);
+    if (!phase_reached(th, tw))
+        return 0;
+    *q = phase_problem(p, th, tw);
+    return 1;
+}
+
+/* The forward of phase i in *q; 0 when the phase has no pixels or no tap reaches them. */
 static int phase_forward(const usine_conv_problem *p, int64_t i, usine_conv_problem *q)
 {
     usine_conv_phase_taps th, tw;
-    phase_taps_of(p, i / p->stride_w, i % p->stride_w, &th, &tw);
-    if (!phase_has_taps(&th, &tw))
-        return 0;
-    *q = phase_problem(p, &th, &tw);
-    return 1;
+    return reached_phase(p, i, &th, &tw, q) && th.pixels > 0 && tw.pixels > 0;
 }
 
 int usine_conv_direct_backward_serves(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
@@ -543,22 +550,6 @@ size_t usine_conv_direct_backward_workspace_size(const usine_conv_problem *p,
 
 /* Packed backward panels hold every phase some tap reaches, in phase order, whatever the
  * image size (a phase without pixels keeps its place), each 64-byte aligned. */
-static int phase_reached(const usine_conv_phase_taps *th, const usine_conv_phase_taps *tw)
-{
-    return th->count > 0 && tw->count > 0;
-}
-
-/* Phase i's taps and forward, when some tap reaches it (its pixels may be none). */
-static int reached_phase(const usine_conv_problem *p, int64_t i, usine_conv_phase_taps *th,
-                         usine_conv_phase_taps *tw, usine_conv_problem *q)
-{
-    phase_taps_of(p, i / p->stride_w, i % p->stride_w, th, tw);
-    if (!phase_reached(th, tw))
-        return 0;
-    *q = phase_problem(p, th, tw);
-    return 1;
-}
-
 size_t usine_conv_direct_backward_panels_size(const usine_conv_problem *p,
                                               const usine_gemm_kernel *kernel)
 {
@@ -622,30 +613,29 @@ void usine_conv_direct_backward_run(const usine_conv_problem *p, const usine_con
         return; /* dx is empty */
     /* p->panels_packed: the phases' panels as usine_conv_direct_backward_pack_panels made them */
     const char *packed = (const char *)t->panels;
-    for (int64_t ph = 0; ph < p->stride_h; ph++)
-        for (int64_t pw = 0; pw < p->stride_w; pw++) {
-            usine_conv_phase_taps th, tw;
-            phase_taps_of(p, ph, pw, &th, &tw);
-            const float *panels = (const float *)workspace;
-            if (p->panels_packed && phase_reached(&th, &tw)) {
-                const usine_conv_problem q = phase_problem(p, &th, &tw);
-                panels = (const float *)packed;
-                packed += align_up(usine_conv_direct_panels_size(&q, exec->gemm.kernel));
-            }
-            if (th.pixels == 0 || tw.pixels == 0)
-                continue;
-            /* pixel (n, i, j) of the phase is dx pixel (n, i stride_h + ph, j stride_w + pw) */
-            const out_layout out = {(ph * p->w + pw) * p->c, p->h * p->w * p->c,
-                                    p->stride_h * p->w * p->c, p->stride_w * p->c};
-            if (!phase_has_taps(&th, &tw)) {
-                zero_args z = {p, (float *)t->dx, out, p->n * th.pixels, tw.pixels};
-                usine_cpu_parallel(z.rows < threads ? (int)z.rows : threads, zero_body, &z);
-                continue;
-            }
-            const usine_conv_problem q = phase_problem(p, &th, &tw);
-            if (!p->panels_packed)
-                pack_panels(&q, p, &th, &tw, exec->gemm.kernel, exec->isa, threads,
-                            (const float *)t->w, (float *)workspace);
-            run_panels(&q, exec, (const float *)t->dy, panels, (float *)t->dx, &out);
+    for (int64_t i = 0; i < p->stride_h * p->stride_w; i++) {
+        const int64_t ph = i / p->stride_w, pw = i % p->stride_w;
+        usine_conv_phase_taps th, tw;
+        usine_conv_problem q;
+        const int reached = reached_phase(p, i, &th, &tw, &q);
+        const float *panels = (const float *)workspace;
+        if (p->panels_packed && reached) {
+            panels = (const float *)packed;
+            packed += align_up(usine_conv_direct_panels_size(&q, exec->gemm.kernel));
         }
+        if (th.pixels == 0 || tw.pixels == 0)
+            continue;
+        /* pixel (n, i, j) of the phase is dx pixel (n, i stride_h + ph, j stride_w + pw) */
+        const out_layout out = {(ph * p->w + pw) * p->c, p->h * p->w * p->c,
+                                p->stride_h * p->w * p->c, p->stride_w * p->c};
+        if (!reached) {
+            zero_args z = {p, (float *)t->dx, out, p->n * th.pixels, tw.pixels};
+            usine_cpu_parallel(z.rows < threads ? (int)z.rows : threads, zero_body, &z);
+            continue;
+        }
+        if (!p->panels_packed)
+            pack_panels(&q, p, &th, &tw, exec->gemm.kernel, exec->isa, threads, (const float *)t->w,
+                        (float *)workspace);
+        run_panels(&q, exec, (const float *)t->dy, panels, (float *)t->dx, &out);
+    }
 }
