@@ -1,6 +1,6 @@
 /*
  * The AVX-512 f32 building blocks shared by the kernels avx512_sgemm_*.c: the microkernel
- * bodies for zmm and ymm vectors, the broadcast FMA, and the transposing B packer.
+ * bodies for zmm and ymm vectors and the transposing B packer.
  * Included only by files compiled with the AVX-512 flags.
  */
 #ifndef USINE_KERNELS_CPU_GEMM_AVX512_F32_IMPL_H
@@ -13,22 +13,6 @@
 #include "gemv_impl.h"
 #include "pack_impl.h"
 #include "ukr_define.h"
-
-/* FMA with the B element broadcast from memory ({1toN}): one instruction instead of a
- * broadcast and an FMA. GCC does not fold a broadcast used by two FMAs, hence the asm;
- * fewer instructions per k step let the core run further ahead of L2 and L3 misses
- * (measured: 2048^3 on Zen 4 went from 92% to 94% of peak). */
-USINE_INLINE __m512 fma_bcast_zmm(__m512 a, const float *p, __m512 c)
-{
-    __asm__("vfmadd231ps %1%{1to16%}, %2, %0" : "+v"(c) : "m"(*p), "v"(a));
-    return c;
-}
-
-USINE_INLINE __m256 fma_bcast_ymm(__m256 a, const float *p, __m256 c)
-{
-    __asm__("vfmadd231ps %1%{1to8%}, %2, %0" : "+v"(c) : "m"(*p), "v"(a));
-    return c;
-}
 
 #define UKR_FUNC  ukr_zmm
 #define UKR_T     float
@@ -44,7 +28,6 @@ USINE_INLINE __m256 fma_bcast_ymm(__m256 a, const float *p, __m256 c)
 #define UKR_ZERO()                _mm512_setzero_ps()
 #define UKR_MASKLOAD(mask, p)     _mm512_maskz_loadu_ps(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm512_mask_storeu_ps(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)    fma_bcast_zmm(a, p, c)
 #include "ukr_x86_impl.h"
 
 #define UKR_FUNC                  ukr_ymm
@@ -60,7 +43,6 @@ USINE_INLINE __m256 fma_bcast_ymm(__m256 a, const float *p, __m256 c)
 #define UKR_ZERO()                _mm256_setzero_ps()
 #define UKR_MASKLOAD(mask, p)     _mm256_maskz_loadu_ps(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm256_mask_storeu_ps(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)    fma_bcast_ymm(a, p, c)
 #include "ukr_x86_impl.h"
 
 /* The last one or two rows of C (see tail_rows in gemm_driver.c: the rows past the last

@@ -1,6 +1,6 @@
 /*
  * The AVX-512 f64 building blocks shared by the kernels avx512_dgemm_*.c: the microkernel
- * bodies for zmm and ymm vectors, the broadcast FMA, and the transposing B packer.
+ * bodies for zmm and ymm vectors and the transposing B packer.
  * Included only by files compiled with the AVX-512 flags.
  */
 #ifndef USINE_KERNELS_CPU_GEMM_AVX512_F64_IMPL_H
@@ -13,19 +13,6 @@
 #include "gemv_impl.h"
 #include "pack_impl.h"
 #include "ukr_define.h"
-
-/* FMA with a broadcast memory operand: see avx512_f32_impl.h for why this is asm. */
-USINE_INLINE __m512d fma_bcast_zmm(__m512d a, const double *p, __m512d c)
-{
-    __asm__("vfmadd231pd %1%{1to8%}, %2, %0" : "+v"(c) : "m"(*p), "v"(a));
-    return c;
-}
-
-USINE_INLINE __m256d fma_bcast_ymm(__m256d a, const double *p, __m256d c)
-{
-    __asm__("vfmadd231pd %1%{1to4%}, %2, %0" : "+v"(c) : "m"(*p), "v"(a));
-    return c;
-}
 
 #define UKR_FUNC                  ukr_zmm
 #define UKR_T                     double
@@ -40,7 +27,6 @@ USINE_INLINE __m256d fma_bcast_ymm(__m256d a, const double *p, __m256d c)
 #define UKR_ZERO()                _mm512_setzero_pd()
 #define UKR_MASKLOAD(mask, p)     _mm512_maskz_loadu_pd(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm512_mask_storeu_pd(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)    fma_bcast_zmm(a, p, c)
 #include "ukr_x86_impl.h"
 
 #define UKR_FUNC                  ukr_ymm
@@ -56,7 +42,6 @@ USINE_INLINE __m256d fma_bcast_ymm(__m256d a, const double *p, __m256d c)
 #define UKR_ZERO()                _mm256_setzero_pd()
 #define UKR_MASKLOAD(mask, p)     _mm256_maskz_loadu_pd(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm256_mask_storeu_pd(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)    fma_bcast_ymm(a, p, c)
 #include "ukr_x86_impl.h"
 
 /* 8 x 8 transpose in registers: unpack pairs, then 256-bit and 128-bit lane shuffles. */

@@ -5,7 +5,7 @@
  * L1 footprint of the B panel.
  *
  * Register map: 24 zmm accumulators (2 vectors of 16 rows x 12 columns), 2 zmm for the A
- * column, B broadcast straight from memory into the FMA ({1to16}): 26 of 32 registers.
+ * column, one for the broadcast B element: 27 of 32 registers.
  */
 #include "avx512_f32_impl.h"
 

@@ -3,9 +3,9 @@
  * 8x8 (ymm, VL) kernels for the last rows, and a one-row kernel for the last one or two.
  *
  * Register map: 24 zmm accumulators (3 vectors of 16 rows x 8 columns), 3 zmm for the A
- * column, B broadcast straight from memory into the FMA ({1to16}): 27 of 32 registers.
- * 24 independent FMA chains cover the FMA latency (4 cycles) times the issue rate (2 per
- * cycle on Skylake-X, one zmm per cycle on Zen 4). Per k step: 3 vector loads of A and 8
+ * column, one for the broadcast B element: 28 of 32 registers. 24 independent FMA chains
+ * cover the FMA latency (4 cycles) times the issue rate (2 per cycle on Skylake-X and
+ * Zen 5, one zmm per cycle on Zen 4). Per k step: 3 vector loads of A and 8
  * broadcasts against 24 FMAs. Why 48x8 rather than 32x12: with NR = 8 the B panel
  * (KC x NR) fills 3/4 of a 32 KiB L1 at KC = 768 instead of 512, so C is read and
  * written a third less often; measured on Zen 4, 2048^3: 95% of peak against 93-94%.

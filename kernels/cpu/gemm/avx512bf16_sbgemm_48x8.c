@@ -16,18 +16,9 @@
  */
 #include "avx512_f32_impl.h"
 
-/* acc += the 16 pair products of a and the broadcast pair at p ({1to16}). */
-USINE_INLINE __m512 dpbf16_bcast_zmm(__m512 a, const float *p, __m512 acc)
-{
-    __asm__("vdpbf16ps %1%{1to16%}, %2, %0" : "+v"(acc) : "m"(*p), "v"(a));
-    return acc;
-}
-
-USINE_INLINE __m256 dpbf16_bcast_ymm(__m256 a, const float *p, __m256 acc)
-{
-    __asm__("vdpbf16ps %1%{1to8%}, %2, %0" : "+v"(acc) : "m"(*p), "v"(a));
-    return acc;
-}
+/* acc += the pair products of a and b (the same pair broadcast to every lane). */
+#define DPBF16_ZMM(a, b, acc) _mm512_dpbf16_ps(acc, (__m512bh)(a), (__m512bh)(b))
+#define DPBF16_YMM(a, b, acc) _mm256_dpbf16_ps(acc, (__m256bh)(a), (__m256bh)(b))
 
 /* The f32 body of ukr_x86_impl.h on dwords of bf16 pairs: loads and broadcasts move pairs,
  * the accumulators and the store are f32. */
@@ -45,7 +36,7 @@ USINE_INLINE __m256 dpbf16_bcast_ymm(__m256 a, const float *p, __m256 acc)
 #define UKR_ZERO()                _mm512_setzero_ps()
 #define UKR_MASKLOAD(mask, p)     _mm512_maskz_loadu_ps(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm512_mask_storeu_ps(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)    dpbf16_bcast_zmm(a, p, c)
+#define UKR_DOT(a, b, c)          DPBF16_ZMM(a, b, c)
 #include "ukr_x86_impl.h"
 
 #define UKR_FUNC                  ukr_bf16_ymm
@@ -61,7 +52,7 @@ USINE_INLINE __m256 dpbf16_bcast_ymm(__m256 a, const float *p, __m256 acc)
 #define UKR_ZERO()                _mm256_setzero_ps()
 #define UKR_MASKLOAD(mask, p)     _mm256_maskz_loadu_ps(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm256_mask_storeu_ps(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)    dpbf16_bcast_ymm(a, p, c)
+#define UKR_DOT(a, b, c)          DPBF16_YMM(a, b, c)
 #include "ukr_x86_impl.h"
 
 #define NR 8

@@ -13,18 +13,9 @@
 #include "avx512_f32_impl.h"
 #include "int8_impl.h"
 
-/* acc += the 4-byte dot products of u8 a and the broadcast s8 quad at p ({1to16}). */
-USINE_INLINE __m512i dpbusd_bcast_zmm(__m512i a, const int32_t *p, __m512i acc)
-{
-    __asm__("vpdpbusd %1%{1to16%}, %2, %0" : "+v"(acc) : "m"(*p), "v"(a));
-    return acc;
-}
-
-USINE_INLINE __m256i dpbusd_bcast_ymm(__m256i a, const int32_t *p, __m256i acc)
-{
-    __asm__("vpdpbusd %1%{1to8%}, %2, %0" : "+v"(acc) : "m"(*p), "v"(a));
-    return acc;
-}
+/* acc += the 4-byte dot products of u8 a and the s8 quad b (the same quad in every lane). */
+#define DPBUSD_ZMM(a, b, acc) _mm512_dpbusd_epi32(acc, a, b)
+#define DPBUSD_YMM(a, b, acc) _mm256_dpbusd_epi32(acc, a, b)
 
 /* The store of the body: alpha is 1 and beta 0 or 1 for int8 (the epilogue does the rest). */
 #define UKR_FUNC  ukr_int8_zmm
@@ -41,7 +32,7 @@ USINE_INLINE __m256i dpbusd_bcast_ymm(__m256i a, const int32_t *p, __m256i acc)
 #define UKR_ZERO()                _mm512_setzero_si512()
 #define UKR_MASKLOAD(mask, p)     _mm512_maskz_loadu_epi32(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm512_mask_storeu_epi32(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)    dpbusd_bcast_zmm(a, p, c)
+#define UKR_DOT(a, b, c)          DPBUSD_ZMM(a, b, c)
 #include "ukr_x86_impl.h"
 
 #define UKR_FUNC                  ukr_int8_ymm
@@ -57,7 +48,7 @@ USINE_INLINE __m256i dpbusd_bcast_ymm(__m256i a, const int32_t *p, __m256i acc)
 #define UKR_ZERO()                _mm256_setzero_si256()
 #define UKR_MASKLOAD(mask, p)     _mm256_maskz_loadu_epi32(mask, p)
 #define UKR_MASKSTORE(p, mask, v) _mm256_mask_storeu_epi32(p, mask, v)
-#define UKR_FMA_BCAST(a, p, c)    dpbusd_bcast_ymm(a, p, c)
+#define UKR_DOT(a, b, c)          DPBUSD_YMM(a, b, c)
 #include "ukr_x86_impl.h"
 
 #define NR 8
