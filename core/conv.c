@@ -562,7 +562,9 @@ static const packed_fns *fns_of(usine_conv_pass pass)
     return pass == USINE_CONV_FORWARD ? &FWD_PACKED_FNS : &BWD_PACKED_FNS;
 }
 
-#define PACKED_MAGIC "usineCF3"
+/* The version is in the magic: CF4 split a last panel of 48 + 16 filters as 32 + 32, so
+ * filters packed by an earlier library are refused rather than misread. */
+#define PACKED_MAGIC "usineCF4"
 #define SHAPE_FIELDS 14
 
 /* The head of packed filters: what they were made for (the descriptor's fields the filters'
