@@ -35,9 +35,9 @@ static size_t align_up(size_t x)
 
 /* The A panels of the filters: K / MR full panels, then one edge panel for the rest (the
  * narrowest edge kernel that covers it, else a full-width panel partly zero). A rest of one
- * vector or less takes the last full panel with it into two panels of an edge kernel (pair:
- * 48 + 16 filters as 32 + 32): a one-vector tile ran its rows 19% slower than the full tile
- * on Zen 5, two-vector tiles as fast (the 7x7 first layer's 64 filters: 4% faster). */
+ * vector or less takes the last full panel with it into two panels of an edge kernel
+ * (usine_gemm_pair_edge: 48 + 16 filters as 32 + 32; the 7x7 first layer's 64 filters:
+ * 4-8% faster on Zen 5). */
 typedef struct row_panels {
     int64_t count, full;
     int mr;
@@ -71,23 +71,15 @@ static void plan_panels(const usine_gemm_kernel *kernel, int64_t k, row_panels *
             rp->edge_segs = kernel->edges[e].ukr_segs;
             rp->edge_pack = kernel->edges[e].pack_a;
         }
-    rp->pair = 0;
-    for (int e = 0; e < kernel->n_edges && rp->full > 0 && 3 * rp->edge_rows <= kernel->mr &&
-                    rp->edge_rows > 0;
-         e++) {
-        const usine_gemm_edge *edge = &kernel->edges[e];
-        if (2 * edge->mr >= kernel->mr + rp->edge_rows && edge->mr < kernel->mr &&
-            (!rp->pair || edge->mr < rp->edge_width)) {
-            rp->pair = 1;
-            rp->edge_width = edge->mr;
-            rp->edge_ukr = edge->ukr_bt;
-            rp->edge_segs = edge->ukr_segs;
-            rp->edge_pack = edge->pack_a;
-        }
-    }
-    if (rp->pair) {
+    const usine_gemm_edge *pair = usine_gemm_pair_edge(kernel, rp->full, rp->edge_rows);
+    rp->pair = pair != NULL;
+    if (pair) {
         rp->full--;
-        rp->edge_rows += kernel->mr - rp->edge_width;
+        rp->edge_rows += kernel->mr - pair->mr;
+        rp->edge_width = pair->mr;
+        rp->edge_ukr = pair->ukr_bt;
+        rp->edge_segs = pair->ukr_segs;
+        rp->edge_pack = pair->pack_a;
     }
     rp->count = rp->full + rp->pair + (rp->edge_rows > 0);
 }

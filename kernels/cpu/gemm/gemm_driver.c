@@ -147,27 +147,31 @@ static int split_remainder(const usine_gemm_kernel *kernel, int rem, row_panel o
     return count;
 }
 
-/* The last full panel and a remainder of one vector or less (48 + 16 rows) as two panels
- * of an edge kernel (32 + 32): a one-vector tile has as few FMA chains as the FMA latency
- * covers and a B broadcast per FMA, and ran its rows 27% slower than the full tile on Zen 5
- * (the 64 filters of 1x1 64 -> 64 on 56 x 56: 6% faster as 32 + 32, where two-vector
- * tiles run as fast as three). Returns the panels (0: no such edge kernel or no full panel). */
-static int pair_last_panel(const usine_gemm_kernel *kernel, int64_t full, int rem, row_panel out[2])
+const usine_gemm_edge *usine_gemm_pair_edge(const usine_gemm_kernel *kernel, int64_t full_panels,
+                                            int64_t rem)
 {
-    const int mr = kernel->mr;
-    if (full < mr || rem <= 0 || 3 * rem > mr)
-        return 0;
+    if (full_panels < 1 || rem <= 0 || 3 * rem > kernel->mr)
+        return NULL;
     const usine_gemm_edge *pair = NULL;
     for (int e = 0; e < kernel->n_edges; e++) {
         const usine_gemm_edge *edge = &kernel->edges[e];
-        if (2 * edge->mr >= mr + rem && edge->mr < mr && (!pair || edge->mr < pair->mr))
+        if (2 * edge->mr >= kernel->mr + rem && edge->mr < kernel->mr &&
+            (!pair || edge->mr < pair->mr))
             pair = edge;
     }
+    return pair;
+}
+
+/* The last full panel and the remainder as two panels (usine_gemm_pair_edge); returns 2, or
+ * 0 where they stay apart. (The 64 filters of 1x1 64 -> 64 on 56 x 56: 6% faster.) */
+static int pair_last_panel(const usine_gemm_kernel *kernel, int64_t full, int rem, row_panel out[2])
+{
+    const usine_gemm_edge *pair = usine_gemm_pair_edge(kernel, full / kernel->mr, rem);
     if (!pair)
         return 0;
     out[0] = edge_panel(pair);
     out[1] = edge_panel(pair);
-    out[1].rows = mr + rem - pair->mr;
+    out[1].rows = kernel->mr + rem - pair->mr;
     return 2;
 }
 

@@ -96,6 +96,14 @@ void usine_cpu_gemm_run_virtual(const usine_gemm_plan *plan, const usine_gemm_sh
                                 const usine_gemm_batch *batch, const usine_gemm_virtuals *virtuals,
                                 void *workspace);
 
+/* The edge kernel that should take the last full panel and a remainder of `rem` rows (one
+ * vector or less) as two panels of its width (48 + 16 rows as 32 + 32: a one-vector tile has
+ * as few FMA chains as the FMA latency covers and a B broadcast per FMA, and ran its rows
+ * 19-27% slower than the full tile on Zen 5, where two-vector tiles run as fast as three);
+ * NULL when there is no full panel, no such remainder or no such kernel. */
+const usine_gemm_edge *usine_gemm_pair_edge(const usine_gemm_kernel *kernel, int64_t full_panels,
+                                            int64_t rem);
+
 /* Element size of a dtype the CPU GEMM computes in (4 or 8); 0 otherwise. */
 size_t usine_cpu_gemm_dtype_size(usine_dtype dtype);
 
