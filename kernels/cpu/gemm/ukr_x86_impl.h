@@ -18,9 +18,10 @@
  *
  * Each B element is broadcast once into a register and used by the MV FMAs of its column,
  * not folded into each FMA as a {1toN} memory operand: on Zen 5 (two 512-bit FMA pipes) the
- * folded form ran the in-L1 48x8 loop at 68 GFLOP/s against 192 with the broadcast apart,
- * and 2048^3 at 131 against 187 (84% of its 222 peak); on Zen 4 the folded form had been
- * 2% ahead (94% against 92% of peak at 2048^3), the one cost of a single form.
+ * folded form ran the in-L1 48x8 loop at 180 GFLOP/s against 209 with the broadcast apart,
+ * and 2048^3 at 160 against 189 (interleaved runs; peak 210-222); on Zen 4 the folded form
+ * had been 2% ahead (94% against 92% of peak at 2048^3), the one cost of a single form.
+ * (GCC still folds a broadcast used once, in the one-vector edge tiles: as fast there.)
  */
 
 /* Distance, in k steps, at which A is prefetched: it streams from L2 while B sits in L1
