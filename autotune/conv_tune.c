@@ -186,19 +186,29 @@ static int direct_weights_wins(const usine_conv_problem *p)
            p->n * p->p * p->q >= DIRECT_WEIGHTS_MIN_POSITIONS;
 }
 
-/* A 1x1 backward data with few positions whose filters the caller packed: the direct
- * variant reads the panels packed once where the GEMM packs the filters at every call.
- * Measured on Zen 4 (GEMM / direct with packed panels, GFLOP/s): 1x1 2048 -> 512 on 7 x 7
- * batch 1 102 / 114 one thread, 200 / 226 two; 512 -> 2048 109 / 116; equal from 196
- * positions (14 x 14 batch 1, 7 x 7 batch 8), 1-5% behind from 784. */
-static int pointwise_backward_reads_panels(const usine_selector *sel, usine_conv_pass pass,
-                                           const usine_conv_problem *p)
+/* A 1x1 whose filters the caller packed: the direct variant reads the panels packed once
+ * where the GEMM packs the filters at every call (or, with few positions, computes y
+ * transposed and turns it: the filters-as-B variant).
+ * Forward, any shape. Measured on Zen 5 (interleaved, median of 200 calls, GEMM / direct
+ * with packed panels, GFLOP/s), batch 1: 512 -> 2048 on 7 x 7 175 / 194 one thread, 340 /
+ * 398 two; 2048 -> 512 181 / 200 and 338 / 402; 256 -> 1024 on 14 x 14 188 / 192 and
+ * 328 / 369; 1024 -> 256 188 / 198 and 369 / 402; 64 -> 256 on 56 x 56 183 / 184 and 366 /
+ * 367; 512 -> 128 on 28 x 28 394 / 394 (two); batch 8, one thread: 256 -> 64 on 56 x 56
+ * 154 / 172, 64 -> 256 178 / 176, 512 -> 2048 on 7 x 7 191 / 186.
+ * Backward data, few positions. Measured on Zen 4 (GEMM / direct with packed panels,
+ * GFLOP/s): 1x1 2048 -> 512 on 7 x 7 batch 1 102 / 114 one thread, 200 / 226 two; 512 -> 2048
+ * 109 / 116; equal from 196 positions (14 x 14 batch 1, 7 x 7 batch 8), 1-5% behind from 784. */
+static int pointwise_reads_panels(const usine_selector *sel, usine_conv_pass pass,
+                                  const usine_conv_problem *p)
 {
     const usine_gemm_kernel *kernel = sel->model[usine_select_dtype_index(USINE_F32)];
-    return pass == USINE_CONV_BACKWARD_DATA && p->panels_packed && kernel &&
-           p->n * p->h * p->w <= 2 * (int64_t)kernel->mr &&
-           usine_cpu_conv_variant_serves(USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT,
-                                         pass, p) &&
+    if (!p->panels_packed || !kernel ||
+        !usine_cpu_conv_variant_serves(USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT,
+                                       pass, p))
+        return 0;
+    if (pass == USINE_CONV_FORWARD)
+        return 1;
+    return pass == USINE_CONV_BACKWARD_DATA && p->n * p->h * p->w <= 2 * (int64_t)kernel->mr &&
            direct_backward_wins(sel, p);
 }
 
@@ -208,7 +218,7 @@ usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_con
     if (usine_cpu_conv_supports(USINE_CONV_ALGO_DEPTHWISE, pass, p))
         return (usine_conv_config){USINE_CONV_ALGO_DEPTHWISE, 0};
     const int pointwise = usine_cpu_conv_supports(USINE_CONV_ALGO_GEMM1X1, pass, p);
-    if (pointwise && pointwise_backward_reads_panels(sel, pass, p))
+    if (pointwise && pointwise_reads_panels(sel, pass, p))
         return (usine_conv_config){USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT};
     usine_conv_config c = {pointwise ? USINE_CONV_ALGO_GEMM1X1 : USINE_CONV_ALGO_IMPLICIT_GEMM,
                            USINE_CONV_VARIANT_PLAIN};

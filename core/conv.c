@@ -314,8 +314,8 @@ static void log_call(const conv_call *c, const char *algo, const char *rule,
 /* ------------------------------------------------------------------ direct panels */
 
 /* The kernel whose direct panels the packed filters hold, or NULL. Forward: for the shapes
- * the default rule runs on the direct variant when the filters are packed (not 1x1 without
- * stride or padding, calls long enough: usine_conv_direct_runs_long). Backward data: where
+ * the default rule runs on the direct variant when the filters are packed (1x1 without
+ * stride or padding, or calls long enough: usine_conv_direct_runs_long). Backward data: where
  * this context's choice with packed panels is the direct variant. */
 static const usine_gemm_kernel *panels_kernel(usine_context *ctx, usine_conv_pass pass,
                                               const usine_conv_problem *p)
@@ -334,13 +334,14 @@ static const usine_gemm_kernel *panels_kernel(usine_context *ctx, usine_conv_pas
                    ? exec.gemm.kernel
                    : NULL;
     }
-    if (usine_cpu_conv_supports(USINE_CONV_ALGO_GEMM1X1, USINE_CONV_FORWARD, p) ||
-        !usine_cpu_conv_variant_serves(direct.algo, direct.variant, USINE_CONV_FORWARD, p))
+    if (!usine_cpu_conv_variant_serves(direct.algo, direct.variant, USINE_CONV_FORWARD, p))
         return NULL;
     usine_conv_make_exec(&ctx->selector, ctx->isa, direct, USINE_CONV_FORWARD, p,
                          usine_context_threads(ctx), &exec);
     const usine_gemm_kernel *kernel = exec.gemm.kernel;
-    return kernel && usine_conv_direct_runs_long(p, kernel) &&
+    /* 1x1: with the panels packed the rule takes the direct variant (pointwise_reads_panels) */
+    const int pointwise = usine_cpu_conv_supports(USINE_CONV_ALGO_GEMM1X1, USINE_CONV_FORWARD, p);
+    return kernel && (pointwise || usine_conv_direct_runs_long(p, kernel)) &&
                    usine_conv_direct_panels_size(p, kernel) > 0
                ? kernel
                : NULL;
