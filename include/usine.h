@@ -460,10 +460,10 @@ USINE_API usine_status usine_conv2d_backward_weights(usine_context *context,
  * Filters packed once for many forward calls (inference: the weights stay the same): the
  * layout the forward's kernels read is then made by usine_conv2d_pack_filters instead of at
  * every call (copying large filters costs 3-8% of a deep layer's forward at batch 1, a
- * tenth or more with 49 output positions). NHWC f32 filters with rows of S C >= 128 floats
- * (not 1x1 without stride and padding) are packed into the microkernel panels of the
- * direct algorithm for this context's GEMM kernel, which the forward then runs for every
- * batch size; other NHWC filters are transposed. usine_conv2d_packed_filters_size gives the
+ * tenth or more with 49 output positions). NHWC f32 filters with rows of S C >= 128 floats,
+ * and 1x1 filters of a descriptor without stride and padding, are packed into the
+ * microkernel panels of the direct algorithm for this context's GEMM kernel, which the
+ * forward then runs for every batch size; other NHWC filters are transposed. usine_conv2d_packed_filters_size gives the
  * bytes (about twice the filters'); packed must be 64-byte aligned and is used where it was
  * packed (its header records offsets, not addresses). The packed filters serve any
  * descriptor with the same dtype, layout, channels, filter size and groups (batch, image
