@@ -463,17 +463,18 @@ USINE_API usine_status usine_conv2d_backward_weights(usine_context *context,
  * tenth or more with 49 output positions). NHWC f32 filters with rows of S C >= 128 floats,
  * and 1x1 filters of a descriptor without stride and padding, are packed into the
  * microkernel panels of the direct algorithm for this context's GEMM kernel, which the
- * forward then runs for every batch size; other NHWC filters are transposed. usine_conv2d_packed_filters_size gives the
- * bytes (about twice the filters'); packed must be 64-byte aligned and is used where it was
- * packed (its header records offsets, not addresses). The packed filters serve any
- * descriptor with the same dtype, layout, channels, filter size and groups (batch, image
- * size, strides, padding, dilation, bias and activation may change), in any context (where
- * its kernel differs from the one the panels were made for, they are packed again per
- * call); usine_conv2d_forward_packed refuses other descriptors, and packed memory whose
- * header is missing or corrupt, with USINE_ERROR_INVALID_ARGUMENT. Its workspace is the
- * one usine_conv2d_workspace_size asks for the forward. Results are those of
- * usine_conv2d_forward with the same filters (within its tolerance: the algorithm chosen
- * may differ, as usine_conv2d_algorithm_name does not know about packing).
+ * forward then runs for every batch size; other NHWC filters are transposed.
+ * usine_conv2d_packed_filters_size gives the bytes (about twice the filters'); packed must
+ * be 64-byte aligned and is used where it was packed (its header records offsets, not
+ * addresses). The packed filters serve any descriptor with the same dtype, layout,
+ * channels, filter size and groups (batch, image size, strides, padding, dilation, bias and
+ * activation may change), in any context (where its kernel differs from the one the panels
+ * were made for, they are packed again per call); usine_conv2d_forward_packed refuses other
+ * descriptors, and packed memory whose header is missing or corrupt, with
+ * USINE_ERROR_INVALID_ARGUMENT. Its workspace is the one usine_conv2d_workspace_size asks
+ * for the forward. Results are those of usine_conv2d_forward with the same filters (within
+ * its tolerance: the algorithm chosen may differ, as usine_conv2d_algorithm_name does not
+ * know about packing).
  */
 USINE_API usine_status usine_conv2d_packed_filters_size(usine_context *context,
                                                         const usine_conv2d_desc *desc,
