@@ -623,9 +623,11 @@ static int is_gemv(const sub_problem *sp)
 
 static size_t pack_a_bytes(const sub_problem *sp)
 {
-    /* Balanced blocks exceed MC by less than MR; the panels cover them to a multiple of MR. */
+    /* Balanced blocks exceed MC by less than MR; the panels cover them to a multiple of MR.
+     * Every k block is at most the balanced depth gemm_block takes (and block_rows grew MC
+     * for it: KC here would oversize a block grown for a shallower depth). */
     const usine_gemm_plan *plan = sp->plan;
-    const int64_t kb = min64(plan->blocking.kc, sp->shape->k);
+    const int64_t kb = balanced(sp->shape->k, plan->blocking.kc, sp->ku);
     const int64_t rows =
         min64(block_rows(plan, sp->shape->k, sp->ku), sp->shape->m) + 2 * plan->kernel->mr;
     return align_up((size_t)panel_bytes(sp, rows, kb));
