@@ -118,9 +118,9 @@ static const struct {
     const usine_cuda_gemm_kernel *table;
     int count;
 } families[] = {
-    {usine_cuda_sm80_gemm_128x128x32_s4, 8},  {usine_cuda_sm80_gemm_64x64x32_s4, 8},
-    {usine_cuda_sm80_gemm_128x256x32_s3, 8},  {usine_cuda_sm80_gemm_64x64x32_scalar, 2},
-    {usine_cuda_sm90a_gemm_128x256x64_s4, 8}, {usine_cuda_sm90a_gemm_128x128x64_s6, 8},
+    {usine_cuda_sm80_gemm_128x128x32_s4, 8},   {usine_cuda_sm80_gemm_64x64x32_s4, 8},
+    {usine_cuda_sm80_gemm_128x256x32_s3, 8},   {usine_cuda_sm80_gemm_64x64x32_scalar, 2},
+    {usine_cuda_sm90a_gemm_128x256x64_s4, 16}, {usine_cuda_sm90a_gemm_128x128x64_s6, 16},
 };
 #define FAMILIES ((int)(sizeof families / sizeof families[0]))
 
@@ -234,9 +234,10 @@ static int fits(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *
     const int a = arrangement(p->a, p->a_stride_m, p->a_stride_k, p->batch, p->a_batch);
     const int b = arrangement(p->b, p->b_stride_n, p->b_stride_k, p->batch, p->b_batch);
     /* sm_90a machine code runs on compute capability 9.0 only; TMA coordinates are 32-bit
-     * and its tensor maps need k >= 1. */
-    if (k->arch == 90 && (arch != 90 || p->k < 1 || p->m > INT32_MAX || p->n > INT32_MAX ||
-                          p->k > INT32_MAX - 64 || p->batch > INT32_MAX))
+     * (a cluster's last row tile may start up to two tiles past m) and its tensor maps need
+     * k >= 1. */
+    if (k->arch == 90 && (arch != 90 || p->k < 1 || p->m > INT32_MAX - 2 * k->bm ||
+                          p->n > INT32_MAX || p->k > INT32_MAX - 64 || p->batch > INT32_MAX))
         return 0;
     /* k == 0 or alpha == 0 reads neither operand (core passes k = 0): any mma.sync kernel
      * will do. */
@@ -245,25 +246,51 @@ static int fits(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *
     return a == k->a_k_contiguous && b == k->b_k_contiguous;
 }
 
-/* The first kernel of the given tile that fits (arch: as fits; bm 0: the element path). */
+/* The first kernel of the given tile and cluster size (0 for the mma.sync kernels) that
+ * fits (arch: as fits; bm 0: the element path). */
 static const usine_cuda_gemm_kernel *first_fit(const usine_cuda_gemm_problem *p, int arch,
-                                               int kernel_arch, int bm, int bn)
+                                               int kernel_arch, int bm, int bn, int cluster)
 {
     for (int i = 0; i < gemm_kernel_count(); i++) {
         const usine_cuda_gemm_kernel *k = kernel_at(i);
         const int tile_ok = bm ? k->vector_loads && k->bm == bm && k->bn == bn : !k->vector_loads;
-        if (k->arch == kernel_arch && tile_ok && fits(k, p, arch))
+        if (k->arch == kernel_arch && tile_ok && k->cluster_m == cluster && fits(k, p, arch))
             return k;
     }
     return NULL;
 }
 
-/* The kernel for a problem: the forced one, else on a cc 9.0 GPU the wgmma kernel with
- * 128 x 128 tiles (measured on an H100, 2026-11-26, bf16 row-major: 128 x 128 ran 555
- * TFLOP/s at 8192^3 where 128 x 256 ran 461, and was as fast or faster on every
- * transformer-suite shape, m = 16 included, as 128 x 256 and the mma.sync kernels), else
- * 128 x 128 mma.sync tiles when they give every SM two, else 64 x 64, else the element path.
- * A model and the tuning database are to replace this rule. */
+/*
+ * The sm_90a kernel shape for a problem: 128 x 256 tiles, blocks alone, unless 128 x 128
+ * tiles finish sooner (those in clusters of two sharing B when there are two row tiles or
+ * more). Each persistent block runs ceil(work / blocks) tiles or cluster units; a 128 x 256
+ * tile costs 2 and a 128 x 128 one 1.25. Measured on an H100, 2026-11-26, bf16 row-major
+ * (TFLOP/s): 8192^3 703 with 128 x 256, 568 with 128 x 128 in clusters (a half tile does
+ * 0.8 of the work a cycle), 529 alone; the clusters add nothing to 128 x 256 tiles (712 at
+ * 8192^3, 635 against 668 at 2048^3). This picks the faster of the two on 14 of the 15
+ * squares and transformer-suite shapes measured that day (512 x 6144 x 4096: 256, 0.83x
+ * cuBLAS against 0.64x; 512 x 4096 x 4096: 128, 0.77-0.80x against 0.55x; the miss:
+ * 16 x 12288 x 4096, 128 at 0.69x against 0.73x). *cluster: 1 or 2.
+ */
+static int sm90_tile_n(const usine_cuda_gemm_problem *p, int64_t sms, int *cluster)
+{
+    const int64_t row_tiles = (p->m + 127) / 128;
+    const int64_t tiles256 = row_tiles * ((p->n + 255) / 256) * p->batch;
+    *cluster = row_tiles >= 2 ? 2 : 1;
+    const int64_t blocks128 = *cluster == 2 && sms >= 2 ? sms / 2 : sms;
+    const int64_t work128 = (row_tiles + *cluster - 1) / *cluster * ((p->n + 127) / 128) * p->batch;
+    const int64_t rounds256 = (tiles256 + sms - 1) / sms;
+    const int64_t rounds128 = (work128 + blocks128 - 1) / blocks128;
+    if (8 * rounds256 <= 5 * rounds128) {
+        *cluster = 1;
+        return 256;
+    }
+    return 128;
+}
+
+/* The kernel for a problem: the forced one, else on a cc 9.0 GPU a wgmma kernel of the shape
+ * sm90_tile_n says, else 128 x 128 mma.sync tiles when they give every SM two, else 64 x 64,
+ * else the element path. A model and the tuning database are to replace this rule. */
 static const usine_cuda_gemm_kernel *choose(const usine_cuda_gemm_problem *p, const char *force,
                                             int sm_count, int arch)
 {
@@ -278,12 +305,17 @@ static const usine_cuda_gemm_kernel *choose(const usine_cuda_gemm_problem *p, co
     }
     const int64_t sms = sm_count > 0 ? sm_count : 108;
     const int64_t tiles128 = ((p->m + 127) / 128) * ((p->n + 127) / 128) * p->batch;
-    const usine_cuda_gemm_kernel *k = arch == 90 ? first_fit(p, arch, 90, 128, 128) : NULL;
+    const usine_cuda_gemm_kernel *k = NULL;
+    if (arch == 90) {
+        int cluster = 1;
+        const int bn = sm90_tile_n(p, sms, &cluster);
+        k = first_fit(p, arch, 90, 128, bn, cluster);
+    }
     if (!k && tiles128 >= 2 * sms)
-        k = first_fit(p, arch, 80, 128, 128);
+        k = first_fit(p, arch, 80, 128, 128, 0);
     if (!k)
-        k = first_fit(p, arch, 80, 64, 64);
-    return k ? k : first_fit(p, arch, 80, 0, 0);
+        k = first_fit(p, arch, 80, 64, 64, 0);
+    return k ? k : first_fit(p, arch, 80, 0, 0, 0);
 }
 
 const char *usine_cuda_gemm_kernel_name(const usine_cuda_gemm_problem *problem, const char *force)
@@ -326,7 +358,7 @@ static void find_encode_tiled(void)
 /*
  * The TMA map of one operand for an sm_90a kernel (sm90a_gemm.cuh's layout): a 3-D tensor
  * (contiguous dimension, the other, batch) read in 128-byte swizzled boxes of 64 elements
- * by `box_rows` (k-contiguous: the tile's rows; else 64 k). Returns 0 on success.
+ * by `box_rows` (k-contiguous: A's tile rows, half of B's; else 64 k). Returns 0 on success.
  */
 static int operand_map(CUtensorMap *map, const usine_cuda_gemm_problem *p, const void *base,
                        int k_contiguous, int64_t rows, int64_t row_stride, int64_t k_stride,
@@ -363,7 +395,7 @@ static int tma_maps(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_probl
     if (operand_map(ta, p, p->a, k->a_k_contiguous, p->m, p->a_stride_m, p->a_stride_k, p->a_batch,
                     k->bm) ||
         operand_map(tb, p, p->b, k->b_k_contiguous, p->n, p->b_stride_n, p->b_stride_k, p->b_batch,
-                    k->bn)) {
+                    k->bn / 2)) { /* B in two halves: one per block of a cluster */
         snprintf(message, message_size,
                  "%s: cuTensorMapEncodeTiled refused the operands (strides or sizes)", k->name);
         return 1;
@@ -428,22 +460,78 @@ static usine_status launch_sm80(const usine_cuda_gemm_kernel *k, const usine_cud
     return USINE_SUCCESS;
 }
 
-/* An sm_90a kernel: persistent, one block per SM (or per tile when fewer), the whole batch in
- * one launch. `maps`: its two tensor maps (tma_maps). */
+/* How many clusters of k's size fit on the device at once (the persistent grid), cached per
+ * kernel entry and device; sm_count / cluster when the runtime cannot tell. */
+static int resident_clusters(const usine_cuda_gemm_kernel *k, int device, int sm_count)
+{
+    enum { SLOTS = 64 };
+    static struct {
+        const usine_cuda_gemm_kernel *kernel;
+        int device, clusters;
+    } cache[SLOTS];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    int clusters = 0;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < SLOTS && !clusters; i++)
+        if (cache[i].kernel == k && cache[i].device == device)
+            clusters = cache[i].clusters;
+    pthread_mutex_unlock(&lock);
+    if (clusters)
+        return clusters;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = (unsigned)k->cluster_m;
+    attr.val.clusterDim.y = attr.val.clusterDim.z = 1;
+    cudaLaunchConfig_t config = {0};
+    config.gridDim = (dim3){(unsigned)(k->cluster_m * sm_count), 1, 1};
+    config.blockDim = (dim3){(unsigned)k->threads, 1, 1};
+    config.dynamicSmemBytes = (size_t)k->smem_bytes;
+    config.attrs = &attr;
+    config.numAttrs = 1;
+    if (cudaOccupancyMaxActiveClusters(&clusters, k->function, &config) != cudaSuccess ||
+        clusters < 1) {
+        (void)cudaGetLastError();
+        return sm_count / k->cluster_m > 0 ? sm_count / k->cluster_m : 1;
+    }
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < SLOTS; i++)
+        if (!cache[i].kernel) {
+            cache[i].kernel = k;
+            cache[i].device = device;
+            cache[i].clusters = clusters;
+            break;
+        }
+    pthread_mutex_unlock(&lock);
+    return clusters;
+}
+
+/* An sm_90a kernel: persistent, one block per SM (or per tile when fewer), in clusters of
+ * k->cluster_m blocks along m, the whole batch in one launch. `maps`: its two tensor maps
+ * (tma_maps). */
 static usine_status launch_sm90(const usine_cuda_gemm_kernel *k, const usine_cuda_gemm_problem *p,
-                                const CUtensorMap maps[2], int sm_count, cudaStream_t stream,
-                                char *message, size_t message_size)
+                                const CUtensorMap maps[2], int device, int sm_count,
+                                cudaStream_t stream, char *message, size_t message_size)
 {
     usine_cuda_gemm_args args;
     set_args(&args, p);
-    const int64_t tiles = ((p->m + k->bm - 1) / k->bm) * ((p->n + k->bn - 1) / k->bn) * p->batch;
-    const int64_t blocks = tiles < sm_count ? tiles : sm_count;
-    const dim3 grid = {(unsigned)blocks, 1, 1};
-    const dim3 block = {(unsigned)k->threads, 1, 1};
+    const int64_t cluster = k->cluster_m;
+    const int64_t row_units = ((p->m + k->bm - 1) / k->bm + cluster - 1) / cluster;
+    const int64_t units = row_units * ((p->n + k->bn - 1) / k->bn) * p->batch;
+    const int64_t resident = cluster > 1 ? resident_clusters(k, device, sm_count) : sm_count;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = (unsigned)cluster;
+    attr.val.clusterDim.y = attr.val.clusterDim.z = 1;
+    cudaLaunchConfig_t config = {0};
+    config.gridDim = (dim3){(unsigned)(cluster * (units < resident ? units : resident)), 1, 1};
+    config.blockDim = (dim3){(unsigned)k->threads, 1, 1};
+    config.dynamicSmemBytes = (size_t)k->smem_bytes;
+    config.stream = stream;
+    config.attrs = &attr;
+    config.numAttrs = cluster > 1;
     CUtensorMap ta = maps[0], tb = maps[1];
     void *params[] = {&ta, &tb, &args};
-    const cudaError_t e =
-        cudaLaunchKernel(k->function, grid, block, params, (size_t)k->smem_bytes, stream);
+    const cudaError_t e = cudaLaunchKernelExC(&config, k->function, params);
     return e == cudaSuccess ? USINE_SUCCESS : cuda_error(e, k->name, message, message_size);
 }
 
@@ -500,8 +588,8 @@ usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_pro
         st =
             cuda_error(e, "cudaFuncSetAttribute(max dynamic shared memory)", message, message_size);
     else if (k->arch == 90)
-        st = launch_sm90(k, p, maps, sm_count > 0 ? sm_count : 1, (cudaStream_t)stream, message,
-                         message_size);
+        st = launch_sm90(k, p, maps, device, sm_count > 0 ? sm_count : 1, (cudaStream_t)stream,
+                         message, message_size);
     else
         st = launch_sm80(k, p, (cudaStream_t)stream, message, message_size);
     if (previous >= 0 && previous != device) {

@@ -12,7 +12,12 @@
 # Logs go to $OUT (default /tmp/usine-device); a short summary is printed last.
 # Usage: sh tests/cuda/device_run.sh [STEPS]
 #   STEPS: comma list of test,bench,memcheck,racecheck,profile (default test,bench,memcheck);
-#   BENCH_KERNELS: the bench runs' USINE_CUDA_KERNEL values ("default": the library's choice).
+#   BENCH_KERNELS: the bench runs' USINE_CUDA_KERNEL values ("default": the library's choice);
+#   BENCH_TIME: the bench's --time (default 0.4); TEST_TIMEOUT: the test's (default 200 s);
+#   SANITIZER_ONLY: USINE_TEST_CUDA_ONLY for the compute-sanitizer runs (sm90: the sm_90a
+#     bf16 cases alone; default: the whole test);
+#   PROFILE_KERNELS: the registry names Nsight Compute profiles (default: both sm_90a bf16
+#     row-major tiles, blocks alone).
 set -u
 steps=${1:-test,bench,memcheck}
 out=${OUT:-/tmp/usine-device}
@@ -47,7 +52,7 @@ summary=$out/summary.txt
 
 if has test; then
     start=$(date +%s)
-    timeout 200 stdbuf -oL "$build/tests/cuda/test_cuda_gemm" >"$out/test_cuda_gemm.log" 2>&1
+    timeout "${TEST_TIMEOUT:-200}" stdbuf -oL "$build/tests/cuda/test_cuda_gemm" >"$out/test_cuda_gemm.log" 2>&1
     rc=$?
     {
         echo "test_cuda_gemm: exit $rc in $(($(date +%s) - start)) s"
@@ -63,13 +68,14 @@ fi
 
 if has bench; then
     for kernel in ${BENCH_KERNELS:-default usine_gemm_cuda_sm90a_bf16_128x256x64_s4_ak_bn \
-        usine_gemm_cuda_sm90a_bf16_128x128x64_s6_ak_bn}; do
+        usine_gemm_cuda_sm90a_bf16_128x128x64_s6_c2_ak_bn}; do
         log=$out/bench_$kernel.log
         if [ "$kernel" = default ]; then
-            timeout 120 "$build/cli/usine" bench smoke --peers none --no-peak >"$log" 2>&1
+            timeout 120 "$build/cli/usine" bench smoke --peers none --no-peak \
+                --time "${BENCH_TIME:-0.4}" >"$log" 2>&1
         else
             USINE_CUDA_KERNEL=$kernel timeout 120 "$build/cli/usine" bench smoke --peers none \
-                --no-peak >"$log" 2>&1
+                --no-peak --time "${BENCH_TIME:-0.4}" >"$log" 2>&1
         fi
         echo "bench ($kernel): exit $?" >>"$summary"
         # The CUDA section of the table (forced GEMM kernels: its GEMM lines only).
@@ -81,8 +87,8 @@ fi
 
 for tool in memcheck racecheck; do
     if has $tool; then
-        timeout ${SANITIZER_TIMEOUT:-150} compute-sanitizer --tool $tool "$build/tests/cuda/test_cuda_gemm" \
-            >"$out/$tool.log" 2>&1
+        USINE_TEST_CUDA_ONLY=${SANITIZER_ONLY:-} timeout ${SANITIZER_TIMEOUT:-150} \
+            compute-sanitizer --tool $tool "$build/tests/cuda/test_cuda_gemm" >"$out/$tool.log" 2>&1
         echo "compute-sanitizer $tool: exit $?" >>"$summary"
         grep -E "ERROR SUMMARY|RACECHECK SUMMARY|failures" "$out/$tool.log" | tail -3 >>"$summary"
     fi
@@ -90,15 +96,18 @@ done
 # Nsight Compute on one launch (2048^3, the bench's first GEMM line) of each sm_90a bf16
 # row-major kernel: speed of light, warp states, scheduler (clocks left as they are).
 if has profile; then
-    for kernel in usine_gemm_cuda_sm90a_bf16_128x128x64_s6_ak_bn \
-        usine_gemm_cuda_sm90a_bf16_128x256x64_s4_ak_bn; do
+    for kernel in ${PROFILE_KERNELS:-usine_gemm_cuda_sm90a_bf16_128x128x64_s6_ak_bn \
+        usine_gemm_cuda_sm90a_bf16_128x256x64_s4_ak_bn}; do
+        # The compiled function of an entry launched in clusters (_c2) has the plain name.
+        function=$(printf '%s' "$kernel" | sed 's/_c[0-9]*_\(a[km]_b[kn]\)$/_\1/')
         USINE_CUDA_KERNEL=$kernel USINE_BENCH_GPU=1 timeout 75 ncu --clock-control none \
-            --target-processes all --kernel-name "$kernel" --launch-skip 2 --launch-count 1 \
+            --target-processes all --kernel-name "$function" --launch-skip 2 --launch-count 1 \
             --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
+            --section MemoryWorkloadAnalysis \
             "$build/cli/usine" bench smoke --peers none --no-peak >"$out/ncu_$kernel.log" 2>&1
         echo "ncu ($kernel): exit $?" >>"$summary"
-        grep -E "Throughput|Duration|Issued Warp|No Eligible|Active Warps|Stall|Cycles Per" \
-            "$out/ncu_$kernel.log" | head -16 >>"$summary"
+        grep -E "Throughput|Duration|Issued Warp|No Eligible|Active Warps|Stall|Cycles Per|L2 Hit|Mem Busy|Max Bandwidth" \
+            "$out/ncu_$kernel.log" | head -24 >>"$summary"
     done
 fi
 cat "$summary"

@@ -76,7 +76,10 @@ for arch in 80 90a; do
 
     printf '%-52s %5s %5s %6s %6s %7s  %s\n' "kernel (sm_$arch)" regs max spill stack smem "occupancy"
     while read -r name karch threads blocks dyn; do
-        line=$(grep "^$name " "$work/report.$arch" || true)
+        # Entries that launch one kernel in clusters (name suffix _c2 before the operand
+        # arrangement) share its compiled function.
+        fn=$(printf '%s' "$name" | sed 's/_c[0-9]*_\(a[km]_b[kn]\)$/_\1/')
+        line=$(grep "^$fn " "$work/report.$arch" || true)
         if [ -z "$line" ]; then
             echo "FAIL: $name is in the kernel table but ptxas compiled no such kernel for sm_$arch"
             fail=1
@@ -109,7 +112,7 @@ for arch in 80 90a; do
             echo "FAIL: $blocks blocks of $name ($total bytes each + 1 KiB reserved) exceed the $sm_limit bytes of an sm_$arch SM"
             fail=1
         fi
-        entry=$work/$name.$arch.entry
+        entry=$work/$fn.$arch.entry
         need="mma.sync.aligned.m16n8k16 ldmatrix.sync.aligned"
         [ "$karch" -ge 90 ] && need="wgmma.mma_async"
         # The element-load kernels (no cp.async by design) are named *_scalar; the attention

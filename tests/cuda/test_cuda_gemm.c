@@ -273,47 +273,65 @@ static int device_arch(void)
 }
 
 /*
- * The sm_90a kernels forced, each tile and type, every transpose pair and both layouts. On
- * a cc 9.0 GPU exactly one arrangement takes each pair; elsewhere every call must be
- * refused with USINE_ERROR_NOT_SUPPORTED (sm_90a code runs nowhere else). Case shapes: a
- * batch of small products (136 or 138 tiles, more than an H100's 132 SMs: blocks take
- * several tiles and the shared-memory ring runs on across them; k = 72 leaves a k tail) and
- * a k = 520 product (9 k tiles: the ring wraps within a tile), m and n one past a tile (edge
- * tiles), beta with NaN-free and NaN-poisoned C, bias and activations, f32 and same-type
- * output.
+ * The sm_90a kernels forced, each tile and type, alone and in clusters of two (_c2), every
+ * transpose pair and both layouts. On a cc 9.0 GPU exactly one arrangement takes each pair;
+ * elsewhere every call must be refused with USINE_ERROR_NOT_SUPPORTED (sm_90a code runs
+ * nowhere else). Shapes:
+ *   0: a batch of small products (136 to 138 tiles, more than an H100's 132 SMs: blocks take
+ *      several tiles and the shared-memory ring runs on across them; k = 72 leaves a k tail),
+ *      beta with C, bias, ReLU, f32 output;
+ *   1: k = 520 (9 k tiles: the ring wraps within a tile), three row tiles (a cluster's
+ *      second block gets a row tile wholly below D), beta == 0 over NaN-poisoned C, GELU,
+ *      same-type output;
+ *   2, 3: alpha only, no beta, bias or activation, so that whole 64-row x 32-column chunks
+ *      take the vector stores (f32 16-byte, bf16/f16 8-byte) and the edge chunks the element
+ *      path; same-type and f32 output.
+ * `types`: the first 1 or 2 of ins; `first_tile`: 0, or 2 for the cluster entries alone.
  */
-static int sm90_cases(const usine_dtype ins[2], const char *const tn[2])
+static int sm90_cases(const usine_dtype ins[2], const char *const tn[2], int types, int first_tile)
 {
-    static const char *tiles[] = {"128x256x64_s4", "128x128x64_s6"};
+    static const char *tiles[] = {"128x256x64_s4", "128x128x64_s6", "128x256x64_s4_c2",
+                                  "128x128x64_s6_c2"};
+    static const struct {
+        int64_t m, n, k;
+        double alpha, beta;
+        int same_type_out, col_major, bias;
+        usine_activation act;
+    } shapes[] = {
+        {129, 257, 72, 0.75, 0.5, 0, 0, 1, USINE_ACT_RELU},
+        {260, 136, 520, 1.0, 0.0, 1, 1, 0, USINE_ACT_GELU_ERF},
+        {300, 552, 200, 0.75, 0.0, 1, 0, 0, USINE_ACT_NONE},
+        {300, 552, 200, -1.5, 0.0, 0, 1, 0, USINE_ACT_NONE},
+    };
     const int on_sm90 = device_arch() == 90;
     int cases = 0;
-    for (int ti = 0; ti < 2; ti++)
-        for (int ty = 0; ty < 2; ty++)
-            for (int shape = 0; shape < 2; shape++) {
+    for (int ti = first_tile; ti < 4; ti++)
+        for (int ty = 0; ty < types; ty++)
+            for (int sh = 0; sh < 4; sh++) {
                 gemm_case t = {ins[ty],
-                               shape ? ins[ty] : USINE_F32,
-                               shape ? USINE_COL_MAJOR : USINE_ROW_MAJOR,
+                               shapes[sh].same_type_out ? ins[ty] : USINE_F32,
+                               shapes[sh].col_major ? USINE_COL_MAJOR : USINE_ROW_MAJOR,
                                USINE_NO_TRANS,
                                USINE_NO_TRANS,
-                               shape ? 130 : 129,
-                               shape ? 136 : 257,
-                               shape ? 520 : 72,
+                               shapes[sh].m,
+                               shapes[sh].n,
+                               shapes[sh].k,
                                0,
                                0,
                                0,
-                               shape     ? 1
-                               : ti == 0 ? 34
-                                         : 23,
-                               shape ? 1.0 : 0.75,
-                               shape ? 0.0 : 0.5,
-                               shape ? 0 : 1,
-                               shape ? USINE_ACT_GELU_ERF : USINE_ACT_RELU};
+                               sh > 0        ? 1
+                               : ti % 2 == 0 ? 34
+                                             : 23,
+                               shapes[sh].alpha,
+                               shapes[sh].beta,
+                               shapes[sh].bias,
+                               shapes[sh].act};
                 const int accepted = run_arrangements(&t, "sm90a", tn[ty], tiles[ti], &cases);
                 printf("sm_90a %s %s shape %d: %d of 4 transpose pairs ran\n", tiles[ti], tn[ty],
-                       shape, accepted);
+                       sh, accepted);
                 CHECK(accepted == (on_sm90 ? 4 : 0),
                       "sm_90a %s %s shape %d: %d of 4 transpose pairs ran (%s GPU)", tn[ty],
-                      tiles[ti], shape, accepted, on_sm90 ? "a cc 9.0" : "not a cc 9.0");
+                      tiles[ti], sh, accepted, on_sm90 ? "a cc 9.0" : "not a cc 9.0");
             }
     return cases;
 }
@@ -327,6 +345,18 @@ int main(void)
         return TEST_SKIP;
     }
     printf("seed %llu\n", (unsigned long long)test_seed());
+    /* USINE_TEST_CUDA_ONLY=sm90: the sm_90a cases alone, bf16 only; sm90_c2: those of the
+     * cluster entries only (the compute-sanitizer runs on the lent GPU, which have minutes). */
+    const char *only = getenv("USINE_TEST_CUDA_ONLY");
+    if (only && (strcmp(only, "sm90") == 0 || strcmp(only, "sm90_c2") == 0)) {
+        static const usine_dtype bf16[2] = {USINE_BF16, USINE_BF16};
+        static const char *const bf16_name[2] = {"bf16", "bf16"};
+        usine_destroy(ctx);
+        printf("USINE_TEST_CUDA_ONLY=%s: those sm_90a bf16 cases only\n", only);
+        printf("%d cases\n", sm90_cases(bf16, bf16_name, 1, strcmp(only, "sm90_c2") == 0 ? 2 : 0));
+        unsetenv("USINE_CUDA_KERNEL");
+        return test_finish("test_cuda_gemm");
+    }
     static const int64_t sizes[] = {1, 7, 8, 16, 17, 31, 61, 64, 100, 129, 257};
     const int ns = (int)(sizeof sizes / sizeof sizes[0]);
     const usine_dtype ins[2] = {USINE_BF16, USINE_F16};
@@ -458,7 +488,7 @@ int main(void)
             cases++;
         }
     }
-    cases += sm90_cases(ins, tn);
+    cases += sm90_cases(ins, tn, 2, 0);
     unsetenv("USINE_CUDA_KERNEL");
     printf("%d cases\n", cases);
     return test_finish("test_cuda_gemm");

@@ -53,6 +53,8 @@ typedef struct usine_cuda_gemm_kernel {
     int bm, bn, bk, stages;
     int threads, min_blocks; /* __launch_bounds__ */
     int smem_bytes;          /* dynamic shared memory per block */
+    int cluster_m;           /* sm_90a: blocks of a cluster along m, sharing B through TMA multicast
+                                (1 or 2); 0 (the sm_80 entries): no cluster */
 } usine_cuda_gemm_kernel;
 
 /* The tables the kernel files export (kernels/cuda/gemm/sm80_gemm_<tile>.cu). */
@@ -62,9 +64,9 @@ extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_s4[8];
 extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_scalar[2];
 /* sm_90a (wgmma + TMA, warp-specialised, persistent: kernels/cuda/gemm/sm90a_gemm_<tile>.cu).
  * Their parameters: the TMA maps of A and B (CUtensorMap, __grid_constant__), then
- * usine_cuda_gemm_args. */
-extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x256x64_s4[8];
-extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x128x64_s6[8];
+ * usine_cuda_gemm_args. Entries 0-7 launch blocks alone, 8-15 in clusters of two. */
+extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x256x64_s4[16];
+extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x128x64_s6[16];
 
 #ifdef __cplusplus
 }

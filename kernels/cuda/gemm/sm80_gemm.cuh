@@ -406,7 +406,8 @@ __device__ __forceinline__ void gemm_body(const usine_cuda_gemm_args &p)
 #define USINE_SM80_GEMM_ENTRY(NAME, TYPE, CFG, VEC, A_K, B_K)                                      \
     {                                                                                              \
 #NAME, (const void *)NAME, 80, TYPE, (VEC) ? (A_K) : -1, (VEC) ? (B_K) : -1, (VEC),        \
-            CFG::BM, CFG::BN, CFG::BK, CFG::STAGES, CFG::THREADS, CFG::MIN_BLOCKS, CFG::SMEM_BYTES \
+            CFG::BM, CFG::BN, CFG::BK, CFG::STAGES, CFG::THREADS, CFG::MIN_BLOCKS,                 \
+            CFG::SMEM_BYTES, 0                                                                     \
     }
 
 /* The eight kernels of one tile shape (bf16 and f16, A k- or m-contiguous, B k- or
