@@ -176,7 +176,13 @@ static int direct_backward_wins(const usine_selector *sel, const usine_conv_prob
  * the 7x7 first layer 77 / 110 and 72 / 102; 3x3 64 on 56 x 56 96 / 110 and 95 / 109; 3x3
  * 128 on 28 x 28 106 / 109 and 102 / 108; 3x3 stride 2 128 on 56 x 56 (784 positions)
  * 105 / 105 and 89 / 102; but with 256 filters or more the GEMM wins (3x3 256 on 14 x 14
- * 110 / 94, batch 8 108 / 104; 512 on 7 x 7 108 / 52). */
+ * 110 / 94, batch 8 108 / 104; 512 on 7 x 7 108 / 52). 1x1 layers too, whose input rows the
+ * direct variant reads in place: measured on Zen 5, usine bench --rounds 3 (1x1 GEMM, its
+ * chunked weight gradient at batch 8, against direct; one / two threads, GFLOP/s): 256 -> 64
+ * on 56 x 56 batch 8 122 / 179 and 228 / 287, batch 1 185 / 184 and 330 / 344; 64 -> 64
+ * batch 8 132 / 179 and 272 / 286; 256 -> 128 batch 8 147 / 172 and 272 / 299; 512 -> 128
+ * on 28 x 28 batch 8 146 / 176 and 289 / 350 (with more filters mixed: 128 -> 512 batch 8
+ * 161 / 196 and 323 / 287; 256 -> 1024 on 14 x 14 169 / 149 and 334 / 286). */
 #define DIRECT_WEIGHTS_MAX_FILTERS   128
 #define DIRECT_WEIGHTS_MIN_POSITIONS 512
 
@@ -219,6 +225,10 @@ usine_conv_config usine_conv_default_config(const usine_selector *sel, usine_con
         return (usine_conv_config){USINE_CONV_ALGO_DEPTHWISE, 0};
     const int pointwise = usine_cpu_conv_supports(USINE_CONV_ALGO_GEMM1X1, pass, p);
     if (pointwise && pointwise_reads_panels(sel, pass, p))
+        return (usine_conv_config){USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT};
+    if (pointwise && pass == USINE_CONV_BACKWARD_WEIGHTS && direct_weights_wins(p) &&
+        usine_cpu_conv_variant_serves(USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT,
+                                      pass, p))
         return (usine_conv_config){USINE_CONV_ALGO_IMPLICIT_GEMM, USINE_CONV_VARIANT_DIRECT};
     usine_conv_config c = {pointwise ? USINE_CONV_ALGO_GEMM1X1 : USINE_CONV_ALGO_IMPLICIT_GEMM,
                            USINE_CONV_VARIANT_PLAIN};

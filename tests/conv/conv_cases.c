@@ -696,6 +696,11 @@ static const case_row case_table[] = {
     {2, 3, 35, 100, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "2 x 35 x 100, 3 -> 8 channels"},
     /* a row of 50,000 positions: dy's rows larger than the direct weight gradient's block */
     {1, 1, 1, 50000, 8, 1, 3, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, "one row of 50,000 positions"},
+    /* 1x1 weight gradients: 6,400 positions of 130 filters summed in two chunks and a rest
+     * (GEMM), and 2 x 600 positions of 56 filters (a tile and an edge tile) by the direct
+     * variant, its input rows read in place */
+    {1, 3, 80, 80, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1, 80 x 80, 3 -> 130 channels"},
+    {2, 5, 30, 20, 56, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1, 2 x 30 x 20, 5 -> 56 channels"},
     {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "batch 0"},
     {0, 3, 5, 5, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "batch 0, 8 filters (direct dW)"},
 };
