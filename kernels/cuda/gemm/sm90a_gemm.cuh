@@ -45,15 +45,17 @@
  * with CU_TENSOR_MAP_SWIZZLE_128B: 16-byte chunk c of box row r lands at chunk c ^ (r % 8);
  * boxes start 1024-byte aligned (a swizzle atom = 8 rows of 128 bytes).
  *   k-contiguous operand ("K-major"): 64 k x ROWS rows (A: one box of 128 rows; B: two
- *     boxes of BN / 2 rows, one per block of a cluster), row r at 128 r bytes. Descriptor: leading
- * byte offset unused (1), stride byte offset 1024 (8-row groups); the k16 step kk starts 32 kk
- * bytes into the rows (the hardware applies the swizzle to the computed addresses). m- or
- * n-contiguous operand ("MN-major", wgmma's transpose flag 1): boxes of 64 rows (elements along m
- * or n) x 64 k, k row p at 128 p bytes, one box per 64 rows, 8 KiB apart. Descriptor: leading byte
- * offset 8192 (the next 64 rows), stride byte offset 1024 (the next 8 k); the k16 step kk starts
- * 2048 kk bytes in (16 k rows). Consumer c's 64 rows of A start 8 KiB into the A tile in both
- * arrangements. Descriptor bits (PTX ISA, "Matrix Descriptor Format"): 0-13 address >> 4, 16-29
- * leading byte offset >> 4, 32-45 stride byte offset >> 4, 62-63 swizzle (1 = 128 bytes).
+ *     boxes of BN / 2 rows, one per block of a cluster), row r at 128 r bytes. Descriptor:
+ *     leading byte offset unused (1), stride byte offset 1024 (8-row groups); the k16 step
+ *     kk starts 32 kk bytes into the rows (the hardware applies the swizzle to the computed
+ *     addresses).
+ *   m- or n-contiguous operand ("MN-major", wgmma's transpose flag 1): boxes of 64 rows
+ *     (elements along m or n) x 64 k, k row p at 128 p bytes, one box per 64 rows, 8 KiB
+ *     apart. Descriptor: leading byte offset 8192 (the next 64 rows), stride byte offset 1024
+ *     (the next 8 k); the k16 step kk starts 2048 kk bytes in (16 k rows).
+ *   Consumer c's 64 rows of A start 8 KiB into the A tile in both arrangements.
+ * Descriptor bits (PTX ISA, "Matrix Descriptor Format"): 0-13 address >> 4, 16-29 leading
+ * byte offset >> 4, 32-45 stride byte offset >> 4, 62-63 swizzle (1 = 128 bytes).
  *
  * ---- Accumulators (m64nNk16, f32: N / 2 registers a thread) ----
  * Thread (warp w of the warpgroup, lane l, g = l / 4, t = l % 4), register i:
@@ -108,9 +110,6 @@ template <int BN_, int STAGES_> struct Tile {
     static_assert(STAGES >= 2, "a ring of two stages at least");
     static_assert(SMEM_BYTES <= 232448, "227 KiB of shared memory a block on sm_90");
 };
-
-/* Blocks of a cluster along m (sharing B tiles through TMA multicast): 1 or 2. */
-constexpr int MAX_CLUSTER = 2;
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
