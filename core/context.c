@@ -60,8 +60,8 @@ static usine_status check_options(const usine_context_options *options)
 /*
  * The device a context runs on: options->device, else USINE_DEVICE, else the CPU. "cpu",
  * "cuda" (= "cuda:0") or "cuda:N". *source names where the text came from, for messages.
- * (USINE_DEVICE and USINE_CUDA_KERNEL are read here rather than in env.c: they concern the
- * context only, and a GEMM call must not read the environment.)
+ * (USINE_DEVICE, USINE_CUDA_KERNEL and USINE_CUDA_SPLIT_K are read here rather than in env.c: they
+ * concern the context only, and a GEMM call must not read the environment.)
  */
 static usine_status parse_device(const usine_context_options *options, usine_device_kind *kind,
                                  int *ordinal, char *source, size_t source_size)
@@ -116,6 +116,18 @@ static usine_status open_cuda(usine_context *ctx, const char *source, const char
                               "lists them)",
                               force);
         snprintf(ctx->cuda_kernel, sizeof ctx->cuda_kernel, "%s", force);
+    }
+    const char *split = getenv("USINE_CUDA_SPLIT_K");
+    if (split && *split) {
+        char *end = NULL;
+        errno = 0;
+        const long v = strtol(split, &end, 10);
+        if (end == split || *end != '\0' || errno || v < 0 || v > 256)
+            return usine_fail(USINE_ERROR_INVALID_ARGUMENT, function,
+                              "USINE_CUDA_SPLIT_K=%s: give 0 (the library's choice), 1 (no "
+                              "split) or up to 256 k slices",
+                              split);
+        ctx->cuda_split_k = (int)v;
     }
     return USINE_SUCCESS;
 }

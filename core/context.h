@@ -30,6 +30,7 @@ struct usine_context {
     void *stream;
     usine_cuda_device_info cuda; /* USINE_DEVICE_CUDA: what usine_create found */
     char cuda_kernel[128];       /* USINE_CUDA_KERNEL: a CUDA GEMM kernel to force, or "" */
+    int cuda_split_k;            /* USINE_CUDA_SPLIT_K: sm_90a k slices, 0 = the library's choice */
     char device_name[24];        /* "cpu", "cuda:0" */
 };
 

@@ -380,7 +380,8 @@ static usine_status cuda_run(usine_context *ctx, const gemm_call *g, const usine
                                  .alpha = (float)g->alpha,
                                  .beta = (float)g->beta,
                                  .bias = g->bias,
-                                 .activation = g->activation};
+                                 .activation = g->activation,
+                                 .split_k = ctx->cuda_split_k};
     if (g->layout == USINE_ROW_MAJOR) {
         p.m = g->m;
         p.n = g->n;
@@ -410,17 +411,19 @@ static usine_status cuda_run(usine_context *ctx, const gemm_call *g, const usine
     }
     char message[512];
     const char *kernel = "";
+    int slices = 1;
     const usine_status st = usine_cuda_gemm(ctx->device_ordinal, ctx->stream, &p, ctx->cuda_kernel,
-                                            &kernel, message, sizeof message);
+                                            &kernel, &slices, message, sizeof message);
     if (st != USINE_SUCCESS)
         return usine_fail(st, g->function, "%s: %s", usine_context_device_name(ctx), message);
     if (ctx->verbose)
         fprintf(stderr,
                 "usine: %s %s %s %c%c m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " batch=%" PRId64
-                " kernel=%s device=%s launch=%.1fus (asynchronous: not the kernel's time)\n",
+                " kernel=%s k_slices=%d device=%s launch=%.1fus (asynchronous: not the kernel's "
+                "time)\n",
                 g->function, types_name(g), g->layout == USINE_ROW_MAJOR ? "row" : "col",
                 is_transpose(g->trans_a) ? 'T' : 'N', is_transpose(g->trans_b) ? 'T' : 'N', g->m,
-                g->n, g->k, batch->count, kernel, usine_context_device_name(ctx),
+                g->n, g->k, batch->count, kernel, slices, usine_context_device_name(ctx),
                 (now_seconds() - start) * 1e6);
     return USINE_SUCCESS;
 }

@@ -43,9 +43,11 @@ static usine_status kernel_not_built(int device, const char **kernel_name, char 
 }
 
 usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_problem *problem,
-                             const char *force, const char **kernel_name, char *message,
-                             size_t message_size)
+                             const char *force, const char **kernel_name, int *k_slices,
+                             char *message, size_t message_size)
 {
+    if (k_slices)
+        *k_slices = 1;
     (void)stream;
     (void)problem;
     (void)force;

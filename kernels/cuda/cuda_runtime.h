@@ -78,6 +78,10 @@ typedef struct usine_cuda_gemm_problem {
     const float *bias; /* device memory; NULL, or n values (bias_per_row: m values) */
     int bias_per_row;
     usine_activation activation;
+    /* k slices of an sm_90a kernel (USINE_CUDA_SPLIT_K): 0 the library's choice, 1 none, N at
+     * most N (k tiles of 64 shared out evenly). Split k takes slices x m x n x batch f32 of
+     * stream-ordered device memory (cudaMallocAsync) for the call's two kernels. */
+    int split_k;
 } usine_cuda_gemm_problem;
 
 /*
@@ -85,11 +89,12 @@ typedef struct usine_cuda_gemm_problem {
  * restored after) and `stream` (a cudaStream_t, NULL = the legacy default stream),
  * asynchronously. *kernel_name (may be NULL) gets the chosen kernel's name. A launch error
  * is returned; an error of the kernel itself surfaces at the caller's next synchronisation.
- * USINE_KERNEL=<name> forces a kernel (force, NULL for none).
+ * USINE_KERNEL=<name> forces a kernel (force, NULL for none). *k_slices (may be NULL) gets
+ * the number of k slices it ran in (1: no split k).
  */
 usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_problem *problem,
-                             const char *force, const char **kernel_name, char *message,
-                             size_t message_size);
+                             const char *force, const char **kernel_name, int *k_slices,
+                             char *message, size_t message_size);
 
 /* Name of the kernel usine_cuda_gemm would choose (no launch, no device needed). */
 const char *usine_cuda_gemm_kernel_name(const usine_cuda_gemm_problem *problem, const char *force);

@@ -15,7 +15,8 @@
 #   BENCH_KERNELS: the bench runs' USINE_CUDA_KERNEL values ("default": the library's choice);
 #   BENCH_TIME: the bench's --time (default 0.4); TEST_TIMEOUT: the test's (default 200 s);
 #   SANITIZER_ONLY: USINE_TEST_CUDA_ONLY for the compute-sanitizer runs (sm90: the sm_90a
-#     bf16 cases alone, sm90_c2: those of the cluster entries; default: the whole test);
+#     bf16 cases alone, sm90_c2: those of the cluster entries, split: the split-k cases;
+#     default: the whole test);
 #   PROFILE_KERNELS: the registry names Nsight Compute profiles (default: both sm_90a bf16
 #     row-major tiles, blocks alone).
 set -u

@@ -117,10 +117,11 @@ for arch in 80 90a; do
         [ "$karch" -ge 90 ] && need="wgmma.mma_async"
         # The element-load kernels (no cp.async by design) are named *_scalar; the attention
         # backward's delta pass (a row-wise dot product, usine_attn_bwd_prep_*) and the bench's
-        # softmax (usine_bench_*) have no matrix product: they must only not spill.
+        # softmax (usine_bench_*) and the split-k sum (usine_splitk_reduce_*) have no matrix
+        # product: they must only not spill.
         case $name in
         *_scalar) ;;
-        usine_attn_bwd_prep_* | usine_bench_*) need="" ;;
+        usine_attn_bwd_prep_* | usine_bench_* | usine_splitk_reduce_*) need="" ;;
         *) [ "$karch" -lt 90 ] && need="$need cp.async.cg.shared.global" ;;
         esac
         for instr in $need; do

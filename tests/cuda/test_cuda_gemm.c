@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -272,6 +273,34 @@ static int device_arch(void)
     return 10 * major + minor;
 }
 
+/* The sm_90a tiles as their registry names spell them: alone, then in clusters of two. */
+static const char *const sm90_tiles[4] = {"128x256x64_s4", "128x128x64_s6", "128x256x64_s4_c2",
+                                          "128x128x64_s6_c2"};
+
+/* A product of the sm_90a cases (operands untransposed until run_arrangements sets them). */
+typedef struct sm90_shape {
+    int64_t m, n, k, batch;
+    double alpha, beta;
+    int same_type_out, col_major, bias;
+    usine_activation act;
+} sm90_shape;
+
+static gemm_case sm90_case(const sm90_shape *s, usine_dtype in)
+{
+    gemm_case t = {.in = in, .out = s->same_type_out ? in : USINE_F32};
+    t.layout = s->col_major ? USINE_COL_MAJOR : USINE_ROW_MAJOR;
+    t.ta = t.tb = USINE_NO_TRANS;
+    t.m = s->m;
+    t.n = s->n;
+    t.k = s->k;
+    t.batch = s->batch;
+    t.alpha = s->alpha;
+    t.beta = s->beta;
+    t.bias = s->bias;
+    t.act = s->act;
+    return t;
+}
+
 /*
  * The sm_90a kernels forced, each tile and type, alone and in clusters of two (_c2), every
  * transpose pair and both layouts. On a cc 9.0 GPU exactly one arrangement takes each pair;
@@ -290,42 +319,20 @@ static int device_arch(void)
  */
 static int sm90_cases(const usine_dtype ins[2], const char *const tn[2], int types, int first_tile)
 {
-    static const char *tiles[] = {"128x256x64_s4", "128x128x64_s6", "128x256x64_s4_c2",
-                                  "128x128x64_s6_c2"};
-    static const struct {
-        int64_t m, n, k;
-        double alpha, beta;
-        int same_type_out, col_major, bias;
-        usine_activation act;
-    } shapes[] = {
-        {129, 257, 72, 0.75, 0.5, 0, 0, 1, USINE_ACT_RELU},
-        {260, 136, 520, 1.0, 0.0, 1, 1, 0, USINE_ACT_GELU_ERF},
-        {300, 552, 200, 0.75, 0.0, 1, 0, 0, USINE_ACT_NONE},
-        {300, 552, 200, -1.5, 0.0, 0, 1, 0, USINE_ACT_NONE},
+    static const sm90_shape shapes[] = {
+        {129, 257, 72, 1, 0.75, 0.5, 0, 0, 1, USINE_ACT_RELU},
+        {260, 136, 520, 1, 1.0, 0.0, 1, 1, 0, USINE_ACT_GELU_ERF},
+        {300, 552, 200, 1, 0.75, 0.0, 1, 0, 0, USINE_ACT_NONE},
+        {300, 552, 200, 1, -1.5, 0.0, 0, 1, 0, USINE_ACT_NONE},
     };
+    const char *const *tiles = sm90_tiles;
     const int on_sm90 = device_arch() == 90;
     int cases = 0;
     for (int ti = first_tile; ti < 4; ti++)
         for (int ty = 0; ty < types; ty++)
             for (int sh = 0; sh < 4; sh++) {
-                gemm_case t = {ins[ty],
-                               shapes[sh].same_type_out ? ins[ty] : USINE_F32,
-                               shapes[sh].col_major ? USINE_COL_MAJOR : USINE_ROW_MAJOR,
-                               USINE_NO_TRANS,
-                               USINE_NO_TRANS,
-                               shapes[sh].m,
-                               shapes[sh].n,
-                               shapes[sh].k,
-                               0,
-                               0,
-                               0,
-                               sh > 0        ? 1
-                               : ti % 2 == 0 ? 34
-                                             : 23,
-                               shapes[sh].alpha,
-                               shapes[sh].beta,
-                               shapes[sh].bias,
-                               shapes[sh].act};
+                gemm_case t = sm90_case(&shapes[sh], ins[ty]);
+                t.batch = sh > 0 ? 1 : ti % 2 == 0 ? 34 : 23;
                 const int accepted = run_arrangements(&t, "sm90a", tn[ty], tiles[ti], &cases);
                 printf("sm_90a %s %s shape %d: %d of 4 transpose pairs ran\n", tiles[ti], tn[ty],
                        sh, accepted);
@@ -334,6 +341,142 @@ static int sm90_cases(const usine_dtype ins[2], const char *const tn[2], int typ
                       tiles[ti], sh, accepted, on_sm90 ? "a cc 9.0" : "not a cc 9.0");
             }
     return cases;
+}
+
+/*
+ * Split k (USINE_CUDA_SPLIT_K) on the sm_90a kernels: each tile alone and in clusters, the
+ * types in `ins`, every transpose pair, both layouts.
+ *   0: m = 16 (a decode step), k = 1000 forced to 3 slices (384, 384, 232: a short last
+ *      slice with a k tail), a batch of 2, beta with C, bias, GELU, same-type output;
+ *   1: 200 x 136 (two row tiles: a cluster), k = 520 forced to 5 slices (k tiles 2, 2, 2, 2,
+ *      1), alpha only, f32 output, column-major.
+ */
+/*
+ * What split k refuses: USINE_CUDA_SPLIT_K that is not 0 to 256 (usine_create fails and names
+ * it); on a cc 9.0 GPU, a forced split whose workspace would pass 1 GiB (8192 x 8192 in 8
+ * slices: USINE_ERROR_NOT_SUPPORTED before any launch, C untouched).
+ */
+static int split_refusals(void)
+{
+    static const char *const bad[] = {"x", "-1", "257", "4x"};
+    char why[512];
+    for (int i = 0; i < 4; i++) {
+        setenv("USINE_CUDA_SPLIT_K", bad[i], 1);
+        usine_context *ctx = cuda_context(why, sizeof why);
+        CHECK(!ctx && strstr(why, "USINE_CUDA_SPLIT_K"), "USINE_CUDA_SPLIT_K=%s: %s", bad[i],
+              ctx ? "accepted" : why);
+        usine_destroy(ctx);
+    }
+    if (device_arch() != 90)
+        return 4;
+    setenv("USINE_CUDA_SPLIT_K", "8", 1);
+    usine_context *ctx = cuda_context(why, sizeof why);
+    const int64_t n = 8192;
+    void *a = NULL, *b = NULL, *c = NULL;
+    const size_t bytes = (size_t)(n * n) * 2;
+    const int ok = ctx && cudaMalloc(&a, bytes) == cudaSuccess &&
+                   cudaMalloc(&b, bytes) == cudaSuccess && cudaMalloc(&c, bytes) == cudaSuccess &&
+                   cudaMemset(c, 0x7f, bytes) == cudaSuccess;
+    CHECK(ok, "8192^3 split-k refusal: context or device memory: %s", ctx ? "cudaMalloc" : why);
+    if (ok) {
+        usine_gemm_desc d;
+        usine_gemm_desc_init(&d);
+        d.layout = USINE_ROW_MAJOR;
+        d.m = d.n = d.k = d.lda = d.ldb = d.ldc = n;
+        d.a_type = d.b_type = d.c_type = USINE_BF16;
+        const usine_status st = usine_gemm_ex(ctx, &d, a, b, c);
+        CHECK(st == USINE_ERROR_NOT_SUPPORTED && strstr(usine_last_error(), "USINE_CUDA_SPLIT_K"),
+              "8192^3 in 8 forced slices (2 GiB of workspace): status %d, %s", (int)st,
+              usine_last_error());
+        unsigned char corner[2] = {0, 0};
+        CHECK(cudaMemcpy(corner, c, 2, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                  corner[0] == 0x7f && corner[1] == 0x7f,
+              "8192^3 split-k refusal wrote C");
+    }
+    cudaFree(a);
+    cudaFree(b);
+    cudaFree(c);
+    usine_destroy(ctx);
+    return 5;
+}
+
+static int split_cases(const usine_dtype ins[2], const char *const tn[2], int types)
+{
+    static const sm90_shape shapes[] = {
+        {16, 300, 1000, 2, 0.75, 0.5, 1, 0, 1, USINE_ACT_GELU_TANH},
+        {200, 136, 520, 1, -1.25, 0.0, 0, 1, 0, USINE_ACT_NONE},
+    };
+    static const char *const slices[] = {"3", "5"};
+    const char *const *tiles = sm90_tiles;
+    const int on_sm90 = device_arch() == 90;
+    int cases = 0;
+    for (int sh = 0; sh < 2; sh++) {
+        setenv("USINE_CUDA_SPLIT_K", slices[sh], 1);
+        for (int ti = 0; ti < 4; ti++)
+            for (int ty = 0; ty < types; ty++) {
+                gemm_case t = sm90_case(&shapes[sh], ins[ty]);
+                const int accepted = run_arrangements(&t, "sm90a", tn[ty], tiles[ti], &cases);
+                printf("split k %s: sm_90a %s %s shape %d: %d of 4 transpose pairs ran\n",
+                       slices[sh], tiles[ti], tn[ty], sh, accepted);
+                CHECK(accepted == (on_sm90 ? 4 : 0),
+                      "split k: sm_90a %s %s shape %d: %d of 4 transpose pairs ran", tn[ty],
+                      tiles[ti], sh, accepted);
+            }
+    }
+    unsetenv("USINE_CUDA_KERNEL");
+    cases += split_refusals();
+    unsetenv("USINE_CUDA_SPLIT_K");
+    return cases;
+}
+
+/*
+ * The library's own choice on a decode-step product (m = 16, n = 1024, k = 4096: 4 to 8
+ * tiles) must split k on a cc 9.0 GPU: its USINE_VERBOSE line (stderr, caught in a file)
+ * names the slices; and the result must hold.
+ */
+static int default_split_case(void)
+{
+    if (device_arch() != 90)
+        return 0;
+    char why[512], label[512];
+    FILE *log = tmpfile();
+    const int saved = dup(2);
+    CHECK(log && saved >= 0, "tmpfile or dup failed");
+    if (!log || saved < 0)
+        return 0;
+    fflush(stderr);
+    dup2(fileno(log), 2);
+    setenv("USINE_VERBOSE", "1", 1);
+    usine_context *ctx = cuda_context(why, sizeof why);
+    gemm_case t = {.in = USINE_BF16, .out = USINE_BF16, .layout = USINE_ROW_MAJOR};
+    t.ta = t.tb = USINE_NO_TRANS;
+    t.m = 16;
+    t.n = 1024;
+    t.k = 4096;
+    t.batch = 1;
+    t.alpha = 1.0;
+    t.bias = 1;
+    t.act = USINE_ACT_RELU;
+    set_lds(&t, 0, 1);
+    describe(&t, label, sizeof label);
+    const usine_status st = ctx ? run_case(ctx, &t, label) : USINE_ERROR_DEVICE;
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    unsetenv("USINE_VERBOSE");
+    CHECK(st == USINE_SUCCESS, "%s: %s", label, ctx ? usine_last_error() : why);
+    char line[1024];
+    int split = 0;
+    rewind(log);
+    while (fgets(line, sizeof line, log)) {
+        const char *at = strstr(line, "k_slices=");
+        split |= at && atoi(at + 9) > 1;
+    }
+    fclose(log);
+    CHECK(split, "%s: the default choice did not split k (USINE_VERBOSE shows k_slices=1)", label);
+    printf("default choice on %s: k split: %s\n", label, split ? "yes" : "no");
+    usine_destroy(ctx);
+    return 1;
 }
 
 int main(void)
@@ -346,8 +489,17 @@ int main(void)
     }
     printf("seed %llu\n", (unsigned long long)test_seed());
     /* USINE_TEST_CUDA_ONLY=sm90: the sm_90a cases alone, bf16 only; sm90_c2: those of the
-     * cluster entries only (the compute-sanitizer runs on the lent GPU, which have minutes). */
+     * cluster entries only; split: the split-k cases, bf16 (the compute-sanitizer runs on the
+     * lent GPU, which have minutes). */
     const char *only = getenv("USINE_TEST_CUDA_ONLY");
+    if (only && strcmp(only, "split") == 0) {
+        static const usine_dtype bf16[2] = {USINE_BF16, USINE_BF16};
+        static const char *const bf16_name[2] = {"bf16", "bf16"};
+        usine_destroy(ctx);
+        printf("USINE_TEST_CUDA_ONLY=split: the split-k cases only, bf16\n");
+        printf("%d cases\n", split_cases(bf16, bf16_name, 1) + default_split_case());
+        return test_finish("test_cuda_gemm");
+    }
     if (only && (strcmp(only, "sm90") == 0 || strcmp(only, "sm90_c2") == 0)) {
         static const usine_dtype bf16[2] = {USINE_BF16, USINE_BF16};
         static const char *const bf16_name[2] = {"bf16", "bf16"};
@@ -489,6 +641,7 @@ int main(void)
         }
     }
     cases += sm90_cases(ins, tn, 2, 0);
+    cases += split_cases(ins, tn, 2) + default_split_case();
     unsetenv("USINE_CUDA_KERNEL");
     printf("%d cases\n", cases);
     return test_finish("test_cuda_gemm");

@@ -30,6 +30,11 @@ typedef struct usine_cuda_gemm_args {
     int out_f32;      /* 1: D is f32; 0: D has the input type (bf16 or f16) */
     int bias_per_row; /* bias indexed by i (else by j) */
     int activation;   /* a usine_activation */
+    /* sm_90a split k: 0, the whole k per tile; else a multiple of 64, each tile of D then
+     * computed as ceil(k / k_chunk) slices of k_chunk (the last one shorter), slice s of item
+     * z stored as D item z * slices + s (an f32 workspace, alpha 1, beta 0, no bias or
+     * activation, which usine_cuda_sm90a_splitk_reduce sums into the real D). */
+    int64_t k_chunk;
 } usine_cuda_gemm_args;
 
 /* Input element types of a kernel (usine_dtype values, repeated to keep usine.h out of
@@ -67,6 +72,21 @@ extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_scalar[2];
  * usine_cuda_gemm_args. Entries 0-7 launch blocks alone, 8-15 in clusters of two. */
 extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x256x64_s4[16];
 extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x128x64_s6[16];
+
+/* A kernel that runs behind a GEMM (no tile of its own, never chosen or forced as one), listed
+ * in the kernel table for usine info and the ptxas check. */
+typedef struct usine_cuda_aux_kernel {
+    const char *name;
+    const void *function;
+    int arch, in_type, threads;
+} usine_cuda_aux_kernel;
+
+/* The split-k sum (kernels/cuda/gemm/sm90a_splitk_reduce.cu), bf16 then f16 inputs: D =
+ * act(alpha sum_s W(s) + beta D + bias) as args say, W f32 [batch][slices][m][n]. Parameters:
+ * (const float *w, int64_t slices, usine_cuda_gemm_args args); one thread an element of D,
+ * USINE_CUDA_REDUCE_THREADS a block, any grid (a grid-stride loop). */
+extern const usine_cuda_aux_kernel usine_cuda_sm90a_splitk_reduce[2];
+#define USINE_CUDA_REDUCE_THREADS 256
 
 #ifdef __cplusplus
 }

@@ -29,8 +29,8 @@
  *
  * ---- Persistent tiles and clusters ----
  * The grid is one block per SM (or fewer, one per unit of work); cluster c of the grid takes
- * units c, c + clusters, ... (batch items, then groups of GROUP_ROWS row tiles, column tiles
- * across the group, row tiles fastest: the blocks in flight share A rows and B columns in
+ * units c, c + clusters, ... (batch items and k slices, then groups of GROUP_ROWS row tiles, column
+ * tiles across the group, row tiles fastest: the blocks in flight share A rows and B columns in
  * L2). A unit is one row tile per block of the cluster: alone, a tile; in a cluster of two
  * (launched with cluster dimension 2, the _c2 registry entries), two vertically adjacent
  * tiles, each block loading its own A and half of the common B tile with TMA multicast into
@@ -39,6 +39,13 @@
  * other block writes into this block's stages too). The ring and its phases run on across
  * tiles, so the producer fills the next tile's stages while the consumers store the last
  * one.
+ *
+ * ---- Split k ----
+ * With args.k_chunk > 0 every tile is computed in k slices of k_chunk (a multiple of BK), each
+ * slice a unit of its own stored as f32 into a workspace item (args.d, batch z * slices +
+ * slice), which a second kernel sums in slice order (sm90a_splitk_reduce.cu): products with
+ * few tiles and a long k (m = 16 decode steps: 16 to 32 tiles for 132 SMs) then stream their
+ * operands from as many SMs as there are slices times tiles.
  *
  * ---- Shared memory layout (TMA writes it, wgmma reads it; 128-byte swizzle) ----
  * Every TMA box is 64 elements (128 bytes) wide along its contiguous dimension and written
@@ -319,28 +326,40 @@ struct Cluster {
     }
 };
 
-/* The position of a tile (see the header comment). Persistent work comes in units of one
- * row tile per block of a cluster (same columns, adjacent row tiles): unit `unit` of
- * `unit_rows` x `col_tiles` per batch item. */
+/* The persistent grid's work: `units` units of one row tile per block of a cluster (same
+ * columns, adjacent row tiles), `unit_rows` x `col_tiles` per batch item and k slice; k in
+ * `slices` slices of `chunk` (the last one what is left; one slice of k without split k). */
+struct Work {
+    int64_t units, unit_rows, col_tiles, slices, chunk, k;
+};
+
+/* The position of a tile (see the header comment): item z of the operands, D item dz (z, or
+ * z * slices + slice with split k), its first row and column, its k range (from k0, ktiles k
+ * tiles). */
 template <typename Cfg> struct TilePos {
-    int z, m0, n0;
+    int z, m0, n0, k0, ktiles;
+    int64_t dz;
 };
 
 template <typename Cfg>
-__device__ __forceinline__ TilePos<Cfg> tile_pos(int64_t unit, int64_t unit_rows, int64_t col_tiles,
-                                                 const Cluster &c)
+__device__ __forceinline__ TilePos<Cfg> tile_pos(int64_t unit, const Work &w, const Cluster &c)
 {
     const int64_t group_rows = Cfg::GROUP_ROWS / c.size; /* units: GROUP_ROWS row tiles */
-    const int64_t per_item = unit_rows * col_tiles;
-    const int64_t z = unit / per_item, r = unit - z * per_item;
-    const int64_t group = r / (group_rows * col_tiles);
+    const int64_t per_item = w.unit_rows * w.col_tiles;
+    const int64_t dz = unit / per_item, r = unit - dz * per_item;
+    const int64_t z = dz / w.slices, k0 = (dz - z * w.slices) * w.chunk;
+    const int64_t group = r / (group_rows * w.col_tiles);
     const int64_t first = group * group_rows;
-    const int64_t rows = unit_rows - first < group_rows ? unit_rows - first : group_rows;
-    const int64_t in = r - group * group_rows * col_tiles;
+    const int64_t rows = w.unit_rows - first < group_rows ? w.unit_rows - first : group_rows;
+    const int64_t in = r - group * group_rows * w.col_tiles;
+    const int64_t k_len = w.k - k0 < w.chunk ? w.k - k0 : w.chunk;
     TilePos<Cfg> p;
     p.z = (int)z;
+    p.dz = dz;
     p.m0 = (int)(((first + in % rows) * c.size + c.rank) * Cfg::BM);
     p.n0 = (int)((in / rows) * Cfg::BN);
+    p.k0 = (int)k0;
+    p.ktiles = (int)((k_len + Cfg::BK - 1) / Cfg::BK);
     return p;
 }
 
@@ -365,16 +384,15 @@ __device__ __forceinline__ void load_b_part(uint32_t b, const CUtensorMap *tb,
  * cluster has released it, since the other block writes into this block's stage too. */
 template <typename Cfg, bool A_MN, bool B_MN>
 __device__ __forceinline__ void produce(const CUtensorMap *ta, const CUtensorMap *tb, uint8_t *ring,
-                                        uint32_t full0, uint32_t empty0, int64_t m, int64_t units,
-                                        int64_t unit_rows, int64_t col_tiles, int ktiles,
+                                        uint32_t full0, uint32_t empty0, int64_t m, const Work &w,
                                         const Cluster &c)
 {
     constexpr int parts = B_MN ? Cfg::B_PARTS_MN : Cfg::B_PARTS_K;
     const int share = parts / (int)c.size, first_part = share * (int)c.rank;
     uint32_t it = 0; /* k tiles issued so far: stage it % STAGES, its use it / STAGES */
-    for (int64_t unit = c.id(); unit < units; unit += c.count()) {
-        const TilePos<Cfg> t = tile_pos<Cfg>(unit, unit_rows, col_tiles, c);
-        for (int kt = 0; kt < ktiles; kt++, it++) {
+    for (int64_t unit = c.id(); unit < w.units; unit += c.count()) {
+        const TilePos<Cfg> t = tile_pos<Cfg>(unit, w, c);
+        for (int kt = 0; kt < t.ktiles; kt++, it++) {
             const uint32_t s = it % Cfg::STAGES, use = it / Cfg::STAGES;
             if (use > 0)
                 bar_wait(empty0 + 8 * s, (use - 1) & 1);
@@ -384,7 +402,7 @@ __device__ __forceinline__ void produce(const CUtensorMap *ta, const CUtensorMap
             const bool a_rows = t.m0 < m;
             bar_expect(full, (a_rows ? Cfg::A_BYTES : 0) + Cfg::B_BYTES);
             const uint32_t a = smem_u32(ring + s * Cfg::STAGE_BYTES), b = a + Cfg::A_BYTES;
-            const int k0 = kt * Cfg::BK;
+            const int k0 = t.k0 + kt * Cfg::BK;
             if (a_rows && A_MN)
                 for (int h = 0; h < Cfg::BM / 64; h++)
                     tma_load(a + 8192 * h, ta, t.m0 + 64 * h, k0, t.z, full);
@@ -481,7 +499,7 @@ __device__ __forceinline__ void store_four(const usine_cuda_gemm_args &p, int64_
  * element by element through the whole epilogue, in a loop kept rolled (the chunk loop
  * around it is unrolled, and this path must stay small). */
 template <typename T, typename Cfg>
-__device__ __forceinline__ void copy_out(const usine_cuda_gemm_args &p, uint32_t stage, int z,
+__device__ __forceinline__ void copy_out(const usine_cuda_gemm_args &p, uint32_t stage, int64_t z,
                                          int64_t row0, int64_t col0, bool fast)
 {
     const int tid = threadIdx.x % 128;
@@ -534,7 +552,7 @@ __device__ __forceinline__ void store_tile(const usine_cuda_gemm_args &p,
                            acc[i], acc[i + 1]);
             }
         warpgroup_sync(1 + consumer);
-        copy_out<T, Cfg>(p, stage, t.z, row0, t.n0 + Cfg::EPI_COLS * chunk, plain && inside);
+        copy_out<T, Cfg>(p, stage, t.dz, row0, t.n0 + Cfg::EPI_COLS * chunk, plain && inside);
     }
 }
 
@@ -542,15 +560,14 @@ __device__ __forceinline__ void store_tile(const usine_cuda_gemm_args &p,
 template <typename T, typename Cfg, bool A_MN, bool B_MN>
 __device__ __forceinline__ void consume(const usine_cuda_gemm_args &p, uint8_t *ring,
                                         uint32_t full0, uint32_t empty0, uint32_t stage,
-                                        int64_t units, int64_t unit_rows, int64_t col_tiles,
-                                        int ktiles, int consumer, const Cluster &c)
+                                        const Work &w, int consumer, const Cluster &c)
 {
     const bool release = threadIdx.x % 32 == 0; /* one arrival per warp */
     float acc[Cfg::ACC];
     uint32_t it = 0; /* k tiles consumed so far, as the producer counts them */
-    for (int64_t unit = c.id(); unit < units; unit += c.count()) {
-        const TilePos<Cfg> t = tile_pos<Cfg>(unit, unit_rows, col_tiles, c);
-        for (int kt = 0; kt < ktiles; kt++, it++) {
+    for (int64_t unit = c.id(); unit < w.units; unit += c.count()) {
+        const TilePos<Cfg> t = tile_pos<Cfg>(unit, w, c);
+        for (int kt = 0; kt < t.ktiles; kt++, it++) {
             const uint32_t s = it % Cfg::STAGES;
             bar_wait(full0 + 8 * s, (it / Cfg::STAGES) & 1);
             const uint32_t a = smem_u32(ring + s * Cfg::STAGE_BYTES) + 8192 * consumer;
@@ -590,11 +607,13 @@ __device__ __forceinline__ void gemm_body(const CUtensorMap *ta, const CUtensorM
     Cluster c;
     c.size = cluster_size();
     c.rank = cluster_rank();
-    const int64_t row_tiles = (p.m + Cfg::BM - 1) / Cfg::BM;
-    const int64_t unit_rows = (row_tiles + c.size - 1) / c.size;
-    const int64_t col_tiles = (p.n + Cfg::BN - 1) / Cfg::BN;
-    const int64_t units = unit_rows * col_tiles * p.batch;
-    const int ktiles = (int)((p.k + Cfg::BK - 1) / Cfg::BK);
+    Work w;
+    w.k = p.k;
+    w.chunk = p.k_chunk > 0 ? p.k_chunk : p.k;
+    w.slices = (p.k + w.chunk - 1) / w.chunk;
+    w.unit_rows = ((p.m + Cfg::BM - 1) / Cfg::BM + c.size - 1) / c.size;
+    w.col_tiles = (p.n + Cfg::BN - 1) / Cfg::BN;
+    w.units = w.unit_rows * w.col_tiles * p.batch * w.slices;
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < Cfg::STAGES; s++) {
@@ -613,13 +632,11 @@ __device__ __forceinline__ void gemm_body(const CUtensorMap *ta, const CUtensorM
          * 128 x 56 + 256 x 224 registers fit the SM's 65536. */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n");
         if (threadIdx.x == 0)
-            produce<Cfg, A_MN, B_MN>(ta, tb, ring, full0, empty0, p.m, units, unit_rows, col_tiles,
-                                     ktiles, c);
+            produce<Cfg, A_MN, B_MN>(ta, tb, ring, full0, empty0, p.m, w, c);
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n");
         consume<T, Cfg, A_MN, B_MN>(p, ring, full0, empty0,
-                                    staging + 4 * 64 * Cfg::EPI_PITCH * (wg - 1), units, unit_rows,
-                                    col_tiles, ktiles, wg - 1, c);
+                                    staging + 4 * 64 * Cfg::EPI_PITCH * (wg - 1), w, wg - 1, c);
     }
     /* No block leaves while the other may still write into its stages or arrive on its
      * mbarriers. */
