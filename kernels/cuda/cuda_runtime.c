@@ -121,6 +121,7 @@ static const struct {
     {usine_cuda_sm80_gemm_128x128x32_s4, 8},   {usine_cuda_sm80_gemm_64x64x32_s4, 8},
     {usine_cuda_sm80_gemm_128x256x32_s3, 8},   {usine_cuda_sm80_gemm_64x64x32_scalar, 2},
     {usine_cuda_sm90a_gemm_128x256x64_s4, 16}, {usine_cuda_sm90a_gemm_128x128x64_s6, 16},
+    {usine_cuda_sm90a_gemm_64x256x64_s5, 16},
 };
 #define FAMILIES ((int)(sizeof families / sizeof families[0]))
 

@@ -274,8 +274,10 @@ static int device_arch(void)
 }
 
 /* The sm_90a tiles as their registry names spell them: alone, then in clusters of two. */
-static const char *const sm90_tiles[4] = {"128x256x64_s4", "128x128x64_s6", "128x256x64_s4_c2",
-                                          "128x128x64_s6_c2"};
+#define SM90_TILES 6
+static const char *const sm90_tiles[SM90_TILES] = {"128x256x64_s4",    "128x128x64_s6",
+                                                   "64x256x64_s5",     "128x256x64_s4_c2",
+                                                   "128x128x64_s6_c2", "64x256x64_s5_c2"};
 
 /* A product of the sm_90a cases (operands untransposed until run_arrangements sets them). */
 typedef struct sm90_shape {
@@ -306,8 +308,9 @@ static gemm_case sm90_case(const sm90_shape *s, usine_dtype in)
  * transpose pair and both layouts. On a cc 9.0 GPU exactly one arrangement takes each pair;
  * elsewhere every call must be refused with USINE_ERROR_NOT_SUPPORTED (sm_90a code runs
  * nowhere else). Shapes:
- *   0: a batch of small products (136 to 138 tiles, more than an H100's 132 SMs: blocks take
- *      several tiles and the shared-memory ring runs on across them; k = 72 leaves a k tail),
+ *   0: a batch of small products (136 to 184 blocks' worth, more than an H100's 132 SMs:
+ *      blocks take several tiles and the shared-memory ring runs on across them; k = 72
+ *      leaves a k tail),
  *      beta with C, bias, ReLU, f32 output;
  *   1: k = 520 (9 k tiles: the ring wraps within a tile), three row tiles (a cluster's
  *      second block gets a row tile wholly below D), beta == 0 over NaN-poisoned C, GELU,
@@ -315,7 +318,9 @@ static gemm_case sm90_case(const sm90_shape *s, usine_dtype in)
  *   2, 3: alpha only, no beta, bias or activation, so that whole 64-row x 32-column chunks
  *      take the vector stores (f32 16-byte, bf16/f16 8-byte) and the edge chunks the element
  *      path; same-type and f32 output.
- * `types`: the first 1 or 2 of ins; `first_tile`: 0, or 2 for the cluster entries alone.
+ * Shape 1 gives the 64-row tile five row tiles (an odd count in clusters too).
+ * `types`: the first 1 or 2 of ins; `first_tile`: 0, or SM90_TILES / 2 for the cluster
+ * entries alone.
  */
 static int sm90_cases(const usine_dtype ins[2], const char *const tn[2], int types, int first_tile)
 {
@@ -328,11 +333,11 @@ static int sm90_cases(const usine_dtype ins[2], const char *const tn[2], int typ
     const char *const *tiles = sm90_tiles;
     const int on_sm90 = device_arch() == 90;
     int cases = 0;
-    for (int ti = first_tile; ti < 4; ti++)
+    for (int ti = first_tile; ti < SM90_TILES; ti++)
         for (int ty = 0; ty < types; ty++)
             for (int sh = 0; sh < 4; sh++) {
                 gemm_case t = sm90_case(&shapes[sh], ins[ty]);
-                t.batch = sh > 0 ? 1 : ti % 2 == 0 ? 34 : 23;
+                t.batch = sh > 0 ? 1 : strstr(tiles[ti], "128x256") ? 34 : 23;
                 const int accepted = run_arrangements(&t, "sm90a", tn[ty], tiles[ti], &cases);
                 printf("sm_90a %s %s shape %d: %d of 4 transpose pairs ran\n", tiles[ti], tn[ty],
                        sh, accepted);
@@ -412,7 +417,7 @@ static int split_cases(const usine_dtype ins[2], const char *const tn[2], int ty
     int cases = 0;
     for (int sh = 0; sh < 2; sh++) {
         setenv("USINE_CUDA_SPLIT_K", slices[sh], 1);
-        for (int ti = 0; ti < 4; ti++)
+        for (int ti = 0; ti < SM90_TILES; ti++)
             for (int ty = 0; ty < types; ty++) {
                 gemm_case t = sm90_case(&shapes[sh], ins[ty]);
                 const int accepted = run_arrangements(&t, "sm90a", tn[ty], tiles[ti], &cases);
@@ -505,7 +510,8 @@ int main(void)
         static const char *const bf16_name[2] = {"bf16", "bf16"};
         usine_destroy(ctx);
         printf("USINE_TEST_CUDA_ONLY=%s: those sm_90a bf16 cases only\n", only);
-        printf("%d cases\n", sm90_cases(bf16, bf16_name, 1, strcmp(only, "sm90_c2") == 0 ? 2 : 0));
+        printf("%d cases\n",
+               sm90_cases(bf16, bf16_name, 1, strcmp(only, "sm90_c2") == 0 ? SM90_TILES / 2 : 0));
         unsetenv("USINE_CUDA_KERNEL");
         return test_finish("test_cuda_gemm");
     }

@@ -72,6 +72,7 @@ extern const usine_cuda_gemm_kernel usine_cuda_sm80_gemm_64x64x32_scalar[2];
  * usine_cuda_gemm_args. Entries 0-7 launch blocks alone, 8-15 in clusters of two. */
 extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x256x64_s4[16];
 extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_128x128x64_s6[16];
+extern const usine_cuda_gemm_kernel usine_cuda_sm90a_gemm_64x256x64_s5[16];
 
 /* A kernel that runs behind a GEMM (no tile of its own, never chosen or forced as one), listed
  * in the kernel table for usine info and the ptxas check. */

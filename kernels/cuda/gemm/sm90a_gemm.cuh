@@ -22,7 +22,9 @@
  * ring of shared memory, each completing on the stage's "full" mbarrier (expect_tx with the
  * stage's byte count). Warpgroups 1 and 2 consume: each owns 64 rows of the BM = 128 row
  * block tile and all its BN columns (m64nBNk16: BN / 2 f32 accumulators a thread, registers
- * raised with setmaxnreg.inc), waits for a full stage, issues BK / 16 wgmma, commits them,
+ * raised with setmaxnreg.inc), or with BM = 64 the tile's 64 rows and half of its columns
+ * (m64n(BN/2)k16: for products of few rows, whose tensor-core time per byte of B halves);
+ * each waits for a full stage, issues BK / 16 wgmma, commits them,
  * and once the PREVIOUS k tile's group has retired (wait_group 1: one group stays in flight
  * so the tensor cores never wait for the issuing warps) releases that stage on its "empty"
  * mbarrier (one arrival per consumer warp), which the producer waits for before refilling.
@@ -60,7 +62,9 @@
  *     (elements along m or n) x 64 k, k row p at 128 p bytes, one box per 64 rows, 8 KiB
  *     apart. Descriptor: leading byte offset 8192 (the next 64 rows), stride byte offset 1024
  *     (the next 8 k); the k16 step kk starts 2048 kk bytes in (16 k rows).
- *   Consumer c's 64 rows of A start 8 KiB into the A tile in both arrangements.
+ *   Consumer c's 64 rows of A start 8 KiB into the A tile in both arrangements (BM = 128);
+ *   with BM = 64 its BN / 2 columns of B start BN / 2 x 128 bytes into the B tile in both
+ *   (K-major: that many rows of 128 bytes; MN-major: that many 8 KiB boxes of 64 columns).
  * Descriptor bits (PTX ISA, "Matrix Descriptor Format"): 0-13 address >> 4, 16-29 leading
  * byte offset >> 4, 32-45 stride byte offset >> 4, 62-63 swizzle (1 = 128 bytes).
  *
@@ -94,11 +98,34 @@
 namespace usine_sm90
 {
 
-/* Tile shape and pipeline depth (the autotuner's parameters). */
-template <int BN_, int STAGES_> struct Tile {
-    static constexpr int BM = 128, BN = BN_, BK = 64, STAGES = STAGES_;
+/* Tile shape and pipeline depth (the autotuner's parameters). BM 128: each consumer owns 64
+ * rows and all BN columns; BM 64 (products of few rows, decode steps): both consumers take
+ * the 64 rows, each half of the columns, so that no tensor-core work goes to rows that are not
+ * there when m <= 64. */
+template <int BN_, int STAGES_, int BM_ = 128> struct Tile {
+    static constexpr int BM = BM_, BN = BN_, BK = 64, STAGES = STAGES_;
     static constexpr int CONSUMERS = 2, THREADS = 128 * (1 + CONSUMERS), MIN_BLOCKS = 1;
-    static constexpr int ACC = BN / 2; /* f32 accumulators a consumer thread holds */
+    static constexpr int CN = BM == 128 ? BN : BN / 2; /* columns a consumer owns */
+    static constexpr int ACC = CN / 2; /* f32 accumulators a consumer thread holds */
+    /* Consumer c's first row and column in the tile, and its operands' byte offsets in a
+     * stage: A's 64 rows (8 KiB a 64-row box or half tile, either arrangement), B's columns
+     * (128 bytes a column: K-major rows, or 8 KiB boxes of 64 MN-major columns). */
+    static constexpr __host__ __device__ int row_of(int c)
+    {
+        return BM == 128 ? 64 * c : 0;
+    }
+    static constexpr __host__ __device__ int col_of(int c)
+    {
+        return BM == 128 ? 0 : CN * c;
+    }
+    static constexpr __host__ __device__ uint32_t a_offset(int c)
+    {
+        return 128u * row_of(c);
+    }
+    static constexpr __host__ __device__ uint32_t b_offset(int c)
+    {
+        return 128u * col_of(c);
+    }
     static constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2;
     static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
     /* Epilogue staging: each consumer's 64 rows x 32 columns of f32, rows padded to 40 floats
@@ -113,7 +140,8 @@ template <int BN_, int STAGES_> struct Tile {
     /* A K-major B tile is loaded as two boxes of BN / 2 rows, an MN-major one as BN / 64
      * boxes of 64 columns: in a cluster of two each block loads half of them for both. */
     static constexpr int B_PARTS_K = 2, B_PARTS_MN = BN / 64;
-    static_assert(BN == 128 || BN == 256, "m64n128k16 or m64n256k16");
+    static_assert(BM == 64 || BM == 128, "one or two 64-row halves");
+    static_assert(CN == 128 || CN == 256, "m64n128k16 or m64n256k16");
     static_assert(STAGES >= 2, "a ring of two stages at least");
     static_assert(SMEM_BYTES <= 232448, "227 KiB of shared memory a block on sm_90");
 };
@@ -534,13 +562,13 @@ __device__ __forceinline__ void store_tile(const usine_cuda_gemm_args &p,
                                            int consumer, uint32_t stage)
 {
     const int tid = threadIdx.x % 128, w = tid / 32, g = (tid % 32) / 4, q = tid % 4;
-    const int64_t row0 = t.m0 + 64 * consumer;
+    const int64_t row0 = t.m0 + Cfg::row_of(consumer), col0 = t.n0 + Cfg::col_of(consumer);
     const int out_size = p.out_f32 ? 4 : 2;
     const bool plain = p.beta == 0.0f && !p.bias && p.activation == 0 && p.ldd % 4 == 0 &&
                        p.d_batch % 4 == 0 && reinterpret_cast<uintptr_t>(p.d) % (4 * out_size) == 0;
-    const bool inside = row0 + 64 <= p.m && t.n0 + Cfg::BN <= p.n;
+    const bool inside = row0 + 64 <= p.m && col0 + Cfg::CN <= p.n;
 #pragma unroll
-    for (int chunk = 0; chunk < Cfg::BN / Cfg::EPI_COLS; chunk++) {
+    for (int chunk = 0; chunk < Cfg::CN / Cfg::EPI_COLS; chunk++) {
         warpgroup_sync(1 + consumer); /* the last chunk's (or tile's) reads are done */
         /* Register i = 16 chunk + 4 j + 2 h (+1): row 16 w + g + 8 h, chunk column 8 j + 2 q. */
 #pragma unroll
@@ -552,7 +580,7 @@ __device__ __forceinline__ void store_tile(const usine_cuda_gemm_args &p,
                            acc[i], acc[i + 1]);
             }
         warpgroup_sync(1 + consumer);
-        copy_out<T, Cfg>(p, stage, t.dz, row0, t.n0 + Cfg::EPI_COLS * chunk, plain && inside);
+        copy_out<T, Cfg>(p, stage, t.dz, row0, col0 + Cfg::EPI_COLS * chunk, plain && inside);
     }
 }
 
@@ -570,13 +598,14 @@ __device__ __forceinline__ void consume(const usine_cuda_gemm_args &p, uint8_t *
         for (int kt = 0; kt < t.ktiles; kt++, it++) {
             const uint32_t s = it % Cfg::STAGES;
             bar_wait(full0 + 8 * s, (it / Cfg::STAGES) & 1);
-            const uint32_t a = smem_u32(ring + s * Cfg::STAGE_BYTES) + 8192 * consumer;
-            const uint32_t b = smem_u32(ring + s * Cfg::STAGE_BYTES) + Cfg::A_BYTES;
+            const uint32_t a = smem_u32(ring + s * Cfg::STAGE_BYTES) + Cfg::a_offset(consumer);
+            const uint32_t b =
+                smem_u32(ring + s * Cfg::STAGE_BYTES) + Cfg::A_BYTES + Cfg::b_offset(consumer);
             fence_operands(acc);
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < Cfg::BK / 16; kk++)
-                Wgmma<T, Cfg::BN, A_MN, B_MN>::run(acc, desc<A_MN>(a + k_step<A_MN>(kk)),
+                Wgmma<T, Cfg::CN, A_MN, B_MN>::run(acc, desc<A_MN>(a + k_step<A_MN>(kk)),
                                                    desc<B_MN>(b + k_step<B_MN>(kk)),
                                                    kt > 0 || kk > 0);
             wgmma_commit();
