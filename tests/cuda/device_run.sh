@@ -69,7 +69,8 @@ fi
 
 if has bench; then
     for kernel in ${BENCH_KERNELS:-default usine_gemm_cuda_sm90a_bf16_128x256x64_s4_ak_bn \
-        usine_gemm_cuda_sm90a_bf16_128x128x64_s6_c2_ak_bn}; do
+        usine_gemm_cuda_sm90a_bf16_128x128x64_s6_c2_ak_bn \
+        usine_gemm_cuda_sm90a_bf16_64x256x64_s5_ak_bn}; do
         log=$out/bench_$kernel.log
         if [ "$kernel" = default ]; then
             timeout 120 "$build/cli/usine" bench smoke --peers none --no-peak \
