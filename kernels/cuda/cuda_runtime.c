@@ -541,13 +541,15 @@ static int resident_clusters(const usine_cuda_gemm_kernel *k, int device, int sm
  * 0.026); 16 x 6144 x 4096 0.035 -> 0.033 in 2 (0.015); a second wave of units loses (16 x
  * 12288 x 4096, 96 tiles, 2 slices forced: 0.052 -> 0.056), as do more slices than fill one
  * (a forced sweep of 1-16 slices: the best counts bring units x slices closest to the SMs).
- * p->split_k forces at most that many slices. Sets *refused when a forced split would need
- * more workspace than SPLIT_K_WORKSPACE_MAX.
+ * p->split_k forces at most that many slices. *slices_out gets the count of such slices (1 for
+ * no split). Sets *refused when a forced split would need more workspace than
+ * SPLIT_K_WORKSPACE_MAX.
  */
 static int64_t split_chunk(const usine_cuda_gemm_problem *p, int64_t units, int64_t resident,
-                           int *refused)
+                           int64_t *slices_out, int *refused)
 {
     *refused = 0;
+    *slices_out = 1;
     int64_t slices = p->split_k;
     if (slices == 0) {
         const int64_t longest = p->k / 512;
@@ -565,6 +567,7 @@ static int64_t split_chunk(const usine_cuda_gemm_problem *p, int64_t units, int6
         *refused = p->split_k > 0;
         return 0;
     }
+    *slices_out = used;
     return chunk;
 }
 
@@ -578,8 +581,8 @@ static usine_status launch_splitk_reduce(const usine_cuda_gemm_problem *p, const
     set_args(&args, p);
     const int64_t total = p->m * p->n * p->batch, threads = USINE_CUDA_REDUCE_THREADS;
     const int64_t most = 8 * (int64_t)sm_count; /* enough blocks: the loop strides the rest */
-    const int64_t blocks =
-        (total + threads - 1) / threads < most ? (total + threads - 1) / threads : most;
+    const int64_t needed = (total + threads - 1) / threads;
+    const int64_t blocks = needed < most ? needed : most;
     const void *function =
         usine_cuda_sm90a_splitk_reduce[p->in_type == USINE_BF16 ? 0 : 1].function;
     void *params[] = {(void *)&w, &slices, &args};
@@ -604,7 +607,8 @@ static usine_status launch_sm90(const usine_cuda_gemm_kernel *k, const usine_cud
     const int64_t tiles = row_units * ((p->n + k->bn - 1) / k->bn) * p->batch;
     const int64_t resident = cluster > 1 ? resident_clusters(k, device, sm_count) : sm_count;
     int refused = 0;
-    const int64_t chunk = split_chunk(p, tiles, resident, &refused);
+    int64_t slices = 1;
+    const int64_t chunk = split_chunk(p, tiles, resident, &slices, &refused);
     if (refused) {
         snprintf(message, message_size,
                  "%s: USINE_CUDA_SPLIT_K=%d needs more than %lld bytes of split-k workspace for "
@@ -613,7 +617,6 @@ static usine_status launch_sm90(const usine_cuda_gemm_kernel *k, const usine_cud
                  (long long)p->n, (long long)p->batch);
         return USINE_ERROR_NOT_SUPPORTED;
     }
-    const int64_t slices = chunk ? (p->k + chunk - 1) / chunk : 1;
     const int64_t units = tiles * slices;
     if (k_slices)
         *k_slices = (int)slices;
