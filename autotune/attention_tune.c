@@ -78,12 +78,14 @@ void usine_select_attention(usine_selector *sel, const usine_attn_kernel *kernel
         set_rule(c, USINE_RULE_OVERRIDE);
         return;
     }
-    usine_tune_key key;
-    usine_attention_key(backward, dtype, seq_q, seq_k, head_dim, &key);
-    int dist = NEAREST_MAX_DISTANCE + 1;
+    int dist = NEAREST_MAX_DISTANCE + 1, block = 0;
     if (sel->online)
         pthread_mutex_lock(&sel->lock);
-    const int block = sel->table.count > 0 ? tuned_block(sel, kernel, &key, &dist) : 0;
+    if (sel->table.count > 0) { /* the key (formatted strings) only for a table to search */
+        usine_tune_key key;
+        usine_attention_key(backward, dtype, seq_q, seq_k, head_dim, &key);
+        block = tuned_block(sel, kernel, &key, &dist);
+    }
     if (sel->online)
         pthread_mutex_unlock(&sel->lock);
     if (block) {

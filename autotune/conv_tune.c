@@ -345,13 +345,14 @@ void usine_select_conv(usine_selector *sel, const char *forced, usine_conv_pass 
         set_rule(c, USINE_RULE_FORCED);
         return;
     }
-    usine_tune_key key;
-    usine_conv_key(pass, p, &key);
     int dist = NEAREST_MAX_DISTANCE + 1, found = -1;
     if (sel->online)
         pthread_mutex_lock(&sel->lock);
-    if (sel->table.count > 0)
+    if (sel->table.count > 0) { /* the key (formatted strings) only for a table to search */
+        usine_tune_key key;
+        usine_conv_key(pass, p, &key);
         found = tuned_config(sel, pass, p, &key, &c->config, &dist);
+    }
     if (sel->online)
         pthread_mutex_unlock(&sel->lock);
     if (found == 0) {

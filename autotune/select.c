@@ -144,6 +144,34 @@ static void read_database(usine_selector *sel, const char *path)
 
 /* ------------------------------------------------------------------ selector */
 
+/* Conservative blocking for a machine whose caches are unknown: fits 32 KiB L1 and 256 KiB
+ * L2, the smallest of current x86 server cores. */
+static usine_gemm_blocking safe_blocking(const usine_gemm_kernel *k)
+{
+    const int64_t es = (int64_t)usine_dtype_storage_size(k->in_type);
+    usine_gemm_blocking b = {0, 0, 0, 0};
+    b.kc = 8192 / (k->nr * es) / 8 * 8;
+    b.mc = (128 * 1024 / (b.kc * es)) / k->mr * k->mr;
+    b.nc = 1024 / k->nr * k->nr;
+    if (b.mc < k->mr)
+        b.mc = k->mr;
+    return b;
+}
+
+/* The model's blocking for each family's kernel: safe sizes when the caches are unknown. */
+static void set_model_blocking(usine_selector *sel)
+{
+    const usine_topology *t = usine_topology_get();
+    const int unknown = strcmp(t->source, "defaults") == 0;
+    for (int d = 0; d < USINE_SELECT_DTYPES; d++) {
+        if (!sel->model[d])
+            continue;
+        sel->model_blocking[d] =
+            unknown ? safe_blocking(sel->model[d]) : usine_model_gemm_blocking(t, sel->model[d]);
+        sel->model_rule[d] = unknown ? USINE_RULE_SAFE_DEFAULT : USINE_RULE_MODEL;
+    }
+}
+
 usine_select_error usine_selector_init(usine_selector *sel, usine_cpu_isa cap, const char *forced,
                                        const int64_t override[3], int read_db, int online,
                                        char *message, size_t size)
@@ -169,6 +197,7 @@ usine_select_error usine_selector_init(usine_selector *sel, usine_cpu_isa cap, c
                      usine_select_dtype_name(family_types[d]), usine_cpu_isa_name(cap));
             return USINE_SELECT_NO_KERNEL;
         }
+    set_model_blocking(sel);
     if (read_db) {
         char path[1024];
         if (usine_db_user_path(path, sizeof path))
@@ -218,32 +247,13 @@ static void set_rule(usine_gemm_choice *c, usine_select_rule rule)
     c->rule = rule_names[rule];
 }
 
-/* Conservative blocking for a machine whose caches are unknown: fits 32 KiB L1 and 256 KiB
- * L2, the smallest of current x86 server cores. */
-static usine_gemm_blocking safe_blocking(const usine_gemm_kernel *k)
-{
-    const int64_t es = (int64_t)usine_dtype_storage_size(k->in_type);
-    usine_gemm_blocking b = {0, 0, 0, 0};
-    b.kc = 8192 / (k->nr * es) / 8 * 8;
-    b.mc = (128 * 1024 / (b.kc * es)) / k->mr * k->mr;
-    b.nc = 1024 / k->nr * k->nr;
-    if (b.mc < k->mr)
-        b.mc = k->mr;
-    return b;
-}
-
 void usine_select_model(const usine_selector *sel, usine_dtype dtype, usine_gemm_choice *c)
 {
     memset(c, 0, sizeof *c);
-    c->kernel = sel->model[usine_select_family(sel, dtype)];
-    const usine_topology *t = usine_topology_get();
-    if (strcmp(t->source, "defaults") == 0) {
-        c->blocking = safe_blocking(c->kernel);
-        set_rule(c, USINE_RULE_SAFE_DEFAULT);
-        return;
-    }
-    c->blocking = usine_model_gemm_blocking(t, c->kernel);
-    set_rule(c, USINE_RULE_MODEL);
+    const int d = usine_select_family(sel, dtype);
+    c->kernel = sel->model[d];
+    c->blocking = sel->model_blocking[d];
+    set_rule(c, sel->model_rule[d]);
 }
 
 /* The blocking of USINE_GEMM_BLOCKING for a kernel: MC and NC rounded up to its tile. */
@@ -316,11 +326,14 @@ void usine_select_gemm(usine_selector *sel, usine_dtype dtype, int64_t m, int64_
         set_rule(c, USINE_RULE_OVERRIDE);
         return;
     }
-    usine_tune_key key;
-    usine_select_key(dtype, m, n, k, threads, &key);
     if (sel->online)
         pthread_mutex_lock(&sel->lock);
-    const int tuned = sel->table.count > 0 && select_tuned(sel, d, &key, c);
+    int tuned = 0;
+    if (sel->table.count > 0) { /* the key (four string copies) only for a table to search */
+        usine_tune_key key;
+        usine_select_key(dtype, m, n, k, threads, &key);
+        tuned = select_tuned(sel, d, &key, c);
+    }
     if (sel->online)
         pthread_mutex_unlock(&sel->lock);
     if (!tuned)

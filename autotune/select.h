@@ -53,6 +53,10 @@ typedef struct usine_selector {
     usine_cpu_isa cap;
     const usine_gemm_kernel *forced[USINE_SELECT_DTYPES];
     const usine_gemm_kernel *model[USINE_SELECT_DTYPES]; /* bf16: NULL below AVX512-BF16 */
+    /* model[d]'s blocking and rule, worked out once from the topology (not per call: a
+     * small product's whole call costs about as much as the divisions they take). */
+    usine_gemm_blocking model_blocking[USINE_SELECT_DTYPES];
+    usine_select_rule model_rule[USINE_SELECT_DTYPES];
     int64_t override[3];    /* USINE_GEMM_BLOCKING MC, KC, NC; 0 when unset */
     usine_tune_table table; /* this machine's and this version's entries */
     pthread_mutex_t lock;   /* guards table when online tuning adds to it */

@@ -610,7 +610,8 @@ static int64_t packed_total(const packed_header *h)
 }
 
 /* The header the descriptor's packed filters for `pass` carry in this context, and the
- * kernel its panels are for (NULL: none). */
+ * kernel its panels are for (NULL: none); its check is left 0 (only the pack function, which
+ * writes the header, needs it: every forward call compares the fields instead). */
 static packed_header header_for(usine_context *ctx, const conv_call *c, usine_conv_pass pass,
                                 const usine_gemm_kernel **kernel_out)
 {
@@ -645,7 +646,6 @@ static packed_header header_for(usine_context *ctx, const conv_call *c, usine_co
     } else if (!bwd && p->layout == USINE_CONV_NHWC) {
         h.wt_bytes = p->k * p->r * p->s * (p->c / p->groups) * (int64_t)sizeof(float);
     }
-    h.check = fnv1a(&h, offsetof(packed_header, check));
     if (kernel_out)
         *kernel_out = kernel;
     return h;
@@ -711,7 +711,8 @@ static usine_status pack_filters(usine_context *context, const usine_conv2d_desc
     if (st)
         return st;
     const usine_gemm_kernel *kernel = NULL;
-    const packed_header h = header_for(context, &c, pass, &kernel);
+    packed_header h = header_for(context, &c, pass, &kernel);
+    h.check = fnv1a(&h, offsetof(packed_header, check));
     if ((st = check_packed_pointer(fns->pack, fns, packed, packed_size, packed_total(&h))))
         return st;
     const buffer in[1] = {{"w", w, c.w_bytes}};
