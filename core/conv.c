@@ -610,8 +610,9 @@ static int64_t packed_total(const packed_header *h)
 }
 
 /* The header the descriptor's packed filters for `pass` carry in this context, and the
- * kernel its panels are for (NULL: none); its check is left 0 (only the pack function, which
- * writes the header, needs it: every forward call compares the fields instead). */
+ * kernel its panels are for (NULL: none). Its check is left 0: only pack_filters, which
+ * stores the header, hashes it; the passes compare the stored header's fields with these
+ * and its stored hash with its own bytes (check_packed). */
 static packed_header header_for(usine_context *ctx, const conv_call *c, usine_conv_pass pass,
                                 const usine_gemm_kernel **kernel_out)
 {
