@@ -683,6 +683,9 @@ static const case_row case_table[] = {
     /* filter rows of 128 floats or more: the direct variant, its panels packed by
      * usine_conv2d_pack_filters (filters a panel and a bit, padding at both row ends) */
     {1, 48, 9, 20, 50, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "48 -> 50 channels, bias + ReLU"},
+    /* 64 filters: on AVX-512 a 48-row tile and 16 become two 32-row tiles (forward and
+     * weight gradient) */
+    {2, 24, 7, 9, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "24 -> 64 channels, 3x3"},
     {2, 64, 11, 13, 20, 3, 3, 2, 2, 1, 0, 2, 1, 1, 1, 1, 0, 0, "64 channels, stride 2, asym pad"},
     {1, 130, 5, 6, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1 stride 2, 130 channels"},
     {1, 6, 13, 12, 10, 3, 3, 2, 2, 2, 1, 1, 1, 2, 1, 1, 0, 0,
