@@ -21,7 +21,6 @@
  * one fixed order (tap group, then r, then s and c inside the microkernel) whatever the
  * thread count.
  */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "conv_internal.h"
@@ -151,8 +150,7 @@ typedef struct direct_args {
     const float *x, *packed;
     float *y;
     out_layout out;
-    int64_t rows;       /* output rows n P + oh */
-    atomic_llong *next; /* the next of the items shared out one at a time (direct_body) */
+    int64_t rows; /* output rows n P + oh */
 } direct_args;
 
 /* ceil(a / b) for b > 0 and any a. */
@@ -297,31 +295,16 @@ static void panel_on_row(const direct_args *a, const row_panel *rp, const float 
  * 100 GFLOP/s, 3x3 64 -> 64 on 56 x 56 (147 KiB) 105 -> 112. */
 #define FILTERS_KEPT_IN_L2 (192 * 1024)
 
-/* Work is shared out as items: output rows (each through every panel) where the filters stay
- * in L2 and the rows are many, else (panel, row) pairs in panel order, so that a thread runs
- * one filter panel over many rows: the panel (MR x R S C) stays in L2 across them, where
- * cycling through all the filters for every group of positions would stream them from L3
- * (measured: 3x3 256 -> 256 on 28 x 28, 85 against 105 GFLOP/s for the im2col GEMM), and 7
- * rows on 2 threads split evenly rather than 4 and 3. */
-#define ROWS_PER_THREAD_FOR_ROW_ITEMS 8
+/* Rows per thread from which a row left over (rows not a multiple of the threads) costs
+ * little: below, threads share out (panel, row) pairs instead. */
+#define ROWS_PER_THREAD_FOR_ROW_SPLIT 8
 
-/* Each thread first takes its fixed share of the first items, the last ones (this fraction
- * of them, at least DYNAMIC_MIN_PER_THREAD per thread) one at a time from a shared counter:
- * fixed halves left one of two threads waiting for the other up to a fifth of the call (1x1
- * 64 -> 64 on 56 x 56, libgomp's wait loop 21% of the samples: the two vCPUs do not run at
- * the same speed; under perf at two threads the main thread's wait fell from 12-18% to 9-10%
- * of the samples), while a counter for every item pays for its cache line bouncing. In calm
- * phases fixed and shared-out items are alike (the ResNet-50 batch 1 forward layers at two
- * threads: geometric mean -2% to +3% in three alternating runs). */
-#define DYNAMIC_ITEMS_DIVISOR  4
-#define DYNAMIC_MIN_PER_THREAD 2
-
-static int rows_are_items(const direct_args *a, int count)
-{
-    return packed_floats(a->p, a->rp) * sizeof(float) <= FILTERS_KEPT_IN_L2 &&
-           a->rows >= ROWS_PER_THREAD_FOR_ROW_ITEMS * count;
-}
-
+/* A thread's share, one filter panel at a time: the panel (MR x R S C) stays in L2 across
+ * the rows, where cycling through all the filters for every group of positions would
+ * stream them from L3 (measured: 3x3 256 -> 256 on 28 x 28, 85 against 105 GFLOP/s for the
+ * im2col GEMM). Threads split the output rows when they share out evenly or are many;
+ * otherwise the (panel, row) pairs in panel order, weighted by the panel's rows, so that 7
+ * rows on 2 threads are not 4 and 3 (each thread then reads only its own panels). */
 /* Panel i of the filters on one output row. */
 static void panel_i_on_row(const direct_args *a, int64_t i, int64_t row)
 {
@@ -330,32 +313,34 @@ static void panel_i_on_row(const direct_args *a, int64_t i, int64_t row)
     panel_on_row(a, &rp, a->packed + k0 * a->p->r * a->p->s * a->p->c, k0, row);
 }
 
-static void run_item(const direct_args *a, int by_rows, int64_t item)
-{
-    if (!by_rows) {
-        panel_i_on_row(a, item / a->rows, item % a->rows);
-        return;
-    }
-    for (int64_t i = 0; i < a->rp->count; i++)
-        panel_i_on_row(a, i, item);
-}
-
 static void direct_body(void *arg, int index, int count)
 {
     const direct_args *a = (const direct_args *)arg;
-    const int by_rows = rows_are_items(a, count);
-    const int64_t items = by_rows ? a->rows : a->rows * a->rp->count;
-    int64_t dynamic = items / DYNAMIC_ITEMS_DIVISOR;
-    if (dynamic < DYNAMIC_MIN_PER_THREAD * count)
-        dynamic = DYNAMIC_MIN_PER_THREAD * count < items ? DYNAMIC_MIN_PER_THREAD * count : items;
-    const int64_t fixed = items - dynamic;
-    for (int64_t item = fixed * index / count; item < fixed * (index + 1) / count; item++)
-        run_item(a, by_rows, item);
-    for (;;) {
-        const int64_t item = fixed + atomic_fetch_add_explicit(a->next, 1, memory_order_relaxed);
-        if (item >= items)
+    const int64_t rows = a->rows, panels = a->rp->count;
+    if (rows % count == 0 || rows >= ROWS_PER_THREAD_FOR_ROW_SPLIT * count) {
+        const int64_t per = (rows + count - 1) / count;
+        const int64_t r0 = index * per, r1 = r0 + per < rows ? r0 + per : rows;
+        if (packed_floats(a->p, a->rp) * sizeof(float) <= FILTERS_KEPT_IN_L2) {
+            for (int64_t row = r0; row < r1; row++)
+                for (int64_t i = 0; i < panels; i++)
+                    panel_i_on_row(a, i, row);
             return;
-        run_item(a, by_rows, item);
+        }
+        for (int64_t i = 0; i < panels; i++)
+            for (int64_t row = r0; row < r1; row++)
+                panel_i_on_row(a, i, row);
+        return;
+    }
+    /* work w of pair (i, row): the panel's channels; thread t takes the pairs whose work
+     * starts in [t W / count, (t + 1) W / count) */
+    const int64_t total = a->p->k * rows;
+    const int64_t lo = total * index / count, hi = total * (index + 1) / count;
+    int64_t done = 0;
+    for (int64_t i = 0; i < panels; i++) {
+        const int64_t channels = panel_at(a->kernel, a->rp, i).rows;
+        for (int64_t row = 0; row < rows; row++, done += channels)
+            if (done >= lo && done < hi)
+                panel_i_on_row(a, i, row);
     }
 }
 
@@ -442,9 +427,7 @@ static void run_panels(const usine_conv_problem *p, const usine_conv_exec *exec,
     plan_panels(exec->gemm.kernel, p->k, &rp);
     const int64_t rows = p->n * p->p;
     const int threads = exec->gemm.max_threads;
-    atomic_llong next;
-    atomic_init(&next, 0);
-    direct_args a = {p, exec->gemm.kernel, &rp, x, panels, y, *out, rows, &next};
+    direct_args a = {p, exec->gemm.kernel, &rp, x, panels, y, *out, rows};
     usine_cpu_parallel(rows < threads ? (int)rows : threads, direct_body, &a);
 }
 
