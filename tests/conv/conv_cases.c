@@ -704,6 +704,10 @@ static const case_row case_table[] = {
      * variant, its input rows read in place */
     {1, 3, 80, 80, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1, 80 x 80, 3 -> 130 channels"},
     {2, 5, 30, 20, 56, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1, 2 x 30 x 20, 5 -> 56 channels"},
+    /* strides above the filter height, filters the direct weight gradient covers: input rows
+     * it skips, so R copied rows per output row */
+    {2, 8, 9, 11, 16, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1 stride 2, 8 -> 16 channels"},
+    {1, 4, 11, 10, 8, 2, 2, 3, 3, 1, 0, 0, 1, 1, 1, 1, 0, 0, "2x2 stride 3, 8 filters, pad"},
     {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "batch 0"},
     {0, 3, 5, 5, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "batch 0, 8 filters (direct dW)"},
 };

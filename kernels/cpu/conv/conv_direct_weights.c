@@ -14,15 +14,19 @@
  * 147 floats per position in runs of 21, as long as the product itself at one thread).
  *
  * The input rows a chunk of output rows (of one image) reads are copied, zero-padded, into a
- * buffer of each thread, each once: output row i of the chunk and filter row r read buffer
- * row i stride_h + r dilation_h, so the segments are stride_h rows apart (none copied for a
- * 1x1 stride-1 unpadded problem, whose rows are read in place). Copying R rows per output
- * row instead (each input row R / stride_h times) cost 3-6%: 3x3 64 -> 64 on 56 x 56, two
- * threads, 297-308 -> 306-326 GFLOP/s, one thread 159-165 -> 163-178 (Zen 5 in a slow phase,
- * five alternating runs). The sums go to a K x (R S C)
- * temporary (a tile's channels contiguous, as the microkernel stores them), which each thread
- * transposes into dW for its own tiles at the end. Threads own tiles, and each tile adds the chunks
- * in order, so the result does not depend on the thread count.
+ * buffer of each thread (none for a 1x1 stride-1 unpadded problem, whose rows are read in
+ * place), so that every output row is one segment: where stride_h <= R each input row once,
+ * output row i of the chunk and filter row r reading buffer row i stride_h + r dilation_h;
+ * otherwise the R rows of each output row one after the other, leaving out the rows the
+ * stride skips (the 1x1 stride-2 layers copy half as many rows into half the buffer; their
+ * speed is the same within the noise).
+ * Copying R rows per output row for a 3x3 stride-1 layer too (each input row three times)
+ * cost 3-6%: 3x3 64 -> 64 on 56 x 56, two threads, 297-308 -> 306-326 GFLOP/s, one thread
+ * 159-165 -> 163-178 (Zen 5 in a slow phase, five alternating runs).
+ * The sums go to a K x (R S C) temporary (a tile's channels contiguous, as the microkernel
+ * stores them), which each thread transposes into dW for its own tiles at the end. Threads
+ * own tiles, and each tile adds the chunks in order, so the result does not depend on the
+ * thread count.
  */
 #include <string.h>
 
@@ -125,11 +129,25 @@ static int64_t padded_row(const usine_conv_problem *p)
     return ((p->q - 1) * p->stride_w + p->s) * p->c;
 }
 
+/* Where a chunk's input rows lie in the buffer: output row i and filter row r read buffer
+ * row i per_output + r per_tap (see above). */
+typedef struct row_layout {
+    int64_t per_output, per_tap;
+    int shared; /* each input row once (buffer row j is input row j of the chunk's first) */
+} row_layout;
+
+static row_layout layout_of(const usine_conv_problem *p)
+{
+    if (p->stride_h <= p->r)
+        return (row_layout){p->stride_h, p->dilation_h, 1};
+    return (row_layout){p->r, 1, 0};
+}
+
 /* Output rows per chunk (fixed by the shape: the order of the sums depends on it); a chunk
  * ends early at the end of an image. */
 static int64_t chunk_rows(const usine_conv_problem *p)
 {
-    const int64_t x_row = p->stride_h * padded_row(p) * (int64_t)sizeof(float);
+    const int64_t x_row = layout_of(p).per_output * padded_row(p) * (int64_t)sizeof(float);
     int64_t rows = (CHUNK_POSITIONS + p->q - 1) / p->q;
     if (rows > CHUNK_X_BYTES / x_row)
         rows = CHUNK_X_BYTES / x_row;
@@ -154,17 +172,18 @@ static int rows_in_place(const usine_conv_problem *p)
            p->pad_left == 0 && p->p == p->h && p->q == p->w;
 }
 
-/* The padded input rows that output rows oh0 .. oh0 + rows - 1 read. */
-static int64_t span_rows(const usine_conv_problem *p, int64_t rows)
+/* The buffer rows of a chunk of `rows` output rows. */
+static int64_t buffer_rows(const usine_conv_problem *p, int64_t rows)
 {
-    return (rows - 1) * p->stride_h + (p->r - 1) * p->dilation_h + 1;
+    const row_layout l = layout_of(p);
+    return (rows - 1) * l.per_output + (p->r - 1) * l.per_tap + 1;
 }
 
 static size_t buffer_bytes(const usine_conv_problem *p)
 {
     if (rows_in_place(p))
         return 0;
-    return align_up((size_t)(span_rows(p, chunk_rows(p)) * padded_row(p)) * sizeof(float));
+    return align_up((size_t)(buffer_rows(p, chunk_rows(p)) * padded_row(p)) * sizeof(float));
 }
 
 static size_t sums_bytes(const usine_conv_problem *p)
@@ -187,8 +206,7 @@ typedef struct weights_args {
     int64_t col_panels, units;
 } weights_args;
 
-/* The padded input rows of image n that output rows oh0 .. oh0 + rows - 1 read, one after
- * the other. */
+/* The buffer rows of output rows oh0 .. oh0 + rows - 1 of image n (layout_of). */
 static void copy_rows(const usine_conv_problem *p, const float *x, int64_t n, int64_t oh0,
                       int64_t rows, float *buf)
 {
@@ -196,8 +214,11 @@ static void copy_rows(const usine_conv_problem *p, const float *x, int64_t n, in
     /* padded column j holds input column j - pad_left: those inside [0, W) */
     const int64_t lo = p->pad_left < cols ? p->pad_left : cols;
     const int64_t hi = p->pad_left + p->w < cols ? p->pad_left + p->w : cols;
-    const int64_t ih0 = oh0 * p->stride_h - p->pad_top;
-    for (int64_t ih = ih0; ih < ih0 + span_rows(p, rows); ih++, buf += len) {
+    const row_layout l = layout_of(p);
+    const int64_t top = oh0 * p->stride_h - p->pad_top;
+    for (int64_t j = 0; j < buffer_rows(p, rows); j++, buf += len) {
+        const int64_t ih =
+            l.shared ? top + j : top + j / p->r * p->stride_h + j % p->r * p->dilation_h;
         if (ih < 0 || ih >= p->h || hi <= lo) {
             memset(buf, 0, (size_t)len * sizeof *buf);
             continue;
@@ -261,6 +282,7 @@ static void weights_body(void *arg, int index, int count)
     const int64_t taps = p->r * p->s * p->c;
     float *const buf = (float *)(a->buffers + (size_t)index * buffer_bytes(p));
     const int in_place = rows_in_place(p);
+    const row_layout layout = layout_of(p);
     const float one = 1.0f, zero = 0.0f;
     int64_t u0, u1;
     my_units(a, index, count, &u0, &u1);
@@ -280,9 +302,9 @@ static void weights_body(void *arg, int index, int count)
                 if (t.k0 < b0 || t.k0 >= b0 + block)
                     continue;
                 t.segs(p->q, (int)rows, a->dy + g0 * p->q * p->k + t.k0, p->k, p->q * p->k,
-                       x_rows + t.r * p->dilation_h * len + t.j0, p->stride_w * p->c, 1,
-                       p->stride_h * len, a->sums + (t.r * p->s * p->c + t.j0) * p->k + t.k0, p->k,
-                       t.rows, t.n, &one, g0 == 0 ? &zero : &one);
+                       x_rows + t.r * layout.per_tap * len + t.j0, p->stride_w * p->c, 1,
+                       layout.per_output * len, a->sums + (t.r * p->s * p->c + t.j0) * p->k + t.k0,
+                       p->k, t.rows, t.n, &one, g0 == 0 ? &zero : &one);
             }
         g0 += rows;
     }
