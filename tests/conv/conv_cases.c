@@ -704,6 +704,8 @@ static const case_row case_table[] = {
      * variant, its input rows read in place */
     {1, 3, 80, 80, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1, 80 x 80, 3 -> 130 channels"},
     {2, 5, 30, 20, 56, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1, 2 x 30 x 20, 5 -> 56 channels"},
+    /* channels a multiple of NR: the direct weight gradient reads x in place, tap by tap */
+    {2, 16, 13, 12, 16, 3, 3, 2, 2, 2, 1, 1, 2, 2, 1, 1, 0, 0, "16 channels, stride 2, dil 2x1"},
     /* strides above the filter height, filters the direct weight gradient covers: input rows
      * it skips, so R copied rows per output row */
     {2, 8, 9, 11, 16, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1 stride 2, 8 -> 16 channels"},

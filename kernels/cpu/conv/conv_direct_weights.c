@@ -13,16 +13,19 @@
  * rows, where the im2col GEMM packs R S C floats per position first (the 7x7 first layer:
  * 147 floats per position in runs of 21, as long as the product itself at one thread).
  *
- * The input rows a chunk of output rows (of one image) reads are copied, zero-padded, into a
- * buffer of each thread (none for a 1x1 stride-1 unpadded problem, whose rows are read in
- * place), so that every output row is one segment: where stride_h <= R each input row once,
+ * Where C is a multiple of NR, a tile's columns are the channels of one tap (r, s) and x is
+ * read in place: the tile sums over the positions and output rows whose input pixel lies
+ * inside the image (tap_in_place), nothing copied, no padding multiplied. Otherwise the input
+ * rows a chunk of output rows (of one image) reads are copied, zero-padded, into a buffer of
+ * each thread (none for a 1x1 stride-1 unpadded problem, whose rows are read in place), so
+ * that every output row is one segment: where stride_h <= R each input row once,
  * output row i of the chunk and filter row r reading buffer row i stride_h + r dilation_h;
  * otherwise the R rows of each output row one after the other, leaving out the rows the
  * stride skips (the 1x1 stride-2 layers copy half as many rows into half the buffer; their
  * speed is the same within the noise).
  * Copying R rows per output row for a 3x3 stride-1 layer too (each input row three times)
- * cost 3-6%: 3x3 64 -> 64 on 56 x 56, two threads, 297-308 -> 306-326 GFLOP/s, one thread
- * 159-165 -> 163-178 (Zen 5 in a slow phase, five alternating runs).
+ * cost 3-6% (measured when 3x3 64 -> 64 on 56 x 56 still took the copies: two threads
+ * 297-308 -> 306-326 GFLOP/s, one thread 159-165 -> 163-178; Zen 5, slow phase).
  * The sums go to a K x (R S C) temporary (a tile's channels contiguous, as the microkernel
  * stores them), which each thread transposes into dW for its own tiles at the end. Threads
  * own tiles, and each tile adds the chunks in order, so the result does not depend on the
@@ -172,6 +175,29 @@ static int rows_in_place(const usine_conv_problem *p)
            p->pad_left == 0 && p->p == p->h && p->q == p->w;
 }
 
+/* Where the tiles' columns never straddle two taps (C a multiple of NR), x is read in place:
+ * a tile of tap (r, s) runs over the positions and output rows whose input pixel lies inside
+ * the image only, so that nothing is copied and no padding is multiplied (as the forward's
+ * direct variant). Against the copies, on Zen 5 at two threads: 3x3 128 -> 128 on 28 x 28
+ * 347-361 -> 374-383 GFLOP/s, the six 3x3 and 7x7 layers of the ResNet-50 test set 342-357
+ * -> 359-366 (geometric mean, three alternating runs; one thread 192-199 -> 198-200). */
+static int taps_in_place(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
+{
+    return p->c % kernel->nr == 0;
+}
+
+/* The outputs o in [0, count) whose input o stride + offset lies in [0, size): [*lo, *hi). */
+static void inside(int64_t count, int64_t stride, int64_t offset, int64_t size, int64_t *lo,
+                   int64_t *hi)
+{
+    /* ceil((0 - offset) / stride) and ceil((size - offset) / stride), any sign */
+    const int64_t a = -offset, b = size - offset;
+    *lo = a > 0 ? (a + stride - 1) / stride : -(-a / stride);
+    *hi = b > 0 ? (b + stride - 1) / stride : -(-b / stride);
+    *lo = *lo < 0 ? 0 : *lo > count ? count : *lo;
+    *hi = *hi < *lo ? *lo : *hi > count ? count : *hi;
+}
+
 /* The buffer rows of a chunk of `rows` output rows. */
 static int64_t buffer_rows(const usine_conv_problem *p, int64_t rows)
 {
@@ -179,9 +205,9 @@ static int64_t buffer_rows(const usine_conv_problem *p, int64_t rows)
     return (rows - 1) * l.per_output + (p->r - 1) * l.per_tap + 1;
 }
 
-static size_t buffer_bytes(const usine_conv_problem *p)
+static size_t buffer_bytes(const usine_conv_problem *p, const usine_gemm_kernel *kernel)
 {
-    if (rows_in_place(p))
+    if (rows_in_place(p) || taps_in_place(p, kernel))
         return 0;
     return align_up((size_t)(buffer_rows(p, chunk_rows(p)) * padded_row(p)) * sizeof(float));
 }
@@ -194,7 +220,7 @@ static size_t sums_bytes(const usine_conv_problem *p)
 size_t usine_conv_direct_weights_workspace_size(const usine_conv_problem *p,
                                                 const usine_conv_exec *exec)
 {
-    return sums_bytes(p) + (size_t)exec->gemm.max_threads * buffer_bytes(p);
+    return sums_bytes(p) + (size_t)exec->gemm.max_threads * buffer_bytes(p, exec->gemm.kernel);
 }
 
 typedef struct weights_args {
@@ -274,13 +300,39 @@ static void my_units(const weights_args *a, int index, int count, int64_t *u0, i
         *u1 = *u0;
 }
 
+/* Unit t's sums over output rows oh0 .. oh0 + rows - 1 of image n, x read in place
+ * (taps_in_place); first: the first chunk, which writes the sums (beta 0), even empty. */
+static void tap_in_place(const weights_args *a, const unit *t, int64_t n, int64_t oh0, int64_t rows,
+                         int first)
+{
+    const usine_conv_problem *p = a->p;
+    const int64_t s = t->j0 / p->c, c0 = t->j0 % p->c, row = p->w * p->c;
+    int64_t i_lo, i_hi, ow_lo, ow_hi;
+    inside(rows, p->stride_h, oh0 * p->stride_h - p->pad_top + t->r * p->dilation_h, p->h, &i_lo,
+           &i_hi);
+    inside(p->q, p->stride_w, s - p->pad_left, p->w, &ow_lo, &ow_hi);
+    const int64_t segs = ow_lo < ow_hi ? i_hi - i_lo : 0;
+    const float one = 1.0f, zero = 0.0f;
+    const float *dy = a->dy, *x = a->x; /* not read when there is nothing to sum */
+    if (segs > 0) {
+        const int64_t ih = (oh0 + i_lo) * p->stride_h - p->pad_top + t->r * p->dilation_h;
+        const int64_t iw = ow_lo * p->stride_w - p->pad_left + s;
+        dy += ((n * p->p + oh0 + i_lo) * p->q + ow_lo) * p->k + t->k0;
+        x += (n * p->h + ih) * row + iw * p->c + c0;
+    }
+    t->segs(ow_hi - ow_lo, (int)segs, dy, p->k, p->q * p->k, x, p->stride_w * p->c, 1,
+            p->stride_h * row, a->sums + (t->r * p->s * p->c + t->j0) * p->k + t->k0, p->k, t->rows,
+            t->n, &one, first ? &zero : &one);
+}
+
 static void weights_body(void *arg, int index, int count)
 {
     const weights_args *a = (const weights_args *)arg;
     const usine_conv_problem *p = a->p;
     const int64_t chunk = chunk_rows(p), len = padded_row(p);
     const int64_t taps = p->r * p->s * p->c;
-    float *const buf = (float *)(a->buffers + (size_t)index * buffer_bytes(p));
+    float *const buf = (float *)(a->buffers + (size_t)index * buffer_bytes(p, a->kt->kernel));
+    const int by_taps = taps_in_place(p, a->kt->kernel);
     const int in_place = rows_in_place(p);
     const row_layout layout = layout_of(p);
     const float one = 1.0f, zero = 0.0f;
@@ -294,13 +346,17 @@ static void weights_body(void *arg, int index, int count)
         const int64_t n = g0 / p->p, oh0 = g0 % p->p;
         const int64_t rows = p->p - oh0 < chunk ? p->p - oh0 : chunk;
         const float *const x_rows = in_place ? a->x + g0 * len : buf;
-        if (!in_place)
+        if (!in_place && !by_taps)
             copy_rows(p, a->x, n, oh0, rows, buf);
         for (int64_t b0 = 0; b0 < p->k; b0 += block)
             for (int64_t u = u0; u < u1; u++) {
                 const unit t = unit_at(a, u);
                 if (t.k0 < b0 || t.k0 >= b0 + block)
                     continue;
+                if (by_taps) {
+                    tap_in_place(a, &t, n, oh0, rows, g0 == 0);
+                    continue;
+                }
                 t.segs(p->q, (int)rows, a->dy + g0 * p->q * p->k + t.k0, p->k, p->q * p->k,
                        x_rows + t.r * layout.per_tap * len + t.j0, p->stride_w * p->c, 1,
                        layout.per_output * len, a->sums + (t.r * p->s * p->c + t.j0) * p->k + t.k0,
