@@ -21,8 +21,7 @@
  * that every output row is one segment: where stride_h <= R each input row once,
  * output row i of the chunk and filter row r reading buffer row i stride_h + r dilation_h;
  * otherwise the R rows of each output row one after the other, leaving out the rows the
- * stride skips (the 1x1 stride-2 layers copy half as many rows into half the buffer; their
- * speed is the same within the noise).
+ * stride skips (1x1 stride 2: half the rows, half the buffer).
  * Copying R rows per output row for a 3x3 stride-1 layer too (each input row three times)
  * cost 3-6% (measured when 3x3 64 -> 64 on 56 x 56 still took the copies: two threads
  * 297-308 -> 306-326 GFLOP/s, one thread 159-165 -> 163-178; Zen 5, slow phase).
