@@ -309,9 +309,14 @@ static int sm90_tile_n(const usine_cuda_gemm_problem *p, int64_t sms, int *clust
     return 128;
 }
 
-/* The kernel for a problem: the forced one, else on a cc 9.0 GPU a wgmma kernel of the shape
- * sm90_tile_n says, else 128 x 128 mma.sync tiles when they give every SM two, else 64 x 64,
- * else the element path. A model and the tuning database are to replace this rule. */
+/* The kernel for a problem: the forced one, else on a cc 9.0 GPU a wgmma kernel: 64 x 256
+ * tiles for m <= 64, else the shape sm90_tile_n says; else 128 x 128 mma.sync tiles when they
+ * give every SM two, else 64 x 64, else the element path. A 128-row tile of a decode step
+ * spends its tensor-core time on rows that are not there; on an H100, 2026-11-27, bf16
+ * row-major against cuBLAS 13.1 in the same run, the 64-row tile (split k as before) took the
+ * m = 16 transformer-suite shapes from 0.61-0.92x to 0.67-0.99x cuBLAS (16 x 12288 x 4096
+ * 0.055 -> 0.051 ms, 16 x 6144 x 4096 0.036 -> 0.033) and is slower on every larger product
+ * (0.61-0.71x at m >= 512). A model and the tuning database are to replace this rule. */
 static const usine_cuda_gemm_kernel *choose(const usine_cuda_gemm_problem *p, const char *force,
                                             int sm_count, int arch)
 {
@@ -327,7 +332,9 @@ static const usine_cuda_gemm_kernel *choose(const usine_cuda_gemm_problem *p, co
     const int64_t sms = sm_count > 0 ? sm_count : 108;
     const int64_t tiles128 = ((p->m + 127) / 128) * ((p->n + 127) / 128) * p->batch;
     const usine_cuda_gemm_kernel *k = NULL;
-    if (arch == 90) {
+    if (arch == 90 && p->m <= 64) /* decode steps: half the tensor-core work per k tile */
+        k = first_fit(p, arch, 90, 64, 256, 1);
+    if (arch == 90 && !k) {
         int cluster = 1;
         const int bn = sm90_tile_n(p, sms, &cluster);
         k = first_fit(p, arch, 90, 128, bn, cluster);
