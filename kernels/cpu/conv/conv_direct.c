@@ -153,12 +153,6 @@ typedef struct direct_args {
     int64_t rows; /* output rows n P + oh */
 } direct_args;
 
-/* ceil(a / b) for b > 0 and any a. */
-static int64_t ceil_div_signed(int64_t a, int64_t b)
-{
-    return a >= 0 ? (a + b - 1) / b : -(-a / b);
-}
-
 /* A tile's tap groups (below): the first and last positions a tap reaches only move one way
  * as the tap moves right, so there are at most 2 NR + 1 of them, NR <= 16. */
 #define MAX_TAP_GROUPS (2 * 16 + 1)
@@ -185,10 +179,8 @@ static int tap_groups(const usine_conv_problem *p, int64_t ow0, int count, tap_g
     int n = 0;
     for (int64_t s = 0; s < p->s; s++) {
         /* iw = (ow0 + j) stride_w - pad_left + s inside [0, W) */
-        int64_t j0 = ceil_div_signed(p->pad_left - s, p->stride_w) - ow0;
-        int64_t j1 = ceil_div_signed(p->w + p->pad_left - s, p->stride_w) - ow0;
-        j0 = j0 < 0 ? 0 : j0;
-        j1 = j1 > count ? count : j1;
+        int64_t j0 = 0, j1 = 0;
+        usine_conv_inside(count, p->stride_w, ow0 * p->stride_w - p->pad_left + s, p->w, &j0, &j1);
         if (j0 >= j1)
             continue;
         if (n > 0 && groups[n - 1].s1 == s && groups[n - 1].j0 == j0 && groups[n - 1].j1 == j1)
@@ -214,11 +206,7 @@ static int whole_group(const tap_group *groups, int n, int count)
 /* The filter rows r of output row oh whose input row lies inside the image: [*lo, *hi). */
 static void rows_inside(const usine_conv_problem *p, int64_t oh, int64_t *lo, int64_t *hi)
 {
-    const int64_t top = oh * p->stride_h - p->pad_top, dh = p->dilation_h;
-    *lo = top >= 0 ? 0 : (-top + dh - 1) / dh;
-    *hi = p->h - top <= 0 ? 0 : (p->h - top + dh - 1) / dh;
-    *hi = *hi < p->r ? *hi : p->r;
-    *lo = *lo < *hi ? *lo : *hi;
+    usine_conv_inside(p->r, p->dilation_h, oh * p->stride_h - p->pad_top, p->h, lo, hi);
 }
 
 /* One tap group's sums over `segs` filter rows into a tile (n positions; summed: add to

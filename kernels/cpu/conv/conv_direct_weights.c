@@ -185,18 +185,6 @@ static int taps_in_place(const usine_conv_problem *p, const usine_gemm_kernel *k
     return p->c % kernel->nr == 0;
 }
 
-/* The outputs o in [0, count) whose input o stride + offset lies in [0, size): [*lo, *hi). */
-static void inside(int64_t count, int64_t stride, int64_t offset, int64_t size, int64_t *lo,
-                   int64_t *hi)
-{
-    /* ceil((0 - offset) / stride) and ceil((size - offset) / stride), any sign */
-    const int64_t a = -offset, b = size - offset;
-    *lo = a > 0 ? (a + stride - 1) / stride : -(-a / stride);
-    *hi = b > 0 ? (b + stride - 1) / stride : -(-b / stride);
-    *lo = *lo < 0 ? 0 : *lo > count ? count : *lo;
-    *hi = *hi < *lo ? *lo : *hi > count ? count : *hi;
-}
-
 /* The buffer rows of a chunk of `rows` output rows. */
 static int64_t buffer_rows(const usine_conv_problem *p, int64_t rows)
 {
@@ -307,9 +295,9 @@ static void tap_in_place(const weights_args *a, const unit *t, int64_t n, int64_
     const usine_conv_problem *p = a->p;
     const int64_t s = t->j0 / p->c, c0 = t->j0 % p->c, row = p->w * p->c;
     int64_t i_lo, i_hi, ow_lo, ow_hi;
-    inside(rows, p->stride_h, oh0 * p->stride_h - p->pad_top + t->r * p->dilation_h, p->h, &i_lo,
-           &i_hi);
-    inside(p->q, p->stride_w, s - p->pad_left, p->w, &ow_lo, &ow_hi);
+    usine_conv_inside(rows, p->stride_h, oh0 * p->stride_h - p->pad_top + t->r * p->dilation_h,
+                      p->h, &i_lo, &i_hi);
+    usine_conv_inside(p->q, p->stride_w, s - p->pad_left, p->w, &ow_lo, &ow_hi);
     const int64_t segs = ow_lo < ow_hi ? i_hi - i_lo : 0;
     const float one = 1.0f, zero = 0.0f;
     const float *dy = a->dy, *x = a->x; /* not read when there is nothing to sum */

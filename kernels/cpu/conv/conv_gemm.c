@@ -336,14 +336,7 @@ static int64_t widest_first(int64_t step, int64_t widest)
 /* The output rows [*lo, *hi) for which filter row r0 lands inside x (lo == hi: none). */
 static void rows_inside(const usine_conv_problem *p, int64_t r0, int64_t *lo, int64_t *hi)
 {
-    const int64_t first = p->pad_top - r0 * p->dilation_h; /* oh stride_h >= first */
-    const int64_t last = p->h - 1 + first;                 /* oh stride_h <= last */
-    *lo = first <= 0 ? 0 : (first + p->stride_h - 1) / p->stride_h;
-    *hi = last < 0 ? 0 : last / p->stride_h + 1;
-    if (*hi > p->p)
-        *hi = p->p;
-    if (*lo > *hi)
-        *lo = *hi;
+    usine_conv_inside(p->p, p->stride_h, r0 * p->dilation_h - p->pad_top, p->h, lo, hi);
 }
 
 /* The filter row whose output rows are the most (the first of them), or -1 when every

@@ -99,6 +99,23 @@ typedef struct usine_conv_dw_kernels {
 extern const usine_conv_dw_kernels usine_conv_dw_generic_kernels, usine_conv_dw_avx2_kernels,
     usine_conv_dw_avx512_kernels;
 
+/* The outputs o in [0, count) whose input o stride + offset lies in [0, size) (stride > 0,
+ * offset of any sign): [*lo, *hi), lo == hi when none. Every direct and implicit-GEMM path
+ * uses it to leave out the taps, rows or positions that would read padding. */
+static inline void usine_conv_inside(int64_t count, int64_t stride, int64_t offset, int64_t size,
+                                     int64_t *lo, int64_t *hi)
+{
+    /* ceil(-offset / stride) and ceil((size - offset) / stride), truncating division made
+     * to round up for either sign */
+    const int64_t a = -offset, b = size - offset;
+    int64_t l = a > 0 ? (a + stride - 1) / stride : -(-a / stride);
+    int64_t h = b > 0 ? (b + stride - 1) / stride : -(-b / stride);
+    l = l < 0 ? 0 : l > count ? count : l;
+    h = h < l ? l : h > count ? count : h;
+    *lo = l;
+    *hi = h;
+}
+
 /* The depthwise algorithm (conv_depthwise.c). */
 size_t usine_conv_depthwise_workspace_size(usine_conv_pass pass, const usine_conv_problem *p,
                                            const usine_conv_exec *exec);
