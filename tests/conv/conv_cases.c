@@ -706,6 +706,10 @@ static const case_row case_table[] = {
     {2, 5, 30, 20, 56, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1, 2 x 30 x 20, 5 -> 56 channels"},
     /* channels a multiple of NR: the direct weight gradient reads x in place, tap by tap */
     {2, 16, 13, 12, 16, 3, 3, 2, 2, 2, 1, 1, 2, 2, 1, 1, 0, 0, "16 channels, stride 2, dil 2x1"},
+    /* dy and x over 1 MiB, sums small beside a chunk: the direct weight gradient sums the
+     * output rows in two parts (rows read in place; taps in place, split inside an image) */
+    {1, 8, 130, 128, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1, 130 x 128, in two parts"},
+    {3, 8, 60, 92, 8, 1, 3, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, "1x3, 3 x 60 x 92, in two parts"},
     /* strides above the filter height, filters the direct weight gradient covers: input rows
      * it skips, so R copied rows per output row */
     {2, 8, 9, 11, 16, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, "1x1 stride 2, 8 -> 16 channels"},

@@ -199,9 +199,43 @@ static size_t buffer_bytes(const usine_conv_problem *p, const usine_gemm_kernel 
     return align_up((size_t)(buffer_rows(p, chunk_rows(p)) * padded_row(p)) * sizeof(float));
 }
 
+/* Floats of one set of sums: K x taps. */
+static int64_t sums_count(const usine_conv_problem *p)
+{
+    return p->k * p->r * p->s * p->c;
+}
+
+/*
+ * The output rows are summed in this many parts (fixed by the shape, never by the thread
+ * count, so that the result is too), each into its own sums, added in part order at the
+ * end. Threads split the parts first, then a part's tiles. With one part, every thread reads
+ * all of dy and most of x's lines (its columns are a few lines of each position): twice the
+ * traffic of a split by positions where they outgrow L2. But a part has all the sums, which
+ * every chunk loads and stores again, twice a tile split's share: two parts pay only where
+ * the sums are small beside a chunk's dy and x (at most an eighth) and dy and x take more
+ * than PARTS_MIN_BYTES. Measured on Zen 5, two threads, alternating, five runs (one part /
+ * two, GFLOP/s): 1x1 64 -> 64 on 56 x 56 batch 8 234-267 / 281-322, batch 1 267-307 /
+ * 271-313 (sums an eighth of a chunk); 1x1 256 -> 64 batch 8 245-276 / 245-263 (a fifth);
+ * 3x3 64 on 56 x 56 batch 1 328-368 / 303-327 and 3x3 128 on 28 x 28 batch 8 360-383 /
+ * 346-379 (sums larger than a chunk).
+ */
+#define PARTS_MIN_BYTES (1024 * 1024)
+
+static int64_t position_parts(const usine_conv_problem *p)
+{
+    const int64_t dy = p->n * p->p * p->q * p->k, x = p->n * p->h * p->w * p->c;
+    const int64_t chunk = chunk_rows(p), chunk_data = chunk * p->q * (p->k + p->c);
+    /* Two chunks or more: then each half has one (part_rows). */
+    const int64_t chunks = p->n * ((p->p + chunk - 1) / chunk);
+    return chunks >= 2 && (dy + x) * (int64_t)sizeof(float) > PARTS_MIN_BYTES &&
+                   8 * sums_count(p) <= chunk_data
+               ? 2
+               : 1;
+}
+
 static size_t sums_bytes(const usine_conv_problem *p)
 {
-    return align_up((size_t)(p->k * p->r * p->s * p->c) * sizeof(float));
+    return align_up((size_t)(position_parts(p) * sums_count(p)) * sizeof(float));
 }
 
 size_t usine_conv_direct_weights_workspace_size(const usine_conv_problem *p,
@@ -214,9 +248,9 @@ typedef struct weights_args {
     const usine_conv_problem *p;
     const k_tiles *kt;
     const float *x, *dy;
-    float *dw, *sums;
-    char *buffers; /* one of buffer_bytes per thread */
-    int64_t col_panels, units;
+    float *dw, *sums; /* sums: one set per part (position_parts) */
+    char *buffers;    /* one of buffer_bytes per thread */
+    int64_t col_panels, units, parts;
 } weights_args;
 
 /* The buffer rows of output rows oh0 .. oh0 + rows - 1 of image n (layout_of). */
@@ -288,9 +322,10 @@ static void my_units(const weights_args *a, int index, int count, int64_t *u0, i
 }
 
 /* Unit t's sums over output rows oh0 .. oh0 + rows - 1 of image n, x read in place
- * (taps_in_place); first: the first chunk, which writes the sums (beta 0), even empty. */
+ * (taps_in_place) into `sums`; first: the part's first chunk, which writes the sums (beta
+ * 0), even empty. */
 static void tap_in_place(const weights_args *a, const unit *t, int64_t n, int64_t oh0, int64_t rows,
-                         int first)
+                         float *sums, int first)
 {
     const usine_conv_problem *p = a->p;
     const int64_t s = t->j0 / p->c, c0 = t->j0 % p->c, row = p->w * p->c;
@@ -308,31 +343,46 @@ static void tap_in_place(const weights_args *a, const unit *t, int64_t n, int64_
         x += (n * p->h + ih) * row + iw * p->c + c0;
     }
     t->segs(ow_hi - ow_lo, (int)segs, dy, p->k, p->q * p->k, x, p->stride_w * p->c, 1,
-            p->stride_h * row, a->sums + (t->r * p->s * p->c + t->j0) * p->k + t->k0, p->k, t->rows,
+            p->stride_h * row, sums + (t->r * p->s * p->c + t->j0) * p->k + t->k0, p->k, t->rows,
             t->n, &one, first ? &zero : &one);
 }
 
-static void weights_body(void *arg, int index, int count)
+/* The output rows of part `part`: [*g0, *g1) of the n P, whole chunks (a chunk starts at
+ * an image's row 0 or chunk_rows after the previous one). */
+static void part_rows(const usine_conv_problem *p, int64_t part, int64_t parts, int64_t *g0,
+                      int64_t *g1)
 {
-    const weights_args *a = (const weights_args *)arg;
+    const int64_t chunk = chunk_rows(p), total = p->n * p->p;
+    int64_t bounds[2] = {0, total};
+    for (int e = 0; e < 2; e++) {
+        const int64_t at = total * (part + e) / parts; /* the first chunk starting at or after */
+        const int64_t oh = at % p->p;
+        const int64_t start = at - oh + (oh + chunk - 1) / chunk * chunk;
+        bounds[e] = start >= at - oh + p->p ? at - oh + p->p : start;
+    }
+    *g0 = bounds[0];
+    *g1 = bounds[1];
+}
+
+/* Units u0 .. u1 - 1 summed over the output rows of one part into its sums. */
+static void sum_part(const weights_args *a, int64_t part, int64_t u0, int64_t u1, float *buf)
+{
     const usine_conv_problem *p = a->p;
     const int64_t chunk = chunk_rows(p), len = padded_row(p);
-    const int64_t taps = p->r * p->s * p->c;
-    float *const buf = (float *)(a->buffers + (size_t)index * buffer_bytes(p, a->kt->kernel));
     const int by_taps = taps_in_place(p, a->kt->kernel);
     const int in_place = rows_in_place(p);
     const row_layout layout = layout_of(p);
     const float one = 1.0f, zero = 0.0f;
-    int64_t u0, u1;
-    my_units(a, index, count, &u0, &u1);
-    if (u0 == u1)
-        return;
+    float *const sums = a->sums + part * sums_count(p);
     const int64_t block = block_channels(p, chunk);
-    for (int64_t g0 = 0; g0 < p->n * p->p;) {
+    int64_t first_row, end_row;
+    part_rows(p, part, a->parts, &first_row, &end_row);
+    for (int64_t g0 = first_row; g0 < end_row;) {
         /* output rows g0 .. g0 + rows - 1 of image n */
         const int64_t n = g0 / p->p, oh0 = g0 % p->p;
         const int64_t rows = p->p - oh0 < chunk ? p->p - oh0 : chunk;
         const float *const x_rows = in_place ? a->x + g0 * len : buf;
+        const int first = g0 == first_row;
         if (!in_place && !by_taps)
             copy_rows(p, a->x, n, oh0, rows, buf);
         for (int64_t b0 = 0; b0 < p->k; b0 += block)
@@ -341,24 +391,60 @@ static void weights_body(void *arg, int index, int count)
                 if (t.k0 < b0 || t.k0 >= b0 + block)
                     continue;
                 if (by_taps) {
-                    tap_in_place(a, &t, n, oh0, rows, g0 == 0);
+                    tap_in_place(a, &t, n, oh0, rows, sums, first);
                     continue;
                 }
                 t.segs(p->q, (int)rows, a->dy + g0 * p->q * p->k + t.k0, p->k, p->q * p->k,
                        x_rows + t.r * layout.per_tap * len + t.j0, p->stride_w * p->c, 1,
-                       layout.per_output * len, a->sums + (t.r * p->s * p->c + t.j0) * p->k + t.k0,
-                       p->k, t.rows, t.n, &one, g0 == 0 ? &zero : &one);
+                       layout.per_output * len, sums + (t.r * p->s * p->c + t.j0) * p->k + t.k0,
+                       p->k, t.rows, t.n, &one, first ? &zero : &one);
             }
         g0 += rows;
     }
-    /* dW[k, (r, s, c)] from the sums' column (r, s, c), tile by tile */
+}
+
+/* dW[k, (r, s, c)] from the sums' column (r, s, c) of every part, added in part order, for
+ * units u0 .. u1 - 1. */
+static void store_gradient(const weights_args *a, int64_t u0, int64_t u1)
+{
+    const usine_conv_problem *p = a->p;
+    const int64_t taps = p->r * p->s * p->c, part_size = sums_count(p);
     for (int64_t u = u0; u < u1; u++) {
         const unit t = unit_at(a, u);
         const int64_t col0 = t.r * p->s * p->c + t.j0;
         for (int64_t i = 0; i < t.rows; i++)
-            for (int j = 0; j < t.n; j++)
-                a->dw[(t.k0 + i) * taps + col0 + j] = a->sums[(col0 + j) * p->k + t.k0 + i];
+            for (int j = 0; j < t.n; j++) {
+                const float *sum = a->sums + (col0 + j) * p->k + t.k0 + i;
+                float v = sum[0];
+                for (int64_t part = 1; part < a->parts; part++)
+                    v += sum[part * part_size];
+                a->dw[(t.k0 + i) * taps + col0 + j] = v;
+            }
     }
+}
+
+/* Thread `index` of `count`: with at least as many threads as parts, part index % parts and
+ * a share of its units; else every unit of parts index, index + count, ... Then, once every
+ * part is summed, its share of the gradient. */
+static void weights_body(void *arg, int index, int count)
+{
+    const weights_args *a = (const weights_args *)arg;
+    float *const buf = (float *)(a->buffers + (size_t)index * buffer_bytes(a->p, a->kt->kernel));
+    int64_t u0, u1;
+    if (count >= a->parts) {
+        const int64_t part = index % a->parts, member = index / a->parts;
+        const int64_t members = count / a->parts + (part < count % a->parts ? 1 : 0);
+        my_units(a, (int)member, (int)members, &u0, &u1);
+        if (u0 < u1)
+            sum_part(a, part, u0, u1, buf);
+    } else {
+        for (int64_t part = index; part < a->parts; part += count)
+            sum_part(a, part, 0, a->units, buf);
+    }
+    if (a->parts > 1 && count > 1) /* every part's sums before any is added */
+        usine_cpu_barrier();
+    my_units(a, index, count, &u0, &u1);
+    store_gradient(a, u0, u1);
 }
 
 void usine_conv_direct_weights_run(const usine_conv_problem *p, const usine_conv_exec *exec,
@@ -375,7 +461,8 @@ void usine_conv_direct_weights_run(const usine_conv_problem *p, const usine_conv
                       (float *)workspace,
                       (char *)workspace + sums_bytes(p),
                       col_panels,
-                      p->r * col_panels * kt.count};
+                      p->r * col_panels * kt.count,
+                      position_parts(p)};
     const int threads = exec->gemm.max_threads;
     if (p->n * p->p * p->q == 0) /* no positions: the gradient is zero */
         memset(t->dw, 0, (size_t)(p->k * p->r * p->s * p->c) * sizeof(float));
