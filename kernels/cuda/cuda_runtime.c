@@ -316,7 +316,7 @@ static int sm90_tile_n(const usine_cuda_gemm_problem *p, int64_t sms, int *clust
  * row-major against cuBLAS 13.1 in the same run, the 64-row tile (split k as before) took the
  * m = 16 transformer-suite shapes from 0.61-0.92x to 0.67-0.99x cuBLAS (16 x 12288 x 4096
  * 0.055 -> 0.051 ms, 16 x 6144 x 4096 0.036 -> 0.033) and is slower on every larger product
- * (0.61-0.71x at m >= 512). A model and the tuning database are to replace this rule. */
+ * (0.50-0.71x at m >= 512). A model and the tuning database are to replace this rule. */
 static const usine_cuda_gemm_kernel *choose(const usine_cuda_gemm_problem *p, const char *force,
                                             int sm_count, int arch)
 {
