@@ -26,9 +26,10 @@
  * cost 3-6% (measured when 3x3 64 -> 64 on 56 x 56 still took the copies: two threads
  * 297-308 -> 306-326 GFLOP/s, one thread 159-165 -> 163-178; Zen 5, slow phase).
  * The sums go to a K x (R S C) temporary (a tile's channels contiguous, as the microkernel
- * stores them), which each thread transposes into dW for its own tiles at the end. Threads
- * own tiles, and each tile adds the chunks in order, so the result does not depend on the
- * thread count.
+ * stores them), one per part of the output rows (position_parts: one, or two for large dy
+ * and x), which the threads add in part order and transpose into dW at the end. Threads own
+ * (part, tile) pairs, and each tile adds its part's chunks in order, so the result does not
+ * depend on the thread count.
  */
 #include <string.h>
 
@@ -347,21 +348,22 @@ static void tap_in_place(const weights_args *a, const unit *t, int64_t n, int64_
             t->n, &one, first ? &zero : &one);
 }
 
-/* The output rows of part `part`: [*g0, *g1) of the n P, whole chunks (a chunk starts at
- * an image's row 0 or chunk_rows after the previous one). */
+/* The first chunk start at or after output row `at` of the n P (a chunk starts at an
+ * image's row 0 or chunk_rows after the previous one); n P when none. */
+static int64_t chunk_start_from(const usine_conv_problem *p, int64_t at)
+{
+    const int64_t image = at - at % p->p, chunk = chunk_rows(p);
+    const int64_t start = image + (at % p->p + chunk - 1) / chunk * chunk;
+    return start < image + p->p ? start : image + p->p;
+}
+
+/* The output rows of part `part`: [*g0, *g1) of the n P, whole chunks. */
 static void part_rows(const usine_conv_problem *p, int64_t part, int64_t parts, int64_t *g0,
                       int64_t *g1)
 {
-    const int64_t chunk = chunk_rows(p), total = p->n * p->p;
-    int64_t bounds[2] = {0, total};
-    for (int e = 0; e < 2; e++) {
-        const int64_t at = total * (part + e) / parts; /* the first chunk starting at or after */
-        const int64_t oh = at % p->p;
-        const int64_t start = at - oh + (oh + chunk - 1) / chunk * chunk;
-        bounds[e] = start >= at - oh + p->p ? at - oh + p->p : start;
-    }
-    *g0 = bounds[0];
-    *g1 = bounds[1];
+    const int64_t total = p->n * p->p;
+    *g0 = chunk_start_from(p, total * part / parts);
+    *g1 = chunk_start_from(p, total * (part + 1) / parts);
 }
 
 /* Units u0 .. u1 - 1 summed over the output rows of one part into its sums. */
