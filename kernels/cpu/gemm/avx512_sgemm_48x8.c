@@ -15,6 +15,7 @@
 #define NR 8
 
 USINE_DEFINE_UKR(ukr_48x8, ukr_zmm, float, 3, NR)
+USINE_DEFINE_UKR_PREFETCH(ukr_48x8, ukr_zmm, float, 3, NR)
 USINE_DEFINE_UKR_SEGS(ukr_48x8, ukr_zmm_segs, float, 3, NR)
 USINE_DEFINE_UKR(ukr_32x8, ukr_zmm, float, 2, NR)
 USINE_DEFINE_UKR_SEGS(ukr_32x8, ukr_zmm_segs, float, 2, NR)
@@ -46,6 +47,7 @@ const usine_gemm_kernel usine_sgemm_cpu_avx512_48x8 = {
     .ukr = ukr_48x8,
     .ukr_bt = ukr_48x8_bt,
     .ukr_segs = ukr_48x8_segs,
+    .ukr_prefetch = ukr_48x8_prefetch,
     .pack_a = pack_48,
     .pack_b = pack_b,
     .gemv = gemv,

@@ -63,7 +63,7 @@
                      void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
     {                                                                                              \
         body(MV, NR, 0, (k + 1) / 2, (const float *)a, a_step, (const float *)b, b_step,           \
-             (float *)c, ldc, m, n, *(const float *)alpha, *(const float *)beta);                  \
+             (float *)c, ldc, m, n, *(const float *)alpha, *(const float *)beta, NULL, 0);         \
     }
 
 DEFINE_PAIR_UKR(ukr_48x8, ukr_bf16_zmm, 3)

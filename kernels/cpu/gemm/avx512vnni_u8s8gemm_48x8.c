@@ -59,7 +59,7 @@
                      void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
     {                                                                                              \
         body(MV, NR, 0, (k + 3) / 4, (const int32_t *)a, a_step, (const int32_t *)b, b_step,       \
-             (int32_t *)c, ldc, m, n, *(const int32_t *)alpha, *(const int32_t *)beta);            \
+             (int32_t *)c, ldc, m, n, *(const int32_t *)alpha, *(const int32_t *)beta, NULL, 0);   \
     }
 
 DEFINE_QUAD_UKR(ukr_48x8, ukr_int8_zmm, 3)

@@ -354,10 +354,17 @@ static void tile_column(const sub_problem *sp, const a_panels *ap, int64_t kb, c
     const size_t b_bytes = (size_t)panel_bytes(sp, kernel->nr, kb);
     const size_t slice = ap->full > 0 ? (b_bytes / (size_t)(ap->full / mr) + 63) / 64 * 64 : 0;
     for (int64_t i = 0; i < ap->full / mr; i++) {
+        const char *a_panel = ap->full_base + i * ap->stride;
+        if (bp->next && kernel->ukr_prefetch) {
+            kernel->ukr_prefetch(kb, a_panel, ap->step, bp->base, bp->step, c_col + i * mr * es,
+                                 ldc, (int)mr, n_eff, alpha, beta, bp->next + (size_t)i * slice,
+                                 (int64_t)slice);
+            continue;
+        }
         if (bp->next)
             prefetch_l2(bp->next + (size_t)i * slice, slice);
-        ukr(kb, ap->full_base + i * ap->stride, ap->step, bp->base, bp->step, c_col + i * mr * es,
-            ldc, (int)mr, n_eff, alpha, beta);
+        ukr(kb, a_panel, ap->step, bp->base, bp->step, c_col + i * mr * es, ldc, (int)mr, n_eff,
+            alpha, beta);
     }
     const char *a_edge = ap->edge_base;
     int64_t row = ap->full;
@@ -837,10 +844,18 @@ static int64_t row_granularity(const usine_gemm_kernel *kernel)
  * B is better read in place by a thread alone, see DIRECT_B_MAX_ROW_TILES). */
 #define TEAM_MIN_ROWS_PER_THREAD (DIRECT_B_MAX_ROW_TILES + 1)
 
+/* A team (B packed once, shared, barriers) only where an operand is virtual: the
+ * convolutions' gathered panels cost far more to pack than stored ones, and a grid would
+ * gather some twice. Stored operands go to the grid, each thread with its own panels and
+ * no barrier, though it packs some of A or B twice: measured on Zen 5, two threads,
+ * alternating runs, team / grid GFLOP/s: f32 1024^3 388 / 409, 2048^3 393 / 400, 4096^3
+ * 395 / 398, 3072 x 128 x 1024 368 / 380; int8 2048^3 1197 / 1436 GOP/s; bf16 2048^3
+ * 752 / 768. */
 static int use_team(const sub_problem *sp, int count)
 {
     const usine_gemm_shape *s = sp->shape;
-    return count > 1 && s->m >= (int64_t)count * TEAM_MIN_ROWS_PER_THREAD * sp->plan->kernel->mr &&
+    return count > 1 && (sp->virt_a || sp->virt_b) &&
+           s->m >= (int64_t)count * TEAM_MIN_ROWS_PER_THREAD * sp->plan->kernel->mr &&
            !reads_a_in_place(sp, s->n);
 }
 

@@ -35,6 +35,16 @@ typedef void usine_gemm_ukr_fn(int64_t k, const void *a, int64_t a_step, const v
                                const void *alpha, const void *beta);
 
 /*
+ * `ukr` (B~ by rows) that also asks for next_bytes from `next` into L2 while it runs,
+ * spread over its k loop: the driver passes the next packed B panel, so that it has
+ * arrived from L3 or memory when the tiles of this panel are done.
+ */
+typedef void usine_gemm_ukr_prefetch_fn(int64_t k, const void *a, int64_t a_step, const void *b,
+                                        int64_t b_step, void *c, int64_t ldc, int m, int n,
+                                        const void *alpha, const void *beta, const void *next,
+                                        int64_t next_bytes);
+
+/*
  * The tile summed over `segs` segments of k steps: C[0:m, 0:n] = alpha * sum_s A~_s B~_s +
  * beta * C, A~_s(i,p) = a[s a_seg + i + p a_step], B~_s(p,j) = b[s b_seg + p b_row +
  * j b_col] with b_row == 1 (columns of B contiguous, as ukr_bt) or b_col == 1 (rows
@@ -135,10 +145,11 @@ typedef struct usine_gemm_kernel {
     usine_cpu_isa isa; /* lowest ISA level the code needs */
     int mr, nr;
     usine_gemm_ukr_fn *ukr;
-    usine_gemm_ukr_fn *ukr_bt;        /* the same tile with B~ read by columns */
-    usine_gemm_ukr_segs_fn *ukr_segs; /* ukr_bt over segments, or NULL */
-    usine_gemm_pack_fn *pack_a;       /* W = mr */
-    usine_gemm_pack_fn *pack_b;       /* W = nr */
+    usine_gemm_ukr_fn *ukr_bt;                /* the same tile with B~ read by columns */
+    usine_gemm_ukr_segs_fn *ukr_segs;         /* ukr_bt over segments, or NULL */
+    usine_gemm_ukr_prefetch_fn *ukr_prefetch; /* ukr fetching the next B panel, or NULL */
+    usine_gemm_pack_fn *pack_a;               /* W = mr */
+    usine_gemm_pack_fn *pack_b;               /* W = nr */
     usine_gemv_fn *gemv;
     usine_epilogue_fn *epilogue;
     usine_gemm_convert_pack_fn *pack_convert; /* int8: packs with the sign bit flipped */

@@ -44,24 +44,34 @@
         body(MV, NR, __VA_ARGS__);                                                                 \
     } while (0)
 
-#define USINE_UKR_NARROWED(body, T, MV, NR, BT)                                                    \
+#define USINE_UKR_NARROWED(body, T, MV, NR, BT, next, next_bytes)                                  \
     do {                                                                                           \
         const T *a_ = (const T *)a, *b_ = (const T *)b;                                            \
         const T al_ = *(const T *)alpha, be_ = *(const T *)beta;                                   \
         USINE_UKR_EXACT_WIDTH(body, MV, NR, BT, k, a_, a_step, b_, b_step, (T *)c, ldc, m, n, al_, \
-                              be_);                                                                \
+                              be_, next, next_bytes);                                              \
     } while (0)
 
 #define USINE_DEFINE_UKR(name, body, T, MV, NR)                                                    \
     static void name(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step,      \
                      void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta)      \
     {                                                                                              \
-        USINE_UKR_NARROWED(body, T, MV, NR, 0);                                                    \
+        USINE_UKR_NARROWED(body, T, MV, NR, 0, NULL, 0);                                           \
     }                                                                                              \
     static void name##_bt(int64_t k, const void *a, int64_t a_step, const void *b, int64_t b_step, \
                           void *c, int64_t ldc, int m, int n, const void *alpha, const void *beta) \
     {                                                                                              \
-        USINE_UKR_NARROWED(body, T, MV, NR, 1);                                                    \
+        USINE_UKR_NARROWED(body, T, MV, NR, 1, NULL, 0);                                           \
+    }
+
+/* name##_prefetch (usine_gemm_ukr_prefetch_fn): `name` that also fetches the next B panel. */
+#define USINE_DEFINE_UKR_PREFETCH(name, body, T, MV, NR)                                           \
+    static void name##_prefetch(int64_t k, const void *a, int64_t a_step, const void *b,           \
+                                int64_t b_step, void *c, int64_t ldc, int m, int n,                \
+                                const void *alpha, const void *beta, const void *next,             \
+                                int64_t next_bytes)                                                \
+    {                                                                                              \
+        USINE_UKR_NARROWED(body, T, MV, NR, 0, (const char *)next, next_bytes);                    \
     }
 
 /* name##_segs (usine_gemm_ukr_segs_fn) over a body##_segs of ukr_x86_impl.h, narrowed as
