@@ -387,7 +387,7 @@ static void half_layouts(void)
 
 static void larger(void)
 {
-    /* Enough work for two threads (team and grid), K over several blocks. */
+    /* Enough work for two threads (a grid), K over several blocks. */
     ex_case t = {USINE_BF16,
                  USINE_BF16,
                  USINE_ROW_MAJOR,

@@ -251,8 +251,8 @@ static void f32_output(void)
         t.za = 3;
         run(&t);
     }
-    /* Two threads as a team (rows split, one packed B and its column sums shared), k in
-     * two blocks, sign flips on both sides and zero points. */
+    /* Two threads (a grid: each packs its own B and sums its columns), k in two blocks, sign
+     * flips on both sides and zero points. */
     for (int layout = 0; layout < 2; layout++) {
         int8_case t = plain(USINE_S8, layout ? 70 : 400, layout ? 400 : 70, 2600);
         t.layout = layout ? USINE_ROW_MAJOR : USINE_COL_MAJOR;
