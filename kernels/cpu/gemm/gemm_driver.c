@@ -465,8 +465,7 @@ static void share(int64_t total, int64_t unit, int parts, int index, int64_t *be
 /* A team of threads computing one block together: they split its rows and share the
  * packed B (each packs a part, all read all of it), so that nothing is packed twice. */
 typedef struct team {
-    int index, size;   /* size 1: a thread alone, with a private B buffer */
-    int32_t *col_sums; /* int8 in a team: the column sums all share (in thread 0's space) */
+    int index, size; /* size 1: a thread alone, with a private B buffer */
 } team;
 
 /* Packs the B block [pc, pc + kb) x [jc + b_full, jc + nb) into ws_b: alone, or this
@@ -542,11 +541,12 @@ static void gemm_block(const sub_problem *sp, const usine_gemm_operands *ops, in
         target = (c_target){ws_c, rows, row0, col0, &epilogue};
     int32_t *row_sums = NULL, *col_sums = NULL;
     if (sp->int8) {
-        /* Row sums here; column sums (here, or shared by a team) zeroed as B is packed. */
+        /* Row sums here; column sums (here too: int8 never runs as a team) zeroed as B is
+         * packed. */
         int32_t *sums = sums_at(sp, ws_c, rows, cols);
         memset(sums, 0, (size_t)(rows + kernel->mr) * sizeof *sums);
         row_sums = sp->zero_b ? sums : NULL; /* a zero point of 0 needs no sums */
-        col_sums = !sp->zero_a ? NULL : t.col_sums ? t.col_sums : sums + rows + kernel->mr;
+        col_sums = sp->zero_a ? sums + rows + kernel->mr : NULL;
         epilogue.row_sums = row_sums;
         epilogue.col_sums = col_sums;
         epilogue.sums_row0 = row0;
@@ -850,11 +850,12 @@ static int64_t row_granularity(const usine_gemm_kernel *kernel)
  * no barrier, though it packs some of A or B twice: measured on Zen 5, two threads,
  * alternating runs, team / grid GFLOP/s: f32 1024^3 388 / 409, 2048^3 393 / 400, 4096^3
  * 395 / 398, 3072 x 128 x 1024 368 / 380; int8 2048^3 1197 / 1436 GOP/s; bf16 2048^3
- * 752 / 768. */
+ * 752 / 768. Not for int8, whose column sums each thread takes from the panels it packed
+ * itself. */
 static int use_team(const sub_problem *sp, int count)
 {
     const usine_gemm_shape *s = sp->shape;
-    return count > 1 && (sp->virt_a || sp->virt_b) &&
+    return count > 1 && (sp->virt_a || sp->virt_b) && !sp->int8 &&
            s->m >= (int64_t)count * TEAM_MIN_ROWS_PER_THREAD * sp->plan->kernel->mr &&
            !reads_a_in_place(sp, s->n);
 }
@@ -889,20 +890,6 @@ static void scale_part(const sub_problem *sp, const usine_gemm_operands *ops, in
     }
 }
 
-/* int8 in a team: the column sums every thread reads, where thread 0 keeps its own (after
- * its row sums); NULL for other kernels. */
-static int32_t *team_col_sums(const run_args *r, int count)
-{
-    if (!r->sp.int8)
-        return NULL;
-    const usine_gemm_shape *s = r->sp.shape;
-    const int64_t mr = r->sp.plan->kernel->mr;
-    int64_t row0, rows;
-    share(s->m, row_granularity(r->sp.plan->kernel), count, 0, &row0, &rows);
-    char *ws_c0 = r->workspace + pack_a_bytes(&r->sp) + pack_b_bytes(&r->sp);
-    return sums_at(&r->sp, ws_c0, rows, s->n) + rows + mr;
-}
-
 /* The share of one item's C that thread `index` of `count` computes. */
 static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int index, int count,
                           char *ws)
@@ -927,13 +914,12 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
     const size_t ab_bytes = a_bytes + pack_b_bytes(&r->sp);
     int64_t row0, rows, col0, cols;
     if (use_team(&r->sp, count)) {
-        /* A is packed and there are enough rows for every thread: one team, rows split, B
-         * packed once and shared (in thread 0's B buffer). Where A is read in place, the
-         * grid below packs nothing twice either and needs no barrier. */
+        /* A virtual operand, A packed and enough rows for every thread: one team, rows
+         * split, B packed once and shared (in thread 0's B buffer). */
         share(s->m, row_unit, count, index, &row0, &rows);
         char *ws_b0 = r->workspace + a_bytes;
         gemm_block(&r->sp, ops, row0, rows, 0, s->n, ws, ws_b0, ws + ab_bytes,
-                   (team){index, count, team_col_sums(r, count)});
+                   (team){index, count});
         return;
     }
     int tm, tn;
@@ -944,7 +930,7 @@ static void run_item_part(const run_args *r, const usine_gemm_operands *ops, int
     share(s->n, kernel->nr, tn, index % tn, &col0, &cols);
     if (rows > 0 && cols > 0)
         gemm_block(&r->sp, ops, row0, rows, col0, cols, ws, ws + a_bytes, ws + ab_bytes,
-                   (team){0, 1, NULL});
+                   (team){0, 1});
 }
 
 static void run_body(void *arg, int index, int count)
