@@ -63,6 +63,13 @@ static int attribute(enum cudaDeviceAttr attr, int device)
     return v;
 }
 
+/* Compute capability as major x 10 + minor (0 when it cannot be read): 90 runs sm_90a code. */
+static int device_arch(int device)
+{
+    return 10 * attribute(cudaDevAttrComputeCapabilityMajor, device) +
+           attribute(cudaDevAttrComputeCapabilityMinor, device);
+}
+
 usine_status usine_cuda_open(int ordinal, usine_cuda_device_info *info, char *message,
                              size_t message_size)
 {
@@ -148,8 +155,9 @@ static const struct {
     const usine_cuda_attn_kernel *table;
     int count;
 } attn_families[] = {
-    {usine_cuda_sm80_attn_fwd_d64, 2}, {usine_cuda_sm80_attn_fwd_d128, 2},
-    {usine_cuda_sm80_attn_bwd_d64, 6}, {usine_cuda_sm80_attn_bwd_d128, 6},
+    {usine_cuda_sm90a_attn_fwd_d64, 2}, {usine_cuda_sm90a_attn_fwd_d128, 2},
+    {usine_cuda_sm80_attn_fwd_d64, 2},  {usine_cuda_sm80_attn_fwd_d128, 2},
+    {usine_cuda_sm80_attn_bwd_d64, 6},  {usine_cuda_sm80_attn_bwd_d128, 6},
     {usine_cuda_bench_softmax, 1},
 };
 #define ATTN_FAMILIES ((int)(sizeof attn_families / sizeof attn_families[0]))
@@ -686,8 +694,7 @@ usine_status usine_cuda_gemm(int device, void *stream, const usine_cuda_gemm_pro
     if (p->m == 0 || p->n == 0 || p->batch == 0)
         return USINE_SUCCESS;
     const int sm_count = attribute(cudaDevAttrMultiProcessorCount, device);
-    const int arch = 10 * attribute(cudaDevAttrComputeCapabilityMajor, device) +
-                     attribute(cudaDevAttrComputeCapabilityMinor, device);
+    const int arch = device_arch(device);
     const int forced = force && *force;
     const usine_cuda_gemm_kernel *k = choose(p, force, sm_count, arch);
     CUtensorMap maps[2];
@@ -829,16 +836,19 @@ static usine_cuda_attn_args attn_args(const usine_cuda_attention_problem *p)
     return a;
 }
 
-/* The kernel of `pass` for the problem's dtype and head_dim; force wins when it names a
- * kernel of that pass that fits. */
+/* The kernel of `pass` for the problem's dtype and head_dim on a device of compute capability
+ * `arch` (major x 10 + minor): the first in table order (the sm_90a ones first, on cc 9.0
+ * only, where their machine code runs); force wins when it names a kernel of that pass that
+ * fits. */
 static const usine_cuda_attn_kernel *attn_choose(const usine_cuda_attention_problem *p, int pass,
-                                                 const char *force)
+                                                 const char *force, int arch)
 {
     const int n = attn_kernel_count();
     const usine_cuda_attn_kernel *best = NULL;
     for (int i = 0; i < n; i++) {
         const usine_cuda_attn_kernel *k = attn_kernel_at(i);
-        if (k->pass != pass || k->in_type != type_code(p->dtype) || k->head_dim != p->head_dim)
+        if (k->pass != pass || k->in_type != type_code(p->dtype) || k->head_dim != p->head_dim ||
+            (k->arch == 90 && arch != 90))
             continue;
         if (force && strcmp(force, k->name) == 0)
             return k;
@@ -909,7 +919,8 @@ usine_status usine_cuda_attention_forward(int device, void *stream,
     usine_status st = attn_check(p, 0, message, message_size);
     if (st != USINE_SUCCESS)
         return st;
-    const usine_cuda_attn_kernel *k = attn_choose(p, USINE_CUDA_ATTN_FWD, force);
+    const usine_cuda_attn_kernel *k =
+        attn_choose(p, USINE_CUDA_ATTN_FWD, force, device_arch(device));
     if (!k) {
         snprintf(message, message_size, "no CUDA attention forward kernel for this problem");
         return USINE_ERROR_NOT_SUPPORTED;
@@ -937,9 +948,10 @@ usine_status usine_cuda_attention_backward(int device, void *stream,
     usine_status st = attn_check(p, 1, message, message_size);
     if (st != USINE_SUCCESS)
         return st;
-    const usine_cuda_attn_kernel *prep = attn_choose(p, USINE_CUDA_ATTN_BWD_PREP, force);
-    const usine_cuda_attn_kernel *dkdv = attn_choose(p, USINE_CUDA_ATTN_BWD_DKDV, force);
-    const usine_cuda_attn_kernel *dq = attn_choose(p, USINE_CUDA_ATTN_BWD_DQ, force);
+    const int arch = device_arch(device);
+    const usine_cuda_attn_kernel *prep = attn_choose(p, USINE_CUDA_ATTN_BWD_PREP, force, arch);
+    const usine_cuda_attn_kernel *dkdv = attn_choose(p, USINE_CUDA_ATTN_BWD_DKDV, force, arch);
+    const usine_cuda_attn_kernel *dq = attn_choose(p, USINE_CUDA_ATTN_BWD_DQ, force, arch);
     if (!prep || !dkdv || !dq) {
         snprintf(message, message_size, "no CUDA attention backward kernels for this problem");
         return USINE_ERROR_NOT_SUPPORTED;

@@ -126,10 +126,10 @@ typedef struct usine_cuda_attention_problem {
 } usine_cuda_attention_problem;
 
 /*
- * The attention forward (FlashAttention-2 with mma.sync on sm_80 and newer) on `device` and
- * `stream`, asynchronously, as usine_cuda_gemm. USINE_ERROR_NOT_SUPPORTED with the reason in
- * `message` for what the kernels do not take (dtype, head_dim, 16-byte alignment of the bases
- * and strides, sizes beyond the grid). force: a kernel name (USINE_CUDA_KERNEL) honoured when
+ * The attention forward (FlashAttention-2: wgmma on cc 9.0, mma.sync on sm_80 and newer) on
+ * `device` and `stream`, asynchronously, as usine_cuda_gemm. USINE_ERROR_NOT_SUPPORTED with the
+ * reason in `message` for what the kernels do not take (dtype, head_dim, 16-byte alignment of the
+ * bases and strides, sizes beyond the grid). force: a kernel name (USINE_CUDA_KERNEL) honoured when
  * it is an attention forward kernel that fits, ignored when it names another family.
  */
 usine_status usine_cuda_attention_forward(int device, void *stream,

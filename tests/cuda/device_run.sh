@@ -4,20 +4,23 @@
 # libusine.so*, tests/cuda/test_cuda_*) when it runs on this machine, else builds one, then
 # runs, each under a time limit:
 #   1. tests/cuda test_cuda_gemm (GPU against a long double CPU reference, every kernel
-#      forced, the sm_90a ones included);
+#      forced, the sm_90a ones included); test_cuda_attention (step attention: forward on the
+#      library's choice and, on cc 9.0, on the sm_80 kernels forced too; backward);
 #   2. usine bench smoke's GPU lines (square and transformer-suite bf16 GEMMs and attention
 #      against cuBLAS), with the default kernel choice and with each sm_90a tile forced;
-#   3. compute-sanitizer memcheck and racecheck over test_cuda_gemm;
+#   3. compute-sanitizer memcheck and racecheck over test_cuda_gemm (SANITIZER_TEST=attention:
+#      over test_cuda_attention's forward cases);
 #   4. Nsight Compute's speed of light and warp states of the sm_90a GEMM kernels (profile).
 # Logs go to $OUT (default /tmp/usine-device); a short summary is printed last.
 # Usage: sh tests/cuda/device_run.sh [STEPS]
-#   STEPS: comma list of test,bench,memcheck,racecheck,profile (default test,bench,memcheck);
+#   STEPS: comma list of test,attention,bench,memcheck,racecheck,profile (default
+#     test,bench,memcheck);
 #   BENCH_KERNELS: the bench runs' USINE_CUDA_KERNEL values ("default": the library's choice);
 #   BENCH_TIME: the bench's --time (default 0.4); TEST_TIMEOUT: the test's (default 330 s:
 #     the whole test took about 250 s on an H100, 2026-11-27, and ran out of 180 s);
 #   SANITIZER_ONLY: USINE_TEST_CUDA_ONLY for the compute-sanitizer runs (sm90: the sm_90a
 #     bf16 cases alone, sm90_c2: those of the cluster entries, split: the split-k cases;
-#     default: the whole test);
+#     default: the whole test; forward with SANITIZER_TEST=attention);
 #   PROFILE_KERNELS: the registry names Nsight Compute profiles (default: both sm_90a bf16
 #     row-major tiles, blocks alone).
 set -u
@@ -68,6 +71,18 @@ if has test; then
     fi
 fi
 
+if has attention; then
+    start=$(date +%s)
+    timeout "${TEST_TIMEOUT:-330}" stdbuf -oL "$build/tests/cuda/test_cuda_attention" \
+        >"$out/test_cuda_attention.log" 2>&1
+    rc=$?
+    {
+        echo "test_cuda_attention: exit $rc in $(($(date +%s) - start)) s"
+        grep -E "FAIL" "$out/test_cuda_attention.log" | head -12 | cut -c1-400
+        tail -3 "$out/test_cuda_attention.log" | cut -c1-400
+    } >>"$summary"
+fi
+
 if has bench; then
     for kernel in ${BENCH_KERNELS:-default usine_gemm_cuda_sm90a_bf16_128x256x64_s4_ak_bn \
         usine_gemm_cuda_sm90a_bf16_128x128x64_s6_c2_ak_bn \
@@ -81,18 +96,22 @@ if has bench; then
                 --no-peak --time "${BENCH_TIME:-0.4}" >"$log" 2>&1
         fi
         echo "bench ($kernel): exit $?" >>"$summary"
-        # The CUDA section of the table (forced GEMM kernels: its GEMM lines only).
+        # The CUDA section of the table (a forced GEMM kernel: its GEMM lines only; a forced
+        # attention kernel: its attention lines).
         awk -v all="$kernel" '/^CUDA lines/ { on = 1 }
-            on && /^  / && (all == "default" || /gemm|geometric|peer:|not measured|child/)' \
+            on && /^  / && (all == "default" || (all ~ /attn/ && /attn|not measured|child/) ||
+                (all !~ /attn/ && /gemm|geometric|peer:|not measured|child/))' \
             "$log" >>"$summary"
     done
 fi
 
 for tool in memcheck racecheck; do
     if has $tool; then
-        USINE_TEST_CUDA_ONLY=${SANITIZER_ONLY:-} timeout ${SANITIZER_TIMEOUT:-150} \
-            compute-sanitizer --tool $tool "$build/tests/cuda/test_cuda_gemm" >"$out/$tool.log" 2>&1
-        echo "compute-sanitizer $tool: exit $?" >>"$summary"
+        program=test_cuda_${SANITIZER_TEST:-gemm} only=${SANITIZER_ONLY:-}
+        [ "$program" = test_cuda_attention ] && only=${SANITIZER_ONLY:-forward}
+        USINE_TEST_CUDA_ONLY=$only timeout ${SANITIZER_TIMEOUT:-150} \
+            compute-sanitizer --tool $tool "$build/tests/cuda/$program" >"$out/$tool.log" 2>&1
+        echo "compute-sanitizer $tool ($program): exit $?" >>"$summary"
         grep -E "ERROR SUMMARY|RACECHECK SUMMARY|failures" "$out/$tool.log" | tail -3 >>"$summary"
     fi
 done

@@ -43,15 +43,19 @@ typedef struct fwd_case {
     int32_t cu_q[9], cu_k[9];
 } fwd_case;
 
+/* The kernel a forced context runs ("" for the library's choice), named in the failures. */
+static const char *forced_kernel = "";
+
 static void describe(const fwd_case *c, char *text, size_t size)
 {
-    int n = snprintf(text, size,
-                     "%s b=%lld hq=%lld hkv=%lld sq=%lld sk=%lld d=%lld %s pad=%lld causal=%d "
-                     "window=%lld scale=%g varlen=%d",
-                     c->dtype == USINE_BF16 ? "bf16" : "f16", (long long)c->batch, (long long)c->hq,
-                     (long long)c->hkv, (long long)c->sq, (long long)c->sk, (long long)c->d,
-                     c->bshd ? "BSHD" : "BHSD", (long long)c->pad, c->causal, (long long)c->window,
-                     c->scale, c->varlen);
+    int n = snprintf(text, size, "%s%s", forced_kernel, *forced_kernel ? ": " : "");
+    n += snprintf(text + n, size - (size_t)n,
+                  "%s b=%lld hq=%lld hkv=%lld sq=%lld sk=%lld d=%lld %s pad=%lld causal=%d "
+                  "window=%lld scale=%g varlen=%d",
+                  c->dtype == USINE_BF16 ? "bf16" : "f16", (long long)c->batch, (long long)c->hq,
+                  (long long)c->hkv, (long long)c->sq, (long long)c->sk, (long long)c->d,
+                  c->bshd ? "BSHD" : "BHSD", (long long)c->pad, c->causal, (long long)c->window,
+                  c->scale, c->varlen);
     if (c->varlen)
         for (int64_t b = 0; b < c->batch && n > 0 && (size_t)n < size; b++)
             n += snprintf(text + n, size - (size_t)n, " [%d,%d)x[%d,%d)", c->cu_q[b],
@@ -618,6 +622,49 @@ static usine_context *cuda_context(char *why, size_t size)
     return ctx;
 }
 
+/* On a cc 9.0 GPU the forward runs the sm_90a (wgmma) kernels by default: every forward case
+ * runs again on the sm_80 kernel of its dtype and head_dim, forced ([dtype][head_dim 128]). */
+static usine_context *sm80_forward[2][2];
+static const char *const sm80_forward_names[2][2] = {
+    {"usine_attn_fwd_cuda_sm80_bf16_d64_128x32", "usine_attn_fwd_cuda_sm80_bf16_d128_128x64"},
+    {"usine_attn_fwd_cuda_sm80_f16_d64_128x32", "usine_attn_fwd_cuda_sm80_f16_d128_128x64"}};
+
+static int device_arch(void)
+{
+    int major = 0, minor = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) != cudaSuccess)
+        return 0;
+    return 10 * major + minor;
+}
+
+static void open_sm80_forward(void)
+{
+    char why[512];
+    for (int ty = 0; ty < 2; ty++)
+        for (int dd = 0; dd < 2; dd++) {
+            setenv("USINE_CUDA_KERNEL", sm80_forward_names[ty][dd], 1);
+            sm80_forward[ty][dd] = cuda_context(why, sizeof why);
+            CHECK(sm80_forward[ty][dd] != NULL, "USINE_CUDA_KERNEL=%s: %s",
+                  sm80_forward_names[ty][dd], why);
+        }
+    unsetenv("USINE_CUDA_KERNEL");
+}
+
+/* A forward case on the library's choice, then on the forced sm_80 kernel where there is one;
+ * the number of runs. */
+static int run_forward(usine_context *ctx, const fwd_case *c)
+{
+    run_case(ctx, c, 1);
+    const int ty = c->dtype == USINE_F16, dd = c->d == 128;
+    if (!sm80_forward[ty][dd])
+        return 1;
+    forced_kernel = sm80_forward_names[ty][dd];
+    run_case(sm80_forward[ty][dd], c, 1);
+    forced_kernel = "";
+    return 2;
+}
+
 int main(void)
 {
     char why[512];
@@ -630,6 +677,12 @@ int main(void)
         return TEST_SKIP;
     }
     printf("seed %llu\n", (unsigned long long)test_seed());
+    /* USINE_TEST_CUDA_ONLY=forward: the forward cases on the library's choice alone (the
+     * compute-sanitizer runs of tests/cuda/device_run.sh). */
+    const char *only = getenv("USINE_TEST_CUDA_ONLY");
+    const int forward_only = only && strcmp(only, "forward") == 0;
+    if (!on_cpu && !forward_only && device_arch() == 90)
+        open_sm80_forward();
     static const int64_t shapes[][2] = {{1, 1},    {17, 33},  {128, 128}, {130, 257},
                                         {300, 97}, {64, 300}, {255, 64}};
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
@@ -656,27 +709,25 @@ int main(void)
                                   0,
                                   {0},
                                   {0}};
-                    run_case(ctx, &c, 1);
-                    cases++;
+                    cases += run_forward(ctx, &c);
                 }
     /* Windows (with and without causal), an explicit scale, seq_k = 0, one big case. */
     for (int ty = 0; ty < ntypes; ty++)
         for (int dd = 0; dd < 2; dd++) {
             const int64_t d = dd ? 128 : 64;
             fwd_case w = {types[ty], 2, 4, 2, 200, 300, d, 1, 0, 1, 37, 0.0, 0, {0}, {0}};
-            run_case(ctx, &w, 1);
+            cases += run_forward(ctx, &w);
             w.causal = 0;
             w.window = 100;
             w.sq = 300;
             w.sk = 200;
-            run_case(ctx, &w, 1);
+            cases += run_forward(ctx, &w);
             fwd_case s = {types[ty], 1, 2, 2, 70, 90, d, 0, 8, 0, 0, 0.5, 0, {0}, {0}};
-            run_case(ctx, &s, 1);
+            cases += run_forward(ctx, &s);
             fwd_case z = {types[ty], 2, 2, 1, 40, 0, d, 0, 0, 1, 0, 0.0, 0, {0}, {0}};
-            run_case(ctx, &z, 1);
+            cases += run_forward(ctx, &z);
             fwd_case big = {types[ty], 1, 2, 1, 1024, 1024, d, 1, 0, 1, 0, 0.0, 0, {0}, {0}};
-            run_case(ctx, &big, 1);
-            cases += 5;
+            cases += run_forward(ctx, &big);
         }
     /* Variable lengths (MQA and GQA, causal or not, empty sequences). */
     for (int ty = 0; ty < ntypes; ty++)
@@ -698,8 +749,7 @@ int main(void)
                               {0},
                               {0}};
                 make_varlen(&v, 200, 300);
-                run_case(ctx, &v, 1);
-                cases++;
+                cases += run_forward(ctx, &v);
             }
     /* What the CUDA path refuses, writing nothing: head_dim 96, rows not 16-byte aligned. */
     if (!on_cpu) {
@@ -719,6 +769,8 @@ int main(void)
               "f32 on CUDA: %s", usine_last_error());
         cases += 3;
     }
+    if (forward_only)
+        goto finish;
     /* The backward: the same kinds of cases, smaller (the reference is O(sq sk d)). */
     static const int64_t bshapes[][2] = {{1, 1}, {17, 33}, {64, 64}, {100, 37}, {40, 130}};
     for (int ty = 0; ty < ntypes; ty++)
@@ -755,7 +807,11 @@ int main(void)
             run_bwd_case(ctx, &nq); /* no queries: dK = dV = 0 */
             cases += 3;
         }
+finish:
     printf("%d cases\n", cases);
+    for (int ty = 0; ty < 2; ty++)
+        for (int dd = 0; dd < 2; dd++)
+            usine_destroy(sm80_forward[ty][dd]);
     usine_destroy(ctx);
     return test_finish("cuda_attention");
 }

@@ -46,7 +46,7 @@ typedef struct usine_cuda_attn_args {
 typedef struct usine_cuda_attn_kernel {
     const char *name;
     const void *function; /* the __global__ function, for cudaLaunchKernel */
-    int arch;             /* 80: mma.sync, runs on sm_80 and newer */
+    int arch;             /* 80: mma.sync, runs on sm_80 and newer; 90: wgmma, cc 9.0 only */
     int pass;             /* USINE_CUDA_ATTN_* */
     int in_type;          /* USINE_CUDA_BF16 or USINE_CUDA_F16 (cuda_gemm_kernels.h) */
     int head_dim;
@@ -58,6 +58,9 @@ typedef struct usine_cuda_attn_kernel {
 /* The tables the kernel files export (kernels/cuda/attention/sm80_attn_*.cu): bf16 then f16. */
 extern const usine_cuda_attn_kernel usine_cuda_sm80_attn_fwd_d64[2];
 extern const usine_cuda_attn_kernel usine_cuda_sm80_attn_fwd_d128[2];
+/* sm_90a (wgmma) forward, bf16 then f16 (sm90a_attn_fwd_d*.cu): cc 9.0 only. */
+extern const usine_cuda_attn_kernel usine_cuda_sm90a_attn_fwd_d64[2];
+extern const usine_cuda_attn_kernel usine_cuda_sm90a_attn_fwd_d128[2];
 /* prep, dK/dV, dQ, each bf16 then f16 (sm80_attn_bwd_d*.cu) */
 extern const usine_cuda_attn_kernel usine_cuda_sm80_attn_bwd_d64[6];
 extern const usine_cuda_attn_kernel usine_cuda_sm80_attn_bwd_d128[6];
