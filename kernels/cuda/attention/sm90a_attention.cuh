@@ -8,8 +8,9 @@
  * Block (x, y, z) = query rows [128 x, 128 x + 128) of query head y of batch item (or
  * sequence) batch0 + z, as the sm_80 kernel. Two warpgroups; warpgroup w owns the 64 rows
  * 64 w .. 64 w + 63 of the block end to end (m64 wgmma), with the online softmax of its rows
- * in its registers. All 256 threads copy the K and V tiles of BN keys (cp.async, two stages:
- * tile i + 1 in flight while tile i is computed) and the Q tile; one barrier per key tile.
+ * in its registers. All 256 threads copy the K and V tiles of BN keys (cp.async; K in two
+ * stages, V in three: tile i + 1 in flight while tile i is computed and P V of tile i - 1 may
+ * still read its V) and the Q tile; one barrier per key tile.
  * cp.async zero-fills the rows beyond a sequence, so the variable-length, causal, window and
  * grouped-query cases are the sm_80 kernel's (the same locate / key_range / visible).
  *
@@ -35,12 +36,13 @@
  * {s[8j+2], s[8j+3]}, {s[8j+4], s[8j+5]}, {s[8j+6], s[8j+7]} rounded to the input type: the
  * accumulator layout of S is the register-A layout of wgmma for 16-bit inputs.
  *
- * ---- Order within a key tile ----
- * wait for the tile's copies, fence, barrier; request tile i + 1; S (D / 16 wgmma, one
- * group, waited for); scale, mask (edge tiles only), online softmax, O *= alpha; O += P V
- * (BN / 16 wgmma, one group, waited for before the next barrier, since tile i + 2 overwrites
- * this tile's stage). Softmax and the products of one warpgroup do not overlap; those of the
- * two warpgroups do, as the scheduler interleaves them.
+ * ---- Order within a key tile (FlashAttention-3's intra-warpgroup pipeline) ----
+ * wait for tile i's copies, fence, barrier; request tile i + 1; issue S of tile i (D / 16
+ * wgmma, one group), then P V of tile i - 1 (BN / 16 wgmma, a second group); wait for the
+ * first group only and run the softmax of tile i (scale, mask on edge tiles, running max and
+ * sum) while the tensor cores do P V; wait for the second; O *= alpha; P of tile i from S.
+ * P V of the last tile follows the loop. The two warpgroups run in step (the barrier), so
+ * one's softmax does not fill the other's products as FlashAttention-3's ping-pong would.
  */
 #ifndef USINE_KERNELS_CUDA_SM90A_ATTENTION_CUH
 #define USINE_KERNELS_CUDA_SM90A_ATTENTION_CUH
@@ -56,8 +58,11 @@ template <int D_, int BN_> struct FwdTile {
     static constexpr int D = D_, BN = BN_, BM = 128, WARPGROUPS = 2;
     static constexpr int THREADS = 128 * WARPGROUPS, MIN_BLOCKS = 1;
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
-    /* Q, two stages of K and two of V, and 1 KiB of slack to align the tiles to 1024 bytes. */
-    static constexpr int SMEM_BYTES = Q_BYTES + 4 * KV_BYTES + 1024;
+    /* K of tile i + 1 is copied in while S of tile i runs; V of tile i + 1 while P V of tile
+     * i - 1 may still read its stage (the software pipeline): two K stages, three V stages. */
+    static constexpr int K_STAGES = 2, V_STAGES = 3;
+    /* Q, the K and V stages, and 1 KiB of slack to align the tiles to 1024 bytes. */
+    static constexpr int SMEM_BYTES = Q_BYTES + (K_STAGES + V_STAGES) * KV_BYTES + 1024;
     static_assert(D == 64 || D == 128, "m64n64k16 or m64n128k16 for O");
     static_assert(BN == 128, "m64n128k16 for S");
     static_assert((BM * D / 8) % THREADS == 0 && (BN * D / 8) % THREADS == 0,
@@ -150,6 +155,63 @@ __device__ __forceinline__ void load_rows(uint32_t dst, const uint16_t *src, int
     }
 }
 
+/* Keeps the compiler from reusing the P registers while a wgmma that reads them is in flight
+ * (the inline PTX's inputs are dead to it once the instruction is issued). */
+template <int J> __device__ __forceinline__ void keep_operands(uint32_t (&a)[J][4])
+{
+#pragma unroll
+    for (int j = 0; j < J; j++)
+        asm volatile("" : "+r"(a[j][0]), "+r"(a[j][1]), "+r"(a[j][2]), "+r"(a[j][3])::"memory");
+}
+
+/* The online softmax state of a thread's two rows (g and g + 8 of its warp). */
+struct RowState {
+    float m[2], l[2];
+};
+
+/*
+ * One key tile's scores (S of k0 .. k0 + BN - 1 for this thread's rows, raw Q K^T): scaled into
+ * base 2, masked where the tile crosses a mask edge, then turned into P in place; the row
+ * state moves on and alpha[h2] is what O of row h2 must be multiplied by.
+ */
+template <typename Cfg>
+__device__ __forceinline__ void softmax_tile(float (&sc)[Cfg::BN / 2], RowState &rs,
+                                             float (&alpha)[2], const usine_cuda_attn_args &p,
+                                             bool edge, int k0, const int (&qi)[2], int t, int sk,
+                                             int off)
+{
+    constexpr int BN = Cfg::BN;
+#pragma unroll
+    for (int r = 0; r < BN / 2; r++) {
+        float x = sc[r] * p.scale_log2;
+        if (edge && !visible(qi[(r >> 1) & 1], k0 + 8 * (r / 4) + 2 * t + (r & 1), sk, off,
+                             p.causal, (int)p.window))
+            x = -INFINITY;
+        sc[r] = x;
+    }
+    /* Rows g (h2 = 0: registers 4q, 4q + 1) and g + 8 (h2 = 1: 4q + 2, 4q + 3). */
+#pragma unroll
+    for (int h2 = 0; h2 < 2; h2++) {
+        float mx = rs.m[h2];
+#pragma unroll
+        for (int q = 0; q < BN / 8; q++)
+            mx = fmaxf(mx, fmaxf(sc[4 * q + 2 * h2], sc[4 * q + 2 * h2 + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float b = mx == -INFINITY ? 0.0f : mx;
+        alpha[h2] = exp2_approx(rs.m[h2] - b); /* m = -inf: 0 */
+        float sum = 0.0f;
+#pragma unroll
+        for (int q = 0; q < BN / 8; q++) {
+            sc[4 * q + 2 * h2] = exp2_approx(sc[4 * q + 2 * h2] - b);
+            sc[4 * q + 2 * h2 + 1] = exp2_approx(sc[4 * q + 2 * h2 + 1] - b);
+            sum += sc[4 * q + 2 * h2] + sc[4 * q + 2 * h2 + 1];
+        }
+        rs.l[h2] = alpha[h2] * rs.l[h2] + sum;
+        rs.m[h2] = mx;
+    }
+}
+
 template <typename T, typename Cfg>
 __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
 {
@@ -160,8 +222,8 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
     extern __shared__ __align__(1024) uint8_t smem_raw[];
     const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
     const uint32_t q_s = base;
-    const uint32_t k_s = q_s + Cfg::Q_BYTES; /* stage s at + s KV_BYTES */
-    const uint32_t v_s = k_s + 2 * Cfg::KV_BYTES;
+    const uint32_t k_s = q_s + Cfg::Q_BYTES;                  /* K stage s at + s KV_BYTES */
+    const uint32_t v_s = k_s + Cfg::K_STAGES * Cfg::KV_BYTES; /* likewise V */
 
     const int lane = threadIdx.x % 32, wg = threadIdx.x / 128, wq = (threadIdx.x / 32) % 4;
     const int g = lane >> 2, t = lane & 3;
@@ -182,11 +244,46 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
     const int64_t tile0 = kb / BN;
     const int ntiles = ke > kb ? (int)((ke + BN - 1) / BN - tile0) : 0;
 
+    auto k_stage = [&](int i) { return k_s + (uint32_t)(i % Cfg::K_STAGES) * Cfg::KV_BYTES; };
+    auto v_stage = [&](int i) { return v_s + (uint32_t)(i % Cfg::V_STAGES) * Cfg::KV_BYTES; };
     auto request = [&](int i) {
-        const uint32_t st = (uint32_t)(i & 1) * Cfg::KV_BYTES;
         const int64_t k0 = (tile0 + i) * BN;
-        load_rows<Cfg, BN>(k_s + st, kg, p.k_strides[2], k0, s.sk);
-        load_rows<Cfg, BN>(v_s + st, vg, p.v_strides[2], k0, s.sk);
+        load_rows<Cfg, BN>(k_stage(i), kg, p.k_strides[2], k0, s.sk);
+        load_rows<Cfg, BN>(v_stage(i), vg, p.v_strides[2], k0, s.sk);
+    };
+    /* Tile i's copies landed for every thread, visible to the async proxy; then tile i + 1
+     * requested (its stages' last readers, S of tile i - 1 and P V of tile i - 2, retired
+     * before this barrier). */
+    auto arrive = [&](int i) {
+        cp_async_wait<0>();
+        fence_proxy_async();
+        __syncthreads();
+        if (i + 1 < ntiles)
+            request(i + 1);
+        cp_async_commit();
+    };
+    const uint32_t q_wg = q_s + 64 * 128 * wg; /* the warpgroup's 64 rows in each box */
+    float sc[SN];
+    auto issue_s = [&](int i) { /* S = Q K^T for the warpgroup's 64 rows x BN keys */
+                                const uint32_t ks = k_stage(i);
+#pragma unroll
+                                for (int kk = 0; kk < D / 16; kk++) {
+                                    const uint32_t in_row = 32u * (kk % 4);
+                                    usine_sm90::Wgmma<T, BN, 0, 0>::run(
+                                        sc, desc(q_wg + (kk / 4) * BM * 128 + in_row, 0),
+                                        desc(ks + (kk / 4) * BN * 128 + in_row, 0),
+                                        kk > 0 ? 1u : 0u);
+                                }
+                                wgmma_commit();
+    };
+    float o[ON];
+    uint32_t pf[BN / 16][4];
+    auto issue_pv = [&](int i) { /* O += P V, 16 keys a step, P from registers */
+                                 const uint32_t vs = v_stage(i);
+#pragma unroll
+                                 for (int j = 0; j < BN / 16; j++)
+                                     WgmmaRS<T, D>::run(o, pf[j], desc(vs + 2048u * j, BN * 128));
+                                 wgmma_commit();
     };
 
     if (ntiles > 0) {
@@ -194,99 +291,66 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
         request(0);
     }
     cp_async_commit();
-
-    float o[ON];
 #pragma unroll
     for (int i = 0; i < ON; i++)
         o[i] = 0.0f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    RowState rs = {{-INFINITY, -INFINITY}, {0.0f, 0.0f}};
     /* This thread's two query rows (g and g + 8 of its warp's 16), in sequence positions
      * (< 2^30: the host checks). */
     const int r_first = (int)row0 + 64 * wg + 16 * wq + g;
     const int qi[2] = {r_first, r_first + 8};
-    const int sk32 = (int)s.sk, off32 = (int)off, causal = p.causal, window = (int)p.window;
-    const uint32_t q_wg = q_s + 64 * 128 * wg; /* the warpgroup's 64 rows in each box */
-
-#pragma unroll 1
-    for (int i = 0; i < ntiles; i++) {
-        cp_async_wait<0>();
-        fence_proxy_async();
-        __syncthreads();
-        if (i + 1 < ntiles)
-            request(i + 1);
-        cp_async_commit();
-
-        const uint32_t ks = k_s + (uint32_t)(i & 1) * Cfg::KV_BYTES;
-        const uint32_t vs = v_s + (uint32_t)(i & 1) * Cfg::KV_BYTES;
-        const int64_t k0 = (tile0 + i) * BN;
-
-        /* S = Q K^T for the warpgroup's 64 rows x BN keys. */
-        float sc[SN];
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            const uint32_t in_row = 32u * (kk % 4);
-            usine_sm90::Wgmma<T, BN, 0, 0>::run(sc, desc(q_wg + (kk / 4) * BM * 128 + in_row, 0),
-                                                desc(ks + (kk / 4) * BN * 128 + in_row, 0),
-                                                kk > 0 ? 1u : 0u);
-        }
-        wgmma_commit();
-        wgmma_wait<0>();
-        fence_operands(sc);
-
-        /* Scale into base 2, then mask (only tiles that cross a mask edge). */
-        const bool edge = k0 + BN > s.sk || (causal && k0 + BN - 1 > row0 + off) ||
-                          (window > 0 && k0 <= last + off - window);
-#pragma unroll
-        for (int r = 0; r < SN; r++) {
-            float x = sc[r] * p.scale_log2;
-            if (edge && !visible(qi[(r >> 1) & 1], (int)k0 + 8 * (r / 4) + 2 * t + (r & 1), sk32,
-                                 off32, causal, window))
-                x = -INFINITY;
-            sc[r] = x;
-        }
-
-        /* Online softmax: rows g (h2 = 0: registers 4q, 4q + 1) and g + 8 (h2 = 1: 4q + 2,
-         * 4q + 3). */
-        float alpha[2];
-#pragma unroll
-        for (int h2 = 0; h2 < 2; h2++) {
-            float mx = m[h2];
-#pragma unroll
-            for (int q = 0; q < BN / 8; q++)
-                mx = fmaxf(mx, fmaxf(sc[4 * q + 2 * h2], sc[4 * q + 2 * h2 + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            const float b = mx == -INFINITY ? 0.0f : mx;
-            alpha[h2] = exp2_approx(m[h2] - b); /* m = -inf: 0 */
-            float sum = 0.0f;
-#pragma unroll
-            for (int q = 0; q < BN / 8; q++) {
-                sc[4 * q + 2 * h2] = exp2_approx(sc[4 * q + 2 * h2] - b);
-                sc[4 * q + 2 * h2 + 1] = exp2_approx(sc[4 * q + 2 * h2 + 1] - b);
-                sum += sc[4 * q + 2 * h2] + sc[4 * q + 2 * h2 + 1];
-            }
-            l[h2] = alpha[h2] * l[h2] + sum;
-            m[h2] = mx;
-        }
-#pragma unroll
-        for (int r = 0; r < ON; r++)
-            o[r] *= alpha[(r >> 1) & 1];
-
-        /* O += P V, 16 keys a step, P from the registers of S. */
-        uint32_t pf[BN / 16][4];
+    const int sk32 = (int)s.sk, off32 = (int)off;
+    auto edge_tile = [&](int64_t k0) { /* whether tile k0 crosses a mask edge */
+                                       return k0 + BN > s.sk ||
+                                              (p.causal && k0 + BN - 1 > row0 + off) ||
+                                              (p.window > 0 && k0 <= last + off - p.window);
+    };
+    auto to_p = [&]() {
 #pragma unroll
         for (int j = 0; j < BN / 16; j++)
 #pragma unroll
             for (int e = 0; e < 4; e++)
                 pf[j][e] = pack2<T>(sc[8 * j + 2 * e], sc[8 * j + 2 * e + 1]);
+    };
+
+    /* Software pipeline (FlashAttention-3, section 3.2): S of tile i is issued before P V of
+     * tile i - 1, so that the softmax of tile i runs while the tensor cores do P V. */
+    if (ntiles > 0) {
+        arrive(0);
         wgmma_fence();
-#pragma unroll
-        for (int j = 0; j < BN / 16; j++)
-            WgmmaRS<T, D>::run(o, pf[j], desc(vs + 2048u * j, BN * 128));
-        wgmma_commit();
+        issue_s(0);
+        wgmma_wait<0>();
+        fence_operands(sc);
+        float alpha[2];
+        softmax_tile<Cfg>(sc, rs, alpha, p, edge_tile(tile0 * BN), (int)(tile0 * BN), qi, t, sk32,
+                          off32);
+        to_p(); /* O is 0: no rescaling */
+    }
+#pragma unroll 1
+    for (int i = 1; i < ntiles; i++) {
+        arrive(i);
+        const int64_t k0 = (tile0 + i) * BN;
+        wgmma_fence();
+        issue_s(i);
+        issue_pv(i - 1);
+        wgmma_wait<1>(); /* S of tile i; P V of tile i - 1 may run on */
+        fence_operands(sc);
+        float alpha[2];
+        softmax_tile<Cfg>(sc, rs, alpha, p, edge_tile(k0), (int)k0, qi, t, sk32, off32);
         wgmma_wait<0>();
         fence_operands(o);
+        keep_operands(pf);
+#pragma unroll
+        for (int r = 0; r < ON; r++)
+            o[r] *= alpha[(r >> 1) & 1];
+        to_p();
+    }
+    if (ntiles > 0) {
+        wgmma_fence();
+        issue_pv(ntiles - 1);
+        wgmma_wait<0>();
+        fence_operands(o);
+        keep_operands(pf);
     }
     cp_async_wait<0>(); /* only empty groups can remain; retire them anyway */
 
@@ -295,11 +359,11 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
     float inv[2], lse[2];
 #pragma unroll
     for (int h2 = 0; h2 < 2; h2++) {
-        float sum = l[h2];
+        float sum = rs.l[h2];
         sum += __shfl_xor_sync(0xffffffffu, sum, 1);
         sum += __shfl_xor_sync(0xffffffffu, sum, 2);
         inv[h2] = sum > 0.0f ? 1.0f / sum : 0.0f;
-        lse[h2] = sum > 0.0f ? m[h2] * LN2 + logf(sum) : -INFINITY;
+        lse[h2] = sum > 0.0f ? rs.m[h2] * LN2 + logf(sum) : -INFINITY;
     }
     uint16_t *const og = head_rows<uint16_t>(p.o, p.o_strides, s.item, h, s.pq);
 #pragma unroll

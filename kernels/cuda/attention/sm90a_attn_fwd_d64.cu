@@ -1,5 +1,5 @@
 /* sm_90a attention forward (wgmma), head_dim 64: 128 query rows (two warpgroups of 64),
- * 128-key tiles, two stages (see sm90a_attention.cuh). bf16 and f16. */
+ * 128-key tiles, K in two stages and V in three (see sm90a_attention.cuh). bf16 and f16. */
 #include "sm90a_attention.cuh"
 
 typedef usine_sm90_attn::FwdTile<64, 128> usine_sm90_attn_fwd_tile_d64;
