@@ -37,8 +37,9 @@
  * accumulator layout of S is the register-A layout of wgmma for 16-bit inputs.
  *
  * ---- Order within a key tile (FlashAttention-3's intra-warpgroup pipeline) ----
- * wait for tile i's copies, fence, barrier; request tile i + 1; issue S of tile i (D / 16
- * wgmma, one group), then P V of tile i - 1 (BN / 16 wgmma, a second group); wait for the
+ * wait for tile i's copies, fence, barrier; issue S of tile i (D / 16 wgmma, one group),
+ * then P V of tile i - 1 (BN / 16 wgmma, a second group); request tile i + 1 (the copies'
+ * issue, 32 cp.async a thread at d = 128, overlaps the products); wait for the
  * first group only and run the softmax of tile i (scale, mask on edge tiles, running max and
  * sum) while the tensor cores do P V; wait for the second; O *= alpha; P of tile i from S.
  * P V of the last tile follows the loop. The two warpgroups run in step (the barrier), so
@@ -137,21 +138,26 @@ __device__ __forceinline__ void fence_proxy_async()
 /*
  * Requests rows [r0, r0 + R) of one [position][D] slice (row stride `stride`, elements) into
  * the swizzled tile at shared address `dst` (R rows, D / 64 boxes); rows at or beyond `rows`
- * are zero-filled and never read from global memory.
+ * are zero-filled and never read from global memory. Thread x copies chunk x % (D / 8) of
+ * rows x / (D / 8) + PASS_ROWS it: one column, one swizzle phase (PASS_ROWS is a multiple
+ * of 8), so that only the row pointer moves from one copy to the next.
  */
 template <typename Cfg, int R>
 __device__ __forceinline__ void load_rows(uint32_t dst, const uint16_t *src, int64_t stride,
                                           int64_t r0, int64_t rows)
 {
-    constexpr int CPR = Cfg::D / 8; /* 16-byte chunks per row */
+    constexpr int CPR = Cfg::D / 8, PASS_ROWS = Cfg::THREADS / CPR;
+    static_assert(PASS_ROWS % 8 == 0 && R % PASS_ROWS == 0, "whole passes, one swizzle phase");
+    const int ch = threadIdx.x % CPR, r_first = threadIdx.x / CPR;
+    const uint32_t at =
+        dst + (uint32_t)((ch / 8) * R * 128 + r_first * 128 + (((ch % 8) ^ (r_first % 8)) << 4));
+    const uint16_t *g = src + (r0 + r_first) * stride + ch * 8;
+    const int64_t left = rows - r0 - r_first; /* rows of this thread's column still inside */
 #pragma unroll
-    for (int it = 0; it < R * CPR / Cfg::THREADS; it++) {
-        const int c = threadIdx.x + it * Cfg::THREADS;
-        const int r = c / CPR, ch = c % CPR;
-        const bool in = r0 + r < rows;
-        const uint16_t *g = in ? src + (r0 + r) * stride + ch * 8 : src;
-        const uint32_t at = (uint32_t)((ch / 8) * R * 128 + r * 128 + (((ch % 8) ^ (r % 8)) << 4));
-        cp_async_16(dst + at, g, in ? 16u : 0u);
+    for (int it = 0; it < R / PASS_ROWS; it++) {
+        const bool in = it * PASS_ROWS < left;
+        cp_async_16(at + it * PASS_ROWS * 128, in ? g : src, in ? 16u : 0u);
+        g += PASS_ROWS * stride;
     }
 }
 
@@ -251,13 +257,16 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
         load_rows<Cfg, BN>(k_stage(i), kg, p.k_strides[2], k0, s.sk);
         load_rows<Cfg, BN>(v_stage(i), vg, p.v_strides[2], k0, s.sk);
     };
-    /* Tile i's copies landed for every thread, visible to the async proxy; then tile i + 1
-     * requested (its stages' last readers, S of tile i - 1 and P V of tile i - 2, retired
-     * before this barrier). */
-    auto arrive = [&](int i) {
+    /* Tile i's copies landed for every thread, visible to the async proxy. */
+    auto arrive = [&]() {
         cp_async_wait<0>();
         fence_proxy_async();
         __syncthreads();
+    };
+    /* Tile i + 1 requested once tile i's products are issued, so that the copies' issue
+     * overlaps them (its stages' last readers, S of tile i - 1 and P V of tile i - 2, retired
+     * before the barrier of tile i). */
+    auto request_next = [&](int i) {
         if (i + 1 < ntiles)
             request(i + 1);
         cp_async_commit();
@@ -316,9 +325,10 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
     /* Software pipeline (FlashAttention-3, section 3.2): S of tile i is issued before P V of
      * tile i - 1, so that the softmax of tile i runs while the tensor cores do P V. */
     if (ntiles > 0) {
-        arrive(0);
+        arrive();
         wgmma_fence();
         issue_s(0);
+        request_next(0);
         wgmma_wait<0>();
         fence_operands(sc);
         float alpha[2];
@@ -328,11 +338,12 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
     }
 #pragma unroll 1
     for (int i = 1; i < ntiles; i++) {
-        arrive(i);
+        arrive();
         const int64_t k0 = (tile0 + i) * BN;
         wgmma_fence();
         issue_s(i);
         issue_pv(i - 1);
+        request_next(i);
         wgmma_wait<1>(); /* S of tile i; P V of tile i - 1 may run on */
         fence_operands(sc);
         float alpha[2];
