@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda_test_util.h"
 #include "test_util.h"
 
 #define SENTINEL     1024.0 /* exact in bf16 and f16 */
@@ -609,34 +610,12 @@ static void run_bwd_case(usine_context *ctx, const fwd_case *c)
     free(eS);
 }
 
-static usine_context *cuda_context(char *why, size_t size)
-{
-    usine_context_options o;
-    usine_context_options_init(&o);
-    o.device = "cuda:0";
-    usine_context *ctx = NULL;
-    if (usine_create(&ctx, &o) != USINE_SUCCESS) {
-        snprintf(why, size, "%s", usine_last_error());
-        return NULL;
-    }
-    return ctx;
-}
-
 /* On a cc 9.0 GPU the forward runs the sm_90a (wgmma) kernels by default: every forward case
  * runs again on the sm_80 kernel of its dtype and head_dim, forced ([dtype][head_dim 128]). */
 static usine_context *sm80_forward[2][2];
 static const char *const sm80_forward_names[2][2] = {
     {"usine_attn_fwd_cuda_sm80_bf16_d64_128x32", "usine_attn_fwd_cuda_sm80_bf16_d128_128x64"},
     {"usine_attn_fwd_cuda_sm80_f16_d64_128x32", "usine_attn_fwd_cuda_sm80_f16_d128_128x64"}};
-
-static int device_arch(void)
-{
-    int major = 0, minor = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) != cudaSuccess)
-        return 0;
-    return 10 * major + minor;
-}
 
 static void open_sm80_forward(void)
 {

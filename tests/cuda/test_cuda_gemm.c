@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cuda_test_util.h"
 #include "test_util.h"
 
 /* 1 when a CUDA call failed (the failure recorded and printed), 0 when it succeeded. */
@@ -212,19 +213,6 @@ static void set_lds(gemm_case *t, int64_t pad, int round8)
     t->ldc = lc > 0 ? lc : 1;
 }
 
-static usine_context *cuda_context(char *why, size_t size)
-{
-    usine_context_options o;
-    usine_context_options_init(&o);
-    o.device = "cuda:0";
-    usine_context *ctx = NULL;
-    if (usine_create(&ctx, &o) != USINE_SUCCESS) {
-        snprintf(why, size, "%s", usine_last_error());
-        return NULL;
-    }
-    return ctx;
-}
-
 /*
  * Runs case t with each of the four operand-arrangement kernels of one tile forced
  * (usine_gemm_cuda_<arch>_<type>_<tile>_<ak|am>_<bk|bn>) on each of the four transpose
@@ -261,16 +249,6 @@ static int run_arrangements(gemm_case *t, const char *arch, const char *type, co
         usine_destroy(fc);
     }
     return accepted;
-}
-
-/* Compute capability of device 0 as major x 10 + minor (0 when unknown). */
-static int device_arch(void)
-{
-    int major = 0, minor = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) != cudaSuccess)
-        return 0;
-    return 10 * major + minor;
 }
 
 /* The sm_90a tiles as their registry names spell them: alone, then in clusters of two. */
