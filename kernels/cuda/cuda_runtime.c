@@ -839,7 +839,8 @@ static usine_cuda_attn_args attn_args(const usine_cuda_attention_problem *p)
 /* The kernel of `pass` for the problem's dtype and head_dim on a device of compute capability
  * `arch` (major x 10 + minor): the first in table order (the sm_90a ones first, on cc 9.0
  * only, where their machine code runs); force wins when it names a kernel of that pass that
- * fits. */
+ * fits, and NULL is the answer when it names one that fits but cannot run here (as the
+ * GEMM refuses a forced sm_90a kernel elsewhere). */
 static const usine_cuda_attn_kernel *attn_choose(const usine_cuda_attention_problem *p, int pass,
                                                  const char *force, int arch)
 {
@@ -847,12 +848,12 @@ static const usine_cuda_attn_kernel *attn_choose(const usine_cuda_attention_prob
     const usine_cuda_attn_kernel *best = NULL;
     for (int i = 0; i < n; i++) {
         const usine_cuda_attn_kernel *k = attn_kernel_at(i);
-        if (k->pass != pass || k->in_type != type_code(p->dtype) || k->head_dim != p->head_dim ||
-            (k->arch == 90 && arch != 90))
+        if (k->pass != pass || k->in_type != type_code(p->dtype) || k->head_dim != p->head_dim)
             continue;
+        const int runs_here = k->arch != 90 || arch == 90;
         if (force && strcmp(force, k->name) == 0)
-            return k;
-        if (!best)
+            return runs_here ? k : NULL;
+        if (runs_here && !best)
             best = k;
     }
     return best;
@@ -922,7 +923,10 @@ usine_status usine_cuda_attention_forward(int device, void *stream,
     const usine_cuda_attn_kernel *k =
         attn_choose(p, USINE_CUDA_ATTN_FWD, force, device_arch(device));
     if (!k) {
-        snprintf(message, message_size, "no CUDA attention forward kernel for this problem");
+        const int forced = force && *force;
+        snprintf(message, message_size, "no CUDA attention forward kernel for this problem%s%s%s",
+                 forced ? " (USINE_CUDA_KERNEL=" : "", forced ? force : "",
+                 forced ? ": sm_90a kernels run on compute capability 9.0 only)" : "");
         return USINE_ERROR_NOT_SUPPORTED;
     }
     if (kernel_name)

@@ -130,7 +130,8 @@ typedef struct usine_cuda_attention_problem {
  * `device` and `stream`, asynchronously, as usine_cuda_gemm. USINE_ERROR_NOT_SUPPORTED with the
  * reason in `message` for what the kernels do not take (dtype, head_dim, 16-byte alignment of the
  * bases and strides, sizes beyond the grid). force: a kernel name (USINE_CUDA_KERNEL) honoured when
- * it is an attention forward kernel that fits, ignored when it names another family.
+ * it is an attention forward kernel that fits, ignored when it names another family, refused
+ * (USINE_ERROR_NOT_SUPPORTED) when it names an sm_90a kernel and the device is not cc 9.0.
  */
 usine_status usine_cuda_attention_forward(int device, void *stream,
                                           const usine_cuda_attention_problem *problem,

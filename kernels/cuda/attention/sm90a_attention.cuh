@@ -121,7 +121,8 @@ USINE_WGMMA_RS(__nv_bfloat16, "bf16", 128, USINE_WGMMA_D64, "%64, %65, %66, %67"
 USINE_WGMMA_RS(__half, "f16", 128, USINE_WGMMA_D64, "%64, %65, %66, %67", "%68", USINE_WGMMA_F64(0))
 
 /* Descriptor of a 128-byte-swizzled operand at `addr` (see the header comment): `leading`
- * bytes to the next 64 columns of an MN-major operand (1: unused, K-major). */
+ * bytes to the next 64 columns of an MN-major operand (0 for a K-major one, whose field is
+ * unused and set to 1). */
 __device__ __forceinline__ uint64_t desc(uint32_t addr, uint32_t leading)
 {
     return (uint64_t)((addr >> 4) & 0x3fff) | (uint64_t)(leading >> 4 ? leading >> 4 : 1) << 16 |
