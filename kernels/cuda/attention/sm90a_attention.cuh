@@ -419,4 +419,19 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
             CFG::MIN_BLOCKS, CFG::SMEM_BYTES                                                       \
     }
 
+/* The bf16 and f16 forward kernels of head_dim D with BN-key tiles and their table,
+ * usine_cuda_sm90a_attn_fwd_d<D> (bf16 then f16), named
+ * usine_attn_fwd_cuda_sm90a_<type>_d<D>_128x<BN>: the whole of a sm90a_attn_fwd_d*.cu. */
+#define USINE_SM90_ATTN_FWD_FAMILY(D, BN)                                                          \
+    typedef usine_sm90_attn::FwdTile<D, BN> usine_sm90_attn_fwd_tile_d##D;                         \
+    USINE_SM90_ATTN_FWD_KERNEL(usine_attn_fwd_cuda_sm90a_bf16_d##D##_128x##BN, __nv_bfloat16,      \
+                               usine_sm90_attn_fwd_tile_d##D)                                      \
+    USINE_SM90_ATTN_FWD_KERNEL(usine_attn_fwd_cuda_sm90a_f16_d##D##_128x##BN, __half,              \
+                               usine_sm90_attn_fwd_tile_d##D)                                      \
+    extern "C" const usine_cuda_attn_kernel usine_cuda_sm90a_attn_fwd_d##D[2] = {                  \
+        USINE_SM90_ATTN_ENTRY(usine_attn_fwd_cuda_sm90a_bf16_d##D##_128x##BN, USINE_CUDA_BF16,     \
+                              usine_sm90_attn_fwd_tile_d##D),                                      \
+        USINE_SM90_ATTN_ENTRY(usine_attn_fwd_cuda_sm90a_f16_d##D##_128x##BN, USINE_CUDA_F16,       \
+                              usine_sm90_attn_fwd_tile_d##D)};
+
 #endif

@@ -2,13 +2,4 @@
  * 128-key tiles, K in two stages and V in three (see sm90a_attention.cuh). bf16 and f16. */
 #include "sm90a_attention.cuh"
 
-typedef usine_sm90_attn::FwdTile<64, 128> usine_sm90_attn_fwd_tile_d64;
-USINE_SM90_ATTN_FWD_KERNEL(usine_attn_fwd_cuda_sm90a_bf16_d64_128x128, __nv_bfloat16,
-                           usine_sm90_attn_fwd_tile_d64)
-USINE_SM90_ATTN_FWD_KERNEL(usine_attn_fwd_cuda_sm90a_f16_d64_128x128, __half,
-                           usine_sm90_attn_fwd_tile_d64)
-extern "C" const usine_cuda_attn_kernel usine_cuda_sm90a_attn_fwd_d64[2] = {
-    USINE_SM90_ATTN_ENTRY(usine_attn_fwd_cuda_sm90a_bf16_d64_128x128, USINE_CUDA_BF16,
-                          usine_sm90_attn_fwd_tile_d64),
-    USINE_SM90_ATTN_ENTRY(usine_attn_fwd_cuda_sm90a_f16_d64_128x128, USINE_CUDA_F16,
-                          usine_sm90_attn_fwd_tile_d64)};
+USINE_SM90_ATTN_FWD_FAMILY(64, 128)
