@@ -81,6 +81,10 @@ if has attention; then
         grep -E "FAIL" "$out/test_cuda_attention.log" | head -12 | cut -c1-400
         tail -3 "$out/test_cuda_attention.log" | cut -c1-400
     } >>"$summary"
+    if [ "$rc" = 124 ]; then # a hang: the bench would hang too
+        cat "$summary"
+        exit 1
+    fi
 fi
 
 if has bench; then

@@ -188,6 +188,43 @@ __device__ __forceinline__ bool visible(int i, int j, int sk, int off, int causa
     return j < sk && !(causal && j > i + off) && !(window > 0 && j <= i + off - window);
 }
 
+/* What forward block (x, y, z) works on, in every forward kernel: query rows [row0, last] of
+ * query head h, the key tiles tile0 .. tile0 + ntiles - 1 of BN keys its rows can see, and the
+ * head's rows of Q, K, V. */
+struct FwdBlock {
+    Seq s;
+    int64_t h, row0, last, off; /* off = sk - sq */
+    int64_t tile0;
+    int ntiles;
+    const uint16_t *qg, *kg, *vg;
+};
+
+/* Fills `b` for this block of BM query rows; false when the block lies beyond its sequence
+ * (varlen: a shorter one), which the caller leaves at once, before any barrier. */
+template <int BM, int BN>
+__device__ __forceinline__ bool fwd_block(const usine_cuda_attn_args &p, FwdBlock &b)
+{
+    const int64_t z = p.batch0 + blockIdx.z, hk = blockIdx.y / (p.heads_q / p.heads_kv);
+    b.h = blockIdx.y;
+    b.s = locate(p, z, b.h);
+    /* Causal: the last query rows see the most keys; their blocks go first (the lowest
+     * blockIdx.x), so that the cheap ones fill the last wave (FlashAttention-3 does so). */
+    const int64_t xb = p.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
+    b.row0 = xb * BM;
+    if (b.row0 >= b.s.sq)
+        return false;
+    b.off = b.s.sk - b.s.sq;
+    b.last = (b.row0 + BM < b.s.sq ? b.row0 + BM : b.s.sq) - 1;
+    b.qg = head_rows<const uint16_t>(p.q, p.q_strides, b.s.item, b.h, b.s.pq);
+    b.kg = head_rows<const uint16_t>(p.k, p.k_strides, b.s.item, hk, b.s.pk);
+    b.vg = head_rows<const uint16_t>(p.v, p.v_strides, b.s.item, hk, b.s.pk);
+    int64_t kb, ke;
+    key_range(p, b.s.sq, b.s.sk, b.row0, b.last, &kb, &ke);
+    b.tile0 = kb / BN;
+    b.ntiles = ke > kb ? (int)((ke + BN - 1) / BN - b.tile0) : 0;
+    return true;
+}
+
 template <typename T, typename Cfg>
 __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
 {
@@ -204,22 +241,13 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
 
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const int g = lane >> 2, t = lane & 3, quad = lane >> 3, r8 = lane & 7;
-    const int64_t z = p.batch0 + blockIdx.z, h = blockIdx.y, hk = h / (p.heads_q / p.heads_kv);
-    const Seq s = locate(p, z, h);
-    const int64_t row0 = (int64_t)blockIdx.x * BM; /* block's first query row */
-    if (row0 >= s.sq)
-        return; /* the whole block (varlen: a shorter sequence); before any barrier */
-    const int64_t off = s.sk - s.sq;
-    const int64_t last = (row0 + BM < s.sq ? row0 + BM : s.sq) - 1;
-
-    const uint16_t *const qg = head_rows<const uint16_t>(p.q, p.q_strides, s.item, h, s.pq);
-    const uint16_t *const kg = head_rows<const uint16_t>(p.k, p.k_strides, s.item, hk, s.pk);
-    const uint16_t *const vg = head_rows<const uint16_t>(p.v, p.v_strides, s.item, hk, s.pk);
-
-    int64_t kb, ke;
-    key_range(p, s.sq, s.sk, row0, last, &kb, &ke);
-    const int64_t tile0 = kb / BN;
-    const int ntiles = ke > kb ? (int)((ke + BN - 1) / BN - tile0) : 0;
+    FwdBlock b;
+    if (!fwd_block<BM, BN>(p, b))
+        return;
+    const Seq &s = b.s;
+    const int64_t h = b.h, row0 = b.row0, last = b.last, off = b.off, tile0 = b.tile0;
+    const int ntiles = b.ntiles;
+    const uint16_t *const qg = b.qg, *const kg = b.kg, *const vg = b.vg;
 
     auto request = [&](int i) {
         const int st = i & 1;

@@ -1,32 +1,41 @@
 /*
  * Attention forward for sm_90a (H100, H200, GH200): the FlashAttention-2 algorithm (as
  * sm80_attention.cuh) with its two matrix products on wgmma, the warpgroup-wide tensor-core
- * instruction of Hopper (FlashAttention-3, Shah et al. 2024, section 3: S = Q K^T with both
- * operands in shared memory, O += P V with P taken from the registers that hold S).
+ * instruction of Hopper, and FlashAttention-3's structure (Shah et al. 2024): warp
+ * specialisation, ping-pong between two warpgroups, and the intra-warpgroup pipeline.
  *
  * ---- Work split ----
- * Block (x, y, z) = query rows [128 x, 128 x + 128) of query head y of batch item (or
- * sequence) batch0 + z, as the sm_80 kernel. Two warpgroups; warpgroup w owns the 64 rows
- * 64 w .. 64 w + 63 of the block end to end (m64 wgmma), with the online softmax of its rows
- * in its registers. All 256 threads copy the K and V tiles of BN keys (cp.async; K in two
- * stages, V in three: tile i + 1 in flight while tile i is computed and P V of tile i - 1 may
- * still read its V) and the Q tile; one barrier per key tile.
- * cp.async zero-fills the rows beyond a sequence, so the variable-length, causal, window and
- * grouped-query cases are the sm_80 kernel's (the same locate / key_range / visible).
+ * Block (x, y, z) = 128 query rows of query head y of batch item (or sequence) batch0 + z, as
+ * the sm_80 kernel (fwd_block). Three warpgroups. Warpgroup 0 is the producer: it copies Q
+ * once and K, V tile by tile (BN keys) into rings of STAGES stages, and gives its registers to
+ * the others (setmaxnreg). Warpgroups 1 and 2 are the consumers: consumer c owns the 64 rows
+ * 64 c .. 64 c + 63 of the block end to end (m64 wgmma), with the online softmax of its rows
+ * in its registers. The copies are cp.async, which zero-fills the rows beyond a sequence, so
+ * the variable-length, causal, window and grouped-query cases are the sm_80 kernel's (the
+ * same locate / key_range / visible).
+ *
+ * ---- Synchronisation (no block-wide barrier after the start) ----
+ * Each stage has a "full" mbarrier, on which the 128 producer threads arrive, each once its
+ * own copies of the stage landed and it fenced them for the async proxy (fence.proxy.async:
+ * cp.async writes through the generic proxy, wgmma reads through the async one), and an
+ * "empty" one (one arrival per consumer warp once the wgmma reading the stage retired). The
+ * producer announces a group of copies when it has issued the next one (cp.async.wait_group
+ * 1), so that the newest stays in flight while it waits.
+ * Ping-pong (section 3.2 of the paper): the consumers take turns to issue their products
+ * (named barriers 1 and 2, one a consumer), so that the tensor cores run one warpgroup's
+ * S and P V while the other computes its softmax.
  *
  * ---- Shared memory (wgmma reads it; 128-byte swizzle, as TMA would write it) ----
  * A tile of R rows x D elements (Q: R = 128; K, V: R = BN) is D / 64 column boxes of R rows
  * x 128 bytes, box b at b R 128 bytes; 16-byte chunk c of row r lands at chunk c ^ (r % 8)
  * of the row. Every box starts 1024-byte aligned (a swizzle atom: 8 rows of 128 bytes).
- *   S = Q K^T (m64nBNk16, k = head_dim): A = warpgroup w's 64 Q rows, B = the BN K rows, both
+ *   S = Q K^T (m64nBNk16, k = head_dim): A = consumer c's 64 Q rows, B = the BN K rows, both
  *     "K-major" (k contiguous): descriptor stride byte offset 1024 (8-row groups), k16 step
  *     kk at box kk / 4, 32 (kk % 4) bytes into the rows (the hardware applies the swizzle).
  *   O += P V (m64nDk16, k = keys): B(key, d) = V[key][d] is "MN-major" (n contiguous,
  *     transpose flag 1): k row p (a key) at 128 p bytes of each box, stride byte offset 1024
  *     (the next 8 keys), leading byte offset BN 128 (the next box, 64 columns further); the
  *     k16 step j starts 2048 j bytes in.
- * cp.async writes through the generic proxy and wgmma reads through the async proxy: every
- * thread fences (fence.proxy.async) between its copies landing and the barrier.
  *
  * ---- Registers (m64nNk16 accumulators, f32) ----
  * Thread (warp q of the warpgroup, lane l, g = l / 4, t = l % 4), register i of N / 2:
@@ -36,14 +45,13 @@
  * {s[8j+2], s[8j+3]}, {s[8j+4], s[8j+5]}, {s[8j+6], s[8j+7]} rounded to the input type: the
  * accumulator layout of S is the register-A layout of wgmma for 16-bit inputs.
  *
- * ---- Order within a key tile (FlashAttention-3's intra-warpgroup pipeline) ----
- * wait for tile i's copies, fence, barrier; issue S of tile i (D / 16 wgmma, one group),
- * then P V of tile i - 1 (BN / 16 wgmma, a second group); request tile i + 1 (the copies'
- * issue, 32 cp.async a thread at d = 128, overlaps the products); wait for the
- * first group only and run the softmax of tile i (scale, mask on edge tiles, running max and
- * sum) while the tensor cores do P V; wait for the second; O *= alpha; P of tile i from S.
- * P V of the last tile follows the loop. The two warpgroups run in step (the barrier), so
- * one's softmax does not fill the other's products as FlashAttention-3's ping-pong would.
+ * ---- A consumer's key tile (the intra-warpgroup pipeline, section 3.3) ----
+ * Wait for K of tile i and V of tile i - 1, and for the turn; issue S of tile i (D / 16
+ * wgmma, one group), then P V of tile i - 1 (BN / 16 wgmma, a second group); give the turn;
+ * wait for the first group only, release K's stage, and run the softmax of tile i (scale,
+ * mask on edge tiles, running max and sum) while the tensor cores do P V; wait for the
+ * second, release V's stage; O *= alpha; P of tile i from S. P V of the last tile follows
+ * the loop.
  */
 #ifndef USINE_KERNELS_CUDA_SM90A_ATTENTION_CUH
 #define USINE_KERNELS_CUDA_SM90A_ATTENTION_CUH
@@ -54,20 +62,22 @@
 namespace usine_sm90_attn
 {
 
-/* Head dimension and keys per tile; 128 query rows (two warpgroups of 64). */
-template <int D_, int BN_> struct FwdTile {
-    static constexpr int D = D_, BN = BN_, BM = 128, WARPGROUPS = 2;
-    static constexpr int THREADS = 128 * WARPGROUPS, MIN_BLOCKS = 1;
+/* Head dimension, keys per tile, stages of the K and V rings; 128 query rows (two consumer
+ * warpgroups of 64) and a producer warpgroup. */
+template <int D_, int BN_, int STAGES_> struct FwdTile {
+    static constexpr int D = D_, BN = BN_, BM = 128, CONSUMERS = 2, STAGES = STAGES_;
+    static constexpr int THREADS = 128 * (1 + CONSUMERS), COPY_THREADS = 128, MIN_BLOCKS = 1;
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
-    /* K of tile i + 1 is copied in while S of tile i runs; V of tile i + 1 while P V of tile
-     * i - 1 may still read its stage (the software pipeline): two K stages, three V stages. */
-    static constexpr int K_STAGES = 2, V_STAGES = 3;
-    /* Q, the K and V stages, and 1 KiB of slack to align the tiles to 1024 bytes. */
-    static constexpr int SMEM_BYTES = Q_BYTES + (K_STAGES + V_STAGES) * KV_BYTES + 1024;
+    /* mbarriers: Q full; full and empty of every K stage, then of every V stage. */
+    static constexpr int BARS = 1 + 4 * STAGES;
+    /* Q, the K and V rings, 1 KiB of slack to align them to 1024 bytes, the mbarriers. */
+    static constexpr int SMEM_BYTES = Q_BYTES + 2 * STAGES * KV_BYTES + 1024 + 8 * BARS;
+    /* setmaxnreg: 128 x 24 + 256 x 240 <= 65536, the SM's registers. */
+    static constexpr int PRODUCER_REGS = 24, CONSUMER_REGS = 240;
     static_assert(D == 64 || D == 128, "m64n64k16 or m64n128k16 for O");
     static_assert(BN == 128, "m64n128k16 for S");
-    static_assert((BM * D / 8) % THREADS == 0 && (BN * D / 8) % THREADS == 0,
-                  "16-byte copies split evenly over the threads");
+    static_assert(STAGES >= 2, "a tile in flight while one is read");
+    static_assert(SMEM_BYTES <= 232448, "227 KiB of shared memory a block on sm_90");
 };
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -76,12 +86,15 @@ using usine_sm80::cp_async_16;
 using usine_sm80::cp_async_commit;
 using usine_sm80::cp_async_wait;
 using usine_sm80_attn::exp2_approx;
+using usine_sm80_attn::fwd_block;
+using usine_sm80_attn::FwdBlock;
 using usine_sm80_attn::head_rows;
-using usine_sm80_attn::key_range;
-using usine_sm80_attn::locate;
 using usine_sm80_attn::pack2;
 using usine_sm80_attn::Seq;
 using usine_sm80_attn::visible;
+using usine_sm90::bar_arrive;
+using usine_sm90::bar_init;
+using usine_sm90::bar_wait;
 using usine_sm90::fence_operands;
 using usine_sm90::smem_u32;
 using usine_sm90::wgmma_commit;
@@ -147,7 +160,7 @@ template <typename Cfg, int R>
 __device__ __forceinline__ void load_rows(uint32_t dst, const uint16_t *src, int64_t stride,
                                           int64_t r0, int64_t rows)
 {
-    constexpr int CPR = Cfg::D / 8, PASS_ROWS = Cfg::THREADS / CPR;
+    constexpr int CPR = Cfg::D / 8, PASS_ROWS = Cfg::COPY_THREADS / CPR;
     static_assert(PASS_ROWS % 8 == 0 && R % PASS_ROWS == 0, "whole passes, one swizzle phase");
     const int ch = threadIdx.x % CPR, r_first = threadIdx.x / CPR;
     const uint32_t at =
@@ -189,14 +202,15 @@ __device__ __forceinline__ void softmax_tile(float (&sc)[Cfg::BN / 2], RowState 
 {
     constexpr int BN = Cfg::BN;
 #pragma unroll
-    for (int r = 0; r < BN / 2; r++) {
-        float x = sc[r] * p.scale_log2;
-        if (edge && !visible(qi[(r >> 1) & 1], k0 + 8 * (r / 4) + 2 * t + (r & 1), sk, off,
-                             p.causal, (int)p.window))
-            x = -INFINITY;
-        sc[r] = x;
-    }
-    /* Rows g (h2 = 0: registers 4q, 4q + 1) and g + 8 (h2 = 1: 4q + 2, 4q + 3). */
+    for (int r = 0; r < BN / 2; r++)
+        sc[r] *= p.scale_log2;
+    if (edge) /* one branch around the whole mask (uniform: the block's tile) */
+#pragma unroll
+        for (int r = 0; r < BN / 2; r++)
+            if (!visible(qi[(r >> 1) & 1], k0 + 8 * (r / 4) + 2 * t + (r & 1), sk, off, p.causal,
+                         (int)p.window))
+                sc[r] = -INFINITY;
+                /* Rows g (h2 = 0: registers 4q, 4q + 1) and g + 8 (h2 = 1: 4q + 2, 4q + 3). */
 #pragma unroll
     for (int h2 = 0; h2 < 2; h2++) {
         float mx = rs.m[h2];
@@ -219,155 +233,17 @@ __device__ __forceinline__ void softmax_tile(float (&sc)[Cfg::BN / 2], RowState 
     }
 }
 
-template <typename T, typename Cfg>
-__device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
+/*
+ * The end of a warpgroup's rows: l over each row's four lanes, O / l and lse (a row that saw
+ * no key: O = 0, lse = -inf); O stored from the registers (4-byte pairs: the output is written
+ * once a block, not worth a shared-memory pass).
+ */
+template <typename T, int D>
+__device__ __forceinline__ void store_output(const usine_cuda_attn_args &p, const FwdBlock &b,
+                                             const float (&o)[D / 2], const RowState &rs,
+                                             const int (&qi)[2], int t)
 {
-    constexpr int D = Cfg::D, BM = Cfg::BM, BN = Cfg::BN;
-    constexpr int SN = BN / 2, ON = D / 2; /* accumulators a thread: S, O */
     constexpr float LN2 = 0.6931471805599453f;
-
-    extern __shared__ __align__(1024) uint8_t smem_raw[];
-    const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
-    const uint32_t q_s = base;
-    const uint32_t k_s = q_s + Cfg::Q_BYTES;                  /* K stage s at + s KV_BYTES */
-    const uint32_t v_s = k_s + Cfg::K_STAGES * Cfg::KV_BYTES; /* likewise V */
-
-    const int lane = threadIdx.x % 32, wg = threadIdx.x / 128, wq = (threadIdx.x / 32) % 4;
-    const int g = lane >> 2, t = lane & 3;
-    const int64_t z = p.batch0 + blockIdx.z, h = blockIdx.y, hk = h / (p.heads_q / p.heads_kv);
-    const Seq s = locate(p, z, h);
-    const int64_t row0 = (int64_t)blockIdx.x * BM;
-    if (row0 >= s.sq)
-        return; /* the whole block, before any barrier */
-    const int64_t off = s.sk - s.sq;
-    const int64_t last = (row0 + BM < s.sq ? row0 + BM : s.sq) - 1;
-
-    const uint16_t *const qg = head_rows<const uint16_t>(p.q, p.q_strides, s.item, h, s.pq);
-    const uint16_t *const kg = head_rows<const uint16_t>(p.k, p.k_strides, s.item, hk, s.pk);
-    const uint16_t *const vg = head_rows<const uint16_t>(p.v, p.v_strides, s.item, hk, s.pk);
-
-    int64_t kb, ke;
-    key_range(p, s.sq, s.sk, row0, last, &kb, &ke);
-    const int64_t tile0 = kb / BN;
-    const int ntiles = ke > kb ? (int)((ke + BN - 1) / BN - tile0) : 0;
-
-    auto k_stage = [&](int i) { return k_s + (uint32_t)(i % Cfg::K_STAGES) * Cfg::KV_BYTES; };
-    auto v_stage = [&](int i) { return v_s + (uint32_t)(i % Cfg::V_STAGES) * Cfg::KV_BYTES; };
-    auto request = [&](int i) {
-        const int64_t k0 = (tile0 + i) * BN;
-        load_rows<Cfg, BN>(k_stage(i), kg, p.k_strides[2], k0, s.sk);
-        load_rows<Cfg, BN>(v_stage(i), vg, p.v_strides[2], k0, s.sk);
-    };
-    /* Tile i's copies landed for every thread, visible to the async proxy. */
-    auto arrive = [&]() {
-        cp_async_wait<0>();
-        fence_proxy_async();
-        __syncthreads();
-    };
-    /* Tile i + 1 requested once tile i's products are issued, so that the copies' issue
-     * overlaps them (its stages' last readers, S of tile i - 1 and P V of tile i - 2, retired
-     * before the barrier of tile i). */
-    auto request_next = [&](int i) {
-        if (i + 1 < ntiles)
-            request(i + 1);
-        cp_async_commit();
-    };
-    const uint32_t q_wg = q_s + 64 * 128 * wg; /* the warpgroup's 64 rows in each box */
-    float sc[SN];
-    auto issue_s = [&](int i) { /* S = Q K^T for the warpgroup's 64 rows x BN keys */
-                                const uint32_t ks = k_stage(i);
-#pragma unroll
-                                for (int kk = 0; kk < D / 16; kk++) {
-                                    const uint32_t in_row = 32u * (kk % 4);
-                                    usine_sm90::Wgmma<T, BN, 0, 0>::run(
-                                        sc, desc(q_wg + (kk / 4) * BM * 128 + in_row, 0),
-                                        desc(ks + (kk / 4) * BN * 128 + in_row, 0),
-                                        kk > 0 ? 1u : 0u);
-                                }
-                                wgmma_commit();
-    };
-    float o[ON];
-    uint32_t pf[BN / 16][4];
-    auto issue_pv = [&](int i) { /* O += P V, 16 keys a step, P from registers */
-                                 const uint32_t vs = v_stage(i);
-#pragma unroll
-                                 for (int j = 0; j < BN / 16; j++)
-                                     WgmmaRS<T, D>::run(o, pf[j], desc(vs + 2048u * j, BN * 128));
-                                 wgmma_commit();
-    };
-
-    if (ntiles > 0) {
-        load_rows<Cfg, BM>(q_s, qg, p.q_strides[2], row0, s.sq);
-        request(0);
-    }
-    cp_async_commit();
-#pragma unroll
-    for (int i = 0; i < ON; i++)
-        o[i] = 0.0f;
-    RowState rs = {{-INFINITY, -INFINITY}, {0.0f, 0.0f}};
-    /* This thread's two query rows (g and g + 8 of its warp's 16), in sequence positions
-     * (< 2^30: the host checks). */
-    const int r_first = (int)row0 + 64 * wg + 16 * wq + g;
-    const int qi[2] = {r_first, r_first + 8};
-    const int sk32 = (int)s.sk, off32 = (int)off;
-    auto edge_tile = [&](int64_t k0) { /* whether tile k0 crosses a mask edge */
-                                       return k0 + BN > s.sk ||
-                                              (p.causal && k0 + BN - 1 > row0 + off) ||
-                                              (p.window > 0 && k0 <= last + off - p.window);
-    };
-    auto to_p = [&]() {
-#pragma unroll
-        for (int j = 0; j < BN / 16; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++)
-                pf[j][e] = pack2<T>(sc[8 * j + 2 * e], sc[8 * j + 2 * e + 1]);
-    };
-
-    /* Software pipeline (FlashAttention-3, section 3.2): S of tile i is issued before P V of
-     * tile i - 1, so that the softmax of tile i runs while the tensor cores do P V. */
-    if (ntiles > 0) {
-        arrive();
-        wgmma_fence();
-        issue_s(0);
-        request_next(0);
-        wgmma_wait<0>();
-        fence_operands(sc);
-        float alpha[2];
-        softmax_tile<Cfg>(sc, rs, alpha, p, edge_tile(tile0 * BN), (int)(tile0 * BN), qi, t, sk32,
-                          off32);
-        to_p(); /* O is 0: no rescaling */
-    }
-#pragma unroll 1
-    for (int i = 1; i < ntiles; i++) {
-        arrive();
-        const int64_t k0 = (tile0 + i) * BN;
-        wgmma_fence();
-        issue_s(i);
-        issue_pv(i - 1);
-        request_next(i);
-        wgmma_wait<1>(); /* S of tile i; P V of tile i - 1 may run on */
-        fence_operands(sc);
-        float alpha[2];
-        softmax_tile<Cfg>(sc, rs, alpha, p, edge_tile(k0), (int)k0, qi, t, sk32, off32);
-        wgmma_wait<0>();
-        fence_operands(o);
-        keep_operands(pf);
-#pragma unroll
-        for (int r = 0; r < ON; r++)
-            o[r] *= alpha[(r >> 1) & 1];
-        to_p();
-    }
-    if (ntiles > 0) {
-        wgmma_fence();
-        issue_pv(ntiles - 1);
-        wgmma_wait<0>();
-        fence_operands(o);
-        keep_operands(pf);
-    }
-    cp_async_wait<0>(); /* only empty groups can remain; retire them anyway */
-
-    /* Finish: l over the row's four lanes, O / l, lse; O stored from the registers (4-byte
-     * pairs: the output is written once a block, not worth a shared-memory pass). */
     float inv[2], lse[2];
 #pragma unroll
     for (int h2 = 0; h2 < 2; h2++) {
@@ -377,10 +253,10 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
         inv[h2] = sum > 0.0f ? 1.0f / sum : 0.0f;
         lse[h2] = sum > 0.0f ? rs.m[h2] * LN2 + logf(sum) : -INFINITY;
     }
-    uint16_t *const og = head_rows<uint16_t>(p.o, p.o_strides, s.item, h, s.pq);
+    uint16_t *const og = head_rows<uint16_t>(p.o, p.o_strides, b.s.item, b.h, b.s.pq);
 #pragma unroll
     for (int h2 = 0; h2 < 2; h2++)
-        if (qi[h2] < s.sq) {
+        if (qi[h2] < b.s.sq) {
             uint16_t *const row = og + (int64_t)qi[h2] * p.o_strides[2];
 #pragma unroll
             for (int c = 0; c < D / 8; c++)
@@ -390,8 +266,256 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
     if (p.lse && t == 0)
 #pragma unroll
         for (int h2 = 0; h2 < 2; h2++)
-            if (qi[h2] < s.sq)
-                p.lse[s.lse_base + qi[h2]] = lse[h2];
+            if (qi[h2] < b.s.sq)
+                p.lse[b.s.lse_base + qi[h2]] = lse[h2];
+}
+
+/* A ring position: the stage of the current tile and how many times the ring wrapped before
+ * it (the phase parity of the stage's barriers). */
+struct RingPos {
+    int stage, round;
+};
+template <int STAGES> __device__ __forceinline__ void advance(RingPos &r)
+{
+    if (++r.stage == STAGES) {
+        r.stage = 0;
+        r.round++;
+    }
+}
+
+/* The group of copies before the newest one landed: fenced for the async proxy (wgmma reads
+ * it) and announced on its full barrier. */
+__device__ __forceinline__ void land_previous(uint32_t full)
+{
+    cp_async_wait<1>();
+    fence_proxy_async();
+    bar_arrive(full);
+}
+
+/* The consumers' turns (named barriers 1 + c over both consumer warpgroups, 256 threads). */
+__device__ __forceinline__ void turn_wait(int c)
+{
+    asm volatile("bar.sync %0, 256;\n" ::"r"(1 + c) : "memory");
+}
+__device__ __forceinline__ void turn_give(int c)
+{
+    asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + c) : "memory");
+}
+
+/* Shared memory of one block: Q, the rings, the mbarriers (addresses). */
+template <typename Cfg> struct WsSmem {
+    uint32_t q, k, v, bars;
+    __device__ __forceinline__ uint32_t k_stage(int s) const
+    {
+        return k + (uint32_t)s * Cfg::KV_BYTES;
+    }
+    __device__ __forceinline__ uint32_t v_stage(int s) const
+    {
+        return v + (uint32_t)s * Cfg::KV_BYTES;
+    }
+    __device__ __forceinline__ uint32_t full_q() const
+    {
+        return bars;
+    }
+    __device__ __forceinline__ uint32_t full_k(int s) const
+    {
+        return bars + 8u * (1 + s);
+    }
+    __device__ __forceinline__ uint32_t empty_k(int s) const
+    {
+        return bars + 8u * (1 + Cfg::STAGES + s);
+    }
+    __device__ __forceinline__ uint32_t full_v(int s) const
+    {
+        return bars + 8u * (1 + 2 * Cfg::STAGES + s);
+    }
+    __device__ __forceinline__ uint32_t empty_v(int s) const
+    {
+        return bars + 8u * (1 + 3 * Cfg::STAGES + s);
+    }
+};
+
+/* Warpgroup 0 (ntiles > 0): Q, then K and V of every tile, each stage once its last reader
+ * released it. */
+template <typename Cfg>
+__device__ __forceinline__ void produce(const usine_cuda_attn_args &p, const FwdBlock &b,
+                                        const WsSmem<Cfg> &sm)
+{
+    constexpr int BN = Cfg::BN;
+    load_rows<Cfg, Cfg::BM>(sm.q, b.qg, p.q_strides[2], b.row0, b.s.sq);
+    cp_async_commit();
+    uint32_t pending = sm.full_q(); /* the full barrier of the newest group */
+    RingPos r = {0, 0};
+#pragma unroll 1
+    for (int i = 0; i < b.ntiles; i++) {
+        const int64_t k0 = (b.tile0 + i) * BN;
+        if (r.round > 0)
+            bar_wait(sm.empty_k(r.stage), (r.round - 1) & 1);
+        load_rows<Cfg, BN>(sm.k_stage(r.stage), b.kg, p.k_strides[2], k0, b.s.sk);
+        cp_async_commit();
+        land_previous(pending);
+        pending = sm.full_k(r.stage);
+        if (r.round > 0)
+            bar_wait(sm.empty_v(r.stage), (r.round - 1) & 1);
+        load_rows<Cfg, BN>(sm.v_stage(r.stage), b.vg, p.v_strides[2], k0, b.s.sk);
+        cp_async_commit();
+        land_previous(pending);
+        pending = sm.full_v(r.stage);
+        advance<Cfg::STAGES>(r);
+    }
+    cp_async_wait<0>();
+    fence_proxy_async();
+    bar_arrive(pending);
+}
+
+/* Consumer warpgroup c (0 or 1): query rows 64 c .. 64 c + 63 of the block. */
+template <typename T, typename Cfg>
+__device__ __forceinline__ void consume(const usine_cuda_attn_args &p, const FwdBlock &b,
+                                        const WsSmem<Cfg> &sm, int c)
+{
+    constexpr int D = Cfg::D, BM = Cfg::BM, BN = Cfg::BN;
+    const int lane = threadIdx.x % 32, wq = (threadIdx.x / 32) % 4;
+    const int g = lane >> 2, t = lane & 3;
+    const int ntiles = b.ntiles;
+
+    const uint32_t q_wg = sm.q + 64 * 128 * c; /* the warpgroup's 64 rows in each box */
+    float sc[BN / 2], o[D / 2];
+    uint32_t pf[BN / 16][4];
+    auto issue_s = [&](uint32_t ks) { /* S = Q K^T for the warpgroup's 64 rows x BN keys */
+#pragma unroll
+                                      for (int kk = 0; kk < D / 16; kk++) {
+                                          const uint32_t in_row = 32u * (kk % 4);
+                                          usine_sm90::Wgmma<T, BN, 0, 0>::run(
+                                              sc, desc(q_wg + (kk / 4) * BM * 128 + in_row, 0),
+                                              desc(ks + (kk / 4) * BN * 128 + in_row, 0),
+                                              kk > 0 ? 1u : 0u);
+                                      }
+                                      wgmma_commit();
+    };
+    auto issue_pv = [&](uint32_t vs) { /* O += P V, 16 keys a step, P from registers */
+#pragma unroll
+                                       for (int j = 0; j < BN / 16; j++)
+                                           WgmmaRS<T, D>::run(o, pf[j],
+                                                              desc(vs + 2048u * j, BN * 128));
+                                       wgmma_commit();
+    };
+    auto to_p = [&]() {
+#pragma unroll
+        for (int j = 0; j < BN / 16; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                pf[j][e] = pack2<T>(sc[8 * j + 2 * e], sc[8 * j + 2 * e + 1]);
+    };
+    /* One arrival per warp: wgmma.wait_group is warpgroup-wide, so every lane is past it. */
+    auto release = [&](uint32_t empty) {
+        if (lane == 0)
+            bar_arrive(empty);
+    };
+    auto edge_tile = [&](int64_t k0) { /* whether tile k0 crosses a mask edge */
+                                       return k0 + BN > b.s.sk ||
+                                              (p.causal && k0 + BN - 1 > b.row0 + b.off) ||
+                                              (p.window > 0 && k0 <= b.last + b.off - p.window);
+    };
+
+#pragma unroll
+    for (int i = 0; i < D / 2; i++)
+        o[i] = 0.0f;
+    RowState rs = {{-INFINITY, -INFINITY}, {0.0f, 0.0f}};
+    /* This thread's two query rows, in sequence positions (< 2^30: the host checks). */
+    const int r_first = (int)b.row0 + 64 * c + 16 * wq + g;
+    const int qi[2] = {r_first, r_first + 8};
+    const int sk32 = (int)b.s.sk, off32 = (int)b.off;
+
+    if (ntiles > 0) {
+        /* Consumer 0 issues first; after that each gives the turn to the other once its
+         * products are issued. Consumer 1's last turn is taken by consumer 0 at the end, so
+         * that no arrival is left on a barrier when the block ends. No branch lies between
+         * a wgmma's issue and its wait (ptxas would serialise them). */
+        if (c == 1)
+            turn_give(0);
+        RingPos kr = {0, 0}, vr = {0, 0};
+        bar_wait(sm.full_q(), 0);
+        bar_wait(sm.full_k(0), 0);
+        turn_wait(c);
+        wgmma_fence();
+        issue_s(sm.k_stage(0));
+        turn_give(1 - c);
+        wgmma_wait<0>();
+        fence_operands(sc);
+        release(sm.empty_k(0));
+        advance<Cfg::STAGES>(kr);
+        float alpha[2];
+        softmax_tile<Cfg>(sc, rs, alpha, p, edge_tile(b.tile0 * BN), (int)(b.tile0 * BN), qi, t,
+                          sk32, off32);
+        to_p(); /* O is 0: no rescaling */
+#pragma unroll 1
+        for (int i = 1; i < ntiles; i++) {
+            const int64_t k0 = (b.tile0 + i) * BN;
+            bar_wait(sm.full_k(kr.stage), kr.round & 1);
+            bar_wait(sm.full_v(vr.stage), vr.round & 1);
+            turn_wait(c);
+            wgmma_fence();
+            issue_s(sm.k_stage(kr.stage));
+            issue_pv(sm.v_stage(vr.stage));
+            turn_give(1 - c);
+            wgmma_wait<1>(); /* S of tile i; P V of tile i - 1 may run on */
+            fence_operands(sc);
+            release(sm.empty_k(kr.stage));
+            advance<Cfg::STAGES>(kr);
+            softmax_tile<Cfg>(sc, rs, alpha, p, edge_tile(k0), (int)k0, qi, t, sk32, off32);
+            wgmma_wait<0>();
+            fence_operands(o);
+            keep_operands(pf);
+            release(sm.empty_v(vr.stage));
+            advance<Cfg::STAGES>(vr);
+#pragma unroll
+            for (int r = 0; r < D / 2; r++)
+                o[r] *= alpha[(r >> 1) & 1];
+            to_p();
+        }
+        bar_wait(sm.full_v(vr.stage), vr.round & 1);
+        wgmma_fence();
+        issue_pv(sm.v_stage(vr.stage));
+        wgmma_wait<0>();
+        fence_operands(o);
+        keep_operands(pf);
+        if (c == 0)
+            turn_wait(0);
+    }
+    store_output<T, D>(p, b, o, rs, qi, t);
+}
+
+template <typename T, typename Cfg>
+__device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
+{
+    extern __shared__ __align__(1024) uint8_t smem_raw[];
+    WsSmem<Cfg> sm;
+    sm.q = (smem_u32(smem_raw) + 1023u) & ~1023u;
+    sm.k = sm.q + Cfg::Q_BYTES;
+    sm.v = sm.k + Cfg::STAGES * Cfg::KV_BYTES;
+    sm.bars = sm.v + Cfg::STAGES * Cfg::KV_BYTES;
+    FwdBlock b;
+    if (!fwd_block<Cfg::BM, Cfg::BN>(p, b))
+        return; /* the whole block, before any barrier */
+    if (threadIdx.x == 0) {
+        bar_init(sm.full_q(), Cfg::COPY_THREADS);
+        for (int s = 0; s < Cfg::STAGES; s++) {
+            bar_init(sm.full_k(s), Cfg::COPY_THREADS);
+            bar_init(sm.full_v(s), Cfg::COPY_THREADS);
+            bar_init(sm.empty_k(s), 4 * Cfg::CONSUMERS); /* one per consumer warp */
+            bar_init(sm.empty_v(s), 4 * Cfg::CONSUMERS);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+    if (threadIdx.x < 128) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(Cfg::PRODUCER_REGS));
+        if (b.ntiles > 0)
+            produce<Cfg>(p, b, sm);
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(Cfg::CONSUMER_REGS));
+        consume<T, Cfg>(p, b, sm, threadIdx.x / 128 - 1);
+    }
 }
 
 #endif
@@ -419,19 +543,19 @@ __device__ __forceinline__ void fwd_body(const usine_cuda_attn_args &p)
             CFG::MIN_BLOCKS, CFG::SMEM_BYTES                                                       \
     }
 
-/* The bf16 and f16 forward kernels of head_dim D with BN-key tiles and their table,
- * usine_cuda_sm90a_attn_fwd_d<D> (bf16 then f16), named
- * usine_attn_fwd_cuda_sm90a_<type>_d<D>_128x<BN>: the whole of a sm90a_attn_fwd_d*.cu. */
-#define USINE_SM90_ATTN_FWD_FAMILY(D, BN)                                                          \
-    typedef usine_sm90_attn::FwdTile<D, BN> usine_sm90_attn_fwd_tile_d##D;                         \
-    USINE_SM90_ATTN_FWD_KERNEL(usine_attn_fwd_cuda_sm90a_bf16_d##D##_128x##BN, __nv_bfloat16,      \
-                               usine_sm90_attn_fwd_tile_d##D)                                      \
-    USINE_SM90_ATTN_FWD_KERNEL(usine_attn_fwd_cuda_sm90a_f16_d##D##_128x##BN, __half,              \
+/* The bf16 and f16 forward kernels of head_dim D with BN-key tiles and S-stage K and V rings,
+ * and their table, usine_cuda_sm90a_attn_fwd_d<D> (bf16 then f16), named
+ * usine_attn_fwd_cuda_sm90a_<type>_d<D>_128x<BN>_ws<S>: the whole of a sm90a_attn_fwd_d*.cu. */
+#define USINE_SM90_ATTN_FWD_FAMILY(D, BN, S)                                                       \
+    typedef usine_sm90_attn::FwdTile<D, BN, S> usine_sm90_attn_fwd_tile_d##D;                      \
+    USINE_SM90_ATTN_FWD_KERNEL(usine_attn_fwd_cuda_sm90a_bf16_d##D##_128x##BN##_ws##S,             \
+                               __nv_bfloat16, usine_sm90_attn_fwd_tile_d##D)                       \
+    USINE_SM90_ATTN_FWD_KERNEL(usine_attn_fwd_cuda_sm90a_f16_d##D##_128x##BN##_ws##S, __half,      \
                                usine_sm90_attn_fwd_tile_d##D)                                      \
     extern "C" const usine_cuda_attn_kernel usine_cuda_sm90a_attn_fwd_d##D[2] = {                  \
-        USINE_SM90_ATTN_ENTRY(usine_attn_fwd_cuda_sm90a_bf16_d##D##_128x##BN, USINE_CUDA_BF16,     \
-                              usine_sm90_attn_fwd_tile_d##D),                                      \
-        USINE_SM90_ATTN_ENTRY(usine_attn_fwd_cuda_sm90a_f16_d##D##_128x##BN, USINE_CUDA_F16,       \
-                              usine_sm90_attn_fwd_tile_d##D)};
+        USINE_SM90_ATTN_ENTRY(usine_attn_fwd_cuda_sm90a_bf16_d##D##_128x##BN##_ws##S,              \
+                              USINE_CUDA_BF16, usine_sm90_attn_fwd_tile_d##D),                     \
+        USINE_SM90_ATTN_ENTRY(usine_attn_fwd_cuda_sm90a_f16_d##D##_128x##BN##_ws##S,               \
+                              USINE_CUDA_F16, usine_sm90_attn_fwd_tile_d##D)};
 
 #endif
