@@ -413,6 +413,15 @@ done:
     cudaFree(p.p);
 }
 
+/* Whether USINE_BENCH_GPU lets lines of `kind` ("gemm" or "attention") run: unset, 1 or the
+ * kind itself (experiments that sweep one kind's kernels skip the other's lines). */
+static int lines_wanted(const char *kind)
+{
+    const char *env = getenv("USINE_BENCH_GPU");
+    const int one_kind = env && (strcmp(env, "gemm") == 0 || strcmp(env, "attention") == 0);
+    return !one_kind || strcmp(env, kind) == 0;
+}
+
 void usine_bench_cuda_child(void *arg, void *vout)
 {
     const double seconds = *(const double *)arg;
@@ -429,7 +438,7 @@ void usine_bench_cuda_child(void *arg, void *vout)
     if (cublas_load(&cb, out->cublas, sizeof out->cublas) != 0)
         cb.handle = NULL;
     static const int64_t sizes[3] = {2048, 4096, 8192};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3 && lines_wanted("gemm"); i++)
         gemm_line(ctx, &cb, "gemm", sizes[i], sizes[i], sizes[i], seconds, &out->lines[out->n++]);
     /* The bf16 GEMMs of the transformer suite (bench/suites/transformer.txt: Llama-2-7B and
      * Llama-3-8B, prefill 512 and decode 16 tokens), each distinct shape once. */
@@ -437,13 +446,15 @@ void usine_bench_cuda_child(void *arg, void *vout)
                                       {512, 4096, 11008}, {16, 12288, 4096}, {16, 4096, 11008},
                                       {16, 32000, 4096},  {512, 6144, 4096}, {512, 28672, 4096},
                                       {512, 4096, 14336}, {16, 6144, 4096},  {16, 28672, 4096}};
-    for (int i = 0; i < 12; i++)
+    for (int i = 0; i < 12 && lines_wanted("gemm"); i++)
         gemm_line(ctx, &cb, "gemm tf", tf[i][0], tf[i][1], tf[i][2], seconds,
                   &out->lines[out->n++]);
     /* The acceptance shape of issue 9 (b h = 32, n = 8192, d = 128), causal, and d = 64. */
-    attn_lines(ctx, &cb, 4, 8, 8192, 128, 0, 1, seconds, out);
-    attn_lines(ctx, &cb, 4, 8, 8192, 128, 1, 1, seconds, out);
-    attn_lines(ctx, &cb, 4, 8, 4096, 64, 0, 1, seconds, out);
+    if (lines_wanted("attention")) {
+        attn_lines(ctx, &cb, 4, 8, 8192, 128, 0, 1, seconds, out);
+        attn_lines(ctx, &cb, 4, 8, 8192, 128, 1, 1, seconds, out);
+        attn_lines(ctx, &cb, 4, 8, 4096, 64, 0, 1, seconds, out);
+    }
     if (cb.handle)
         cb.destroy(cb.handle);
     usine_destroy(ctx);

@@ -6,7 +6,7 @@
  * cuBLAS is loaded with dlopen (libcublas.so.13, .12, or USINE_BENCH_CUBLAS=path), never
  * linked. Timed with CUDA events on the default stream, in a child process (child.h).
  * Only when a CUDA device exists and usine was built with CUDA; otherwise one line says why.
- * USINE_BENCH_GPU=0 leaves them out.
+ * USINE_BENCH_GPU=0 leaves them out; =gemm or =attention keeps only those lines.
  */
 #ifndef USINE_BENCH_CUDA_BENCH_H
 #define USINE_BENCH_CUDA_BENCH_H

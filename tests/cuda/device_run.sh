@@ -10,10 +10,14 @@
 #      against cuBLAS), with the default kernel choice and with each sm_90a tile forced;
 #   3. compute-sanitizer memcheck and racecheck over test_cuda_gemm (SANITIZER_TEST=attention:
 #      over test_cuda_attention's forward cases);
-#   4. Nsight Compute's speed of light and warp states of the sm_90a GEMM kernels (profile).
+#   4. Nsight Compute's speed of light and warp states of the sm_90a GEMM kernels (profile);
+#   5. the GEMM lines (squares, transformer suite) for every sm_90a tile forced with each
+#      USINE_CUDA_SPLIT_K in SWEEP_SPLITS (default 1 2 4), timed SWEEP_TIME (default 0.15 s)
+#      a line (gemmsweep: the data for the choice of tile and split; $OUT/gemmsweep.txt has
+#      variant, shape, usine ms and the ratio to cuBLAS; 15 runs, a few minutes).
 # Logs go to $OUT (default /tmp/usine-device); a short summary is printed last.
 # Usage: sh tests/cuda/device_run.sh [STEPS]
-#   STEPS: comma list of test,attention,bench,memcheck,racecheck,profile (default
+#   STEPS: comma list of test,attention,bench,memcheck,racecheck,profile,gemmsweep (default
 #     test,bench,memcheck);
 #   BENCH_KERNELS: the bench runs' USINE_CUDA_KERNEL values ("default": the library's choice);
 #   BENCH_TIME: the bench's --time (default 0.4); TEST_TIMEOUT: the test's (default 330 s:
@@ -135,5 +139,26 @@ if has profile; then
         grep -E "Throughput|Duration|Issued Warp|No Eligible|Active Warps|Stall|Cycles Per|L2 Hit|Mem Busy|Max Bandwidth" \
             "$out/ncu_$kernel.log" | head -24 >>"$summary"
     done
+fi
+# Every sm_90a GEMM tile forced with each split count, GEMM lines only: usine ms per shape.
+if has gemmsweep; then
+    sweep=$out/gemmsweep.txt
+    : >"$sweep"
+    for kernel in ${SWEEP_KERNELS:-usine_gemm_cuda_sm90a_bf16_128x256x64_s4_ak_bn \
+        usine_gemm_cuda_sm90a_bf16_128x256x64_s4_c2_ak_bn \
+        usine_gemm_cuda_sm90a_bf16_128x128x64_s6_ak_bn \
+        usine_gemm_cuda_sm90a_bf16_128x128x64_s6_c2_ak_bn \
+        usine_gemm_cuda_sm90a_bf16_64x256x64_s5_ak_bn}; do
+        for split in ${SWEEP_SPLITS:-1 2 4}; do
+            USINE_CUDA_KERNEL=$kernel USINE_CUDA_SPLIT_K=$split USINE_BENCH_GPU=gemm \
+                timeout 120 "$build/cli/usine" bench smoke --peers none --no-peak \
+                --time "${SWEEP_TIME:-0.15}" >"$out/sweep.log" 2>&1
+            awk -v v="$kernel split $split" '/^  gemm/ {
+                for (i = 1; i < NF && $i != "bf16"; i++) ;
+                print v, $(i - 1), "ms", $(i + 1), "ratio", $(i + 5)
+            }' "$out/sweep.log" >>"$sweep"
+        done
+    done
+    echo "gemmsweep: $(grep -c '' "$sweep") lines in gemmsweep.txt (variant, shape, usine ms, ratio to cuBLAS)" >>"$summary"
 fi
 cat "$summary"
