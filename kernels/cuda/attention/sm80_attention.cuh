@@ -5,12 +5,14 @@
  * ldmatrix, K/V tiles double-buffered with cp.async, the online softmax in registers.
  *
  * Checked on an NVIDIA H200 (2026-11-26, the sm_90a build): tests/cuda/test_cuda_attention.c
- * against a double reference, under compute-sanitizer memcheck and racecheck too. The sm_80
- * machine code has not run on an A100 yet.
+ * against a double reference, under compute-sanitizer memcheck and racecheck too; the forward
+ * again on an H100 (2026-11-27, forced) after its set-up became fwd_block. The sm_80 machine
+ * code has not run on an A100 yet.
  *
  * ---- Work split ----
- * Block (x, y, z) = query rows [BM x, BM x + BM) of query head y of batch item (or sequence)
- * batch0 + z. WARPS warps, warp w owns the 16 query rows BM x + 16 w .. + 15 end to end (no
+ * Block (x, y, z) = query rows [BM x', BM x' + BM) of query head y of batch item (or
+ * sequence) batch0 + z, x' = x (causal: gridDim.x - 1 - x, the heaviest blocks first; see
+ * fwd_block). WARPS warps, warp w owns the 16 query rows BM x' + 16 w .. + 15 end to end (no
  * exchange between warps: the FA2 split, softmax statistics stay in one warp). The block walks
  * the key tiles of BN keys its rows can see (causal and window bound the range), K and V of
  * tile i + 1 copied in (cp.async) while tile i is computed.
