@@ -381,23 +381,23 @@ __device__ __forceinline__ void consume(const usine_cuda_attn_args &p, const Fwd
     const uint32_t q_wg = sm.q + 64 * 128 * c; /* the warpgroup's 64 rows in each box */
     float sc[BN / 2], o[D / 2];
     uint32_t pf[BN / 16][4];
-    auto issue_s = [&](uint32_t ks) { /* S = Q K^T for the warpgroup's 64 rows x BN keys */
+    /* S = Q K^T for the warpgroup's 64 rows x BN keys */
+    auto issue_s = [&](uint32_t ks) {
 #pragma unroll
-                                      for (int kk = 0; kk < D / 16; kk++) {
-                                          const uint32_t in_row = 32u * (kk % 4);
-                                          usine_sm90::Wgmma<T, BN, 0, 0>::run(
-                                              sc, desc(q_wg + (kk / 4) * BM * 128 + in_row, 0),
-                                              desc(ks + (kk / 4) * BN * 128 + in_row, 0),
-                                              kk > 0 ? 1u : 0u);
-                                      }
-                                      wgmma_commit();
+        for (int kk = 0; kk < D / 16; kk++) {
+            const uint32_t in_row = 32u * (kk % 4);
+            usine_sm90::Wgmma<T, BN, 0, 0>::run(sc, desc(q_wg + (kk / 4) * BM * 128 + in_row, 0),
+                                                desc(ks + (kk / 4) * BN * 128 + in_row, 0),
+                                                kk > 0 ? 1u : 0u);
+        }
+        wgmma_commit();
     };
-    auto issue_pv = [&](uint32_t vs) { /* O += P V, 16 keys a step, P from registers */
+    /* O += P V, 16 keys a step, P from registers */
+    auto issue_pv = [&](uint32_t vs) {
 #pragma unroll
-                                       for (int j = 0; j < BN / 16; j++)
-                                           WgmmaRS<T, D>::run(o, pf[j],
-                                                              desc(vs + 2048u * j, BN * 128));
-                                       wgmma_commit();
+        for (int j = 0; j < BN / 16; j++)
+            WgmmaRS<T, D>::run(o, pf[j], desc(vs + 2048u * j, BN * 128));
+        wgmma_commit();
     };
     auto to_p = [&]() {
 #pragma unroll
@@ -411,10 +411,10 @@ __device__ __forceinline__ void consume(const usine_cuda_attn_args &p, const Fwd
         if (lane == 0)
             bar_arrive(empty);
     };
-    auto edge_tile = [&](int64_t k0) { /* whether tile k0 crosses a mask edge */
-                                       return k0 + BN > b.s.sk ||
-                                              (p.causal && k0 + BN - 1 > b.row0 + b.off) ||
-                                              (p.window > 0 && k0 <= b.last + b.off - p.window);
+    /* whether tile k0 crosses a mask edge */
+    auto edge_tile = [&](int64_t k0) {
+        return k0 + BN > b.s.sk || (p.causal && k0 + BN - 1 > b.row0 + b.off) ||
+               (p.window > 0 && k0 <= b.last + b.off - p.window);
     };
 
 #pragma unroll
