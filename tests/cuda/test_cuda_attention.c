@@ -703,6 +703,10 @@ int main(void)
             cases += run_forward(ctx, &w);
             fwd_case s = {types[ty], 1, 2, 2, 70, 90, d, 0, 8, 0, 0, 0.5, 0, {0}, {0}};
             cases += run_forward(ctx, &s);
+            /* A negative scale (usine.h allows any finite one): the row maximum of the scaled
+             * scores is then the scaled minimum of the raw ones. Causal, past one key tile. */
+            fwd_case neg = {types[ty], 1, 2, 2, 150, 300, d, 0, 0, 1, 0, -0.3, 0, {0}, {0}};
+            cases += run_forward(ctx, &neg);
             fwd_case z = {types[ty], 2, 2, 1, 40, 0, d, 0, 0, 1, 0, 0.0, 0, {0}, {0}};
             cases += run_forward(ctx, &z);
             fwd_case big = {types[ty], 1, 2, 1, 1024, 1024, d, 1, 0, 1, 0, 0.0, 0, {0}, {0}};
@@ -784,7 +788,10 @@ int main(void)
             run_bwd_case(ctx, &z); /* no keys: dQ = 0 */
             fwd_case nq = {types[ty], 1, 2, 1, 0, 30, dd ? 128 : 64, 0, 0, 0, 0, 0.0, 0, {0}, {0}};
             run_bwd_case(ctx, &nq); /* no queries: dK = dV = 0 */
-            cases += 3;
+            fwd_case neg = {types[ty], 1, 2,    1, 150, 100, dd ? 128 : 64, 0, 0,
+                            1,         0, -0.3, 0, {0}, {0}};
+            run_bwd_case(ctx, &neg); /* a negative scale */
+            cases += 4;
         }
 finish:
     printf("%d cases\n", cases);
