@@ -788,9 +788,12 @@ int main(void)
             run_bwd_case(ctx, &z); /* no keys: dQ = 0 */
             fwd_case nq = {types[ty], 1, 2, 1, 0, 30, dd ? 128 : 64, 0, 0, 0, 0, 0.0, 0, {0}, {0}};
             run_bwd_case(ctx, &nq); /* no queries: dK = dV = 0 */
-            fwd_case neg = {types[ty], 1, 2,    1, 150, 100, dd ? 128 : 64, 0, 0,
-                            1,         0, -0.3, 0, {0}, {0}};
-            run_bwd_case(ctx, &neg); /* a negative scale */
+            fwd_case neg = nq;      /* a negative scale, causal */
+            neg.sq = 150;
+            neg.sk = 100;
+            neg.causal = 1;
+            neg.scale = -0.3;
+            run_bwd_case(ctx, &neg);
             cases += 4;
         }
 finish:
