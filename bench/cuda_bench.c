@@ -437,8 +437,9 @@ void usine_bench_cuda_child(void *arg, void *vout)
     cublas cb;
     if (cublas_load(&cb, out->cublas, sizeof out->cublas) != 0)
         cb.handle = NULL;
+    const int gemm = lines_wanted("gemm"), attention = lines_wanted("attention");
     static const int64_t sizes[3] = {2048, 4096, 8192};
-    for (int i = 0; i < 3 && lines_wanted("gemm"); i++)
+    for (int i = 0; i < 3 && gemm; i++)
         gemm_line(ctx, &cb, "gemm", sizes[i], sizes[i], sizes[i], seconds, &out->lines[out->n++]);
     /* The bf16 GEMMs of the transformer suite (bench/suites/transformer.txt: Llama-2-7B and
      * Llama-3-8B, prefill 512 and decode 16 tokens), each distinct shape once. */
@@ -446,11 +447,11 @@ void usine_bench_cuda_child(void *arg, void *vout)
                                       {512, 4096, 11008}, {16, 12288, 4096}, {16, 4096, 11008},
                                       {16, 32000, 4096},  {512, 6144, 4096}, {512, 28672, 4096},
                                       {512, 4096, 14336}, {16, 6144, 4096},  {16, 28672, 4096}};
-    for (int i = 0; i < 12 && lines_wanted("gemm"); i++)
+    for (int i = 0; i < 12 && gemm; i++)
         gemm_line(ctx, &cb, "gemm tf", tf[i][0], tf[i][1], tf[i][2], seconds,
                   &out->lines[out->n++]);
     /* The acceptance shape of issue 9 (b h = 32, n = 8192, d = 128), causal, and d = 64. */
-    if (lines_wanted("attention")) {
+    if (attention) {
         attn_lines(ctx, &cb, 4, 8, 8192, 128, 0, 1, seconds, out);
         attn_lines(ctx, &cb, 4, 8, 8192, 128, 1, 1, seconds, out);
         attn_lines(ctx, &cb, 4, 8, 4096, 64, 0, 1, seconds, out);

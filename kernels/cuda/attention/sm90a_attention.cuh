@@ -57,7 +57,7 @@
 #define USINE_KERNELS_CUDA_SM90A_ATTENTION_CUH
 
 #include "../gemm/sm90a_gemm.cuh" /* wgmma wrappers, fences */
-#include "sm80_attention.cuh"     /* locate, key_range, visible, pack2, exp2_approx */
+#include "sm80_attention.cuh"     /* fwd_block, visible, pack2, exp2_approx */
 
 namespace usine_sm90_attn
 {
@@ -90,7 +90,6 @@ using usine_sm80_attn::fwd_block;
 using usine_sm80_attn::FwdBlock;
 using usine_sm80_attn::head_rows;
 using usine_sm80_attn::pack2;
-using usine_sm80_attn::Seq;
 using usine_sm80_attn::visible;
 using usine_sm90::bar_arrive;
 using usine_sm90::bar_init;
@@ -143,7 +142,7 @@ __device__ __forceinline__ uint64_t desc(uint32_t addr, uint32_t leading)
 }
 
 /* Orders this thread's generic-proxy writes to shared memory (cp.async) before the async
- * proxy's reads (wgmma) that follow a barrier. */
+ * proxy's reads (wgmma) that follow the barrier announcing them. */
 __device__ __forceinline__ void fence_proxy_async()
 {
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
